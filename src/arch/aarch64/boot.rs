@@ -1,0 +1,196 @@
+//! The boot CPU from the first Rust instruction to a running console: reading the device
+//! tree with the MMU off, building the page tables from it, turning the MMU and caches on,
+//! and handing the console UART and the free memory to their owners. Then
+//! [`crate::boot::kernel_main`] takes over, in safe code.
+//!
+//! Until the MMU is on, memory is Device memory to this core: no exclusive (locked)
+//! accesses, so no locks and no atomic read-modify-writes, and nothing unaligned.
+
+use core::fmt::{self, Write};
+
+use super::layout;
+use super::mmu::{self, Attributes, Builder};
+use super::{cache, cpu, semihosting};
+use crate::drivers::uart::Uart;
+use crate::dt::{Platform, Reservation};
+use crate::mm::page_alloc::PAGE_SIZE;
+use crate::mm::region::PhysRegion;
+
+/// Linux's limit for a device tree blob; a header claiming more is garbage.
+const MAX_DTB_SIZE: usize = 2 << 20;
+
+/// What the entry code learned, for the boot log.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryInfo {
+    pub entry_el: u64,
+    /// Where the image runs minus where it was linked.
+    pub relocation: u64,
+    pub page_tables: usize,
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
+    let blob = match dtb_blob(dtb) {
+        Ok(blob) => blob,
+        Err(e) => fail_without_console(format_args!("{e}")),
+    };
+    let platform = match Platform::parse(blob, dtb) {
+        Ok(p) => p,
+        Err(e) => fail_without_console(format_args!("device tree at {dtb:#x}: {e}")),
+    };
+    let Some(console) = platform.console else {
+        fail_without_console(format_args!(
+            "the device tree at {dtb:#x} names no UART this kernel drives (PL011); no console"
+        ))
+    };
+    // The DT's CPU list decides logical ids; an unlisted boot CPU still runs as CPU 0.
+    cpu::set_id(platform.cpu_index_of(cpu::mpidr_affinity()).unwrap_or(0));
+
+    let page_tables = match build_page_tables(&platform) {
+        Ok(used) => used,
+        Err(e) => {
+            // SAFETY: the DT names this PL011; with the MMU off every access is Device.
+            let uart = unsafe { Uart::from_dt(&console) };
+            uart.write_str("hotslab: cannot map memory: ");
+            let _ = write!(UartFmt(&uart), "{e}");
+            uart.write_str("\n");
+            stop(1)
+        }
+    };
+    let image = layout::image();
+    // SAFETY: everything this core wrote so far went around the (off) caches into memory;
+    // stale lines from the loader must not shadow it once they are on. Nothing in the
+    // image has been written through a cache.
+    unsafe { cache::invalidate_to_poc(image.base, image.size) };
+    cache::invalidate_icache();
+    // SAFETY: the tables map the image, its stack and BSS, the DT and the console.
+    unsafe { mmu::enable() };
+
+    // SAFETY: mapped as Device memory just now, and the console is its only driver.
+    crate::console::init(unsafe { Uart::from_dt(&console) }, console.clock_hz);
+    let reserved = reserved_ranges(&platform);
+    for region in &platform.memory {
+        // SAFETY: RAM from the DT minus every range anything else uses (image, DTB, the
+        // DT's reservations, page 0).
+        if let Err(e) = unsafe { crate::mm::add_memory(*region, &reserved) } {
+            crate::log!("memory {region} not used: {e}");
+        }
+    }
+    crate::boot::kernel_main(
+        platform,
+        EntryInfo {
+            entry_el,
+            relocation,
+            page_tables,
+        },
+    )
+}
+
+/// The blob at `addr`, checked only as far as its size (the parser does the rest).
+fn dtb_blob(addr: u64) -> Result<&'static [u8], DtbError> {
+    if addr == 0 {
+        return Err(DtbError::NoPointer);
+    }
+    if !addr.is_multiple_of(8) {
+        return Err(DtbError::Unaligned(addr));
+    }
+    // SAFETY: the loader passed this address for a DTB; the first 8 bytes are read as
+    // bytes (no alignment needed) to learn whether it is one.
+    let header = unsafe { core::slice::from_raw_parts(addr as *const u8, 8) };
+    let Some(size) = crate::dt::blob_size(header) else {
+        return Err(DtbError::BadMagic(addr));
+    };
+    if !(40..=MAX_DTB_SIZE).contains(&size) {
+        return Err(DtbError::BadSize { addr, size });
+    }
+    // SAFETY: the header says the blob is `size` bytes, which is plausible; the blob stays
+    // in place (reserved from the page allocator) for the kernel's lifetime.
+    Ok(unsafe { core::slice::from_raw_parts(addr as *const u8, size) })
+}
+
+enum DtbError {
+    NoPointer,
+    Unaligned(u64),
+    BadMagic(u64),
+    BadSize { addr: u64, size: usize },
+}
+
+impl fmt::Display for DtbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DtbError::NoPointer => write!(
+                f,
+                "no device tree: x0 was 0 at entry (load build/Image, whose header makes \
+                 loaders pass one, not the ELF)"
+            ),
+            DtbError::Unaligned(a) => write!(f, "device tree pointer {a:#x} is not 8-byte aligned"),
+            DtbError::BadMagic(a) => write!(f, "no device tree at {a:#x}: bad magic"),
+            DtbError::BadSize { addr, size } => write!(
+                f,
+                "device tree at {addr:#x} claims {size} bytes (at most {MAX_DTB_SIZE} accepted); truncated or corrupt"
+            ),
+        }
+    }
+}
+
+/// Everything the page allocator must not hand out.
+fn reserved_ranges(platform: &Platform<'_>) -> arrayvec::ArrayVec<PhysRegion, 40> {
+    let mut ranges = arrayvec::ArrayVec::new();
+    ranges.push(layout::image());
+    ranges.push(platform.dtb);
+    // Page 0: never mapped, so null pointers fault.
+    ranges.push(PhysRegion::new(0, PAGE_SIZE));
+    for Reservation { region, .. } in &platform.reservations {
+        if ranges.try_push(*region).is_err() {
+            break;
+        }
+    }
+    ranges
+}
+
+fn build_page_tables(platform: &Platform<'_>) -> Result<usize, mmu::MapError> {
+    // SAFETY: the boot CPU, once, with the MMU off and no other core running.
+    let mut tables = unsafe { Builder::new() };
+    for region in &platform.memory {
+        tables.map(*region, Attributes::Data)?;
+    }
+    for r in platform.reservations.iter().filter(|r| r.no_map) {
+        tables.map(r.region, Attributes::Unmapped)?;
+    }
+    tables.map(PhysRegion::new(0, PAGE_SIZE), Attributes::Unmapped)?;
+    // The image and the DTB are mapped even if the DT's memory missed them.
+    tables.map(layout::data(), Attributes::Data)?;
+    tables.map(layout::rodata(), Attributes::ReadOnly)?;
+    tables.map(layout::text(), Attributes::Code)?;
+    tables.map(platform.dtb, Attributes::ReadOnly)?;
+    if let Some(uart) = &platform.console {
+        tables.map(uart.region, Attributes::Device)?;
+    }
+    if let Some(gic) = &platform.gic {
+        for region in gic.regions() {
+            tables.map(region, Attributes::Device)?;
+        }
+    }
+    Ok(tables.tables_used())
+}
+
+struct UartFmt<'a>(&'a Uart);
+
+impl Write for UartFmt<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s);
+        Ok(())
+    }
+}
+
+/// Reports a boot failure over semihosting (there is no console) and stops.
+fn fail_without_console(args: fmt::Arguments<'_>) -> ! {
+    let _ = writeln!(semihosting::Writer, "hotslab: cannot boot: {args}");
+    stop(1)
+}
+
+/// Ends the emulation with `status` where semihosting can, else waits forever.
+fn stop(status: u32) -> ! {
+    semihosting::exit(status);
+    cpu::halt()
+}

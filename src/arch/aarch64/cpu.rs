@@ -1,0 +1,84 @@
+//! The running core: its identity, its interrupt mask, and waiting.
+
+use core::arch::asm;
+
+use aarch64_cpu::asm::{wfe, wfi};
+use aarch64_cpu::registers::{MPIDR_EL1, Readable, TPIDR_EL1, Writeable};
+
+/// The MPIDR affinity fields (Aff3, Aff2, Aff1, Aff0) of this core, as the DT's `reg`
+/// writes them.
+pub fn mpidr_affinity() -> u64 {
+    MPIDR_EL1.get() & 0xff_00ff_ffff
+}
+
+/// This core's logical CPU id (its index in the DT's /cpus), kept in TPIDR_EL1.
+pub fn id() -> usize {
+    TPIDR_EL1.get() as usize
+}
+
+/// Records this core's logical id. Called once per core, before it logs anything.
+pub fn set_id(id: usize) {
+    TPIDR_EL1.set(id as u64);
+}
+
+/// The interrupt mask state saved by [`irq_save`].
+#[derive(Clone, Copy)]
+#[must_use]
+pub struct IrqState(u64);
+
+/// Masks IRQs and FIQs on this core and returns the previous state.
+pub fn irq_save() -> IrqState {
+    let daif: u64;
+    // SAFETY: reading DAIF and masking interrupts is always permitted at EL1.
+    unsafe { asm!("mrs {}, daif", "msr daifset, #3", out(reg) daif, options(nostack)) };
+    IrqState(daif)
+}
+
+/// Restores the interrupt mask saved by [`irq_save`].
+pub fn irq_restore(state: IrqState) {
+    // SAFETY: restoring a DAIF value read from this core.
+    unsafe { asm!("msr daif, {}", in(reg) state.0, options(nostack)) };
+}
+
+/// Whether IRQs are masked on this core.
+pub fn irqs_masked() -> bool {
+    let daif: u64;
+    // SAFETY: reading DAIF has no side effects.
+    unsafe { asm!("mrs {}, daif", out(reg) daif, options(nomem, nostack)) };
+    daif & (1 << 7) != 0
+}
+
+/// Waits for an interrupt (which wakes the core even while masked).
+pub fn wait_for_interrupt() {
+    wfi();
+}
+
+/// Waits for an event or interrupt.
+pub fn wait_for_event() {
+    wfe();
+}
+
+/// Stops this core for good: interrupts masked, waiting forever.
+pub fn halt() -> ! {
+    let _ = irq_save();
+    loop {
+        wfi();
+    }
+}
+
+/// The current frame pointer (x29), where a backtrace of the caller starts.
+#[inline(always)]
+pub fn frame_pointer() -> u64 {
+    let fp: u64;
+    // SAFETY: reading x29 has no side effects.
+    unsafe { asm!("mov {}, x29", out(reg) fp, options(nomem, nostack)) };
+    fp
+}
+
+/// The exception level we run at (always 1 once booted).
+pub fn current_el() -> u64 {
+    let el: u64;
+    // SAFETY: reading CurrentEL has no side effects.
+    unsafe { asm!("mrs {}, CurrentEL", out(reg) el, options(nomem, nostack)) };
+    (el >> 2) & 3
+}

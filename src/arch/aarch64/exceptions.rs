@@ -1,0 +1,203 @@
+//! Exception handling at EL1: the saved context, the decoding of ESR_EL1, and the `Oops:`
+//! report of an exception the kernel cannot handle.
+//!
+//! Two exceptions are handled and returned from: a semihosting call nobody services
+//! (stepped over, returning "unavailable"), and interrupts, which go to the registered
+//! handler. Everything else is a kernel bug: it is reported with the exception class
+//! decoded, ESR, FAR, ELR, the registers, a backtrace and the CPU, and the kernel dies.
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
+
+use super::semihosting;
+
+/// The interrupted context, as vectors.s saves it.
+#[repr(C)]
+pub struct TrapFrame {
+    pub x: [u64; 31],
+    pub sp: u64,
+    pub elr: u64,
+    pub spsr: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == 0x110);
+
+/// The kinds of vector, in table order.
+const KIND_NAMES: [&str; 4] = ["synchronous exception", "IRQ", "FIQ", "SError"];
+
+/// An IRQ handler: called with interrupts masked, on the interrupted core's stack.
+pub type IrqHandler = fn();
+
+/// The handler IRQ vectors call; 0 until one is registered.
+static IRQ_HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the function every IRQ on every core goes to.
+pub fn set_irq_handler(handler: IrqHandler) {
+    IRQ_HANDLER.store(handler as usize, Ordering::Release);
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
+    let group = (kind / 4) as usize;
+    let class = (kind % 4) as usize;
+    if group == 1 && class == 1 {
+        let handler = IRQ_HANDLER.load(Ordering::Acquire);
+        if handler != 0 {
+            // SAFETY: only set_irq_handler stores here, always from an IrqHandler.
+            let handler: IrqHandler = unsafe { core::mem::transmute(handler) };
+            handler();
+            return;
+        }
+    }
+    let esr = ESR_EL1.get();
+    let far = FAR_EL1.get();
+    if group == 1 && class == 0 && is_unserviced_semihosting(esr, frame) {
+        frame.x[0] = semihosting::UNAVAILABLE;
+        frame.elr += 4;
+        return;
+    }
+    let report = Oops {
+        kind: KIND_NAMES[class],
+        from: match group {
+            0 => "EL1 (SP_EL0)",
+            1 => "EL1",
+            2 => "EL0 (AArch64)",
+            _ => "EL0 (AArch32)",
+        },
+        esr,
+        far,
+        frame,
+    };
+    crate::panic::die(format_args!("{report}"), frame.x[29]);
+}
+
+/// An undefined-instruction exception on `hlt #0xf000`: nobody services semihosting.
+fn is_unserviced_semihosting(esr: u64, frame: &TrapFrame) -> bool {
+    let ec = esr >> 26;
+    // SAFETY: ELR points at the instruction that faulted with an "unknown reason" (EC 0)
+    // synchronous exception at EL1, which was fetched, so it is mapped and readable.
+    ec == 0 && unsafe { (frame.elr as *const u32).read_volatile() } == semihosting::HLT_SEMIHOSTING
+}
+
+struct Oops<'a> {
+    kind: &'static str,
+    from: &'static str,
+    esr: u64,
+    far: u64,
+    frame: &'a TrapFrame,
+}
+
+impl fmt::Display for Oops<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ec = self.esr >> 26;
+        write!(f, "{} from {}: {}", self.kind, self.from, exception_class(ec))?;
+        if matches!(ec, 0x20 | 0x21 | 0x24 | 0x25) {
+            let fsc = self.esr & 0x3f;
+            write!(f, " ({}", fault_status(fsc))?;
+            if matches!(ec, 0x24 | 0x25) {
+                let write = self.esr & (1 << 6) != 0;
+                f.write_str(if write { ", write" } else { ", read" })?;
+            }
+            write!(f, ") at {:#x}", self.far)?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "  ESR {:#010x}  FAR {:#018x}  ELR {:#018x}  SPSR {:#010x}",
+            self.esr, self.far, self.frame.elr, self.frame.spsr
+        )?;
+        for (i, pair) in self.frame.x.chunks(4).enumerate() {
+            f.write_str(" ")?;
+            for (j, value) in pair.iter().enumerate() {
+                let n = i * 4 + j;
+                let name = match n {
+                    29 => "fp",
+                    30 => "lr",
+                    _ => "",
+                };
+                if name.is_empty() {
+                    write!(f, " x{n:<2} {value:#018x}")?;
+                } else {
+                    write!(f, " {name:<3} {value:#018x}")?;
+                }
+            }
+            writeln!(f)?;
+        }
+        write!(f, "  sp  {:#018x}", self.frame.sp)
+    }
+}
+
+/// The name of an exception class (ESR_EL1.EC).
+pub fn exception_class(ec: u64) -> &'static str {
+    match ec {
+        0x00 => "unknown reason (undefined instruction)",
+        0x01 => "trapped WFI/WFE",
+        0x07 => "trapped FP/SIMD access",
+        0x0e => "illegal execution state",
+        0x15 => "SVC",
+        0x18 => "trapped system register access",
+        0x20 => "instruction abort from a lower EL",
+        0x21 => "instruction abort",
+        0x22 => "PC alignment fault",
+        0x24 => "data abort from a lower EL",
+        0x25 => "data abort",
+        0x26 => "SP alignment fault",
+        0x2f => "SError",
+        0x30 | 0x31 => "breakpoint",
+        0x32 | 0x33 => "software step",
+        0x34 | 0x35 => "watchpoint",
+        0x3c => "BRK instruction",
+        _ => "unexpected exception class",
+    }
+}
+
+/// The name of a data/instruction fault status code (ESR_EL1.ISS.xFSC).
+pub fn fault_status(fsc: u64) -> &'static str {
+    match fsc {
+        0x00..=0x03 => "address size fault",
+        0x04 => "translation fault, level 0",
+        0x05 => "translation fault, level 1",
+        0x06 => "translation fault, level 2",
+        0x07 => "translation fault, level 3",
+        0x09..=0x0b => "access flag fault",
+        0x0d..=0x0f => "permission fault",
+        0x10 => "synchronous external abort",
+        0x21 => "alignment fault",
+        0x30 => "TLB conflict",
+        _ => "fault",
+    }
+}
+
+/// Writes the report of an Oops to `out`; used by the panic path.
+pub fn write_backtrace(out: &mut dyn Write, fp: u64, stack: core::ops::Range<u64>) {
+    let _ = writeln!(out, "Call trace:");
+    let mut n = 0;
+    super::backtrace::walk(fp, stack, |ret| {
+        // The return address follows the call: the call is the instruction before it.
+        let _ = writeln!(out, "  #{n:<2} {:#018x}", ret.wrapping_sub(4));
+        n += 1;
+    });
+}
+
+/// Faults the `crash` command provokes, to show the Oops report.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// A read of address 0, which is never mapped.
+    NullDereference,
+    /// An undefined instruction (`udf`).
+    UndefinedInstruction,
+}
+
+/// Provokes `fault` on this core; the exception handler reports it and the kernel dies.
+pub fn provoke(fault: Fault) {
+    match fault {
+        // SAFETY: the read faults (page 0 is never mapped); the Oops path never returns.
+        Fault::NullDereference => unsafe {
+            core::arch::asm!("mov {t}, xzr", "ldr {t}, [{t}]", t = out(reg) _);
+        },
+        // SAFETY: as above, the exception does not return here.
+        Fault::UndefinedInstruction => unsafe { core::arch::asm!("udf #0") },
+    }
+}

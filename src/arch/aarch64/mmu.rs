@@ -1,0 +1,250 @@
+//! The kernel's page tables and turning the MMU on.
+//!
+//! One identity map (virtual = physical) through TTBR0_EL1 with 4 KiB granules and 48-bit
+//! addresses, shared by every core: RAM is Normal write-back inner-shareable memory, device
+//! registers are Device-nGnRE, and the kernel image is mapped by section: text read-only
+//! executable, read-only data read-only, data and BSS read-write; nothing else executes.
+//! Blocks of 1 GiB and 2 MiB are used where alignment allows, pages elsewhere.
+//!
+//! The tables are built by the boot CPU with its MMU off, in the image's BSS; so before
+//! the caches come on, the image's lines are invalidated (a loader's stale lines must not
+//! shadow what was written around the cache).
+
+use core::fmt;
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{
+    ID_AA64MMFR0_EL1, MAIR_EL1, ReadWriteable, Readable, SCTLR_EL1, TCR_EL1, TTBR0_EL1,
+    Writeable,
+};
+
+use crate::mm::region::PhysRegion;
+
+const ENTRIES: usize = 512;
+const POOL_TABLES: usize = 64;
+const PAGE: u64 = 4096;
+
+/// How a range is mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attributes {
+    /// RAM the kernel reads and writes, never executes.
+    Data,
+    /// Kernel code: read-only, executable.
+    Code,
+    /// Read-only data.
+    ReadOnly,
+    /// Device registers: Device-nGnRE, never executed.
+    Device,
+    /// Not mapped (reserved `no-map` memory).
+    Unmapped,
+}
+
+// MAIR_EL1 slots.
+const MAIR_DEVICE: u64 = 0;
+const MAIR_NORMAL: u64 = 1;
+
+// Descriptor bits.
+const VALID: u64 = 1 << 0;
+const TABLE_OR_PAGE: u64 = 1 << 1;
+const AP_READ_ONLY: u64 = 1 << 7;
+const SH_INNER: u64 = 3 << 8;
+const AF: u64 = 1 << 10;
+const PXN: u64 = 1 << 53;
+const UXN: u64 = 1 << 54;
+const ADDRESS_MASK: u64 = 0x0000_ffff_ffff_f000;
+
+impl Attributes {
+    /// The descriptor bits of a block or page with these attributes.
+    fn bits(self) -> u64 {
+        let normal = (MAIR_NORMAL << 2) | SH_INNER | AF | UXN;
+        match self {
+            Attributes::Data => normal | PXN,
+            Attributes::Code => normal | AP_READ_ONLY,
+            Attributes::ReadOnly => normal | AP_READ_ONLY | PXN,
+            Attributes::Device => (MAIR_DEVICE << 2) | AF | PXN | UXN,
+            Attributes::Unmapped => 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The table pool is exhausted.
+    OutOfTables,
+    /// The range lies beyond the 48-bit address space.
+    OutOfRange(PhysRegion),
+}
+
+impl fmt::Display for MapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapError::OutOfTables => write!(f, "page table pool ({POOL_TABLES} tables) exhausted"),
+            MapError::OutOfRange(r) => write!(f, "{r} is beyond the 48-bit address space"),
+        }
+    }
+}
+
+#[repr(C, align(4096))]
+struct Table([u64; ENTRIES]);
+
+/// The tables: table 0 is the level 0 root. Written only by the boot CPU before any other
+/// core runs, read by every core's table walker afterwards.
+struct Pool {
+    tables: [Table; POOL_TABLES],
+    used: usize,
+}
+
+// All zero, so it lives in BSS rather than in the image file.
+static mut POOL: Pool = Pool {
+    tables: [const { Table([0; ENTRIES]) }; POOL_TABLES],
+    used: 0,
+};
+
+/// Exclusive access to the page tables while they are being built.
+pub struct Builder {
+    pool: &'static mut Pool,
+}
+
+impl Builder {
+    /// # Safety
+    /// Only the boot CPU calls this, once, before any other core runs and before the MMU
+    /// uses the tables.
+    pub unsafe fn new() -> Self {
+        // SAFETY: the caller guarantees this is the only reference to POOL.
+        let pool = unsafe { &mut *&raw mut POOL };
+        // Table 0 is the root.
+        pool.used = 1;
+        Self { pool }
+    }
+
+    /// Maps `region` (identity) with `attributes`, replacing whatever mapped it before.
+    pub fn map(&mut self, region: PhysRegion, attributes: Attributes) -> Result<(), MapError> {
+        let region = region.page_aligned_outward(PAGE);
+        if region.end() > 1 << 48 {
+            return Err(MapError::OutOfRange(region));
+        }
+        self.map_level(0, 0, region.base, region.end(), attributes)
+    }
+
+    fn map_level(
+        &mut self,
+        table: usize,
+        level: u32,
+        start: u64,
+        end: u64,
+        attributes: Attributes,
+    ) -> Result<(), MapError> {
+        let shift = 39 - 9 * level;
+        let block = 1u64 << shift;
+        let mut addr = start;
+        while addr < end {
+            let index = ((addr >> shift) & 0x1ff) as usize;
+            let block_start = addr & !(block - 1);
+            let next = (block_start + block).min(end);
+            let whole = addr == block_start && next == block_start + block;
+            let entry = self.pool.tables[table].0[index];
+            if whole && (level == 1 || level == 2) && !is_table(entry, level) {
+                self.pool.tables[table].0[index] = leaf(block_start, attributes, level);
+            } else if level == 3 {
+                self.pool.tables[table].0[index] = leaf(block_start, attributes, level);
+            } else {
+                let child = self.child_table(table, index, level)?;
+                self.map_level(child, level + 1, addr, next, attributes)?;
+            }
+            addr = next;
+        }
+        Ok(())
+    }
+
+    /// The next-level table under `table[index]`, created (inheriting a block's mapping
+    /// when it splits one) if needed.
+    fn child_table(&mut self, table: usize, index: usize, level: u32) -> Result<usize, MapError> {
+        let entry = self.pool.tables[table].0[index];
+        if is_table(entry, level) {
+            let addr = entry & ADDRESS_MASK;
+            let base = &raw const self.pool.tables as u64;
+            return Ok(((addr - base) / PAGE) as usize);
+        }
+        if self.pool.used == POOL_TABLES {
+            return Err(MapError::OutOfTables);
+        }
+        let child = self.pool.used;
+        self.pool.used += 1;
+        if entry & VALID != 0 {
+            // Split a block: the children map the same range with the same bits.
+            let child_shift = 39 - 9 * (level + 1);
+            let attrs = entry & !ADDRESS_MASK & !(VALID | TABLE_OR_PAGE);
+            let base = entry & ADDRESS_MASK;
+            let page_bit = if level + 1 == 3 { TABLE_OR_PAGE } else { 0 };
+            for (i, e) in self.pool.tables[child].0.iter_mut().enumerate() {
+                *e = (base + ((i as u64) << child_shift)) | attrs | VALID | page_bit;
+            }
+        }
+        let addr = &raw const self.pool.tables[child] as u64;
+        self.pool.tables[table].0[index] = addr | VALID | TABLE_OR_PAGE;
+        Ok(child)
+    }
+
+    /// How many of the pool's tables are in use.
+    pub fn tables_used(&self) -> usize {
+        self.pool.used
+    }
+}
+
+fn is_table(entry: u64, level: u32) -> bool {
+    level < 3 && entry & (VALID | TABLE_OR_PAGE) == VALID | TABLE_OR_PAGE
+}
+
+fn leaf(addr: u64, attributes: Attributes, level: u32) -> u64 {
+    if attributes == Attributes::Unmapped {
+        return 0;
+    }
+    let kind = if level == 3 { TABLE_OR_PAGE } else { 0 };
+    addr | attributes.bits() | VALID | kind
+}
+
+/// The physical address of the root table, for TTBR0_EL1.
+fn root() -> u64 {
+    // SAFETY: only the address is taken.
+    unsafe { &raw const POOL.tables[0] as u64 }
+}
+
+/// Turns this core's MMU and caches on with the shared tables.
+///
+/// # Safety
+/// The tables must map, with suitable attributes, everything this core touches from now
+/// on: its code, its stack and the data it uses. Memory written with this core's caches off
+/// must have had its cache lines invalidated.
+pub unsafe fn enable() {
+    MAIR_EL1.write(
+        MAIR_EL1::Attr0_Device::nonGathering_nonReordering_EarlyWriteAck
+            + MAIR_EL1::Attr1_Normal_Outer::WriteBack_NonTransient_ReadWriteAlloc
+            + MAIR_EL1::Attr1_Normal_Inner::WriteBack_NonTransient_ReadWriteAlloc,
+    );
+    // Output addresses as wide as the core implements, up to 48 bits.
+    let pa_range = ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange).min(5);
+    TCR_EL1.write(
+        TCR_EL1::T0SZ.val(16)
+            + TCR_EL1::TG0::KiB_4
+            + TCR_EL1::SH0::Inner
+            + TCR_EL1::ORGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+            + TCR_EL1::IRGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+            + TCR_EL1::EPD0::EnableTTBR0Walks
+            + TCR_EL1::EPD1::DisableTTBR1Walks
+            + TCR_EL1::IPS.val(pa_range),
+    );
+    TTBR0_EL1.set_baddr(root());
+    barrier::dsb(barrier::ISH);
+    // SAFETY: invalidating this core's TLB is always safe.
+    unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", options(nostack)) };
+    barrier::isb(barrier::SY);
+    SCTLR_EL1.modify(
+        SCTLR_EL1::M::Enable + SCTLR_EL1::C::Cacheable + SCTLR_EL1::I::Cacheable + SCTLR_EL1::SA::Enable,
+    );
+    barrier::isb(barrier::SY);
+}
+
+/// Whether this core's MMU is on.
+pub fn enabled() -> bool {
+    SCTLR_EL1.matches_all(SCTLR_EL1::M::Enable)
+}

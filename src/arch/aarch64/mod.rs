@@ -1,0 +1,14 @@
+//! AArch64 at EL1: entry and the Image header, EL2→EL1, self-relocation, the MMU, exception
+//! vectors and the Oops report, cache maintenance, CPU registers, the SMCCC conduit for
+//! PSCI, and semihosting.
+
+pub mod backtrace;
+pub mod boot;
+pub mod cache;
+pub mod cpu;
+mod entry;
+pub mod exceptions;
+pub mod layout;
+pub mod mmu;
+pub mod psci;
+pub mod semihosting;

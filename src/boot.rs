@@ -1,0 +1,71 @@
+//! The boot CPU's path once the MMU is on and the console works (the part before is in
+//! `arch::aarch64::boot`): keep the platform description, read the bootargs, report what
+//! was found, and start the shell.
+
+use crate::arch::boot::EntryInfo;
+use crate::dt::Platform;
+use crate::dt::bootargs::BootOptions;
+use crate::log;
+
+static PLATFORM: spin::Once<Platform<'static>> = spin::Once::new();
+
+/// The machine as the device tree describes it. Only called after boot has kept it.
+pub fn platform() -> &'static Platform<'static> {
+    PLATFORM.get().expect("platform() used before boot kept the device tree")
+}
+
+/// The machine, if boot got that far.
+pub fn try_platform() -> Option<&'static Platform<'static>> {
+    PLATFORM.get()
+}
+
+pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
+    let platform = PLATFORM.call_once(|| platform);
+    log!(
+        "hotslab {} on {}",
+        env!("CARGO_PKG_VERSION"),
+        platform.model.unwrap_or("an unnamed machine")
+    );
+    let image = crate::arch::layout::image();
+    log!(
+        "entered at EL{}, now EL{}; image at {} (relocated by {:#x}); {} page tables",
+        entry.entry_el,
+        crate::arch::cpu::current_el(),
+        image,
+        entry.relocation,
+        entry.page_tables
+    );
+    log!("device tree at {}, bootargs \"{}\"", platform.dtb, platform.bootargs);
+    let options = BootOptions::parse(platform.bootargs, |e| log!("bootargs: {e}"));
+    crate::panic::set_action(options.panic);
+    for problem in &platform.problems {
+        log!("device tree: {problem}");
+    }
+    if platform.cpus_left_out > 0 {
+        log!(
+            "device tree: {} CPUs beyond the limit of {} left out",
+            platform.cpus_left_out,
+            crate::MAX_CPUS
+        );
+    }
+    let stats = crate::mm::page_stats();
+    log!(
+        "memory: {} MiB in {} range(s), {} pages free",
+        platform.total_memory() >> 20,
+        platform.memory.len(),
+        stats.free
+    );
+    if let Some(psci) = crate::power::psci() {
+        match psci.version() {
+            Ok(v) => log!("psci: {:?} conduit, version {}.{}", psci.method(), v.major, v.minor),
+            Err(e) => log!("psci: {:?} conduit, PSCI_VERSION failed: {e:?}", psci.method()),
+        }
+    }
+    log!(
+        "{} CPU(s) in the device tree; cpu{} (MPIDR {:#x}) is booting",
+        platform.cpus.len(),
+        crate::arch::cpu::id(),
+        crate::arch::cpu::mpidr_affinity()
+    );
+    crate::console::shell::run(options.run)
+}

@@ -1,0 +1,140 @@
+//! Where console text goes: the UART (serialised by one lock, which also guards the log
+//! ring), or, when the kernel is dying or has no UART, straight out without the lock or
+//! over semihosting.
+
+use core::fmt::{self, Write};
+
+use arrayvec::ArrayString;
+
+use super::ring::LogRing;
+use crate::arch::{cpu, semihosting};
+use crate::drivers::timer;
+use crate::drivers::uart::Uart;
+use crate::sync::IrqSpinLock;
+
+/// How much log the ring keeps.
+pub const LOG_BYTES: usize = 64 * 1024;
+/// The longest log line; longer ones are cut.
+const MAX_LOG_LINE: usize = 512;
+
+static UART: spin::Once<Uart> = spin::Once::new();
+/// Serialises console output and guards the log ring.
+static CONSOLE: IrqSpinLock<LogRing<LOG_BYTES>> = IrqSpinLock::new(LogRing::new());
+
+/// Starts the console on `uart`. Call once, with the MMU on.
+pub fn init(uart: Uart, clock_hz: Option<u32>) {
+    uart.init(clock_hz);
+    UART.call_once(|| uart);
+}
+
+/// Whether a UART console is up.
+pub fn has_uart() -> bool {
+    UART.get().is_some()
+}
+
+struct UartWriter<'a>(&'a Uart);
+
+impl Write for UartWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s);
+        Ok(())
+    }
+}
+
+/// Shell output: to the UART only.
+pub fn print(args: fmt::Arguments<'_>) {
+    let _serialised = CONSOLE.lock();
+    if let Some(uart) = UART.get() {
+        let _ = UartWriter(uart).write_fmt(args);
+    }
+}
+
+/// Formats one log line with its timestamp and CPU.
+fn format_line(args: fmt::Arguments<'_>) -> ArrayString<MAX_LOG_LINE> {
+    struct Cut<'a>(&'a mut ArrayString<MAX_LOG_LINE>);
+    impl Write for Cut<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            for c in s.chars() {
+                // Keep room for the newline.
+                if self.0.len() + c.len_utf8() >= MAX_LOG_LINE {
+                    break;
+                }
+                self.0.push(c);
+            }
+            Ok(())
+        }
+    }
+    let mut line = ArrayString::new();
+    let ns = timer::now_ns();
+    let _ = write!(
+        Cut(&mut line),
+        "[{:5}.{:06}] cpu{}: {}",
+        ns / 1_000_000_000,
+        (ns / 1000) % 1_000_000,
+        cpu::id(),
+        args
+    );
+    line.push('\n');
+    line
+}
+
+/// Appends a timestamped line to the log and writes it to the console.
+pub fn log_line(args: fmt::Arguments<'_>) {
+    let line = format_line(args);
+    let mut ring = CONSOLE.lock();
+    ring.push(line.as_bytes());
+    match UART.get() {
+        Some(uart) => uart.write_str(&line),
+        None => semihosting::write_str(&line),
+    }
+}
+
+/// Writes the whole log ring to the console (`dmesg`).
+pub fn dump_log() {
+    let ring = CONSOLE.lock();
+    let (older, newer) = ring.contents();
+    if let Some(uart) = UART.get() {
+        for part in [older, newer] {
+            for chunk in part.utf8_chunks() {
+                uart.write_str(chunk.valid());
+            }
+        }
+    }
+}
+
+/// Reads a byte the user typed, if any.
+pub fn read_byte() -> Option<u8> {
+    UART.get()?.read_byte()
+}
+
+/// Output for crash reports: takes the console lock if it is free, else writes over
+/// whoever holds it (a dying kernel must not wait). Falls back to semihosting without a
+/// UART.
+pub struct Emergency;
+
+impl Write for Emergency {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let _serialised = CONSOLE.try_lock();
+        match UART.get() {
+            Some(uart) => {
+                uart.write_str(s);
+                uart.flush();
+            }
+            None => semihosting::write_str(s),
+        }
+        Ok(())
+    }
+}
+
+/// Waits until the UART has sent everything written so far.
+pub fn flush() {
+    if let Some(uart) = UART.get() {
+        uart.flush();
+    }
+}
+
+/// Waits a little for the user to type. (Polling: the UART's interrupt is not wired to a
+/// core until the interrupt controller is up.)
+pub fn wait_for_input() {
+    core::hint::spin_loop();
+}

@@ -1,0 +1,183 @@
+//! A shell command line split into words, with typed access that explains what was
+//! expected when an argument is missing or malformed.
+
+use core::fmt;
+
+use arrayvec::ArrayVec;
+
+pub const MAX_WORDS: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgError<'a> {
+    /// Argument `index` (1-based) is missing; `expected` says what it should be.
+    Missing { index: usize, expected: &'static str },
+    /// Argument `index` is `got`, which is not `expected`.
+    Invalid {
+        index: usize,
+        got: &'a str,
+        expected: &'static str,
+    },
+    /// More arguments than the command takes.
+    TooMany { max: usize },
+}
+
+impl fmt::Display for ArgError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgError::Missing { index, expected } => {
+                write!(f, "missing argument {index}: expected {expected}")
+            }
+            ArgError::Invalid {
+                index,
+                got,
+                expected,
+            } => write!(f, "argument {index} '{got}': expected {expected}"),
+            ArgError::TooMany { max } => write!(f, "too many arguments (at most {max})"),
+        }
+    }
+}
+
+/// The words of a command line after the command's name.
+#[derive(Debug)]
+pub struct Args<'a> {
+    words: ArrayVec<&'a str, MAX_WORDS>,
+}
+
+impl<'a> Args<'a> {
+    /// Splits `line` into the command name and its arguments; `None` for a blank line.
+    /// Words beyond [`MAX_WORDS`] make [`Args::at_most`] fail.
+    pub fn split(line: &'a str) -> Option<(&'a str, Args<'a>)> {
+        let mut words = line.split_whitespace();
+        let name = words.next()?;
+        let mut args = ArrayVec::new();
+        for w in words {
+            if args.try_push(w).is_err() {
+                break;
+            }
+        }
+        Some((name, Args { words: args }))
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Fails when there are more than `max` arguments.
+    pub fn at_most(&self, max: usize) -> Result<(), ArgError<'a>> {
+        if self.words.len() > max {
+            Err(ArgError::TooMany { max })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Argument `index` (0-based here, 1-based in messages), if present.
+    pub fn get(&self, index: usize) -> Option<&'a str> {
+        self.words.get(index).copied()
+    }
+
+    pub fn word(&self, index: usize, expected: &'static str) -> Result<&'a str, ArgError<'a>> {
+        self.get(index).ok_or(ArgError::Missing {
+            index: index + 1,
+            expected,
+        })
+    }
+
+    /// A decimal or `0x` hexadecimal number.
+    pub fn number(&self, index: usize, expected: &'static str) -> Result<u64, ArgError<'a>> {
+        let word = self.word(index, expected)?;
+        parse_number(word).ok_or(ArgError::Invalid {
+            index: index + 1,
+            got: word,
+            expected,
+        })
+    }
+
+    /// An optional number with a default.
+    pub fn number_or(
+        &self,
+        index: usize,
+        default: u64,
+        expected: &'static str,
+    ) -> Result<u64, ArgError<'a>> {
+        match self.get(index) {
+            None => Ok(default),
+            Some(_) => self.number(index, expected),
+        }
+    }
+
+    /// One of `choices`.
+    pub fn choice(
+        &self,
+        index: usize,
+        choices: &[&'static str],
+        expected: &'static str,
+    ) -> Result<&'static str, ArgError<'a>> {
+        let word = self.word(index, expected)?;
+        choices
+            .iter()
+            .find(|c| **c == word)
+            .copied()
+            .ok_or(ArgError::Invalid {
+                index: index + 1,
+                got: word,
+                expected,
+            })
+    }
+}
+
+pub fn parse_number(word: &str) -> Option<u64> {
+    match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => word.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_name_and_args() {
+        let (name, args) = Args::split("  cpu   on 3 ").unwrap();
+        assert_eq!(name, "cpu");
+        assert_eq!(args.len(), 2);
+        assert_eq!(args.word(0, "on|off"), Ok("on"));
+        assert_eq!(args.number(1, "a CPU number"), Ok(3));
+        assert!(Args::split("   ").is_none());
+    }
+
+    #[test]
+    fn errors_say_what_was_expected() {
+        let (_, args) = Args::split("ipi x").unwrap();
+        let e = args.number(0, "a CPU number").unwrap_err();
+        assert_eq!(e.to_string(), "argument 1 'x': expected a CPU number");
+        let e = args.number(1, "a count").unwrap_err();
+        assert_eq!(e.to_string(), "missing argument 2: expected a count");
+        assert_eq!(args.at_most(0).unwrap_err().to_string(), "too many arguments (at most 0)");
+        assert_eq!(args.number_or(1, 7, "a count"), Ok(7));
+        let e = args.choice(0, &["on", "off"], "on or off").unwrap_err();
+        assert_eq!(e.to_string(), "argument 1 'x': expected on or off");
+    }
+
+    #[test]
+    fn numbers_in_decimal_and_hex() {
+        assert_eq!(parse_number("42"), Some(42));
+        assert_eq!(parse_number("0x2a"), Some(42));
+        assert_eq!(parse_number("0X2A"), Some(42));
+        assert_eq!(parse_number("-1"), None);
+        assert_eq!(parse_number("0x"), None);
+        assert_eq!(parse_number("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn too_many_words_are_detected() {
+        let line = "c 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17";
+        let (_, args) = Args::split(line).unwrap();
+        assert_eq!(args.len(), MAX_WORDS);
+    }
+}

@@ -1,0 +1,271 @@
+//! The shell's commands: one table, each entry with its usage and what it does.
+
+use core::fmt;
+
+use arrayvec::ArrayString;
+
+use super::args::{ArgError, Args};
+use crate::arch::exceptions::{self, Fault};
+use crate::boot;
+use crate::dt::Gic;
+use crate::mm::{self, page_alloc::PAGE_SIZE};
+use crate::power;
+use crate::println;
+
+/// Why a command did not do what was asked.
+pub enum CmdError<'a> {
+    /// The arguments are wrong: the shell prints the error and the usage.
+    Usage(ArgError<'a>),
+    /// The command ran and failed.
+    Failed(ArrayString<160>),
+}
+
+impl<'a> From<ArgError<'a>> for CmdError<'a> {
+    fn from(e: ArgError<'a>) -> Self {
+        CmdError::Usage(e)
+    }
+}
+
+impl CmdError<'_> {
+    pub fn failed(args: fmt::Arguments<'_>) -> Self {
+        let mut text = ArrayString::new();
+        let _ = fmt::write(&mut Truncate(&mut text), args);
+        CmdError::Failed(text)
+    }
+}
+
+struct Truncate<'a, const N: usize>(&'a mut ArrayString<N>);
+
+impl<const N: usize> fmt::Write for Truncate<'_, N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if self.0.try_push(c).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub type CmdResult<'a> = Result<(), CmdError<'a>>;
+
+pub struct Command {
+    pub name: &'static str,
+    pub args: &'static str,
+    pub help: &'static str,
+    pub run: for<'a> fn(&Args<'a>) -> CmdResult<'a>,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "help",
+        args: "",
+        help: "list the commands",
+        run: help,
+    },
+    Command {
+        name: "dt",
+        args: "",
+        help: "what the device tree describes, with addresses",
+        run: dt,
+    },
+    Command {
+        name: "cpus",
+        args: "",
+        help: "each CPU: logical id, MPIDR, enable method, state",
+        run: cpus,
+    },
+    Command {
+        name: "mem",
+        args: "",
+        help: "memory map and page allocator counts",
+        run: mem,
+    },
+    Command {
+        name: "dmesg",
+        args: "",
+        help: "the kernel log",
+        run: dmesg,
+    },
+    Command {
+        name: "poweroff",
+        args: "",
+        help: "turn the machine off (PSCI SYSTEM_OFF)",
+        run: poweroff,
+    },
+    Command {
+        name: "reboot",
+        args: "",
+        help: "reset the machine (PSCI SYSTEM_RESET)",
+        run: reboot,
+    },
+    Command {
+        name: "crash",
+        args: "null|undefined|panic",
+        help: "make the kernel fail on purpose, to see its Oops report",
+        run: crash,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    for c in COMMANDS {
+        let mut usage = ArrayString::<40>::new();
+        let _ = fmt::write(&mut Truncate(&mut usage), format_args!("{} {}", c.name, c.args));
+        println!("  {usage:<28} {}", c.help);
+    }
+    Ok(())
+}
+
+fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    let p = boot::platform();
+    println!("model:       {}", p.model.unwrap_or("(none)"));
+    println!("blob:        {} ({} bytes)", p.dtb, p.dtb.size);
+    println!("bootargs:    {}", p.bootargs);
+    println!("stdout-path: {}", p.stdout_path.unwrap_or("(none)"));
+    match &p.console {
+        Some(u) => {
+            let clock = u.clock_hz.map_or(0, |hz| hz);
+            println!(
+                "console:     {} ({:?}) at {}, clock {} Hz, irq {}",
+                u.name,
+                u.kind,
+                u.region,
+                clock,
+                u.irq.map_or(-1, i64::from)
+            );
+        }
+        None => println!("console:     (none)"),
+    }
+    match &p.gic {
+        Some(Gic::V2 {
+            distributor,
+            cpu_interface,
+        }) => println!("gic:         GICv2, distributor {distributor}, cpu interface {cpu_interface}"),
+        Some(Gic::V3 {
+            distributor,
+            redistributors,
+        }) => {
+            println!("gic:         GICv3, distributor {distributor}");
+            for r in redistributors {
+                println!("             redistributors {r}");
+            }
+        }
+        None => println!("gic:         (none)"),
+    }
+    match p.psci {
+        Some(method) => match power::psci().map(|psci| psci.version()) {
+            Some(Ok(v)) => println!("psci:        {method:?}, version {}.{}", v.major, v.minor),
+            _ => println!("psci:        {method:?}, version unknown"),
+        },
+        None => println!("psci:        (none)"),
+    }
+    match p.timer {
+        Some(t) => println!("timer:       physical irq {}, virtual irq {}", t.phys_irq, t.virt_irq),
+        None => println!("timer:       (none)"),
+    }
+    for m in &p.memory {
+        println!("memory:      {m} ({} MiB)", m.size >> 20);
+    }
+    for r in &p.reservations {
+        let no_map = if r.no_map { ", no-map" } else { "" };
+        println!("reserved:    {} {}{no_map}", r.region, r.name);
+    }
+    for (i, cpu) in p.cpus.iter().enumerate() {
+        println!(
+            "cpu {i}:       {} mpidr {:#x}, {}",
+            cpu.name, cpu.mpidr, cpu.enable_method
+        );
+    }
+    if p.cpus_left_out > 0 {
+        println!("cpus:        {} more left out (limit {})", p.cpus_left_out, crate::MAX_CPUS);
+    }
+    for problem in &p.problems {
+        println!("problem:     {problem}");
+    }
+    if p.problems_dropped > 0 {
+        println!("problem:     {} more not kept", p.problems_dropped);
+    }
+    Ok(())
+}
+
+fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    let p = boot::platform();
+    let this = crate::arch::cpu::id();
+    println!("CPU  MPIDR        METHOD       STATE");
+    for (i, cpu) in p.cpus.iter().enumerate() {
+        let state = if i == this { "online" } else { "offline" };
+        let mut method = ArrayString::<16>::new();
+        let _ = fmt::write(&mut Truncate(&mut method), format_args!("{}", cpu.enable_method));
+        println!("{i:>3}  {:<11}  {method:<11}  {state}", Hex(cpu.mpidr));
+    }
+    Ok(())
+}
+
+/// Formats as `0x...` with a width applied to the whole.
+struct Hex(u64);
+
+impl fmt::Display for Hex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = ArrayString::<20>::new();
+        let _ = fmt::write(&mut s, format_args!("{:#x}", self.0));
+        f.pad(&s)
+    }
+}
+
+fn mem<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    let p = boot::platform();
+    println!("RAM (device tree):");
+    for m in &p.memory {
+        println!("  {m}  {:>6} MiB", m.size >> 20);
+    }
+    println!("Kept from the page allocator:");
+    println!("  {}  kernel image", crate::arch::layout::image());
+    println!("  {}  device tree blob", p.dtb);
+    for r in &p.reservations {
+        println!("  {}  {}", r.region, r.name);
+    }
+    let s = mm::page_stats();
+    let mib = |pages: usize| (pages as u64 * PAGE_SIZE) >> 20;
+    println!("Pages (4 KiB):");
+    println!("  total     {:>8}  ({} MiB)", s.total, mib(s.total));
+    println!("  free      {:>8}  ({} MiB)", s.free, mib(s.free));
+    println!("  in use    {:>8}  ({} MiB)", s.in_use(), mib(s.in_use()));
+    println!("  reserved  {:>8}  ({} MiB)", s.reserved, mib(s.reserved));
+    Ok(())
+}
+
+fn dmesg<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    crate::console::dump_log();
+    Ok(())
+}
+
+fn poweroff<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    let e = power::poweroff(0);
+    Err(CmdError::failed(format_args!("{e}")))
+}
+
+fn reboot<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    let e = power::reboot();
+    Err(CmdError::failed(format_args!("{e}")))
+}
+
+fn crash<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(1)?;
+    match args.choice(0, &["null", "undefined", "panic"], "null, undefined or panic")? {
+        "null" => exceptions::provoke(Fault::NullDereference),
+        "undefined" => exceptions::provoke(Fault::UndefinedInstruction),
+        _ => panic!("the crash command asked for a panic"),
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Device drivers: MMIO only, at the physical addresses the device tree gives (the kernel
+//! runs identity-mapped).
+
+pub mod pl011;
+pub mod timer;
+pub mod uart;

@@ -1,0 +1,43 @@
+//! The Arm generic timer's system counter: the kernel's clock. It counts from machine
+//! reset, so times are "since power-on" (CNTVOFF_EL2 is 0 when we came through EL2).
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{CNTFRQ_EL0, CNTPCT_EL0, Readable};
+
+/// The counter now, in ticks. Ordered after earlier instructions (ISB).
+pub fn ticks() -> u64 {
+    barrier::isb(barrier::SY);
+    CNTPCT_EL0.get()
+}
+
+/// Ticks per second.
+pub fn frequency() -> u64 {
+    CNTFRQ_EL0.get().max(1)
+}
+
+pub fn ticks_to_ns(ticks: u64) -> u64 {
+    (u128::from(ticks) * 1_000_000_000 / u128::from(frequency())) as u64
+}
+
+pub fn us_to_ticks(us: u64) -> u64 {
+    (u128::from(us) * u128::from(frequency()) / 1_000_000) as u64
+}
+
+/// Nanoseconds since machine start.
+pub fn now_ns() -> u64 {
+    ticks_to_ns(ticks())
+}
+
+/// A point in time a wait gives up at.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(u64);
+
+impl Deadline {
+    pub fn after_us(us: u64) -> Self {
+        Deadline(ticks().saturating_add(us_to_ticks(us)))
+    }
+
+    pub fn passed(&self) -> bool {
+        ticks() >= self.0
+    }
+}

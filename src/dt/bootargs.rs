@@ -1,0 +1,222 @@
+//! The kernel command line (`/chosen/bootargs`): splitting it into `key=value` words and
+//! reading the options this kernel understands into [`BootOptions`].
+//!
+//! Words are separated by spaces; a value may be double-quoted to hold spaces and
+//! semicolons (`run="cpus; mem"`). A malformed or unknown word is reported, never fatal.
+
+use core::fmt;
+
+/// One word of the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootArg<'a> {
+    pub key: &'a str,
+    pub value: Option<&'a str>,
+}
+
+/// Splits a command line into words, honouring double quotes around values.
+pub fn split(cmdline: &str) -> impl Iterator<Item = Result<BootArg<'_>, BootArgError<'_>>> {
+    let mut rest = cmdline;
+    core::iter::from_fn(move || {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            return None;
+        }
+        // A word ends at the first space outside quotes.
+        let mut in_quotes = false;
+        let mut end = rest.len();
+        for (i, c) in rest.char_indices() {
+            match c {
+                '"' => in_quotes = !in_quotes,
+                c if c.is_whitespace() && !in_quotes => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let word = &rest[..end];
+        rest = &rest[end..];
+        if in_quotes {
+            return Some(Err(BootArgError::UnclosedQuote(word)));
+        }
+        Some(Ok(match word.split_once('=') {
+            Some((key, value)) => BootArg {
+                key,
+                value: Some(unquote(value)),
+            },
+            None => BootArg {
+                key: unquote(word),
+                value: None,
+            },
+        }))
+    })
+}
+
+fn unquote(s: &str) -> &str {
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
+}
+
+/// What the kernel does after a panic or Oops has been reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PanicAction {
+    /// Stop every core and wait (the default: the report stays on screen).
+    #[default]
+    Halt,
+    /// Power off with a failure status (semihosting exit 1, else PSCI SYSTEM_OFF).
+    Poweroff,
+    /// Reset the machine.
+    Reboot,
+}
+
+/// The options this kernel reads from its command line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BootOptions<'a> {
+    /// `run="cmd; cmd"`: shell commands to run before the first prompt.
+    pub run: Option<&'a str>,
+    /// `panic=halt|poweroff|reboot`.
+    pub panic: PanicAction,
+    /// `maxcpus=N`: bring at most N CPUs online at boot (the boot CPU counts).
+    pub max_cpus: Option<usize>,
+    /// `nosmp`: bring no secondary CPU online at boot.
+    pub no_smp: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootArgError<'a> {
+    UnclosedQuote(&'a str),
+    Unknown(&'a str),
+    MissingValue(&'a str),
+    BadValue {
+        key: &'a str,
+        value: &'a str,
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for BootArgError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BootArgError::UnclosedQuote(w) => write!(f, "'{w}': unclosed quote"),
+            BootArgError::Unknown(k) => write!(f, "'{k}': unknown option, ignored"),
+            BootArgError::MissingValue(k) => write!(f, "'{k}' needs a value ({k}=...)"),
+            BootArgError::BadValue {
+                key,
+                value,
+                expected,
+            } => write!(f, "'{key}={value}': expected {expected}"),
+        }
+    }
+}
+
+impl<'a> BootOptions<'a> {
+    /// Reads `cmdline`, calling `report` for every word it cannot use.
+    pub fn parse(cmdline: &'a str, mut report: impl FnMut(BootArgError<'a>)) -> Self {
+        let mut options = BootOptions::default();
+        for arg in split(cmdline) {
+            match arg.and_then(|arg| options.apply(arg)) {
+                Ok(()) => {}
+                Err(e) => report(e),
+            }
+        }
+        options
+    }
+
+    fn apply(&mut self, arg: BootArg<'a>) -> Result<(), BootArgError<'a>> {
+        let value = || arg.value.ok_or(BootArgError::MissingValue(arg.key));
+        match arg.key {
+            "run" => self.run = Some(value()?),
+            "panic" => {
+                let v = value()?;
+                self.panic = match v {
+                    "halt" => PanicAction::Halt,
+                    "poweroff" => PanicAction::Poweroff,
+                    "reboot" => PanicAction::Reboot,
+                    _ => {
+                        return Err(BootArgError::BadValue {
+                            key: arg.key,
+                            value: v,
+                            expected: "halt, poweroff or reboot",
+                        });
+                    }
+                };
+            }
+            "maxcpus" => {
+                let v = value()?;
+                self.max_cpus = Some(v.parse().map_err(|_| BootArgError::BadValue {
+                    key: arg.key,
+                    value: v,
+                    expected: "a CPU count",
+                })?);
+            }
+            "nosmp" => self.no_smp = true,
+            // Options of the loaders and of Linux that reach us through shared configs.
+            "console" | "earlycon" | "root" | "rootwait" | "quiet" | "loglevel" => {}
+            other => return Err(BootArgError::Unknown(other)),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_and_unquotes() {
+        let words: Vec<_> = split("  a=1 run=\"cpus; mem\"  nosmp \"x=y z\"")
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            words,
+            vec![
+                BootArg { key: "a", value: Some("1") },
+                BootArg { key: "run", value: Some("cpus; mem") },
+                BootArg { key: "nosmp", value: None },
+                BootArg { key: "\"x", value: Some("y z\"") },
+            ]
+        );
+    }
+
+    #[test]
+    fn unclosed_quote_is_reported() {
+        let got: Vec<_> = split("run=\"cpus").collect();
+        assert_eq!(got, vec![Err(BootArgError::UnclosedQuote("run=\"cpus"))]);
+    }
+
+    #[test]
+    fn options_and_errors() {
+        let mut errors = Vec::new();
+        let o = BootOptions::parse(
+            "run=\"help; cpus\" panic=poweroff maxcpus=2 nosmp bogus maxcpus=x panic=maybe run",
+            |e| errors.push(e),
+        );
+        assert_eq!(o.run, Some("help; cpus"));
+        assert_eq!(o.panic, PanicAction::Poweroff);
+        assert_eq!(o.max_cpus, Some(2));
+        assert!(o.no_smp);
+        assert_eq!(
+            errors,
+            vec![
+                BootArgError::Unknown("bogus"),
+                BootArgError::BadValue { key: "maxcpus", value: "x", expected: "a CPU count" },
+                BootArgError::BadValue {
+                    key: "panic",
+                    value: "maybe",
+                    expected: "halt, poweroff or reboot"
+                },
+                BootArgError::MissingValue("run"),
+            ]
+        );
+        assert_eq!(
+            errors[0].to_string(),
+            "'bogus': unknown option, ignored"
+        );
+    }
+
+    #[test]
+    fn empty_command_line() {
+        assert_eq!(BootOptions::parse("", |_| panic!()), BootOptions::default());
+    }
+}

@@ -1,0 +1,32 @@
+//! The device tree: the one place where the kernel learns the machine.
+//!
+//! [`Platform::parse`] reads a flattened device tree blob into a typed description of what
+//! the kernel needs: memory and reserved ranges, `/chosen`, the console UART, the interrupt
+//! controller, PSCI, the architected timer and the CPUs, every address translated through
+//! the parents' `ranges`. Parsing is pure (no hardware access, no allocation) and compiles
+//! on the host, where it is unit-tested on real blobs.
+//!
+//! The blob is structurally validated by `dtoolkit` before anything walks it, so a corrupt
+//! blob is an error value, not a panic (see the README on why not the `fdt` crate).
+//! Problems in the tree's content (a UART without `reg`, an unknown enable method) are
+//! collected as [`Problem`]s and reported at boot; only a blob the kernel cannot run from
+//! at all is a [`DtError`].
+
+pub mod bootargs;
+pub mod cells;
+mod platform;
+mod walk;
+
+pub use platform::{
+    Cpu, DtError, EnableMethod, Gic, Problem, Platform, PsciMethod, Reservation, Timer, Uart,
+    UartKind, MAX_MEMORY_REGIONS, MAX_RESERVATIONS,
+};
+
+/// The size a blob's header claims, read before the blob is trusted. `None` when `header`
+/// is shorter than the 8 bytes holding magic and size, or the magic is wrong.
+pub fn blob_size(header: &[u8]) -> Option<usize> {
+    const FDT_MAGIC: u32 = 0xd00d_feed;
+    let magic = u32::from_be_bytes(header.get(0..4)?.try_into().ok()?);
+    let size = u32::from_be_bytes(header.get(4..8)?.try_into().ok()?);
+    (magic == FDT_MAGIC).then_some(size as usize)
+}

@@ -1,0 +1,620 @@
+//! The typed machine description built from the device tree, and the parser that fills it.
+
+use core::fmt::{self, Write};
+
+use arrayvec::{ArrayString, ArrayVec};
+use dtoolkit::error::FdtParseError;
+use dtoolkit::fdt::Fdt;
+
+use super::cells;
+use super::walk::{self, Visit};
+use crate::MAX_CPUS;
+use crate::mm::region::PhysRegion;
+
+pub const MAX_MEMORY_REGIONS: usize = 8;
+pub const MAX_RESERVATIONS: usize = 32;
+const MAX_PROBLEMS: usize = 16;
+const MAX_UARTS: usize = 8;
+const MAX_ALIASES: usize = 32;
+const MAX_CLOCKS: usize = 32;
+const MAX_GICV3_REDIST_REGIONS: usize = 8;
+
+/// Why a blob cannot describe a machine this kernel can run on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DtError {
+    /// The blob failed structural validation (header, tokens, strings, offsets).
+    Malformed(FdtParseError),
+    /// The blob's header claims a size that does not fit where it was found.
+    BadSize { claimed: usize, available: usize },
+    /// No usable `/memory` node: there is nothing to run in.
+    NoMemory,
+}
+
+impl fmt::Display for DtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DtError::Malformed(e) => write!(f, "malformed device tree blob: {e}"),
+            DtError::BadSize { claimed, available } => write!(
+                f,
+                "device tree header claims {claimed} bytes, but only {available} are plausible"
+            ),
+            DtError::NoMemory => write!(f, "device tree has no usable /memory node"),
+        }
+    }
+}
+
+/// Something in the tree the kernel could not use, reported at boot and by `dt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub node: ArrayString<64>,
+    pub message: ArrayString<96>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.node, self.message)
+    }
+}
+
+/// A range of memory the page allocator must leave alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation<'dtb> {
+    pub region: PhysRegion,
+    /// `/memreserve/` or the `/reserved-memory` child's name.
+    pub name: &'dtb str,
+    /// `no-map`: not even the kernel's linear map may cover it.
+    pub no_map: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UartKind {
+    Pl011,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uart<'dtb> {
+    pub kind: UartKind,
+    pub name: &'dtb str,
+    pub region: PhysRegion,
+    /// The reference clock (`clocks` → a fixed clock's `clock-frequency`), when known.
+    pub clock_hz: Option<u32>,
+    /// Its interrupt as a GIC INTID.
+    pub irq: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gic {
+    V2 {
+        distributor: PhysRegion,
+        cpu_interface: PhysRegion,
+    },
+    V3 {
+        distributor: PhysRegion,
+        redistributors: ArrayVec<PhysRegion, MAX_GICV3_REDIST_REGIONS>,
+    },
+}
+
+impl Gic {
+    pub fn version(&self) -> u8 {
+        match self {
+            Gic::V2 { .. } => 2,
+            Gic::V3 { .. } => 3,
+        }
+    }
+
+    /// Every MMIO region of the controller.
+    pub fn regions(&self) -> impl Iterator<Item = PhysRegion> + '_ {
+        let (first, rest): (PhysRegion, &[PhysRegion]) = match self {
+            Gic::V2 {
+                distributor,
+                cpu_interface,
+            } => (*distributor, core::slice::from_ref(cpu_interface)),
+            Gic::V3 {
+                distributor,
+                redistributors,
+            } => (*distributor, redistributors.as_slice()),
+        };
+        core::iter::once(first).chain(rest.iter().copied())
+    }
+}
+
+/// How PSCI calls reach the firmware: `/psci/method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PsciMethod {
+    Hvc,
+    Smc,
+}
+
+/// The architected timer's per-CPU interrupts (GIC INTIDs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    pub phys_irq: u32,
+    pub virt_irq: u32,
+}
+
+/// How a CPU is turned on: `enable-method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnableMethod<'dtb> {
+    Psci,
+    SpinTable { release_addr: u64 },
+    /// A method this kernel does not implement, or spin-table without a release address.
+    Unsupported(&'dtb str),
+    /// No `enable-method`: only a boot CPU may lack one.
+    None,
+}
+
+impl fmt::Display for EnableMethod<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnableMethod::Psci => f.write_str("psci"),
+            EnableMethod::SpinTable { .. } => f.write_str("spin-table"),
+            EnableMethod::Unsupported(m) => f.write_str(m),
+            EnableMethod::None => f.write_str("none"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cpu<'dtb> {
+    pub name: &'dtb str,
+    /// MPIDR affinity bits (Aff3..Aff0) from `reg`.
+    pub mpidr: u64,
+    pub enable_method: EnableMethod<'dtb>,
+}
+
+/// Everything the kernel learned from the device tree.
+#[derive(Debug, Clone)]
+pub struct Platform<'dtb> {
+    /// Where the blob itself sits.
+    pub dtb: PhysRegion,
+    pub model: Option<&'dtb str>,
+    pub memory: ArrayVec<PhysRegion, MAX_MEMORY_REGIONS>,
+    pub reservations: ArrayVec<Reservation<'dtb>, MAX_RESERVATIONS>,
+    pub bootargs: &'dtb str,
+    /// `/chosen/stdout-path` with any `:options` suffix removed.
+    pub stdout_path: Option<&'dtb str>,
+    pub console: Option<Uart<'dtb>>,
+    pub gic: Option<Gic>,
+    pub psci: Option<PsciMethod>,
+    pub timer: Option<Timer>,
+    pub cpus: ArrayVec<Cpu<'dtb>, MAX_CPUS>,
+    /// CPUs beyond [`MAX_CPUS`], reported and left out.
+    pub cpus_left_out: usize,
+    pub problems: ArrayVec<Problem, MAX_PROBLEMS>,
+    /// Problems beyond what `problems` holds.
+    pub problems_dropped: usize,
+}
+
+/// Per-walk scratch state the final [`Platform`] does not keep.
+struct Scratch<'dtb> {
+    uarts: ArrayVec<(ArrayString<{ walk::MAX_PATH }>, Uart<'dtb>, Option<u32>), MAX_UARTS>,
+    aliases: ArrayVec<(ArrayString<32>, &'dtb str), MAX_ALIASES>,
+    /// `(phandle, clock-frequency)` of every node that has both.
+    clocks: ArrayVec<(u32, u32), MAX_CLOCKS>,
+}
+
+impl<'dtb> Platform<'dtb> {
+    /// Parses a blob found at physical address `blob_base`.
+    pub fn parse(blob: &'dtb [u8], blob_base: u64) -> Result<Self, DtError> {
+        // The header's size decides how much of `blob` is the tree; without a valid magic,
+        // dtoolkit's validation gives the reason.
+        let blob = match super::blob_size(blob) {
+            Some(claimed) if claimed > blob.len() => {
+                return Err(DtError::BadSize {
+                    claimed,
+                    available: blob.len(),
+                });
+            }
+            Some(claimed) => &blob[..claimed],
+            None => blob,
+        };
+        let fdt = Fdt::new(blob).map_err(DtError::Malformed)?;
+
+        let mut platform = Platform {
+            dtb: PhysRegion::new(blob_base, blob.len() as u64),
+            model: None,
+            memory: ArrayVec::new(),
+            reservations: ArrayVec::new(),
+            bootargs: "",
+            stdout_path: None,
+            console: None,
+            gic: None,
+            psci: None,
+            timer: None,
+            cpus: ArrayVec::new(),
+            cpus_left_out: 0,
+            problems: ArrayVec::new(),
+            problems_dropped: 0,
+        };
+        let mut scratch = Scratch {
+            uarts: ArrayVec::new(),
+            aliases: ArrayVec::new(),
+            clocks: ArrayVec::new(),
+        };
+
+        for r in fdt.memory_reservations() {
+            platform.reserve(
+                "/memreserve/",
+                PhysRegion::new(r.address(), r.size()),
+                false,
+            );
+        }
+
+        let mut too_deep = ArrayVec::<&'dtb str, 4>::new();
+        walk::walk(
+            fdt.root(),
+            &mut |v| platform.visit(v, &mut scratch),
+            &mut |t| {
+                let _ = too_deep.try_push(t.name);
+            },
+        );
+        for name in too_deep {
+            platform.problem(name, format_args!("nested deeper than {} levels: skipped", walk::MAX_DEPTH));
+        }
+
+        platform.choose_console(&scratch);
+        if platform.memory.is_empty() {
+            return Err(DtError::NoMemory);
+        }
+        Ok(platform)
+    }
+
+    /// Records a problem with `node`.
+    fn problem(&mut self, node: &str, message: fmt::Arguments<'_>) {
+        let mut p = Problem {
+            node: ArrayString::new(),
+            message: ArrayString::new(),
+        };
+        push_truncated(&mut p.node, format_args!("{node}"));
+        push_truncated(&mut p.message, message);
+        if self.problems.try_push(p).is_err() {
+            self.problems_dropped += 1;
+        }
+    }
+
+    fn reserve(&mut self, name: &'dtb str, region: PhysRegion, no_map: bool) {
+        if region.size == 0 {
+            return;
+        }
+        let r = Reservation {
+            region,
+            name,
+            no_map,
+        };
+        if self.reservations.try_push(r).is_err() {
+            self.problem(name, format_args!("more than {MAX_RESERVATIONS} reservations: {region} ignored"));
+        }
+    }
+
+    fn visit(&mut self, v: &Visit<'_, 'dtb>, scratch: &mut Scratch<'dtb>) {
+        if let (Some(phandle), Some(freq)) = (v.prop_u32("phandle"), v.prop_u32("clock-frequency")) {
+            let _ = scratch.clocks.try_push((phandle, freq));
+        }
+        match v.depth() {
+            0 => {
+                self.model = v.prop_str("model");
+                return;
+            }
+            1 => match v.node_name_base() {
+                "chosen" => return self.visit_chosen(v),
+                "aliases" => return visit_aliases(v, scratch),
+                _ => {}
+            },
+            _ => {}
+        }
+        if v.parent_name().is_some_and(|p| p == "reserved-memory") && v.depth() == 2 {
+            return self.visit_reserved_memory(v);
+        }
+        if v.parent_name().is_some_and(|p| p == "cpus")
+            && v.prop_str("device_type") == Some("cpu")
+        {
+            return self.visit_cpu(v);
+        }
+        if !v.enabled() {
+            return;
+        }
+        if v.prop_str("device_type") == Some("memory") {
+            self.visit_memory(v);
+        } else if v.compatible_with(&["arm,psci", "arm,psci-0.2", "arm,psci-1.0"]) {
+            self.visit_psci(v);
+        } else if v.compatible_with(&["arm,armv8-timer", "arm,armv7-timer"]) {
+            self.visit_timer(v);
+        } else if v.compatible_with(&["arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a7-gic"]) {
+            self.visit_gic_v2(v);
+        } else if v.compatible_with(&["arm,gic-v3"]) {
+            self.visit_gic_v3(v);
+        } else if v.compatible_with(&["arm,pl011"]) {
+            self.visit_uart(v, UartKind::Pl011, scratch);
+        }
+    }
+
+    fn visit_chosen(&mut self, v: &Visit<'_, 'dtb>) {
+        self.bootargs = v.prop_str("bootargs").unwrap_or("");
+        self.stdout_path = v
+            .prop_str("stdout-path")
+            .or_else(|| v.prop_str("linux,stdout-path"))
+            .map(|p| p.split(':').next().unwrap_or(p));
+    }
+
+    fn visit_memory(&mut self, v: &Visit<'_, 'dtb>) {
+        let Some(value) = v.prop("reg") else {
+            return self.problem(v.path, format_args!("memory node without 'reg'"));
+        };
+        let entries = match cells::reg_entries(value, v.reg_space()) {
+            Ok(e) => e,
+            Err(e) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
+        };
+        for (addr, size) in entries {
+            match cells::translate(addr, v.buses) {
+                Ok(base) if size > 0 => {
+                    let region = PhysRegion::new(base, size);
+                    if self.memory.try_push(region).is_err() {
+                        self.problem(
+                            v.path,
+                            format_args!("more than {MAX_MEMORY_REGIONS} memory ranges: {region} ignored"),
+                        );
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => self.problem(v.path, format_args!("memory at {addr:#x}: {e}")),
+            }
+        }
+    }
+
+    fn visit_reserved_memory(&mut self, v: &Visit<'_, 'dtb>) {
+        let no_map = v.prop("no-map").is_some();
+        let Some(value) = v.prop("reg") else {
+            // A dynamically placed pool (size/alloc-ranges only): nothing fixed to avoid.
+            return;
+        };
+        match cells::reg_entries(value, v.reg_space()) {
+            Ok(entries) => {
+                for (addr, size) in entries {
+                    match cells::translate(addr, v.buses) {
+                        Ok(base) => self.reserve(v.name, PhysRegion::new(base, size), no_map),
+                        Err(e) => self.problem(v.path, format_args!("reservation: {e}")),
+                    }
+                }
+            }
+            Err(e) => self.problem(v.path, format_args!("bad 'reg': {e}")),
+        }
+    }
+
+    fn visit_cpu(&mut self, v: &Visit<'_, 'dtb>) {
+        let mpidr = match v.prop("reg").map(|r| cells::reg_entries(r, cells::AddressSpace {
+            address_cells: v.reg_space().address_cells,
+            size_cells: 0,
+        })) {
+            Some(Ok(mut entries)) => match entries.next() {
+                Some((mpidr, _)) => mpidr,
+                None => return self.problem(v.path, format_args!("cpu with empty 'reg'")),
+            },
+            Some(Err(e)) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
+            None => return self.problem(v.path, format_args!("cpu without 'reg' (its MPIDR)")),
+        };
+        let enable_method = match v.prop_str("enable-method") {
+            Some("psci") => EnableMethod::Psci,
+            Some("spin-table") => match v.prop("cpu-release-addr").and_then(cells::as_u64) {
+                Some(release_addr) => EnableMethod::SpinTable { release_addr },
+                None => {
+                    self.problem(v.path, format_args!("spin-table without a valid 'cpu-release-addr'"));
+                    EnableMethod::Unsupported("spin-table")
+                }
+            },
+            Some(other) => {
+                self.problem(v.path, format_args!("enable-method '{other}' is not supported"));
+                EnableMethod::Unsupported(other)
+            }
+            None => EnableMethod::None,
+        };
+        if self.cpus.iter().any(|c| c.mpidr == mpidr) {
+            return self.problem(v.path, format_args!("MPIDR {mpidr:#x} appears twice: left out"));
+        }
+        let cpu = Cpu {
+            name: v.name,
+            mpidr,
+            enable_method,
+        };
+        if self.cpus.try_push(cpu).is_err() {
+            self.cpus_left_out += 1;
+        }
+    }
+
+    fn visit_psci(&mut self, v: &Visit<'_, 'dtb>) {
+        self.psci = match v.prop_str("method") {
+            Some("hvc") => Some(PsciMethod::Hvc),
+            Some("smc") => Some(PsciMethod::Smc),
+            other => {
+                self.problem(v.path, format_args!("PSCI method {other:?}: expected \"hvc\" or \"smc\""));
+                None
+            }
+        };
+    }
+
+    fn visit_timer(&mut self, v: &Visit<'_, 'dtb>) {
+        // Secure physical, non-secure physical, virtual, hypervisor.
+        let phys = gic_intid(v, 1);
+        let virt = gic_intid(v, 2);
+        match (phys, virt) {
+            (Some(phys_irq), Some(virt_irq)) => self.timer = Some(Timer { phys_irq, virt_irq }),
+            _ => self.problem(v.path, format_args!("timer 'interrupts' unreadable")),
+        }
+    }
+
+    fn visit_gic_v2(&mut self, v: &Visit<'_, 'dtb>) {
+        match (v.reg(0), v.reg(1)) {
+            (Ok(Some(d)), Ok(Some(c))) => {
+                self.set_gic(v, Gic::V2 {
+                    distributor: PhysRegion::new(d.0, d.1),
+                    cpu_interface: PhysRegion::new(c.0, c.1),
+                })
+            }
+            (Err(e), _) | (_, Err(e)) => self.problem(v.path, format_args!("bad 'reg': {e}")),
+            _ => self.problem(v.path, format_args!("GICv2 needs distributor and CPU interface 'reg'")),
+        }
+    }
+
+    fn visit_gic_v3(&mut self, v: &Visit<'_, 'dtb>) {
+        let count = v.prop_u32("#redistributor-regions").unwrap_or(1) as usize;
+        let distributor = match v.reg(0) {
+            Ok(Some((base, size))) => PhysRegion::new(base, size),
+            Ok(None) => return self.problem(v.path, format_args!("GICv3 without a distributor 'reg'")),
+            Err(e) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
+        };
+        let mut redistributors = ArrayVec::new();
+        for i in 1..=count.min(MAX_GICV3_REDIST_REGIONS) {
+            match v.reg(i) {
+                Ok(Some((base, size))) => redistributors.push(PhysRegion::new(base, size)),
+                Ok(None) => break,
+                Err(e) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
+            }
+        }
+        if redistributors.is_empty() {
+            return self.problem(v.path, format_args!("GICv3 without redistributors"));
+        }
+        self.set_gic(v, Gic::V3 {
+            distributor,
+            redistributors,
+        });
+    }
+
+    fn set_gic(&mut self, v: &Visit<'_, 'dtb>, gic: Gic) {
+        if self.gic.is_some() {
+            return self.problem(v.path, format_args!("a second interrupt controller: ignored"));
+        }
+        self.gic = Some(gic);
+    }
+
+    fn visit_uart(&mut self, v: &Visit<'_, 'dtb>, kind: UartKind, scratch: &mut Scratch<'dtb>) {
+        let region = match v.reg(0) {
+            Ok(Some((base, size))) => PhysRegion::new(base, size),
+            Ok(None) => return self.problem(v.path, format_args!("UART without 'reg'")),
+            Err(e) => return self.problem(v.path, format_args!("UART 'reg': {e}")),
+        };
+        let clock_phandle = v.prop("clocks").and_then(|c| c.get(0..4)).and_then(cells::as_u32);
+        let uart = Uart {
+            kind,
+            name: v.name,
+            region,
+            clock_hz: None,
+            irq: gic_intid(v, 0),
+        };
+        let mut path = ArrayString::new();
+        push_truncated(&mut path, format_args!("{}", v.path));
+        let _ = scratch.uarts.try_push((path, uart, clock_phandle));
+    }
+
+    /// Picks the console: the UART `/chosen/stdout-path` names (directly or through an
+    /// alias), else the first enabled one.
+    fn choose_console(&mut self, scratch: &Scratch<'dtb>) {
+        let wanted = self.stdout_path.map(|p| {
+            if p.starts_with('/') {
+                p
+            } else {
+                scratch
+                    .aliases
+                    .iter()
+                    .find(|(alias, _)| alias.as_str() == p)
+                    .map_or(p, |(_, path)| *path)
+            }
+        });
+        let chosen = wanted
+            .and_then(|w| scratch.uarts.iter().find(|(path, _, _)| path_matches(path, w)))
+            .or_else(|| {
+                if let Some(w) = wanted {
+                    self.problem("/chosen", format_args!("stdout-path '{w}' names no usable UART"));
+                }
+                scratch.uarts.first()
+            });
+        if let Some((_, uart, clock)) = chosen {
+            let mut uart = *uart;
+            uart.clock_hz = clock.and_then(|ph| {
+                scratch.clocks.iter().find(|(p, _)| *p == ph).map(|(_, hz)| *hz)
+            });
+            self.console = Some(uart);
+        }
+    }
+
+    /// Memory minus nothing: the RAM ranges as the DT gives them.
+    pub fn total_memory(&self) -> u64 {
+        self.memory.iter().map(|r| r.size).sum()
+    }
+
+    /// The boot CPU's index in [`Platform::cpus`], by MPIDR.
+    pub fn cpu_index_of(&self, mpidr_affinity: u64) -> Option<usize> {
+        self.cpus.iter().position(|c| c.mpidr == mpidr_affinity)
+    }
+}
+
+impl<'dtb> Visit<'_, 'dtb> {
+    /// The node name without its unit address.
+    fn node_name_base(&self) -> &'dtb str {
+        self.name.split('@').next().unwrap_or(self.name)
+    }
+}
+
+fn visit_aliases<'dtb>(v: &Visit<'_, 'dtb>, scratch: &mut Scratch<'dtb>) {
+    use dtoolkit::{Node, Property};
+    for prop in v.node.properties() {
+        let Ok(value) = prop.value_as::<&'dtb [u8]>() else {
+            continue;
+        };
+        let value = value.strip_suffix(&[0]).unwrap_or(value);
+        let mut name = ArrayString::new();
+        if let (Ok(path), Ok(())) = (core::str::from_utf8(value), name.try_push_str(prop.name())) {
+            let _ = scratch.aliases.try_push((name, path));
+        }
+    }
+}
+
+/// The `index`th interrupt of a node as a GIC INTID, for the three-cell GIC binding.
+fn gic_intid(v: &Visit<'_, '_>, index: usize) -> Option<u32> {
+    let value = v.prop("interrupts")?;
+    let entry = value.get(index * 12..index * 12 + 12)?;
+    let kind = cells::as_u32(&entry[0..4])?;
+    let number = cells::as_u32(&entry[4..8])?;
+    match kind {
+        0 => number.checked_add(32), // SPI
+        1 => number.checked_add(16), // PPI
+        _ => None,
+    }
+}
+
+/// Whether node path `path` is what `wanted` names; a component of `wanted` without a unit
+/// address matches any unit address.
+fn path_matches(path: &str, wanted: &str) -> bool {
+    let mut have = path.split('/').filter(|s| !s.is_empty());
+    let mut want = wanted.split('/').filter(|s| !s.is_empty());
+    loop {
+        match (have.next(), want.next()) {
+            (None, None) => return true,
+            (Some(h), Some(w)) => {
+                let ok = if w.contains('@') {
+                    h == w
+                } else {
+                    h.split('@').next() == Some(w)
+                };
+                if !ok {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Formats into a fixed string, cutting off what does not fit.
+fn push_truncated<const N: usize>(s: &mut ArrayString<N>, args: fmt::Arguments<'_>) {
+    struct Cut<'a, const N: usize>(&'a mut ArrayString<N>);
+    impl<const N: usize> Write for Cut<'_, N> {
+        fn write_str(&mut self, text: &str) -> fmt::Result {
+            for c in text.chars() {
+                if self.0.try_push(c).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+    let _ = Cut(s).write_fmt(args);
+}

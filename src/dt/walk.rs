@@ -1,0 +1,153 @@
+//! A depth-first walk over every node of a validated blob that keeps, for each node, the
+//! chain of buses from the root to its parent: what `reg` decoding and `ranges` translation
+//! need, and what dtoolkit's streaming nodes do not carry.
+
+use arrayvec::{ArrayString, ArrayVec};
+use dtoolkit::fdt::FdtNode;
+use dtoolkit::{Node, Property};
+
+use super::cells::{self, AddressSpace, Bus, Ranges};
+
+/// How deep the walk goes; real trees stay below 8.
+pub const MAX_DEPTH: usize = 16;
+/// The longest node path the walk spells out; longer ones are cut (and so match nothing).
+pub const MAX_PATH: usize = 256;
+
+/// A node together with where it sits.
+pub struct Visit<'w, 'dtb> {
+    pub node: FdtNode<'dtb>,
+    pub name: &'dtb str,
+    /// The full path, e.g. `/soc/serial@7e201000`.
+    pub path: &'w str,
+    /// Buses from the root to the parent; empty for the root itself.
+    pub buses: &'w [Bus<'dtb>],
+}
+
+impl<'dtb> Visit<'_, 'dtb> {
+    pub fn prop(&self, name: &str) -> Option<&'dtb [u8]> {
+        self.node
+            .property(name)
+            .and_then(|p| p.value_as::<&'dtb [u8]>().ok())
+    }
+
+    pub fn prop_str(&self, name: &str) -> Option<&'dtb str> {
+        let bytes = self.prop(name)?;
+        let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
+        let s = core::str::from_utf8(bytes).ok()?;
+        // The first string of a list.
+        s.split('\0').next()
+    }
+
+    pub fn prop_u32(&self, name: &str) -> Option<u32> {
+        self.prop(name).and_then(cells::as_u32)
+    }
+
+    /// Whether `compatible` lists any of `candidates`.
+    pub fn compatible_with(&self, candidates: &[&str]) -> bool {
+        self.prop("compatible").is_some_and(|v| {
+            v.split(|&b| b == 0)
+                .any(|c| candidates.iter().any(|k| k.as_bytes() == c))
+        })
+    }
+
+    /// `status` absent, "okay" or "ok".
+    pub fn enabled(&self) -> bool {
+        matches!(self.prop_str("status"), None | Some("okay") | Some("ok"))
+    }
+
+    /// The depth of the node: 0 for the root.
+    pub fn depth(&self) -> usize {
+        self.buses.len()
+    }
+
+    pub fn parent_name(&self) -> Option<&'dtb str> {
+        self.buses.last().map(|b| b.name)
+    }
+
+    /// The address space the node's `reg` is written in (its parent's).
+    pub fn reg_space(&self) -> AddressSpace {
+        self.buses
+            .last()
+            .map_or(AddressSpace::DEFAULT, |b| b.space)
+    }
+
+    /// `reg` entry `index`, translated to a CPU physical address.
+    pub fn reg(&self, index: usize) -> Result<Option<(u64, u64)>, cells::CellError> {
+        let Some(value) = self.prop("reg") else {
+            return Ok(None);
+        };
+        let Some((addr, size)) = cells::reg_entries(value, self.reg_space())?.nth(index) else {
+            return Ok(None);
+        };
+        Ok(Some((cells::translate(addr, self.buses)?, size)))
+    }
+}
+
+/// Why a walk stopped short of a subtree.
+pub struct TooDeep<'dtb> {
+    pub name: &'dtb str,
+}
+
+/// Visits every node, parents before children. Subtrees deeper than [`MAX_DEPTH`] are
+/// skipped and reported through `too_deep`.
+pub fn walk<'dtb>(
+    root: FdtNode<'dtb>,
+    visit: &mut dyn FnMut(&Visit<'_, 'dtb>),
+    too_deep: &mut dyn FnMut(TooDeep<'dtb>),
+) {
+    let mut buses = ArrayVec::<Bus<'dtb>, MAX_DEPTH>::new();
+    let mut path = ArrayString::<MAX_PATH>::new();
+    walk_node(root, &mut buses, &mut path, visit, too_deep);
+}
+
+fn walk_node<'dtb>(
+    node: FdtNode<'dtb>,
+    buses: &mut ArrayVec<Bus<'dtb>, MAX_DEPTH>,
+    path: &mut ArrayString<MAX_PATH>,
+    visit: &mut dyn FnMut(&Visit<'_, 'dtb>),
+    too_deep: &mut dyn FnMut(TooDeep<'dtb>),
+) {
+    let name = node.name();
+    let path_len = path.len();
+    // "/" for the root, "/name" below it, "/parent/name" further down. A path too long for
+    // the buffer is cut short, which only means no stdout-path will match it.
+    if buses.is_empty() {
+        let _ = path.try_push('/');
+    } else {
+        if path.as_str() != "/" {
+            let _ = path.try_push('/');
+        }
+        let _ = path.try_push_str(name);
+    }
+
+    let here = Visit {
+        node,
+        name,
+        path: path.as_str(),
+        buses: buses.as_slice(),
+    };
+    visit(&here);
+
+    let bus = Bus {
+        name,
+        space: AddressSpace {
+            address_cells: here.prop_u32("#address-cells").unwrap_or(2),
+            size_cells: here.prop_u32("#size-cells").unwrap_or(1),
+        },
+        parent_address_cells: here.reg_space().address_cells,
+        ranges: match here.prop("ranges") {
+            None => Ranges::Absent,
+            Some([]) => Ranges::Identity,
+            Some(v) => Ranges::Map(v),
+        },
+    };
+    if buses.try_push(bus).is_err() {
+        too_deep(TooDeep { name });
+    } else {
+        for child in node.children() {
+            walk_node(child, buses, path, visit, too_deep);
+        }
+        buses.pop();
+    }
+    path.truncate(path_len);
+}

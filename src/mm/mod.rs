@@ -1,0 +1,39 @@
+//! Memory management: physical regions and the page frame allocator.
+
+pub mod page_alloc;
+pub mod region;
+
+#[cfg(target_os = "none")]
+pub use kernel::*;
+
+#[cfg(target_os = "none")]
+mod kernel {
+    use super::page_alloc::{PageAllocator, PageError, PageStats};
+    use super::region::PhysRegion;
+    use crate::sync::IrqSpinLock;
+
+    /// The kernel's one page allocator.
+    static PAGES: IrqSpinLock<PageAllocator> = IrqSpinLock::new(PageAllocator::new());
+
+    /// Gives the allocator the pages of `region` outside `reserved`.
+    ///
+    /// # Safety
+    /// As [`PageAllocator::add_region`]: those pages are unused, mapped RAM.
+    pub unsafe fn add_memory(region: PhysRegion, reserved: &[PhysRegion]) -> Result<(), PageError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { PAGES.lock().add_region(region, reserved) }
+    }
+
+    /// `count` contiguous pages aligned to `align_pages` pages.
+    pub fn alloc_pages(count: usize, align_pages: usize) -> Option<u64> {
+        PAGES.lock().alloc(count, align_pages)
+    }
+
+    pub fn free_pages(addr: u64, count: usize) -> Result<(), PageError> {
+        PAGES.lock().free(addr, count)
+    }
+
+    pub fn page_stats() -> PageStats {
+        PAGES.lock().stats()
+    }
+}

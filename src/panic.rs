@@ -1,0 +1,78 @@
+//! What happens when the kernel cannot go on: a Rust panic, or an exception the handler
+//! reports as an Oops. Either way the report names what broke, where, and on which CPU,
+//! with a backtrace; then the bootarg `panic=` decides: halt (default), poweroff (QEMU
+//! exits with status 1), or reboot.
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use crate::arch::{cpu, exceptions, layout};
+use crate::console::Emergency;
+use crate::dt::bootargs::PanicAction;
+
+static ACTION: AtomicU8 = AtomicU8::new(PanicAction::Halt as u8);
+
+/// Whether each CPU is already reporting: a fault while reporting must not recurse.
+static REPORTING: [AtomicBool; crate::MAX_CPUS] = [const { AtomicBool::new(false) }; crate::MAX_CPUS];
+
+pub fn set_action(action: PanicAction) {
+    ACTION.store(action as u8, Ordering::Relaxed);
+}
+
+fn action() -> PanicAction {
+    match ACTION.load(Ordering::Relaxed) {
+        x if x == PanicAction::Poweroff as u8 => PanicAction::Poweroff,
+        x if x == PanicAction::Reboot as u8 => PanicAction::Reboot,
+        _ => PanicAction::Halt,
+    }
+}
+
+/// Reports `what` with a backtrace from frame pointer `fp`, then carries out `panic=`.
+pub fn die(what: fmt::Arguments<'_>, fp: u64) -> ! {
+    let _ = cpu::irq_save();
+    let id = cpu::id();
+    let mut out = Emergency;
+    if REPORTING[id % crate::MAX_CPUS].swap(true, Ordering::Relaxed) {
+        let _ = writeln!(out, "\nOops: cpu{id}: fault while reporting a fault; halted");
+        cpu::halt();
+    }
+    let _ = writeln!(out, "\nOops: cpu{id}: {what}");
+    let stack = layout::boot_stack_region();
+    exceptions::write_backtrace(&mut out, fp, stack.base..stack.end());
+    let image = layout::image();
+    let _ = writeln!(
+        out,
+        "Kernel image at {:#x} (linked at {:#x}); addresses above are where it runs",
+        image.base,
+        layout::LINK_ADDRESS
+    );
+    match action() {
+        PanicAction::Halt => {
+            let _ = writeln!(out, "cpu{id}: halted (bootarg panic=poweroff or panic=reboot instead)");
+        }
+        PanicAction::Poweroff => {
+            let _ = writeln!(out, "cpu{id}: powering off (panic=poweroff)");
+            let e = crate::power::poweroff(1);
+            let _ = writeln!(out, "cpu{id}: {e}; halted");
+        }
+        PanicAction::Reboot => {
+            let _ = writeln!(out, "cpu{id}: rebooting (panic=reboot)");
+            let e = crate::power::reboot();
+            let _ = writeln!(out, "cpu{id}: {e}; halted");
+        }
+    }
+    cpu::halt()
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let fp = cpu::frame_pointer();
+    match info.location() {
+        Some(l) => die(
+            format_args!("panic at {}:{}:{}: {}", l.file(), l.line(), l.column(), info.message()),
+            fp,
+        ),
+        None => die(format_args!("panic: {}", info.message()), fp),
+    }
+}
