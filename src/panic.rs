@@ -27,8 +27,9 @@ fn action() -> PanicAction {
     }
 }
 
-/// Reports `what` with a backtrace from frame pointer `fp`, then carries out `panic=`.
-pub fn die(what: fmt::Arguments<'_>, fp: u64) -> ! {
+/// Reports `what` with a backtrace (from `pc`, where the fault was, if known, then the
+/// frame-pointer chain at `fp`), then carries out `panic=`.
+pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
     let _ = cpu::irq_save();
     let id = cpu::id();
     let mut out = Emergency;
@@ -38,7 +39,7 @@ pub fn die(what: fmt::Arguments<'_>, fp: u64) -> ! {
     }
     let _ = writeln!(out, "\nOops: cpu{id}: {what}");
     let stack = layout::boot_stack_region();
-    exceptions::write_backtrace(&mut out, fp, stack.base..stack.end());
+    exceptions::write_backtrace(&mut out, pc, fp, stack.base..stack.end());
     let image = layout::image();
     let _ = writeln!(
         out,
@@ -71,8 +72,9 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     match info.location() {
         Some(l) => die(
             format_args!("panic at {}:{}:{}: {}", l.file(), l.line(), l.column(), info.message()),
+            None,
             fp,
         ),
-        None => die(format_args!("panic: {}", info.message()), fp),
+        None => die(format_args!("panic: {}", info.message()), None, fp),
     }
 }

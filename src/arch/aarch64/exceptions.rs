@@ -70,7 +70,7 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
         far,
         frame,
     };
-    crate::panic::die(format_args!("{report}"), frame.x[29]);
+    crate::panic::die(format_args!("{report}"), Some(frame.elr), frame.x[29]);
 }
 
 /// An undefined-instruction exception on `hlt #0xf000`: nobody services semihosting.
@@ -170,10 +170,15 @@ pub fn fault_status(fsc: u64) -> &'static str {
     }
 }
 
-/// Writes the report of an Oops to `out`; used by the panic path.
-pub fn write_backtrace(out: &mut dyn Write, fp: u64, stack: core::ops::Range<u64>) {
+/// Writes a backtrace: `pc` first when the report is of an exception, then the return
+/// addresses on the frame-pointer chain from `fp` within `stack`.
+pub fn write_backtrace(out: &mut dyn Write, pc: Option<u64>, fp: u64, stack: core::ops::Range<u64>) {
     let _ = writeln!(out, "Call trace:");
     let mut n = 0;
+    if let Some(pc) = pc {
+        let _ = writeln!(out, "  #{n:<2} {pc:#018x}");
+        n += 1;
+    }
     super::backtrace::walk(fp, stack, |ret| {
         // The return address follows the call: the call is the instruction before it.
         let _ = writeln!(out, "  #{n:<2} {:#018x}", ret.wrapping_sub(4));

@@ -1,1 +1,315 @@
-fn main() {}
+//! The QEMU test suite: boots the kernel image in QEMU's virt board in several
+//! configurations, drives its shell (through the `run=` bootarg, or typed on the serial
+//! line), and checks what it prints and how QEMU exits. Every run has a timeout.
+//!
+//! Usage: ktest --image build/Image [--elf build/kernel.elf] [--only NAME]
+//! Ends with `RESULT qemu-suite PASS|FAIL ...` and `N passed, N failed`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// One boot of the kernel and what it must show.
+struct Case {
+    name: &'static str,
+    machine: &'static str,
+    cpu: &'static str,
+    smp: u32,
+    /// Which file to boot: the Image, a relocated copy of it, or the ELF.
+    kernel: Kernel,
+    bootargs: &'static str,
+    /// Bytes typed on the serial line after the first prompt.
+    typed: &'static [u8],
+    expect: &'static [&'static str],
+    forbid: &'static [&'static str],
+    exit_code: i32,
+}
+
+#[derive(Clone, Copy)]
+enum Kernel {
+    Image,
+    /// The Image with its header's text_offset changed, so QEMU loads it 4 MiB higher
+    /// than its link address (as U-Boot's booti moves it).
+    Relocated,
+    Elf,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn cases() -> Vec<Case> {
+    let base = Case {
+        name: "",
+        machine: "virt,gic-version=2",
+        cpu: "cortex-a72",
+        smp: 4,
+        kernel: Kernel::Image,
+        bootargs: "",
+        typed: b"",
+        expect: &[],
+        forbid: &["Oops:"],
+        exit_code: 0,
+    };
+    vec![
+        Case {
+            name: "virt-gicv2-el1-4cpus-shell",
+            bootargs: "run=\"help; dt; cpus; mem; dmesg; bogus; cpus extra; crash sideways; poweroff\"",
+            expect: &[
+                "entered at EL1, now EL1",
+                "psci: Hvc conduit, version",
+                "hotslab> help",
+                "crash null|undefined|panic",
+                "gic:         GICv2, distributor [0x0008000000-0x000800ffff]",
+                "console:     pl011@9000000",
+                "memory:      [0x0040000000-0x005fffffff] (512 MiB)",
+                "  3  0x3          psci         offline",
+                "  0  0x0          psci         online",
+                "  total       131072  (512 MiB)",
+                "cpu0: 4 CPU(s) in the device tree",
+                "bogus: unknown command",
+                "cpus: too many arguments (at most 0)",
+                "crash: argument 1 'sideways': expected null, undefined or panic",
+                "usage: crash null|undefined|panic",
+                "hotslab> poweroff",
+            ],
+            ..base
+        },
+        Case {
+            name: "virt-gicv3-el2-4cpus",
+            machine: "virt,gic-version=3,virtualization=on",
+            bootargs: "run=\"dt; cpus; poweroff\"",
+            expect: &["entered at EL2, now EL1", "gic:         GICv3", "psci: Smc conduit", "psci:        Smc"],
+            ..base
+        },
+        Case {
+            name: "virt-gicv3-el2-20cpus",
+            machine: "virt,gic-version=3,virtualization=on",
+            smp: 20,
+            bootargs: "run=\"cpus; poweroff\"",
+            expect: &["20 CPU(s) in the device tree", " 19  0x103        psci         offline"],
+            ..base
+        },
+        Case {
+            name: "virt-1cpu-cortex-a53",
+            cpu: "cortex-a53",
+            smp: 1,
+            bootargs: "run=\"cpus; mem; poweroff\"",
+            expect: &["1 CPU(s) in the device tree", "  0  0x0          none         online"],
+            ..base
+        },
+        Case {
+            name: "relocated-image",
+            kernel: Kernel::Relocated,
+            bootargs: "run=\"mem; poweroff\"",
+            expect: &["relocated by 0x400000", "[0x0040480000-"],
+            ..base
+        },
+        Case {
+            name: "typed-line-editing",
+            bootargs: "bogus-option",
+            typed: b"cpz\x7fus\rmem\x03dmesg\r\x1b[Apoweroff\r",
+            expect: &[
+                "bootargs: 'bogus-option': unknown option, ignored",
+                "CPU  MPIDR",
+                "mem^C",
+                "bogus-option",
+            ],
+            forbid: &["cpz: unknown", "memdmesg"],
+            ..base
+        },
+        Case {
+            name: "oops-null-dereference",
+            bootargs: "panic=poweroff run=\"crash null\"",
+            expect: &[
+                "Oops: cpu0: synchronous exception from EL1: data abort (translation fault, level 3, read) at 0x0",
+                "ESR 0x96000007",
+                "Call trace:",
+                "  #0  0x",
+                "powering off (panic=poweroff)",
+            ],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "oops-undefined-instruction",
+            bootargs: "panic=poweroff run=\"crash undefined\"",
+            expect: &["Oops: cpu0: synchronous exception from EL1: unknown reason (undefined instruction)", " fp  0x", "  sp  0x"],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "rust-panic",
+            bootargs: "panic=poweroff run=\"crash panic\"",
+            expect: &["Oops: cpu0: panic at src/console/shell/commands.rs:", "the crash command asked for a panic", "Call trace:"],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "no-device-tree-pointer",
+            kernel: Kernel::Elf,
+            expect: &["hotslab: cannot boot: no device tree: x0 was 0 at entry"],
+            forbid: &["hotslab>"],
+            exit_code: 1,
+            ..base
+        },
+    ]
+}
+
+fn main() -> ExitCode {
+    let mut image = PathBuf::from("build/Image");
+    let mut elf = PathBuf::from("build/kernel.elf");
+    let mut only: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--image" => image = args.next().map(PathBuf::from).unwrap_or(image),
+            "--elf" => elf = args.next().map(PathBuf::from).unwrap_or(elf),
+            "--only" => only = args.next(),
+            other => {
+                eprintln!("ktest: unknown argument '{other}'");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let relocated = match relocated_copy(&image) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ktest: cannot read {}: {e}", image.display());
+            return ExitCode::from(2);
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for case in cases() {
+        if only.as_deref().is_some_and(|o| !case.name.contains(o)) {
+            continue;
+        }
+        let kernel = match case.kernel {
+            Kernel::Image => &image,
+            Kernel::Relocated => &relocated,
+            Kernel::Elf => &elf,
+        };
+        let started = Instant::now();
+        match run(&case, kernel) {
+            Ok(()) => {
+                passed += 1;
+                println!("ok   {} ({:.1} s)", case.name, started.elapsed().as_secs_f64());
+            }
+            Err(why) => {
+                failed += 1;
+                println!("FAIL {} ({:.1} s): {why}", case.name, started.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let verdict = if failed == 0 { "PASS" } else { "FAIL" };
+    println!("RESULT qemu-suite {verdict} passed={passed} failed={failed}");
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Writes the Image with text_offset 0x480000 next to it.
+fn relocated_copy(image: &Path) -> std::io::Result<PathBuf> {
+    let mut bytes = std::fs::read(image)?;
+    if bytes.len() < 64 || &bytes[56..60] != b"ARM\x64" {
+        return Err(std::io::Error::other("not an arm64 Image"));
+    }
+    bytes[8..16].copy_from_slice(&0x48_0000u64.to_le_bytes());
+    let path = image.with_file_name("Image.relocated");
+    std::fs::write(&path, bytes)?;
+    Ok(path)
+}
+
+fn run(case: &Case, kernel: &Path) -> Result<(), String> {
+    let mut qemu = Command::new("qemu-system-aarch64");
+    qemu.args(["-M", case.machine, "-cpu", case.cpu, "-m", "512M", "-nographic", "-nic", "none"])
+        .args(["-smp", &case.smp.to_string()])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .arg("-kernel")
+        .arg(kernel)
+        .args(["-append", case.bootargs])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = qemu.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let mut stdin = child.stdin.take().expect("piped");
+
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    let out_tx = tx.clone();
+    thread::spawn(move || pump(&mut stdout, out_tx));
+    thread::spawn(move || pump(&mut stderr, tx));
+
+    let deadline = Instant::now() + TIMEOUT;
+    let mut output = Vec::new();
+    let mut typed = false;
+    let status = loop {
+        while let Ok(chunk) = rx.try_recv() {
+            output.extend_from_slice(&chunk);
+        }
+        if !typed && !case.typed.is_empty() && contains(&output, "hotslab> ") {
+            // Type slowly enough for the UART's receive FIFO.
+            for chunk in case.typed.chunks(8) {
+                let _ = stdin.write_all(chunk);
+                let _ = stdin.flush();
+                thread::sleep(Duration::from_millis(50));
+            }
+            typed = true;
+        }
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    thread::sleep(Duration::from_millis(50));
+    while let Ok(chunk) = rx.try_recv() {
+        output.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&output);
+    let mut problems = Vec::new();
+    match status {
+        None => problems.push(format!("no exit within {} s", TIMEOUT.as_secs())),
+        Some(s) if s.code() != Some(case.exit_code) => {
+            problems.push(format!("QEMU exited with {:?}, expected {}", s.code(), case.exit_code))
+        }
+        Some(_) => {}
+    }
+    for e in case.expect {
+        if !text.contains(e) {
+            problems.push(format!("missing {e:?}"));
+        }
+    }
+    for f in case.forbid {
+        if text.contains(f) {
+            problems.push(format!("unexpected {f:?}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}\n----- output -----\n{text}\n------------------", problems.join("; ")))
+    }
+}
+
+fn pump(from: &mut impl Read, to: mpsc::Sender<Vec<u8>>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = from.read(&mut buf) {
+        if n == 0 || to.send(buf[..n].to_vec()).is_err() {
+            break;
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
