@@ -73,10 +73,20 @@ run: image
 
 lint: $(BUILD)/.setup
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --lib --tests -- -D warnings
+	cargo clippy -p ktest --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
 
-unit: image
+# QEMU's own device trees for the virt board, for the host tests of the DT reader.
+QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb
+$(BUILD)/dts/qemu-virt-gicv2.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=2,dumpdtb=$@ -cpu cortex-a72 -smp 4 -m 512M -nic none -display none
+$(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,virtualization=on,dumpdtb=$@ -cpu cortex-a72 -smp 20 -m 512M -nic none -display none
+
+unit: image $(QEMU_DTBS)
 	cargo test --workspace
 
 qemu-test: image

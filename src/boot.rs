@@ -11,7 +11,9 @@ static PLATFORM: spin::Once<Platform<'static>> = spin::Once::new();
 
 /// The machine as the device tree describes it. Only called after boot has kept it.
 pub fn platform() -> &'static Platform<'static> {
-    PLATFORM.get().expect("platform() used before boot kept the device tree")
+    PLATFORM
+        .get()
+        .expect("platform() used before boot kept the device tree")
 }
 
 /// The machine, if boot got that far.
@@ -35,7 +37,11 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
         entry.relocation,
         entry.page_tables
     );
-    log!("device tree at {}, bootargs \"{}\"", platform.dtb, platform.bootargs);
+    log!(
+        "device tree at {}, bootargs \"{}\"",
+        platform.dtb,
+        platform.bootargs
+    );
     let options = BootOptions::parse(platform.bootargs, |e| log!("bootargs: {e}"));
     crate::panic::set_action(options.panic);
     for problem in &platform.problems {
@@ -57,8 +63,16 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
     );
     if let Some(psci) = crate::power::psci() {
         match psci.version() {
-            Ok(v) => log!("psci: {:?} conduit, version {}.{}", psci.method(), v.major, v.minor),
-            Err(e) => log!("psci: {:?} conduit, PSCI_VERSION failed: {e:?}", psci.method()),
+            Ok(v) => log!(
+                "psci: {:?} conduit, version {}.{}",
+                psci.method(),
+                v.major,
+                v.minor
+            ),
+            Err(e) => log!(
+                "psci: {:?} conduit, PSCI_VERSION failed: {e:?}",
+                psci.method()
+            ),
         }
     }
     log!(

@@ -13,7 +13,8 @@ use crate::dt::bootargs::PanicAction;
 static ACTION: AtomicU8 = AtomicU8::new(PanicAction::Halt as u8);
 
 /// Whether each CPU is already reporting: a fault while reporting must not recurse.
-static REPORTING: [AtomicBool; crate::MAX_CPUS] = [const { AtomicBool::new(false) }; crate::MAX_CPUS];
+static REPORTING: [AtomicBool; crate::MAX_CPUS] =
+    [const { AtomicBool::new(false) }; crate::MAX_CPUS];
 
 pub fn set_action(action: PanicAction) {
     ACTION.store(action as u8, Ordering::Relaxed);
@@ -34,7 +35,10 @@ pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
     let id = cpu::id();
     let mut out = Emergency;
     if REPORTING[id % crate::MAX_CPUS].swap(true, Ordering::Relaxed) {
-        let _ = writeln!(out, "\nOops: cpu{id}: fault while reporting a fault; halted");
+        let _ = writeln!(
+            out,
+            "\nOops: cpu{id}: fault while reporting a fault; halted"
+        );
         cpu::halt();
     }
     let _ = writeln!(out, "\nOops: cpu{id}: {what}");
@@ -49,7 +53,10 @@ pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
     );
     match action() {
         PanicAction::Halt => {
-            let _ = writeln!(out, "cpu{id}: halted (bootarg panic=poweroff or panic=reboot instead)");
+            let _ = writeln!(
+                out,
+                "cpu{id}: halted (bootarg panic=poweroff or panic=reboot instead)"
+            );
         }
         PanicAction::Poweroff => {
             let _ = writeln!(out, "cpu{id}: powering off (panic=poweroff)");
@@ -71,7 +78,13 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let fp = cpu::frame_pointer();
     match info.location() {
         Some(l) => die(
-            format_args!("panic at {}:{}:{}: {}", l.file(), l.line(), l.column(), info.message()),
+            format_args!(
+                "panic at {}:{}:{}: {}",
+                l.file(),
+                l.line(),
+                l.column(),
+                info.message()
+            ),
             None,
             fp,
         ),

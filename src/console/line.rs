@@ -58,7 +58,11 @@ impl LineEditor {
         let after_cr = core::mem::replace(&mut self.after_cr, byte == b'\r');
         match self.escape {
             Escape::Start => {
-                self.escape = if byte == b'[' { Escape::Csi } else { Escape::None };
+                self.escape = if byte == b'[' {
+                    Escape::Csi
+                } else {
+                    Escape::None
+                };
                 return Edit::None;
             }
             Escape::Csi => {
@@ -158,6 +162,9 @@ mod tests {
     #[test]
     fn lone_lf_submits() {
         let mut e = LineEditor::new();
-        assert_eq!(feed_all(&mut e, b"x\n"), vec![Edit::Echo('x'), Edit::Submit]);
+        assert_eq!(
+            feed_all(&mut e, b"x\n"),
+            vec![Edit::Echo('x'), Edit::Submit]
+        );
     }
 }

@@ -78,15 +78,18 @@ mod tests {
         for line in ["aaaa\n", "bbbb\n", "cccc\n", "dddd\n"] {
             r.push(line.as_bytes());
         }
-        // 20 bytes into 16: "aaaa\n" is partly gone, so it is dropped whole.
-        assert_eq!(text(&r), "cccc\ndddd\n");
+        // 20 bytes into 16: of "aaaa\n" only the newline is left, and is dropped.
+        assert_eq!(text(&r), "bbbb\ncccc\ndddd\n");
+        r.push(b"e\n");
+        // Now "bbbb\n" is partly overwritten: it goes whole.
+        assert_eq!(text(&r), "cccc\ndddd\ne\n");
     }
 
     #[test]
     fn a_write_larger_than_the_ring() {
         let mut r = LogRing::<8>::new();
         r.push(b"0123456789\nabcdef\n");
-        assert_eq!(text(&r), "");
+        assert_eq!(text(&r), "\nabcdef\n");
         r.push(b"x\n");
         assert_eq!(text(&r), "x\n");
     }

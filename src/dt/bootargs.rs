@@ -171,10 +171,22 @@ mod tests {
         assert_eq!(
             words,
             vec![
-                BootArg { key: "a", value: Some("1") },
-                BootArg { key: "run", value: Some("cpus; mem") },
-                BootArg { key: "nosmp", value: None },
-                BootArg { key: "\"x", value: Some("y z\"") },
+                BootArg {
+                    key: "a",
+                    value: Some("1")
+                },
+                BootArg {
+                    key: "run",
+                    value: Some("cpus; mem")
+                },
+                BootArg {
+                    key: "nosmp",
+                    value: None
+                },
+                BootArg {
+                    key: "\"x",
+                    value: Some("y z\"")
+                },
             ]
         );
     }
@@ -200,7 +212,11 @@ mod tests {
             errors,
             vec![
                 BootArgError::Unknown("bogus"),
-                BootArgError::BadValue { key: "maxcpus", value: "x", expected: "a CPU count" },
+                BootArgError::BadValue {
+                    key: "maxcpus",
+                    value: "x",
+                    expected: "a CPU count"
+                },
                 BootArgError::BadValue {
                     key: "panic",
                     value: "maybe",
@@ -209,10 +225,7 @@ mod tests {
                 BootArgError::MissingValue("run"),
             ]
         );
-        assert_eq!(
-            errors[0].to_string(),
-            "'bogus': unknown option, ignored"
-        );
+        assert_eq!(errors[0].to_string(), "'bogus': unknown option, ignored");
     }
 
     #[test]

@@ -84,9 +84,9 @@ pub fn take_cells(bytes: &[u8], cells: u32) -> Result<(u64, &[u8]), CellError> {
         });
     }
     let (head, rest) = bytes.split_at(len);
-    let value = head
-        .chunks_exact(4)
-        .fold(0u64, |acc, c| (acc << 32) | u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])));
+    let value = head.chunks_exact(4).fold(0u64, |acc, c| {
+        (acc << 32) | u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+    });
     Ok((value, rest))
 }
 
@@ -194,7 +194,10 @@ mod tests {
     fn reg_with_two_address_cells() {
         let v = be(&[0x0, 0x4000_0000, 0x2000_0000, 0x1, 0x0, 0x1000]);
         let got: Vec<_> = reg_entries(&v, ROOT.space).unwrap().collect();
-        assert_eq!(got, vec![(0x4000_0000, 0x2000_0000), (0x1_0000_0000, 0x1000)]);
+        assert_eq!(
+            got,
+            vec![(0x4000_0000, 0x2000_0000), (0x1_0000_0000, 0x1000)]
+        );
     }
 
     #[test]
@@ -219,8 +222,14 @@ mod tests {
         // /soc of the Raspberry Pi 4: #address-cells = 1, #size-cells = 1 below a root with
         // two address cells; bus 0x7e000000 is CPU 0xfe000000, 0x40000000 is 0xff800000.
         let ranges = be(&[
-            0x7e00_0000, 0x0, 0xfe00_0000, 0x0180_0000, //
-            0x4000_0000, 0x0, 0xff80_0000, 0x0080_0000,
+            0x7e00_0000,
+            0x0,
+            0xfe00_0000,
+            0x0180_0000, //
+            0x4000_0000,
+            0x0,
+            0xff80_0000,
+            0x0080_0000,
         ]);
         let soc = Bus {
             name: "soc",

@@ -18,8 +18,8 @@ mod platform;
 mod walk;
 
 pub use platform::{
-    Cpu, DtError, EnableMethod, Gic, Problem, Platform, PsciMethod, Reservation, Timer, Uart,
-    UartKind, MAX_MEMORY_REGIONS, MAX_RESERVATIONS,
+    Cpu, DtError, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_RESERVATIONS, Platform, Problem,
+    PsciMethod, Reservation, Timer, Uart, UartKind,
 };
 
 /// The size a blob's header claims, read before the blob is trusted. `None` when `header`
@@ -30,3 +30,6 @@ pub fn blob_size(header: &[u8]) -> Option<usize> {
     let size = u32::from_be_bytes(header.get(4..8)?.try_into().ok()?);
     (magic == FDT_MAGIC).then_some(size as usize)
 }
+
+#[cfg(test)]
+mod tests;

@@ -136,7 +136,9 @@ pub struct Timer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnableMethod<'dtb> {
     Psci,
-    SpinTable { release_addr: u64 },
+    SpinTable {
+        release_addr: u64,
+    },
     /// A method this kernel does not implement, or spin-table without a release address.
     Unsupported(&'dtb str),
     /// No `enable-method`: only a boot CPU may lack one.
@@ -249,7 +251,10 @@ impl<'dtb> Platform<'dtb> {
             },
         );
         for name in too_deep {
-            platform.problem(name, format_args!("nested deeper than {} levels: skipped", walk::MAX_DEPTH));
+            platform.problem(
+                name,
+                format_args!("nested deeper than {} levels: skipped", walk::MAX_DEPTH),
+            );
         }
 
         platform.choose_console(&scratch);
@@ -282,12 +287,16 @@ impl<'dtb> Platform<'dtb> {
             no_map,
         };
         if self.reservations.try_push(r).is_err() {
-            self.problem(name, format_args!("more than {MAX_RESERVATIONS} reservations: {region} ignored"));
+            self.problem(
+                name,
+                format_args!("more than {MAX_RESERVATIONS} reservations: {region} ignored"),
+            );
         }
     }
 
     fn visit(&mut self, v: &Visit<'_, 'dtb>, scratch: &mut Scratch<'dtb>) {
-        if let (Some(phandle), Some(freq)) = (v.prop_u32("phandle"), v.prop_u32("clock-frequency")) {
+        if let (Some(phandle), Some(freq)) = (v.prop_u32("phandle"), v.prop_u32("clock-frequency"))
+        {
             let _ = scratch.clocks.try_push((phandle, freq));
         }
         match v.depth() {
@@ -305,8 +314,7 @@ impl<'dtb> Platform<'dtb> {
         if v.parent_name().is_some_and(|p| p == "reserved-memory") && v.depth() == 2 {
             return self.visit_reserved_memory(v);
         }
-        if v.parent_name().is_some_and(|p| p == "cpus")
-            && v.prop_str("device_type") == Some("cpu")
+        if v.parent_name().is_some_and(|p| p == "cpus") && v.prop_str("device_type") == Some("cpu")
         {
             return self.visit_cpu(v);
         }
@@ -351,7 +359,9 @@ impl<'dtb> Platform<'dtb> {
                     if self.memory.try_push(region).is_err() {
                         self.problem(
                             v.path,
-                            format_args!("more than {MAX_MEMORY_REGIONS} memory ranges: {region} ignored"),
+                            format_args!(
+                                "more than {MAX_MEMORY_REGIONS} memory ranges: {region} ignored"
+                            ),
                         );
                     }
                 }
@@ -381,10 +391,15 @@ impl<'dtb> Platform<'dtb> {
     }
 
     fn visit_cpu(&mut self, v: &Visit<'_, 'dtb>) {
-        let mpidr = match v.prop("reg").map(|r| cells::reg_entries(r, cells::AddressSpace {
-            address_cells: v.reg_space().address_cells,
-            size_cells: 0,
-        })) {
+        let mpidr = match v.prop("reg").map(|r| {
+            cells::reg_entries(
+                r,
+                cells::AddressSpace {
+                    address_cells: v.reg_space().address_cells,
+                    size_cells: 0,
+                },
+            )
+        }) {
             Some(Ok(mut entries)) => match entries.next() {
                 Some((mpidr, _)) => mpidr,
                 None => return self.problem(v.path, format_args!("cpu with empty 'reg'")),
@@ -397,18 +412,27 @@ impl<'dtb> Platform<'dtb> {
             Some("spin-table") => match v.prop("cpu-release-addr").and_then(cells::as_u64) {
                 Some(release_addr) => EnableMethod::SpinTable { release_addr },
                 None => {
-                    self.problem(v.path, format_args!("spin-table without a valid 'cpu-release-addr'"));
+                    self.problem(
+                        v.path,
+                        format_args!("spin-table without a valid 'cpu-release-addr'"),
+                    );
                     EnableMethod::Unsupported("spin-table")
                 }
             },
             Some(other) => {
-                self.problem(v.path, format_args!("enable-method '{other}' is not supported"));
+                self.problem(
+                    v.path,
+                    format_args!("enable-method '{other}' is not supported"),
+                );
                 EnableMethod::Unsupported(other)
             }
             None => EnableMethod::None,
         };
         if self.cpus.iter().any(|c| c.mpidr == mpidr) {
-            return self.problem(v.path, format_args!("MPIDR {mpidr:#x} appears twice: left out"));
+            return self.problem(
+                v.path,
+                format_args!("MPIDR {mpidr:#x} appears twice: left out"),
+            );
         }
         let cpu = Cpu {
             name: v.name,
@@ -425,7 +449,10 @@ impl<'dtb> Platform<'dtb> {
             Some("hvc") => Some(PsciMethod::Hvc),
             Some("smc") => Some(PsciMethod::Smc),
             other => {
-                self.problem(v.path, format_args!("PSCI method {other:?}: expected \"hvc\" or \"smc\""));
+                self.problem(
+                    v.path,
+                    format_args!("PSCI method {other:?}: expected \"hvc\" or \"smc\""),
+                );
                 None
             }
         };
@@ -443,14 +470,18 @@ impl<'dtb> Platform<'dtb> {
 
     fn visit_gic_v2(&mut self, v: &Visit<'_, 'dtb>) {
         match (v.reg(0), v.reg(1)) {
-            (Ok(Some(d)), Ok(Some(c))) => {
-                self.set_gic(v, Gic::V2 {
+            (Ok(Some(d)), Ok(Some(c))) => self.set_gic(
+                v,
+                Gic::V2 {
                     distributor: PhysRegion::new(d.0, d.1),
                     cpu_interface: PhysRegion::new(c.0, c.1),
-                })
-            }
+                },
+            ),
             (Err(e), _) | (_, Err(e)) => self.problem(v.path, format_args!("bad 'reg': {e}")),
-            _ => self.problem(v.path, format_args!("GICv2 needs distributor and CPU interface 'reg'")),
+            _ => self.problem(
+                v.path,
+                format_args!("GICv2 needs distributor and CPU interface 'reg'"),
+            ),
         }
     }
 
@@ -458,7 +489,9 @@ impl<'dtb> Platform<'dtb> {
         let count = v.prop_u32("#redistributor-regions").unwrap_or(1) as usize;
         let distributor = match v.reg(0) {
             Ok(Some((base, size))) => PhysRegion::new(base, size),
-            Ok(None) => return self.problem(v.path, format_args!("GICv3 without a distributor 'reg'")),
+            Ok(None) => {
+                return self.problem(v.path, format_args!("GICv3 without a distributor 'reg'"));
+            }
             Err(e) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
         };
         let mut redistributors = ArrayVec::new();
@@ -472,15 +505,21 @@ impl<'dtb> Platform<'dtb> {
         if redistributors.is_empty() {
             return self.problem(v.path, format_args!("GICv3 without redistributors"));
         }
-        self.set_gic(v, Gic::V3 {
-            distributor,
-            redistributors,
-        });
+        self.set_gic(
+            v,
+            Gic::V3 {
+                distributor,
+                redistributors,
+            },
+        );
     }
 
     fn set_gic(&mut self, v: &Visit<'_, 'dtb>, gic: Gic) {
         if self.gic.is_some() {
-            return self.problem(v.path, format_args!("a second interrupt controller: ignored"));
+            return self.problem(
+                v.path,
+                format_args!("a second interrupt controller: ignored"),
+            );
         }
         self.gic = Some(gic);
     }
@@ -491,7 +530,10 @@ impl<'dtb> Platform<'dtb> {
             Ok(None) => return self.problem(v.path, format_args!("UART without 'reg'")),
             Err(e) => return self.problem(v.path, format_args!("UART 'reg': {e}")),
         };
-        let clock_phandle = v.prop("clocks").and_then(|c| c.get(0..4)).and_then(cells::as_u32);
+        let clock_phandle = v
+            .prop("clocks")
+            .and_then(|c| c.get(0..4))
+            .and_then(cells::as_u32);
         let uart = Uart {
             kind,
             name: v.name,
@@ -519,17 +561,29 @@ impl<'dtb> Platform<'dtb> {
             }
         });
         let chosen = wanted
-            .and_then(|w| scratch.uarts.iter().find(|(path, _, _)| path_matches(path, w)))
+            .and_then(|w| {
+                scratch
+                    .uarts
+                    .iter()
+                    .find(|(path, _, _)| path_matches(path, w))
+            })
             .or_else(|| {
                 if let Some(w) = wanted {
-                    self.problem("/chosen", format_args!("stdout-path '{w}' names no usable UART"));
+                    self.problem(
+                        "/chosen",
+                        format_args!("stdout-path '{w}' names no usable UART"),
+                    );
                 }
                 scratch.uarts.first()
             });
         if let Some((_, uart, clock)) = chosen {
             let mut uart = *uart;
             uart.clock_hz = clock.and_then(|ph| {
-                scratch.clocks.iter().find(|(p, _)| *p == ph).map(|(_, hz)| *hz)
+                scratch
+                    .clocks
+                    .iter()
+                    .find(|(p, _)| *p == ph)
+                    .map(|(_, hz)| *hz)
             });
             self.console = Some(uart);
         }

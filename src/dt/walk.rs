@@ -66,9 +66,7 @@ impl<'dtb> Visit<'_, 'dtb> {
 
     /// The address space the node's `reg` is written in (its parent's).
     pub fn reg_space(&self) -> AddressSpace {
-        self.buses
-            .last()
-            .map_or(AddressSpace::DEFAULT, |b| b.space)
+        self.buses.last().map_or(AddressSpace::DEFAULT, |b| b.space)
     }
 
     /// `reg` entry `index`, translated to a CPU physical address.

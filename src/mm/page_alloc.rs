@@ -39,7 +39,9 @@ impl fmt::Display for PageError {
             PageError::RegionTooSmall(r) => write!(f, "memory range {r} is too small to manage"),
             PageError::Unaligned(a) => write!(f, "free of {a:#x}: not page-aligned"),
             PageError::NotManaged(a) => write!(f, "free of {a:#x}: not managed memory"),
-            PageError::AlreadyFree(a) => write!(f, "free of {a:#x}: page already free (double free)"),
+            PageError::AlreadyFree(a) => {
+                write!(f, "free of {a:#x}: page already free (double free)")
+            }
         }
     }
 }
@@ -295,7 +297,10 @@ mod tests {
         // Nothing handed out lies in the reservation.
         let mut got = Vec::new();
         while let Some(p) = a.alloc(1, 1) {
-            assert!(!reserved[0].page_aligned_outward(4096).contains(p), "{p:#x}");
+            assert!(
+                !reserved[0].page_aligned_outward(4096).contains(p),
+                "{p:#x}"
+            );
             got.push(p);
         }
         assert_eq!(got.len(), 1019);
@@ -323,7 +328,10 @@ mod tests {
         let p = a.alloc(2, 1).unwrap();
         let before = a.stats();
         assert_eq!(a.free(p + 1, 1), Err(PageError::Unaligned(p + 1)));
-        assert_eq!(a.free(ram.end() + 4096, 1), Err(PageError::NotManaged(ram.end() + 4096)));
+        assert_eq!(
+            a.free(ram.end() + 4096, 1),
+            Err(PageError::NotManaged(ram.end() + 4096))
+        );
         a.free(p, 1).unwrap();
         // The run [p, p+2) now has a free first page: the whole free is refused.
         assert_eq!(a.free(p, 2), Err(PageError::AlreadyFree(p)));
@@ -349,7 +357,13 @@ mod tests {
         let ram = arena(4);
         let mut a = PageAllocator::new();
         let tiny = PhysRegion::new(ram.base + 1, 4096);
-        assert_eq!(unsafe { a.add_region(tiny, &[]) }, Err(PageError::RegionTooSmall(tiny)));
-        assert_eq!(unsafe { a.add_region(ram, &[ram]) }, Err(PageError::RegionTooSmall(ram)));
+        assert_eq!(
+            unsafe { a.add_region(tiny, &[]) },
+            Err(PageError::RegionTooSmall(tiny))
+        );
+        assert_eq!(
+            unsafe { a.add_region(ram, &[ram]) },
+            Err(PageError::RegionTooSmall(ram))
+        );
     }
 }

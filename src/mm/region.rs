@@ -38,7 +38,12 @@ impl PhysRegion {
 
 impl fmt::Display for PhysRegion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{:#012x}-{:#012x}]", self.base, self.end().saturating_sub(1))
+        write!(
+            f,
+            "[{:#012x}-{:#012x}]",
+            self.base,
+            self.end().saturating_sub(1)
+        )
     }
 }
 

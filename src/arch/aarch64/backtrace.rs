@@ -9,7 +9,8 @@ pub const MAX_FRAMES: usize = 32;
 /// chain cannot fault the reporter.
 pub fn walk(mut fp: u64, stack: core::ops::Range<u64>, mut frame: impl FnMut(u64)) {
     for _ in 0..MAX_FRAMES {
-        if fp == 0 || !fp.is_multiple_of(16) || !stack.contains(&fp) || !stack.contains(&(fp + 15)) {
+        if fp == 0 || !fp.is_multiple_of(16) || !stack.contains(&fp) || !stack.contains(&(fp + 15))
+        {
             return;
         }
         // SAFETY: fp is aligned and the 16-byte record lies in the stack being walked, which

@@ -92,7 +92,13 @@ struct Oops<'a> {
 impl fmt::Display for Oops<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ec = self.esr >> 26;
-        write!(f, "{} from {}: {}", self.kind, self.from, exception_class(ec))?;
+        write!(
+            f,
+            "{} from {}: {}",
+            self.kind,
+            self.from,
+            exception_class(ec)
+        )?;
         if matches!(ec, 0x20 | 0x21 | 0x24 | 0x25) {
             let fsc = self.esr & 0x3f;
             write!(f, " ({}", fault_status(fsc))?;
@@ -172,7 +178,12 @@ pub fn fault_status(fsc: u64) -> &'static str {
 
 /// Writes a backtrace: `pc` first when the report is of an exception, then the return
 /// addresses on the frame-pointer chain from `fp` within `stack`.
-pub fn write_backtrace(out: &mut dyn Write, pc: Option<u64>, fp: u64, stack: core::ops::Range<u64>) {
+pub fn write_backtrace(
+    out: &mut dyn Write,
+    pc: Option<u64>,
+    fp: u64,
+    stack: core::ops::Range<u64>,
+) {
     let _ = writeln!(out, "Call trace:");
     let mut n = 0;
     if let Some(pc) = pc {

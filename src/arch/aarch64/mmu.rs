@@ -14,8 +14,7 @@ use core::fmt;
 
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{
-    ID_AA64MMFR0_EL1, MAIR_EL1, ReadWriteable, Readable, SCTLR_EL1, TCR_EL1, TTBR0_EL1,
-    Writeable,
+    ID_AA64MMFR0_EL1, MAIR_EL1, ReadWriteable, Readable, SCTLR_EL1, TCR_EL1, TTBR0_EL1, Writeable,
 };
 
 use crate::mm::region::PhysRegion;
@@ -111,7 +110,9 @@ impl Builder {
     /// uses the tables.
     pub unsafe fn new() -> Self {
         // SAFETY: the caller guarantees this is the only reference to POOL.
-        let pool = unsafe { &mut *&raw mut POOL };
+        let pool_ptr = &raw mut POOL;
+        // SAFETY: as above.
+        let pool = unsafe { &mut *pool_ptr };
         // Table 0 is the root.
         pool.used = 1;
         Self { pool }
@@ -143,9 +144,10 @@ impl Builder {
             let next = (block_start + block).min(end);
             let whole = addr == block_start && next == block_start + block;
             let entry = self.pool.tables[table].0[index];
-            if whole && (level == 1 || level == 2) && !is_table(entry, level) {
-                self.pool.tables[table].0[index] = leaf(block_start, attributes, level);
-            } else if level == 3 {
+            // A page at level 3; a 1 GiB or 2 MiB block where it covers the whole block
+            // and no finer mapping sits there already.
+            let block_fits = whole && (level == 1 || level == 2) && !is_table(entry, level);
+            if level == 3 || block_fits {
                 self.pool.tables[table].0[index] = leaf(block_start, attributes, level);
             } else {
                 let child = self.child_table(table, index, level)?;
@@ -239,7 +241,10 @@ pub unsafe fn enable() {
     unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", options(nostack)) };
     barrier::isb(barrier::SY);
     SCTLR_EL1.modify(
-        SCTLR_EL1::M::Enable + SCTLR_EL1::C::Cacheable + SCTLR_EL1::I::Cacheable + SCTLR_EL1::SA::Enable,
+        SCTLR_EL1::M::Enable
+            + SCTLR_EL1::C::Cacheable
+            + SCTLR_EL1::I::Cacheable
+            + SCTLR_EL1::SA::Enable,
     );
     barrier::isb(barrier::SY);
 }

@@ -10,7 +10,10 @@ pub const MAX_WORDS: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArgError<'a> {
     /// Argument `index` (1-based) is missing; `expected` says what it should be.
-    Missing { index: usize, expected: &'static str },
+    Missing {
+        index: usize,
+        expected: &'static str,
+    },
     /// Argument `index` is `got`, which is not `expected`.
     Invalid {
         index: usize,
@@ -158,7 +161,10 @@ mod tests {
         assert_eq!(e.to_string(), "argument 1 'x': expected a CPU number");
         let e = args.number(1, "a count").unwrap_err();
         assert_eq!(e.to_string(), "missing argument 2: expected a count");
-        assert_eq!(args.at_most(0).unwrap_err().to_string(), "too many arguments (at most 0)");
+        assert_eq!(
+            args.at_most(0).unwrap_err().to_string(),
+            "too many arguments (at most 0)"
+        );
         assert_eq!(args.number_or(1, 7, "a count"), Ok(7));
         let e = args.choice(0, &["on", "off"], "on or off").unwrap_err();
         assert_eq!(e.to_string(), "argument 1 'x': expected on or off");

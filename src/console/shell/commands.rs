@@ -1,5 +1,8 @@
 //! The shell's commands: one table, each entry with its usage and what it does.
 
+// There is no heap to box errors into: a failure carries its message inline.
+#![allow(clippy::result_large_err)]
+
 use core::fmt;
 
 use arrayvec::ArrayString;
@@ -115,7 +118,10 @@ fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(0)?;
     for c in COMMANDS {
         let mut usage = ArrayString::<40>::new();
-        let _ = fmt::write(&mut Truncate(&mut usage), format_args!("{} {}", c.name, c.args));
+        let _ = fmt::write(
+            &mut Truncate(&mut usage),
+            format_args!("{} {}", c.name, c.args),
+        );
         println!("  {usage:<28} {}", c.help);
     }
     Ok(())
@@ -146,7 +152,9 @@ fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
         Some(Gic::V2 {
             distributor,
             cpu_interface,
-        }) => println!("gic:         GICv2, distributor {distributor}, cpu interface {cpu_interface}"),
+        }) => {
+            println!("gic:         GICv2, distributor {distributor}, cpu interface {cpu_interface}")
+        }
         Some(Gic::V3 {
             distributor,
             redistributors,
@@ -166,7 +174,10 @@ fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
         None => println!("psci:        (none)"),
     }
     match p.timer {
-        Some(t) => println!("timer:       physical irq {}, virtual irq {}", t.phys_irq, t.virt_irq),
+        Some(t) => println!(
+            "timer:       physical irq {}, virtual irq {}",
+            t.phys_irq, t.virt_irq
+        ),
         None => println!("timer:       (none)"),
     }
     for m in &p.memory {
@@ -183,7 +194,11 @@ fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
         );
     }
     if p.cpus_left_out > 0 {
-        println!("cpus:        {} more left out (limit {})", p.cpus_left_out, crate::MAX_CPUS);
+        println!(
+            "cpus:        {} more left out (limit {})",
+            p.cpus_left_out,
+            crate::MAX_CPUS
+        );
     }
     for problem in &p.problems {
         println!("problem:     {problem}");
@@ -202,7 +217,10 @@ fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
     for (i, cpu) in p.cpus.iter().enumerate() {
         let state = if i == this { "online" } else { "offline" };
         let mut method = ArrayString::<16>::new();
-        let _ = fmt::write(&mut Truncate(&mut method), format_args!("{}", cpu.enable_method));
+        let _ = fmt::write(
+            &mut Truncate(&mut method),
+            format_args!("{}", cpu.enable_method),
+        );
         println!("{i:>3}  {:<11}  {method:<11}  {state}", Hex(cpu.mpidr));
     }
     Ok(())
@@ -262,7 +280,11 @@ fn reboot<'a>(args: &Args<'a>) -> CmdResult<'a> {
 
 fn crash<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(1)?;
-    match args.choice(0, &["null", "undefined", "panic"], "null, undefined or panic")? {
+    match args.choice(
+        0,
+        &["null", "undefined", "panic"],
+        "null, undefined or panic",
+    )? {
         "null" => exceptions::provoke(Fault::NullDereference),
         "undefined" => exceptions::provoke(Fault::UndefinedInstruction),
         _ => panic!("the crash command asked for a panic"),

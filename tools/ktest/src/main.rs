@@ -20,6 +20,8 @@ struct Case {
     smp: u32,
     /// Which file to boot: the Image, a relocated copy of it, or the ELF.
     kernel: Kernel,
+    /// A device tree of ours (build/dts/NAME) instead of QEMU's own.
+    dtb: Option<&'static str>,
     bootargs: &'static str,
     /// Bytes typed on the serial line after the first prompt.
     typed: &'static [u8],
@@ -46,6 +48,7 @@ fn cases() -> Vec<Case> {
         cpu: "cortex-a72",
         smp: 4,
         kernel: Kernel::Image,
+        dtb: None,
         bootargs: "",
         typed: b"",
         expect: &[],
@@ -80,7 +83,12 @@ fn cases() -> Vec<Case> {
             name: "virt-gicv3-el2-4cpus",
             machine: "virt,gic-version=3,virtualization=on",
             bootargs: "run=\"dt; cpus; poweroff\"",
-            expect: &["entered at EL2, now EL1", "gic:         GICv3", "psci: Smc conduit", "psci:        Smc"],
+            expect: &[
+                "entered at EL2, now EL1",
+                "gic:         GICv3",
+                "psci: Smc conduit",
+                "psci:        Smc",
+            ],
             ..base
         },
         Case {
@@ -88,7 +96,10 @@ fn cases() -> Vec<Case> {
             machine: "virt,gic-version=3,virtualization=on",
             smp: 20,
             bootargs: "run=\"cpus; poweroff\"",
-            expect: &["20 CPU(s) in the device tree", " 19  0x103        psci         offline"],
+            expect: &[
+                "20 CPU(s) in the device tree",
+                " 19  0x103        psci         offline",
+            ],
             ..base
         },
         Case {
@@ -96,7 +107,10 @@ fn cases() -> Vec<Case> {
             cpu: "cortex-a53",
             smp: 1,
             bootargs: "run=\"cpus; mem; poweroff\"",
-            expect: &["1 CPU(s) in the device tree", "  0  0x0          none         online"],
+            expect: &[
+                "1 CPU(s) in the device tree",
+                "  0  0x0          none         online",
+            ],
             ..base
         },
         Case {
@@ -136,7 +150,11 @@ fn cases() -> Vec<Case> {
         Case {
             name: "oops-undefined-instruction",
             bootargs: "panic=poweroff run=\"crash undefined\"",
-            expect: &["Oops: cpu0: synchronous exception from EL1: unknown reason (undefined instruction)", " fp  0x", "  sp  0x"],
+            expect: &[
+                "Oops: cpu0: synchronous exception from EL1: unknown reason (undefined instruction)",
+                " fp  0x",
+                "  sp  0x",
+            ],
             forbid: &[],
             exit_code: 1,
             ..base
@@ -144,8 +162,23 @@ fn cases() -> Vec<Case> {
         Case {
             name: "rust-panic",
             bootargs: "panic=poweroff run=\"crash panic\"",
-            expect: &["Oops: cpu0: panic at src/console/shell/commands.rs:", "the crash command asked for a panic", "Call trace:"],
+            expect: &[
+                "Oops: cpu0: panic at src/console/shell/commands.rs:",
+                "the crash command asked for a panic",
+                "Call trace:",
+            ],
             forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "device-tree-without-uart",
+            dtb: Some("virt-no-uart.dtb"),
+            expect: &[
+                "hotslab: cannot boot: the device tree at 0x",
+                "names no UART",
+            ],
+            forbid: &["hotslab>"],
             exit_code: 1,
             ..base
         },
@@ -197,18 +230,30 @@ fn main() -> ExitCode {
         match run(&case, kernel) {
             Ok(()) => {
                 passed += 1;
-                println!("ok   {} ({:.1} s)", case.name, started.elapsed().as_secs_f64());
+                println!(
+                    "ok   {} ({:.1} s)",
+                    case.name,
+                    started.elapsed().as_secs_f64()
+                );
             }
             Err(why) => {
                 failed += 1;
-                println!("FAIL {} ({:.1} s): {why}", case.name, started.elapsed().as_secs_f64());
+                println!(
+                    "FAIL {} ({:.1} s): {why}",
+                    case.name,
+                    started.elapsed().as_secs_f64()
+                );
             }
         }
     }
     let verdict = if failed == 0 { "PASS" } else { "FAIL" };
     println!("RESULT qemu-suite {verdict} passed={passed} failed={failed}");
     println!("{passed} passed, {failed} failed");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Writes the Image with text_offset 0x480000 next to it.
@@ -225,16 +270,31 @@ fn relocated_copy(image: &Path) -> std::io::Result<PathBuf> {
 
 fn run(case: &Case, kernel: &Path) -> Result<(), String> {
     let mut qemu = Command::new("qemu-system-aarch64");
-    qemu.args(["-M", case.machine, "-cpu", case.cpu, "-m", "512M", "-nographic", "-nic", "none"])
-        .args(["-smp", &case.smp.to_string()])
-        .args(["-semihosting-config", "enable=on,target=native"])
-        .arg("-kernel")
-        .arg(kernel)
-        .args(["-append", case.bootargs])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = qemu.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
+    qemu.args([
+        "-M",
+        case.machine,
+        "-cpu",
+        case.cpu,
+        "-m",
+        "512M",
+        "-nographic",
+        "-nic",
+        "none",
+    ])
+    .args(["-smp", &case.smp.to_string()])
+    .args(["-semihosting-config", "enable=on,target=native"])
+    .arg("-kernel")
+    .arg(kernel)
+    .args(["-append", case.bootargs])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if let Some(dtb) = case.dtb {
+        qemu.arg("-dtb").arg(kernel.with_file_name("dts").join(dtb));
+    }
+    let mut child = qemu
+        .spawn()
+        .map_err(|e| format!("cannot start QEMU: {e}"))?;
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let mut stdin = child.stdin.take().expect("piped");
@@ -279,9 +339,11 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
     let mut problems = Vec::new();
     match status {
         None => problems.push(format!("no exit within {} s", TIMEOUT.as_secs())),
-        Some(s) if s.code() != Some(case.exit_code) => {
-            problems.push(format!("QEMU exited with {:?}, expected {}", s.code(), case.exit_code))
-        }
+        Some(s) if s.code() != Some(case.exit_code) => problems.push(format!(
+            "QEMU exited with {:?}, expected {}",
+            s.code(),
+            case.exit_code
+        )),
         Some(_) => {}
     }
     for e in case.expect {
@@ -297,7 +359,10 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("{}\n----- output -----\n{text}\n------------------", problems.join("; ")))
+        Err(format!(
+            "{}\n----- output -----\n{text}\n------------------",
+            problems.join("; ")
+        ))
     }
 }
 
@@ -311,5 +376,7 @@ fn pump(from: &mut impl Read, to: mpsc::Sender<Vec<u8>>) {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }

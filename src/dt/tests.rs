@@ -1,0 +1,223 @@
+//! Tests of the device tree reader on real blobs: ours from dts/ (compiled by dtc) and
+//! QEMU's own for the virt board (dumped by `make unit` with `-machine dumpdtb=`), plus
+//! damaged copies of them.
+
+use super::*;
+use crate::mm::region::PhysRegion;
+
+fn blob(name: &str) -> Vec<u8> {
+    let path = format!("{}/build/dts/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e} (run `make unit`: it compiles dts/ and dumps QEMU's DTBs first)")
+    })
+}
+
+#[test]
+fn qemu_virt_gicv2() {
+    let b = blob("qemu-virt-gicv2.dtb");
+    let p = Platform::parse(&b, 0x4800_0000).unwrap();
+    assert_eq!(p.model, Some("linux,dummy-virt"));
+    assert_eq!(
+        p.memory.as_slice(),
+        &[PhysRegion::new(0x4000_0000, 512 << 20)]
+    );
+    let uart = p.console.unwrap();
+    assert_eq!(uart.kind, UartKind::Pl011);
+    assert_eq!(uart.region, PhysRegion::new(0x900_0000, 0x1000));
+    assert_eq!(uart.clock_hz, Some(24_000_000));
+    assert_eq!(uart.irq, Some(33));
+    assert_eq!(
+        p.gic,
+        Some(Gic::V2 {
+            distributor: PhysRegion::new(0x800_0000, 0x1_0000),
+            cpu_interface: PhysRegion::new(0x801_0000, 0x1_0000),
+        })
+    );
+    assert_eq!(p.psci, Some(PsciMethod::Hvc));
+    assert_eq!(
+        p.timer,
+        Some(Timer {
+            phys_irq: 30,
+            virt_irq: 27
+        })
+    );
+    let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr).collect();
+    assert_eq!(mpidrs, vec![0, 1, 2, 3]);
+    assert!(p.cpus.iter().all(|c| c.enable_method == EnableMethod::Psci));
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+}
+
+#[test]
+fn qemu_virt_gicv3_el2_20_cpus() {
+    let b = blob("qemu-virt-gicv3-20cpus.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(p.psci, Some(PsciMethod::Smc));
+    match p.gic {
+        Some(Gic::V3 {
+            distributor,
+            ref redistributors,
+        }) => {
+            assert_eq!(distributor.base, 0x800_0000);
+            assert_eq!(redistributors[0].base, 0x80a_0000);
+        }
+        ref other => panic!("expected GICv3, got {other:?}"),
+    }
+    assert_eq!(p.cpus.len(), 20);
+    assert_eq!(p.cpus[16].mpidr, 0x100);
+    assert_eq!(p.cpus[19].mpidr, 0x103);
+}
+
+#[test]
+fn soc_ranges_translate_everything() {
+    let b = blob("soc-ranges.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    let uart = p.console.unwrap();
+    assert_eq!(uart.name, "serial@7e201000");
+    assert_eq!(uart.region, PhysRegion::new(0xfe20_1000, 0x200));
+    assert_eq!(uart.clock_hz, Some(48_000_000));
+    assert_eq!(uart.irq, Some(153));
+    assert_eq!(
+        p.gic,
+        Some(Gic::V2 {
+            distributor: PhysRegion::new(0xff84_1000, 0x1000),
+            cpu_interface: PhysRegion::new(0xff84_2000, 0x2000),
+        })
+    );
+    assert_eq!(
+        p.memory.as_slice(),
+        &[
+            PhysRegion::new(0, 0x3b40_0000),
+            PhysRegion::new(0x4000_0000, 0x4000_0000)
+        ]
+    );
+    assert_eq!(p.reservations.len(), 2);
+    assert_eq!(p.reservations[0].name, "/memreserve/");
+    assert_eq!(
+        p.reservations[1].region,
+        PhysRegion::new(0x3b40_0000, 0x4c0_0000)
+    );
+    assert!(p.reservations[1].no_map);
+    assert_eq!(
+        p.cpus[0].enable_method,
+        EnableMethod::SpinTable { release_addr: 0xd8 }
+    );
+    assert_eq!(
+        p.cpus[1].enable_method,
+        EnableMethod::SpinTable { release_addr: 0xe0 }
+    );
+    // A spin-table CPU without its release address, and an unknown method: reported.
+    assert_eq!(
+        p.cpus[2].enable_method,
+        EnableMethod::Unsupported("spin-table")
+    );
+    assert_eq!(
+        p.cpus[3].enable_method,
+        EnableMethod::Unsupported("parking-lot")
+    );
+    let problems: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|m| m.contains("cpu@2") && m.contains("cpu-release-addr"))
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|m| m.contains("'parking-lot' is not supported"))
+    );
+    assert_eq!(p.psci, None);
+    assert_eq!(p.bootargs, "run=\"cpus\" maxcpus=2");
+}
+
+#[test]
+fn a_tree_without_a_uart_has_no_console() {
+    let b = blob("virt-no-uart.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(p.console, None);
+    assert_eq!(p.cpus.len(), 2);
+}
+
+/// Overwrites the property `name` (its first occurrence) with FDT_NOP tokens, as libfdt's
+/// fdt_nop_property and firmware editing a blob do.
+fn nop_property(b: &mut [u8], name: &str) {
+    let be = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+    let (off_struct, off_strings) = (be(b, 8), be(b, 12));
+    let mut at = off_struct;
+    loop {
+        match be(b, at) {
+            1 => {
+                // BEGIN_NODE: skip the NUL-terminated name, padded to 4.
+                let end = b[at + 4..].iter().position(|&c| c == 0).unwrap();
+                at += 4 + (end + 1).next_multiple_of(4);
+            }
+            2 | 4 => at += 4,
+            3 => {
+                let len = be(b, at + 4);
+                let nameoff = be(b, at + 8);
+                let total = 12 + len.next_multiple_of(4);
+                let s = &b[off_strings + nameoff..];
+                let prop =
+                    std::str::from_utf8(&s[..s.iter().position(|&c| c == 0).unwrap()]).unwrap();
+                if prop == name {
+                    for word in b[at..at + total].chunks_mut(4) {
+                        word.copy_from_slice(&4u32.to_be_bytes());
+                    }
+                    return;
+                }
+                at += total;
+            }
+            _ => panic!("property {name} not found"),
+        }
+    }
+}
+
+#[test]
+fn nop_tokens_are_skipped() {
+    let mut b = blob("qemu-virt-gicv2.dtb");
+    // QEMU puts /chosen's rng-seed before /cpus and the devices.
+    nop_property(&mut b, "rng-seed");
+    nop_property(&mut b, "kaslr-seed");
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(p.cpus.len(), 4);
+    assert!(p.console.is_some());
+    assert!(p.gic.is_some());
+}
+
+#[test]
+fn truncated_and_corrupt_blobs_are_errors() {
+    let b = blob("qemu-virt-gicv2.dtb");
+    let size = u32::from_be_bytes(b[4..8].try_into().unwrap()) as usize;
+    assert!(matches!(
+        Platform::parse(&b[..size / 2], 0),
+        Err(DtError::BadSize { .. })
+    ));
+    let mut bad_magic = b.clone();
+    bad_magic[0] = 0;
+    assert!(matches!(
+        Platform::parse(&bad_magic, 0),
+        Err(DtError::Malformed(_))
+    ));
+    let mut bad_token = b.clone();
+    let off_struct = u32::from_be_bytes(b[8..12].try_into().unwrap()) as usize;
+    bad_token[off_struct..off_struct + 4].copy_from_slice(&9u32.to_be_bytes());
+    let e = Platform::parse(&bad_token, 0).unwrap_err();
+    assert!(
+        e.to_string().starts_with("malformed device tree blob"),
+        "{e}"
+    );
+    assert!(Platform::parse(&[], 0).is_err());
+}
+
+#[test]
+fn every_single_byte_corruption_is_an_error_or_a_platform() {
+    // Not the fuzzing campaign, just a sweep: flip each byte of the header and the first
+    // part of the structure block; nothing may panic.
+    let b = blob("soc-ranges.dtb");
+    for at in 0..b.len().min(1024) {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut c = b.clone();
+            c[at] ^= flip;
+            let _ = Platform::parse(&c, 0);
+        }
+    }
+}
