@@ -22,12 +22,16 @@ struct Case {
     kernel: Kernel,
     /// A device tree of ours (build/dts/NAME) instead of QEMU's own.
     dtb: Option<&'static str>,
+    /// More QEMU options.
+    qemu_args: &'static [&'static str],
     bootargs: &'static str,
     /// Bytes typed on the serial line after the first prompt.
     typed: &'static [u8],
     expect: &'static [&'static str],
     forbid: &'static [&'static str],
     exit_code: i32,
+    /// Stop QEMU once this text has appeared this many times (exit status not checked).
+    until: Option<(&'static str, usize)>,
 }
 
 #[derive(Clone, Copy)]
@@ -49,11 +53,13 @@ fn cases() -> Vec<Case> {
         smp: 4,
         kernel: Kernel::Image,
         dtb: None,
+        qemu_args: &[],
         bootargs: "",
         typed: b"",
         expect: &[],
         forbid: &["Oops:"],
         exit_code: 0,
+        until: None,
     };
     vec![
         Case {
@@ -118,6 +124,15 @@ fn cases() -> Vec<Case> {
             kernel: Kernel::Relocated,
             bootargs: "run=\"mem; poweroff\"",
             expect: &["relocated by 0x400000", "[0x0040480000-"],
+            ..base
+        },
+        Case {
+            // The machine resets and boots the kernel again, which reboots again: seeing
+            // the second boot is the proof.
+            name: "reboot",
+            bootargs: "run=\"reboot\"",
+            expect: &["hotslab> reboot"],
+            until: Some(("cpu0: hotslab 0.", 2)),
             ..base
         },
         Case {
@@ -289,6 +304,7 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
     .stdin(Stdio::piped())
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
+    qemu.args(case.qemu_args);
     if let Some(dtb) = case.dtb {
         qemu.arg("-dtb").arg(kernel.with_file_name("dts").join(dtb));
     }
@@ -320,6 +336,13 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
             }
             typed = true;
         }
+        if let Some((text, times)) = case.until
+            && count(&output, text) >= times
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             break Some(status);
         }
@@ -337,14 +360,22 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
     }
     let text = String::from_utf8_lossy(&output);
     let mut problems = Vec::new();
-    match status {
-        None => problems.push(format!("no exit within {} s", TIMEOUT.as_secs())),
-        Some(s) if s.code() != Some(case.exit_code) => problems.push(format!(
+    match (status, case.until) {
+        (_, Some((text, times))) => {
+            if count(&output, text) < times {
+                problems.push(format!(
+                    "{text:?} seen fewer than {times} times within {} s",
+                    TIMEOUT.as_secs()
+                ));
+            }
+        }
+        (None, None) => problems.push(format!("no exit within {} s", TIMEOUT.as_secs())),
+        (Some(s), None) if s.code() != Some(case.exit_code) => problems.push(format!(
             "QEMU exited with {:?}, expected {}",
             s.code(),
             case.exit_code
         )),
-        Some(_) => {}
+        (Some(_), None) => {}
     }
     for e in case.expect {
         if !text.contains(e) {
@@ -376,7 +407,12 @@ fn pump(from: &mut impl Read, to: mpsc::Sender<Vec<u8>>) {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
+    count(haystack, needle) > 0
+}
+
+fn count(haystack: &[u8], needle: &str) -> usize {
     haystack
         .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+        .filter(|w| *w == needle.as_bytes())
+        .count()
 }
