@@ -88,6 +88,8 @@ $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb: $(BUILD)/.setup
 
 unit: image $(QEMU_DTBS)
 	cargo test --workspace
+	# The hotplug lock under loom, every interleaving (bounded): its own build directory.
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
 qemu-test: image
 	cargo run --release -p ktest -- --image $(IMAGE)

@@ -10,6 +10,7 @@
 pub mod console;
 pub mod dt;
 pub mod mm;
+pub mod smp;
 
 #[cfg(target_os = "none")]
 pub mod arch;
