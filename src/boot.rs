@@ -75,11 +75,17 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
             ),
         }
     }
+    let me = crate::arch::cpu::id();
     log!(
-        "{} CPU(s) in the device tree; cpu{} (MPIDR {:#x}) is booting",
+        "{} CPU(s) in the device tree; cpu{me} (MPIDR {:#x}) is booting",
         platform.cpus.len(),
-        crate::arch::cpu::id(),
         crate::arch::cpu::mpidr_affinity()
     );
-    crate::console::shell::run(options.run)
+    crate::console::set_console_cpu(me);
+    crate::smp::init(platform, &options);
+    if crate::drivers::gic::version().is_some() && !crate::smp::private_interrupts().is_empty() {
+        crate::console::enable_input_tick();
+    }
+    crate::console::shell::start(options.run);
+    crate::smp::idle_loop(me)
 }

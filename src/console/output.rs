@@ -3,6 +3,7 @@
 //! over semihosting.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arrayvec::ArrayString;
 
@@ -133,8 +134,42 @@ pub fn flush() {
     }
 }
 
-/// Waits a little for the user to type. (Polling: the UART's interrupt is not wired to a
-/// core until the interrupt controller is up.)
+/// The CPU that runs the shell and reads the UART.
+static CONSOLE_CPU: AtomicUsize = AtomicUsize::new(0);
+/// Whether the console CPU can sleep on its timer between looks at the UART.
+static TICK: AtomicBool = AtomicBool::new(false);
+
+pub fn is_console_cpu(cpu: usize) -> bool {
+    CONSOLE_CPU.load(Ordering::Acquire) == cpu
+}
+
+pub fn console_cpu() -> usize {
+    CONSOLE_CPU.load(Ordering::Acquire)
+}
+
+/// Moves the shell to `cpu` (which must then be woken to notice).
+pub fn set_console_cpu(cpu: usize) {
+    CONSOLE_CPU.store(cpu, Ordering::Release);
+}
+
+/// Lets [`wait_for_input`] sleep between looks (interrupt controller and timer are up).
+pub fn enable_input_tick() {
+    TICK.store(true, Ordering::Release);
+}
+
+/// How often an idle shell looks at the UART.
+const INPUT_POLL_US: u64 = 10_000;
+
+/// Waits a little for the user to type: sleeps in WFI until the next timer tick (or any
+/// other interrupt), so an idle shell does not keep a core busy. The UART is polled, not
+/// interrupt-driven, so the shell can move between CPUs without rerouting anything.
 pub fn wait_for_input() {
-    core::hint::spin_loop();
+    if TICK.load(Ordering::Acquire) {
+        cpu::disable_irqs();
+        timer::arm_oneshot_us(INPUT_POLL_US);
+        cpu::wait_for_interrupt();
+        cpu::enable_irqs();
+    } else {
+        core::hint::spin_loop();
+    }
 }

@@ -1,6 +1,7 @@
 //! Device drivers: MMIO only, at the physical addresses the device tree gives (the kernel
 //! runs identity-mapped).
 
+pub mod gic;
 pub mod pl011;
 pub mod timer;
 pub mod uart;

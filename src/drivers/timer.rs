@@ -41,3 +41,16 @@ impl Deadline {
         ticks() >= self.0
     }
 }
+
+/// Arms this core's EL1 physical timer to interrupt once, `us` from now.
+pub fn arm_oneshot_us(us: u64) {
+    use aarch64_cpu::registers::{CNTP_CTL_EL0, CNTP_TVAL_EL0, Writeable};
+    CNTP_TVAL_EL0.set(us_to_ticks(us).min(u64::from(u32::MAX >> 1)));
+    CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
+}
+
+/// Stops this core's timer interrupt.
+pub fn disarm() {
+    use aarch64_cpu::registers::{CNTP_CTL_EL0, Writeable};
+    CNTP_CTL_EL0.set(0);
+}

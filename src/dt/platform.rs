@@ -409,12 +409,16 @@ impl<'dtb> Platform<'dtb> {
         };
         let enable_method = match v.prop_str("enable-method") {
             Some("psci") => EnableMethod::Psci,
-            Some("spin-table") => match v.prop("cpu-release-addr").and_then(cells::as_u64) {
+            Some("spin-table") => match v
+                .prop("cpu-release-addr")
+                .and_then(cells::as_u64)
+                .filter(|addr| addr.is_multiple_of(8))
+            {
                 Some(release_addr) => EnableMethod::SpinTable { release_addr },
                 None => {
                     self.problem(
                         v.path,
-                        format_args!("spin-table without a valid 'cpu-release-addr'"),
+                        format_args!("spin-table without a valid (8-byte aligned) 'cpu-release-addr'"),
                     );
                     EnableMethod::Unsupported("spin-table")
                 }

@@ -30,6 +30,10 @@ impl CpuMask {
         CpuMask(1 << cpu)
     }
 
+    pub const fn from_bits(bits: u64) -> Self {
+        CpuMask(bits)
+    }
+
     pub const fn bits(self) -> u64 {
         self.0
     }

@@ -1,5 +1,30 @@
-//! Symmetric multiprocessing: CPU sets, the hotplug lock, and (in the kernel) per-CPU
-//! state, enable methods, the hotplug state machine and cross-CPU calls.
+//! Symmetric multiprocessing: CPU sets and the hotplug lock (portable, host-tested), and in
+//! the kernel: per-CPU state, the enable methods (`psci`, `spin-table`), the hotplug state
+//! machine and its callbacks, cross-CPU calls, and the idle loop.
 
 pub mod cpumask;
 pub mod hotplug_lock;
+
+#[cfg(target_os = "none")]
+pub mod call;
+#[cfg(target_os = "none")]
+pub mod cpu_ops;
+#[cfg(target_os = "none")]
+pub mod hotplug;
+#[cfg(target_os = "none")]
+mod idle;
+#[cfg(target_os = "none")]
+mod kernel;
+#[cfg(target_os = "none")]
+pub mod psci_ops;
+#[cfg(target_os = "none")]
+pub mod spin_table;
+#[cfg(target_os = "none")]
+mod stacks;
+#[cfg(target_os = "none")]
+pub mod state;
+
+#[cfg(target_os = "none")]
+pub use idle::{idle_loop, secondary_started};
+#[cfg(target_os = "none")]
+pub use kernel::{init, private_interrupts};

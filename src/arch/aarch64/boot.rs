@@ -12,7 +12,7 @@ use super::layout;
 use super::mmu::{self, Attributes, Builder};
 use super::{cache, cpu, semihosting};
 use crate::drivers::uart::Uart;
-use crate::dt::{Platform, Reservation};
+use crate::dt::{EnableMethod, Platform, Reservation};
 use crate::mm::page_alloc::PAGE_SIZE;
 use crate::mm::region::PhysRegion;
 
@@ -169,6 +169,12 @@ fn build_page_tables(platform: &Platform<'_>) -> Result<usize, mmu::MapError> {
     if let Some(gic) = &platform.gic {
         for region in gic.regions() {
             tables.map(region, Attributes::Device)?;
+        }
+    }
+    for cpu in &platform.cpus {
+        if let EnableMethod::SpinTable { release_addr } = cpu.enable_method {
+            let page = PhysRegion::new(release_addr, 8);
+            tables.map_at(mmu::RELEASE_ALIAS + release_addr, page, Attributes::Data)?;
         }
     }
     Ok(tables.tables_used())

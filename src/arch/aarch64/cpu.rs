@@ -82,3 +82,21 @@ pub fn current_el() -> u64 {
     unsafe { asm!("mrs {}, CurrentEL", out(reg) el, options(nomem, nostack)) };
     (el >> 2) & 3
 }
+
+/// Lets IRQs in on this core.
+pub fn enable_irqs() {
+    // SAFETY: unmasking IRQs at EL1; the vectors are installed before any core runs Rust.
+    unsafe { asm!("msr daifclr, #2", options(nostack)) };
+}
+
+/// Masks IRQs on this core.
+pub fn disable_irqs() {
+    // SAFETY: masking interrupts is always permitted.
+    unsafe { asm!("msr daifset, #2", options(nostack)) };
+}
+
+/// Wakes cores waiting in WFE.
+pub fn send_event() {
+    // SAFETY: DSB then SEV: stores before it are visible to the woken cores.
+    unsafe { asm!("dsb ish", "sev", options(nostack)) };
+}

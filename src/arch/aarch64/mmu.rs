@@ -120,11 +120,23 @@ impl Builder {
 
     /// Maps `region` (identity) with `attributes`, replacing whatever mapped it before.
     pub fn map(&mut self, region: PhysRegion, attributes: Attributes) -> Result<(), MapError> {
-        let region = region.page_aligned_outward(PAGE);
-        if region.end() > 1 << 48 {
+        self.map_at(region.base, region, attributes)
+    }
+
+    /// Maps `region` at virtual address `va` (rounded like the region to pages).
+    pub fn map_at(
+        &mut self,
+        va: u64,
+        region: PhysRegion,
+        attributes: Attributes,
+    ) -> Result<(), MapError> {
+        let pages = region.page_aligned_outward(PAGE);
+        let va = va & !(PAGE - 1);
+        if va.saturating_add(pages.size) > 1 << 48 {
             return Err(MapError::OutOfRange(region));
         }
-        self.map_level(0, 0, region.base, region.end(), attributes)
+        let pa_minus_va = pages.base.wrapping_sub(va);
+        self.map_level(0, 0, va, va + pages.size, pa_minus_va, attributes)
     }
 
     fn map_level(
@@ -133,6 +145,7 @@ impl Builder {
         level: u32,
         start: u64,
         end: u64,
+        pa_minus_va: u64,
         attributes: Attributes,
     ) -> Result<(), MapError> {
         let shift = 39 - 9 * level;
@@ -142,16 +155,19 @@ impl Builder {
             let index = ((addr >> shift) & 0x1ff) as usize;
             let block_start = addr & !(block - 1);
             let next = (block_start + block).min(end);
-            let whole = addr == block_start && next == block_start + block;
+            // A block also needs its physical address aligned.
+            let pa = block_start.wrapping_add(pa_minus_va);
+            let whole =
+                addr == block_start && next == block_start + block && pa.is_multiple_of(block);
             let entry = self.pool.tables[table].0[index];
             // A page at level 3; a 1 GiB or 2 MiB block where it covers the whole block
             // and no finer mapping sits there already.
             let block_fits = whole && (level == 1 || level == 2) && !is_table(entry, level);
             if level == 3 || block_fits {
-                self.pool.tables[table].0[index] = leaf(block_start, attributes, level);
+                self.pool.tables[table].0[index] = leaf(pa, attributes, level);
             } else {
                 let child = self.child_table(table, index, level)?;
-                self.map_level(child, level + 1, addr, next, attributes)?;
+                self.map_level(child, level + 1, addr, next, pa_minus_va, attributes)?;
             }
             addr = next;
         }
@@ -203,6 +219,21 @@ fn leaf(addr: u64, attributes: Attributes, level: u32) -> u64 {
     }
     let kind = if level == 3 { TABLE_OR_PAGE } else { 0 };
     addr | attributes.bits() | VALID | kind
+}
+
+/// Where spin-table release addresses are mapped: page 0, where firmware keeps them on a
+/// Raspberry Pi, stays unmapped at its own address so null pointers fault.
+pub const RELEASE_ALIAS: u64 = 1 << 47;
+
+/// Writes `value` to the spin-table release address `pa` (mapped at [`RELEASE_ALIAS`] by
+/// the boot code) and cleans it to the point of coherency, where a core polling with its
+/// caches off reads it.
+pub fn write_release_address(pa: u64, value: u64) {
+    let va = RELEASE_ALIAS + pa;
+    // SAFETY: the boot code maps every spin-table CPU's release address at the alias, as
+    // Normal memory; it is 8-byte aligned (checked when the DT was read).
+    unsafe { (va as *mut u64).write_volatile(value) };
+    super::cache::clean_to_poc(va, 8);
 }
 
 /// The physical address of the root table, for TTBR0_EL1.

@@ -12,3 +12,4 @@ pub mod layout;
 pub mod mmu;
 pub mod psci;
 pub mod semihosting;
+pub mod smp;

@@ -12,8 +12,12 @@ use crate::arch::exceptions::{self, Fault};
 use crate::boot;
 use crate::dt::Gic;
 use crate::mm::{self, page_alloc::PAGE_SIZE};
+use crate::drivers::timer;
 use crate::power;
 use crate::println;
+use crate::smp::state::{self, HotplugState};
+use crate::smp::{call, hotplug};
+use core::sync::atomic::Ordering;
 
 /// Why a command did not do what was asked.
 pub enum CmdError<'a> {
@@ -77,6 +81,24 @@ const COMMANDS: &[Command] = &[
         args: "",
         help: "each CPU: logical id, MPIDR, enable method, state",
         run: cpus,
+    },
+    Command {
+        name: "cpu",
+        args: "on|off N",
+        help: "bring CPU N online or take it offline, with the time it took",
+        run: cpu_on_off,
+    },
+    Command {
+        name: "ipi",
+        args: "N",
+        help: "SGI round trip to CPU N (a cross-call that waits), 100 times",
+        run: ipi,
+    },
+    Command {
+        name: "hotplug",
+        args: "[cycles]",
+        help: "offline then online every other CPU, repeatedly (default 1 cycle)",
+        run: hotplug,
     },
     Command {
         name: "mem",
@@ -212,17 +234,145 @@ fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
 fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(0)?;
     let p = boot::platform();
-    let this = crate::arch::cpu::id();
+    let shell_cpu = crate::arch::cpu::id();
     println!("CPU  MPIDR        METHOD       STATE");
     for (i, cpu) in p.cpus.iter().enumerate() {
-        let state = if i == this { "online" } else { "offline" };
         let mut method = ArrayString::<16>::new();
-        let _ = fmt::write(
-            &mut Truncate(&mut method),
-            format_args!("{}", cpu.enable_method),
-        );
-        println!("{i:>3}  {:<11}  {method:<11}  {state}", Hex(cpu.mpidr));
+        let _ = fmt::write(&mut Truncate(&mut method), format_args!("{}", cpu.enable_method));
+        let mut state_text = ArrayString::<40>::new();
+        let _ = match state::possible().contains(i).then(|| state::slot(i).state()) {
+            None => fmt::write(&mut state_text, format_args!("left out")),
+            Some(HotplugState::Offline) if state::slot(i).parked.load(Ordering::Acquire) => {
+                fmt::write(&mut state_text, format_args!("parked (offline)"))
+            }
+            Some(s) => fmt::write(&mut state_text, format_args!("{s}")),
+        };
+        if i == shell_cpu {
+            let _ = state_text.try_push_str(", shell");
+        }
+        println!("{i:>3}  {:<11}  {method:<11}  {state_text}", Hex(cpu.mpidr));
     }
+    Ok(())
+}
+
+fn cpu_number<'a>(args: &Args<'a>, index: usize) -> Result<usize, CmdError<'a>> {
+    let n = args.number(index, "a CPU number")?;
+    let count = boot::platform().cpus.len();
+    if n as usize >= count.max(state::possible().len()) {
+        return Err(CmdError::failed(format_args!(
+            "there is no cpu{n} (CPUs are 0-{})",
+            count.saturating_sub(1)
+        )));
+    }
+    Ok(n as usize)
+}
+
+fn cpu_on_off<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(2)?;
+    let action = args.choice(0, &["on", "off"], "on or off")?;
+    let cpu = cpu_number(args, 1)?;
+    let me = crate::arch::cpu::id();
+    if action == "off" && cpu == me {
+        // The shell cannot take its own CPU down: it moves to another CPU, which does.
+        let Some(to) = state::online().without(me).iter().next() else {
+            return Err(CmdError::failed(format_args!("cpu{cpu} is the last online CPU")));
+        };
+        println!("cpu off {cpu}: the shell moves to cpu{to}, which takes cpu{cpu} down");
+        crate::console::shell::hand_over_and_take_down(cpu, to);
+        return Ok(());
+    }
+    let start = timer::now_ns();
+    let result = if action == "on" {
+        hotplug::cpu_up(cpu)
+    } else {
+        hotplug::cpu_down(cpu)
+    };
+    let us = (timer::now_ns() - start) / 1000;
+    match result {
+        Ok(()) => {
+            println!("cpu {action} {cpu}: done in {us} us");
+            Ok(())
+        }
+        Err(e) => Err(CmdError::failed(format_args!("{e}"))),
+    }
+}
+
+/// The second half of `cpu off` of the shell's own CPU, on the CPU the shell moved to.
+pub fn finish_cpu_off(cpu: usize) {
+    let start = timer::now_ns();
+    match hotplug::cpu_down(cpu) {
+        Ok(()) => println!(
+            "cpu off {cpu}: done in {} us (shell now on cpu{})",
+            (timer::now_ns() - start) / 1000,
+            crate::arch::cpu::id()
+        ),
+        Err(e) => println!("cpu off {cpu}: {e}"),
+    }
+}
+
+fn no_op(_: u64) {}
+
+fn ipi<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(1)?;
+    let cpu = cpu_number(args, 0)?;
+    const ROUNDS: usize = 100;
+    let mut times = [0u64; ROUNDS];
+    for t in times.iter_mut() {
+        let start = timer::now_ns();
+        call::smp_call_function_single(cpu, no_op, 0, true)
+            .map_err(|e| CmdError::failed(format_args!("{e}")))?;
+        *t = timer::now_ns() - start;
+    }
+    times.sort_unstable();
+    println!(
+        "ipi {cpu}: {ROUNDS} round trips, min {} us, median {} us, max {} us",
+        times[0] / 1000,
+        times[ROUNDS / 2] / 1000,
+        times[ROUNDS - 1] / 1000
+    );
+    Ok(())
+}
+
+fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(1)?;
+    let cycles = args.number_or(0, 1, "a number of cycles")?;
+    let me = crate::arch::cpu::id();
+    let targets = state::online().without(me);
+    let (mut ops, mut off_ns, mut on_ns) = (0u64, 0u64, 0u64);
+    let mut failure = None;
+    'cycles: for cycle in 0..cycles {
+        for cpu in targets.iter() {
+            let start = timer::now_ns();
+            if let Err(e) = hotplug::cpu_down(cpu) {
+                failure = Some((cycle, e));
+                break 'cycles;
+            }
+            off_ns += timer::now_ns() - start;
+            ops += 1;
+        }
+        for cpu in targets.iter() {
+            let start = timer::now_ns();
+            if let Err(e) = hotplug::cpu_up(cpu) {
+                failure = Some((cycle, e));
+                break 'cycles;
+            }
+            on_ns += timer::now_ns() - start;
+            ops += 1;
+        }
+    }
+    let half = (ops / 2).max(1);
+    if let Some((cycle, e)) = failure {
+        println!("hotplug: cycle {cycle}: {e}");
+    }
+    let lost = targets.bits() & !state::online().bits();
+    println!(
+        "RESULT hotplug {} cycles={cycles} ops={ops} cpus={} offline_avg_us={} online_avg_us={} lost={}",
+        if failure.is_none() && lost == 0 { "PASS" } else { "FAIL" },
+        targets.len(),
+        off_ns / half / 1000,
+        on_ns / half / 1000,
+        crate::smp::cpumask::CpuMask::from_bits(lost),
+    );
     Ok(())
 }
 

@@ -6,23 +6,68 @@ pub mod args;
 mod commands;
 
 #[cfg(target_os = "none")]
-pub use kernel::run;
+pub use kernel::{hand_over_and_take_down, run, start};
 
 #[cfg(target_os = "none")]
 mod kernel {
     use super::args::Args;
     use super::commands::{self, CmdError};
+    use crate::arch::cpu;
     use crate::console::line::{Edit, LineEditor};
+    use crate::sync::IrqSpinLock;
     use crate::{print, println};
 
     pub const PROMPT: &str = "hotslab> ";
 
-    /// Runs `script` (commands separated by `;`), then reads commands forever.
-    pub fn run(script: Option<&str>) -> ! {
-        for command in script.unwrap_or("").split(';').map(str::trim) {
+    /// What is left of the bootarg script (it survives the shell moving between CPUs).
+    static SCRIPT: IrqSpinLock<&'static str> = IrqSpinLock::new("");
+    /// A CPU to take down once the shell has moved off it (`cpu off` of the shell's CPU).
+    static TAKE_DOWN: IrqSpinLock<Option<usize>> = IrqSpinLock::new(None);
+
+    /// Sets the commands (separated by `;`) to run before the first prompt.
+    pub fn start(script: Option<&'static str>) {
+        *SCRIPT.lock() = script.unwrap_or("");
+    }
+
+    fn next_script_command() -> Option<&'static str> {
+        let mut script = SCRIPT.lock();
+        loop {
+            if script.is_empty() {
+                return None;
+            }
+            let current: &'static str = *script;
+            let (command, rest) = current.split_once(';').unwrap_or((current, ""));
+            *script = rest;
+            let command = command.trim();
             if !command.is_empty() {
-                println!("{PROMPT}{command}");
-                execute(command);
+                return Some(command);
+            }
+        }
+    }
+
+    /// Moves the shell to `to`, and has it take `cpu` (this CPU) down from there.
+    pub fn hand_over_and_take_down(cpu: usize, to: usize) {
+        *TAKE_DOWN.lock() = Some(cpu);
+        crate::console::set_console_cpu(to);
+        crate::drivers::gic::send_sgi(
+            crate::drivers::gic::SGI_KICK,
+            crate::smp::cpumask::CpuMask::single(to),
+        );
+    }
+
+    /// Runs the shell on this CPU until it moves elsewhere: first the rest of the bootarg
+    /// script, then commands typed at the prompt.
+    pub fn run() {
+        let me = cpu::id();
+        let pending = TAKE_DOWN.lock().take();
+        if let Some(old) = pending {
+            commands::finish_cpu_off(old);
+        }
+        while let Some(command) = next_script_command() {
+            println!("{PROMPT}{command}");
+            execute(command);
+            if !crate::console::is_console_cpu(me) {
+                return;
             }
         }
         let mut editor = LineEditor::new();
@@ -31,9 +76,11 @@ mod kernel {
             read_line(&mut editor);
             execute(editor.line());
             editor.clear();
+            if !crate::console::is_console_cpu(me) {
+                return;
+            }
         }
     }
-
     /// Feeds typed bytes to the editor, echoing, until a line is submitted.
     fn read_line(editor: &mut LineEditor) {
         loop {

@@ -1,0 +1,87 @@
+//! What a secondary core needs before Rust can run on it: the table `secondary.s` reads
+//! with the MMU off (this core's stack and the boot CPU's MMU settings), its entry address,
+//! and the restart of a parked core.
+
+use core::ptr::addr_of_mut;
+
+use aarch64_cpu::registers::{MAIR_EL1, Readable, SCTLR_EL1, TCR_EL1, TTBR0_EL1};
+
+use super::cache;
+use crate::MAX_CPUS;
+
+core::arch::global_asm!(include_str!("secondary.s"), max_cpus = const MAX_CPUS);
+
+#[repr(C)]
+struct SecondaryCpu {
+    mpidr: u64,
+    stack_top: u64,
+}
+
+/// Read by `secondary.s` with the MMU off: every write is cleaned to the point of
+/// coherency before the core is started.
+#[repr(C)]
+struct SecondaryBoot {
+    mair: u64,
+    tcr: u64,
+    ttbr0: u64,
+    sctlr: u64,
+    cpus: [SecondaryCpu; MAX_CPUS],
+}
+
+#[unsafe(no_mangle)]
+static mut SECONDARY_BOOT: SecondaryBoot = SecondaryBoot {
+    mair: 0,
+    tcr: 0,
+    ttbr0: 0,
+    sctlr: 0,
+    cpus: [const {
+        SecondaryCpu {
+            mpidr: 0,
+            stack_top: 0,
+        }
+    }; MAX_CPUS],
+};
+
+unsafe extern "C" {
+    fn secondary_entry();
+    fn secondary_restart(cpu: usize, stack_top: u64) -> !;
+}
+
+/// The physical address a secondary core starts at.
+pub fn entry_point() -> u64 {
+    secondary_entry as *const () as u64
+}
+
+/// Records where logical CPU `cpu` (MPIDR `mpidr`) finds its stack, with this core's MMU
+/// settings, and makes both visible to a core whose caches are off.
+///
+/// Called by the one CPU controlling hotplug (the hotplug lock's writer), before it starts
+/// the core.
+pub fn prepare(cpu: usize, mpidr: u64, stack_top: u64) {
+    // SAFETY: only the hotplug writer writes the table, and the core it describes is not
+    // running; other cores read only their own entries, with the MMU off.
+    unsafe {
+        let table = addr_of_mut!(SECONDARY_BOOT);
+        (*table).mair = MAIR_EL1.get();
+        (*table).tcr = TCR_EL1.get();
+        (*table).ttbr0 = TTBR0_EL1.get();
+        (*table).sctlr = SCTLR_EL1.get();
+        (*table).cpus[cpu] = SecondaryCpu { mpidr, stack_top };
+        cache::clean_to_poc(table as u64, core::mem::size_of::<SecondaryBoot>() as u64);
+    }
+}
+
+/// Starts a parked core over: a fresh stack, then `secondary_main` again.
+///
+/// # Safety
+/// `stack_top` must be the top of this core's own stack, nothing on which is live.
+pub unsafe fn restart(cpu: usize, stack_top: u64) -> ! {
+    // SAFETY: forwarded from the caller.
+    unsafe { secondary_restart(cpu, stack_top) }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(cpu: usize) -> ! {
+    super::cpu::set_id(cpu);
+    crate::smp::secondary_started(cpu)
+}

@@ -1,0 +1,130 @@
+//! GICv2 (GIC-400): arm-gic's `GicV2` behind a lock, plus the registers it has no usable
+//! API for (ITARGETSR0, GICC_CTLR off, GICC_EOIR with an SGI's sender bits). The CPU-interface registers are banked: every call here acts on the calling
+//! core's own interface.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use arm_gic::gicv2::{GicV2, SgiTarget, SgiTargetListFilter};
+use arm_gic::{IntId, InterruptGroup};
+use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::register_structs;
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
+
+use super::{GicError, Interrupt};
+use crate::mm::region::PhysRegion;
+use crate::smp::cpumask::CpuMask;
+use crate::sync::IrqSpinLock;
+
+register_structs! {
+    /// The distributor registers we access ourselves.
+    DistributorExtra {
+        (0x000 => _before),
+        /// Byte n: the CPU-interface mask that interrupt n targets. Banked for 0-31: reading
+        /// any byte of ITARGETSR0 gives the reading core's own mask.
+        (0x800 => itargetsr0: ReadOnly<u32>),
+        (0x804 => @END),
+    },
+    /// The CPU interface registers we access ourselves.
+    CpuInterfaceExtra {
+        (0x000 => ctlr: ReadWrite<u32>),
+        (0x004 => _pmr_bpr_iar),
+        (0x010 => eoir: WriteOnly<u32>),
+        (0x014 => @END),
+    }
+}
+
+pub struct GicV2Driver {
+    gic: IrqSpinLock<GicV2<'static>>,
+    distributor: *const DistributorExtra,
+    cpu_interface: *const CpuInterfaceExtra,
+    /// Each logical CPU's CPU-interface mask (0 until the CPU came up once).
+    masks: [AtomicU8; 8],
+}
+
+// SAFETY: the raw pointers are MMIO addresses; every access goes through the lock.
+unsafe impl Send for GicV2Driver {}
+// SAFETY: as above.
+unsafe impl Sync for GicV2Driver {}
+
+impl GicV2Driver {
+    pub fn new(distributor: PhysRegion, cpu_interface: PhysRegion) -> Self {
+        // SAFETY: the device tree's GICv2 regions, mapped as Device memory by the boot
+        // code; this driver is their only user.
+        let mut gic = unsafe {
+            GicV2::new(
+                distributor.base as *mut arm_gic::gicv2::registers::Gicd,
+                cpu_interface.base as *mut arm_gic::gicv2::registers::Gicc,
+            )
+        };
+        // Groups, distributor on, and the boot core's interface on.
+        gic.setup();
+        Self {
+            gic: IrqSpinLock::new(gic),
+            distributor: distributor.base as *const DistributorExtra,
+            cpu_interface: cpu_interface.base as *const CpuInterfaceExtra,
+            masks: [const { AtomicU8::new(0) }; 8],
+        }
+    }
+
+    pub fn init_cpu(&self, cpu: usize, ppis: &[u32]) -> Result<(), GicError> {
+        if cpu >= self.masks.len() {
+            return Err(GicError::CpuNotAddressable(cpu));
+        }
+        let mut gic = self.gic.lock();
+        // Banked per core: groups of SGIs/PPIs, this interface's enable and priority mask.
+        gic.setup();
+        gic.set_priority_mask(0xff);
+        for sgi in [super::SGI_CALL, super::SGI_KICK] {
+            gic.enable_interrupt(IntId::sgi(sgi), true)
+                .map_err(|_| GicError::Refused("enabling an SGI"))?;
+        }
+        for &ppi in ppis {
+            gic.enable_interrupt(IntId::ppi(ppi - 16), true)
+                .map_err(|_| GicError::Refused("enabling a PPI"))?;
+        }
+        // SAFETY: ITARGETSR0 is a read-only banked register of the mapped distributor.
+        let mask = unsafe { (*self.distributor).itargetsr0.get() } as u8;
+        self.masks[cpu].store(mask, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn shutdown_cpu(&self, _cpu: usize) {
+        let _gic = self.gic.lock();
+        // SAFETY: GICC_CTLR of the mapped CPU interface (banked: this core's); 0 disables
+        // signalling to the core.
+        unsafe { (*self.cpu_interface).ctlr.set(0) };
+    }
+
+    pub fn send_sgi(&self, sgi: u32, targets: CpuMask) {
+        let list = targets
+            .iter()
+            .filter(|&c| c < self.masks.len())
+            .fold(0u16, |acc, c| acc | u16::from(self.masks[c].load(Ordering::Acquire)));
+        if list == 0 {
+            return;
+        }
+        self.gic.lock().send_sgi(
+            IntId::sgi(sgi),
+            SgiTarget::List {
+                target_list_filter: SgiTargetListFilter::CPUTargetList,
+                target_list: list,
+            },
+        );
+    }
+
+    pub fn acknowledge(&self) -> Option<Interrupt> {
+        self.gic
+            .lock()
+            .get_and_acknowledge_interrupt(InterruptGroup::Group0)
+            .map(|id| Interrupt { raw: id.into() })
+            .filter(|irq| irq.id() < 1020)
+    }
+
+    pub fn end(&self, irq: Interrupt) {
+        let _gic = self.gic.lock();
+        // arm-gic's end_interrupt takes an IntId, which cannot hold an SGI's sender bits
+        // (IntId::try_from rejects 1024 and up), and GICC_EOIR needs them: write it here.
+        // SAFETY: GICC_EOIR of the mapped CPU interface (banked: this core's).
+        unsafe { (*self.cpu_interface).eoir.set(irq.raw) };
+    }
+}

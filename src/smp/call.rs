@@ -1,0 +1,191 @@
+//! Cross-CPU function calls, delivered by SGI: `smp_call_function_single` and
+//! `on_each_cpu`.
+//!
+//! Every (target, caller) pair has one mailbox; a caller writes the function and argument
+//! into its mailbox on each target, marks it pending there, and sends the call SGI. The
+//! target's interrupt handler runs every pending call and stamps each mailbox with the
+//! call's number, which is what a waiting caller watches. A caller that gives up on a call
+//! nobody has started takes it back, so a late target can never run it; a call already
+//! running is waited for.
+//!
+//! Callers wait with interrupts enabled, so two CPUs calling each other both get served.
+
+use core::fmt;
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use super::cpumask::CpuMask;
+use super::state;
+use crate::MAX_CPUS;
+use crate::arch::cpu;
+use crate::drivers::gic;
+use crate::drivers::timer::Deadline;
+
+/// How long a caller waits for a target to pick a call up.
+pub const TIMEOUT_US: u64 = 5_000_000;
+
+/// A function run on another CPU, in interrupt context (interrupts masked): short, no
+/// locks that a caller might hold while waiting, no waiting for other CPUs.
+pub type CallFn = fn(u64);
+
+const FREE: u8 = 0;
+const QUEUED: u8 = 1;
+const RUNNING: u8 = 2;
+
+struct Mailbox {
+    state: AtomicU8,
+    /// The function and its argument. The state protocol already gives caller and target
+    /// turns; the lock only carries the function pointer across safely.
+    call: spin::Mutex<Option<(CallFn, u64)>>,
+    /// The number of the call in the mailbox.
+    number: AtomicU64,
+    /// The number of the last call that finished.
+    done: AtomicU64,
+}
+
+impl Mailbox {
+    const fn new() -> Self {
+        Self {
+            state: AtomicU8::new(FREE),
+            call: spin::Mutex::new(None),
+            number: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+        }
+    }
+}
+
+/// MAILBOXES[target][caller].
+static MAILBOXES: [[Mailbox; MAX_CPUS]; MAX_CPUS] =
+    [const { [const { Mailbox::new() }; MAX_CPUS] }; MAX_CPUS];
+/// Per target: the callers with a queued call.
+static PENDING: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// Per caller: the number of its last call.
+static LAST_CALL: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallError {
+    /// These targets are not online.
+    Offline(CpuMask),
+    /// These targets did not pick the call up in time; it was taken back.
+    Timeout(CpuMask),
+    /// Waiting was asked for with interrupts masked, which could deadlock.
+    InterruptsMasked,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Offline(m) => write!(f, "cpu {m} offline"),
+            CallError::Timeout(m) => write!(
+                f,
+                "cpu {m} did not answer within {} ms",
+                TIMEOUT_US / 1000
+            ),
+            CallError::InterruptsMasked => write!(f, "cannot wait for a call with interrupts masked"),
+        }
+    }
+}
+
+/// Runs `func(arg)` on `cpu`; with `wait`, returns once it has run.
+pub fn smp_call_function_single(cpu: usize, func: CallFn, arg: u64, wait: bool) -> Result<(), CallError> {
+    on_each_cpu(CpuMask::single(cpu), func, arg, wait)
+}
+
+/// Runs `func(arg)` on every CPU in `targets` (this one included if listed, run here
+/// directly); with `wait`, returns once every target has run it.
+pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Result<(), CallError> {
+    let me = cpu::id();
+    if wait && cpu::irqs_masked() {
+        return Err(CallError::InterruptsMasked);
+    }
+    let offline = CpuMask::from_bits(targets.bits() & !state::online().bits());
+    if !offline.is_empty() {
+        return Err(CallError::Offline(offline));
+    }
+    let remote = targets.without(me);
+    let number = LAST_CALL[me].fetch_add(1, Ordering::Relaxed) + 1;
+    let mut failed = CpuMask::empty();
+    for target in remote.iter() {
+        let mailbox = &MAILBOXES[target][me];
+        // An earlier call without wait may still sit here: let the target take it first.
+        let deadline = Deadline::after_us(TIMEOUT_US);
+        while mailbox.state.load(Ordering::Acquire) != FREE {
+            if deadline.passed() {
+                failed.insert(target);
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        if failed.contains(target) {
+            continue;
+        }
+        *mailbox.call.lock() = Some((func, arg));
+        mailbox.number.store(number, Ordering::Relaxed);
+        mailbox.state.store(QUEUED, Ordering::Release);
+        PENDING[target].fetch_or(1 << me, Ordering::Release);
+    }
+    let sent = CpuMask::from_bits(remote.bits() & !failed.bits());
+    gic::send_sgi(gic::SGI_CALL, sent);
+    if targets.contains(me) {
+        let irq = cpu::irq_save();
+        func(arg);
+        cpu::irq_restore(irq);
+    }
+    if wait {
+        for target in sent.iter() {
+            if !wait_for(target, me, number) {
+                failed.insert(target);
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CallError::Timeout(failed))
+    }
+}
+
+/// Waits for call `number` from `me` to finish on `target`; false if it was never started
+/// in time (and is now taken back).
+fn wait_for(target: usize, me: usize, number: u64) -> bool {
+    let mailbox = &MAILBOXES[target][me];
+    let deadline = Deadline::after_us(TIMEOUT_US);
+    loop {
+        if mailbox.done.load(Ordering::Acquire) >= number {
+            return true;
+        }
+        if deadline.passed()
+            && mailbox
+                .state
+                .compare_exchange(QUEUED, FREE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            PENDING[target].fetch_and(!(1 << me), Ordering::AcqRel);
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// Runs every call queued to this CPU. From the call SGI's handler, and from a dying CPU
+/// (interrupts masked) so calls queued before it left the online set are still served.
+pub fn run_pending() {
+    let me = cpu::id();
+    let callers = PENDING[me].swap(0, Ordering::Acquire);
+    for caller in CpuMask::from_bits(callers).iter() {
+        let mailbox = &MAILBOXES[me][caller];
+        if mailbox
+            .state
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            continue; // taken back by a caller that gave up
+        }
+        let number = mailbox.number.load(Ordering::Relaxed);
+        let call = mailbox.call.lock().take();
+        if let Some((func, arg)) = call {
+            func(arg);
+        }
+        mailbox.done.store(number, Ordering::Release);
+        mailbox.state.store(FREE, Ordering::Release);
+    }
+}

@@ -1,0 +1,336 @@
+//! The CPU hotplug state machine, its callbacks, and the hotplug lock's kernel face.
+//!
+//! Up:   OFFLINE -> UP_PREPARE (callbacks) -> BOOTING (enable method; the CPU sets up its
+//!       GIC interface and joins the online set) -> ONLINE (callbacks).
+//! Down: ONLINE -> DOWN_PREPARE (callbacks) -> DYING (on the dying CPU: leave the online
+//!       set, serve calls already queued, GIC interface off, interrupts masked, CPU_OFF or
+//!       park) -> DEAD (on the controller, after death is confirmed: callbacks) -> OFFLINE.
+//!
+//! A failing UP_PREPARE callback, an enable-method error, or a CPU that does not come
+//! online in time runs UP_CANCELED for every callback whose UP_PREPARE succeeded, in
+//! reverse order, and returns the error; the CPU can be tried again. Both directions run
+//! under the hotplug lock's write side, so `cpus_read_lock` keeps the online set still.
+
+use core::fmt;
+use core::sync::atomic::Ordering;
+
+use super::cpu_ops::{self, CpuOps, OpsError};
+use super::cpumask::CpuMask;
+use super::hotplug_lock::{HotplugLock, LockState};
+use super::state::{self, HotplugState, slot, ticket};
+use crate::MAX_CPUS;
+use crate::arch::{cpu, smp as arch_smp};
+use crate::drivers::gic;
+use crate::drivers::timer::{self, Deadline};
+
+/// How long a booting CPU has to come online, and a dying one to confirm it is off.
+pub const BOOT_TIMEOUT_US: u64 = 5_000_000;
+pub const DEATH_TIMEOUT_US: u64 = 5_000_000;
+
+static LOCK: HotplugLock<MAX_CPUS> = HotplugLock::new();
+
+/// Waits for the lock with interrupts enabled: cross-calls keep being served.
+fn relax() {
+    debug_assert!(!cpu::irqs_masked(), "waiting for the hotplug lock with interrupts masked");
+    core::hint::spin_loop();
+}
+
+/// Keeps CPUs from coming or going until [`cpus_read_unlock`]. Nests.
+pub fn cpus_read_lock() {
+    LOCK.read_lock(cpu::id(), relax);
+}
+
+pub fn cpus_read_unlock() {
+    LOCK.read_unlock(cpu::id());
+}
+
+/// The write side: held by CPU up and down.
+pub fn cpu_hotplug_begin() {
+    LOCK.write_lock(cpu::id(), relax);
+}
+
+pub fn cpu_hotplug_done() {
+    LOCK.write_unlock(cpu::id());
+}
+
+/// States that the caller needs the online set held still (checked in debug builds).
+#[track_caller]
+pub fn assert_cpus_held() {
+    debug_assert!(
+        LOCK.held_by(cpu::id()),
+        "cpus_read_lock or cpu_hotplug_begin needed here"
+    );
+}
+
+pub fn lock_state() -> LockState {
+    LOCK.state()
+}
+
+/// A subsystem's steps in the state machine; each is optional.
+pub struct HotplugCallbacks {
+    pub name: &'static str,
+    /// Before the CPU boots: allocate what it will need. May fail.
+    pub up_prepare: Option<fn(usize) -> Result<(), CallbackError>>,
+    /// The boot failed after `up_prepare` succeeded: undo it.
+    pub up_canceled: Option<fn(usize)>,
+    /// The CPU is online.
+    pub online: Option<fn(usize)>,
+    /// Before the CPU goes: may refuse.
+    pub down_prepare: Option<fn(usize) -> Result<(), CallbackError>>,
+    /// The CPU is confirmed dead: reclaim what it had.
+    pub dead: Option<fn(usize)>,
+}
+
+/// A callback's refusal, with its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackError(pub &'static str);
+
+/// The callbacks, in the order they run going up (down runs the same order; cancel runs
+/// it in reverse).
+static CALLBACKS: &[&HotplugCallbacks] = &[&super::stacks::CALLBACKS];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotplugError {
+    NoSuchCpu(usize),
+    /// The CPU is not in the state the operation starts from.
+    WrongState { cpu: usize, state: HotplugState },
+    /// The CPU has no enable method this kernel can use.
+    NotPresent(usize),
+    LastCpu(usize),
+    /// A CPU cannot take itself down: another CPU must control it.
+    IsCaller(usize),
+    Callback { name: &'static str, error: CallbackError },
+    Ops(OpsError),
+    /// The CPU was started but never came online.
+    BootTimeout(usize),
+    /// The CPU was asked to die and never said it was dying.
+    DyingTimeout(usize),
+}
+
+impl fmt::Display for HotplugError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HotplugError::NoSuchCpu(c) => write!(f, "there is no cpu{c}"),
+            HotplugError::WrongState { cpu, state } => write!(f, "cpu{cpu} is {state}"),
+            HotplugError::NotPresent(c) => write!(f, "cpu{c} has no usable enable method"),
+            HotplugError::LastCpu(c) => write!(f, "cpu{c} is the last online CPU"),
+            HotplugError::IsCaller(c) => write!(f, "cpu{c} cannot take itself down"),
+            HotplugError::Callback { name, error } => {
+                write!(f, "the {name} callback refused: {}", error.0)
+            }
+            HotplugError::Ops(e) => write!(f, "{e}"),
+            HotplugError::BootTimeout(c) => write!(
+                f,
+                "cpu{c} did not come online within {} ms",
+                BOOT_TIMEOUT_US / 1000
+            ),
+            HotplugError::DyingTimeout(c) => write!(
+                f,
+                "cpu{c} did not start dying within {} ms",
+                DEATH_TIMEOUT_US / 1000
+            ),
+        }
+    }
+}
+
+fn ops(cpu: usize) -> Option<&'static dyn CpuOps> {
+    cpu_ops::for_method(crate::boot::platform().cpus.get(cpu)?.enable_method)
+}
+
+pub fn mpidr(cpu: usize) -> u64 {
+    crate::boot::platform().cpus[cpu].mpidr
+}
+
+/// Whether an offline `cpu` waits parked (spin-table) rather than powered off.
+pub fn parks(cpu: usize) -> bool {
+    ops(cpu).is_some_and(|o| o.parks())
+}
+
+pub fn method_name(cpu: usize) -> &'static str {
+    ops(cpu).map_or("none", |o| o.name())
+}
+
+/// Brings `cpu` online. Takes the hotplug lock's write side.
+pub fn cpu_up(cpu: usize) -> Result<(), HotplugError> {
+    if !state::possible().contains(cpu) {
+        return Err(HotplugError::NoSuchCpu(cpu));
+    }
+    let Some(ops) = ops(cpu).filter(|_| state::present().contains(cpu)) else {
+        return Err(HotplugError::NotPresent(cpu));
+    };
+    cpu_hotplug_begin();
+    let result = bring_up(cpu, ops);
+    cpu_hotplug_done();
+    result
+}
+
+fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
+    let s = slot(cpu);
+    match s.state() {
+        HotplugState::Offline => {}
+        state => return Err(HotplugError::WrongState { cpu, state }),
+    }
+    s.set_state(HotplugState::UpPrepare);
+    for (i, cb) in CALLBACKS.iter().enumerate() {
+        if let Some(prepare) = cb.up_prepare
+            && let Err(error) = prepare(cpu)
+        {
+            cancel(cpu, &CALLBACKS[..i]);
+            return Err(HotplugError::Callback {
+                name: cb.name,
+                error,
+            });
+        }
+    }
+    s.set_state(HotplugState::Booting);
+    let number = (s.boot_ticket.load(Ordering::Relaxed) >> 2) + 1;
+    let waiting = (number << 2) | ticket::WAITING;
+    s.die_requested.store(false, Ordering::Relaxed);
+    s.dying.store(false, Ordering::Relaxed);
+    s.boot_ticket.store(waiting, Ordering::Release);
+    let stack_top = s.stack_top.load(Ordering::Acquire);
+    arch_smp::prepare(cpu, mpidr(cpu), stack_top);
+    if let Err(e) = ops.boot(cpu, mpidr(cpu), arch_smp::entry_point()) {
+        s.boot_ticket.store(ticket::NONE, Ordering::Release);
+        cancel(cpu, CALLBACKS);
+        return Err(HotplugError::Ops(e));
+    }
+    let deadline = Deadline::after_us(BOOT_TIMEOUT_US);
+    while s.boot_ticket.load(Ordering::Acquire) != (number << 2) | ticket::ARRIVED {
+        if deadline.passed()
+            && s
+                .boot_ticket
+                .compare_exchange(
+                    waiting,
+                    (number << 2) | ticket::CANCELLED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            cancel(cpu, CALLBACKS);
+            return Err(HotplugError::BootTimeout(cpu));
+        }
+        core::hint::spin_loop();
+    }
+    s.set_state(HotplugState::Online);
+    for cb in CALLBACKS {
+        if let Some(online) = cb.online {
+            online(cpu);
+        }
+    }
+    Ok(())
+}
+
+/// Runs UP_CANCELED for `prepared`, last first, and leaves `cpu` offline.
+fn cancel(cpu: usize, prepared: &[&HotplugCallbacks]) {
+    for cb in prepared.iter().rev() {
+        if let Some(canceled) = cb.up_canceled {
+            canceled(cpu);
+        }
+    }
+    slot(cpu).set_state(HotplugState::Offline);
+}
+
+/// Takes `cpu` offline, from another CPU. Takes the hotplug lock's write side.
+pub fn cpu_down(cpu: usize) -> Result<(), HotplugError> {
+    if !state::possible().contains(cpu) {
+        return Err(HotplugError::NoSuchCpu(cpu));
+    }
+    if cpu == cpu::id() {
+        return Err(HotplugError::IsCaller(cpu));
+    }
+    cpu_hotplug_begin();
+    let result = take_down(cpu);
+    cpu_hotplug_done();
+    result
+}
+
+fn take_down(cpu: usize) -> Result<(), HotplugError> {
+    let s = slot(cpu);
+    match s.state() {
+        HotplugState::Online => {}
+        state => return Err(HotplugError::WrongState { cpu, state }),
+    }
+    if state::online().without(cpu).is_empty() {
+        return Err(HotplugError::LastCpu(cpu));
+    }
+    let Some(ops) = ops(cpu) else {
+        return Err(HotplugError::NotPresent(cpu));
+    };
+    s.set_state(HotplugState::DownPrepare);
+    for cb in CALLBACKS {
+        if let Some(prepare) = cb.down_prepare
+            && let Err(error) = prepare(cpu)
+        {
+            s.set_state(HotplugState::Online);
+            return Err(HotplugError::Callback {
+                name: cb.name,
+                error,
+            });
+        }
+    }
+    s.set_state(HotplugState::Dying);
+    s.die_requested.store(true, Ordering::Release);
+    gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
+    let deadline = Deadline::after_us(DEATH_TIMEOUT_US);
+    while !s.dying.load(Ordering::Acquire) {
+        if deadline.passed() {
+            // It never left: it is still online and working.
+            s.die_requested.store(false, Ordering::Release);
+            s.set_state(HotplugState::Online);
+            return Err(HotplugError::DyingTimeout(cpu));
+        }
+        core::hint::spin_loop();
+    }
+    if let Err(e) = ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US) {
+        // Off the online set and past its last instruction of ours, but the method cannot
+        // tell whether it is off: it stays DYING and cannot be brought up again.
+        return Err(HotplugError::Ops(e));
+    }
+    s.set_state(HotplugState::Dead);
+    for cb in CALLBACKS {
+        if let Some(dead) = cb.dead {
+            dead(cpu);
+        }
+    }
+    s.set_state(HotplugState::Offline);
+    Ok(())
+}
+
+/// On a CPU that just started (MMU on, own stack): claim the boot ticket, set up the GIC
+/// interface, join the online set. Returns false if the controller gave up on this boot.
+pub fn arrive(cpu: usize) -> bool {
+    let s = slot(cpu);
+    s.ever_started.store(true, Ordering::Release);
+    if let Err(e) = gic::init_cpu(cpu, &super::private_interrupts()) {
+        crate::log!("cpu{cpu}: interrupt controller: {e}");
+        return false;
+    }
+    let t = s.boot_ticket.load(Ordering::Acquire);
+    if t & 3 != ticket::WAITING {
+        return false;
+    }
+    state::ONLINE.insert(cpu);
+    if s
+        .boot_ticket
+        .compare_exchange(t, (t & !3) | ticket::ARRIVED, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        state::ONLINE.remove(cpu);
+        return false;
+    }
+    true
+}
+
+/// On the dying CPU, interrupts masked: everything but the enable method's last step.
+pub fn leave(cpu: usize) -> &'static dyn CpuOps {
+    state::ONLINE.remove(cpu);
+    super::call::run_pending();
+    gic::shutdown_cpu(cpu);
+    timer::disarm();
+    let s = slot(cpu);
+    s.die_requested.store(false, Ordering::Relaxed);
+    s.dying.store(true, Ordering::Release);
+    ops(cpu).expect("a CPU that came up has an enable method")
+}

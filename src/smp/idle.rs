@@ -1,0 +1,37 @@
+//! What a CPU does when it is not running a command: its life from the secondary entry,
+//! and the idle loop every online CPU returns to, where it sleeps in WFI, serves
+//! interrupts, takes the shell when the console moves to it, and leaves when told to die.
+
+use core::sync::atomic::Ordering;
+
+use super::{hotplug, state::slot};
+use crate::arch::cpu;
+
+/// A secondary CPU's first Rust code with its MMU on and its own stack.
+pub fn secondary_started(cpu: usize) -> ! {
+    if !hotplug::arrive(cpu) {
+        // The controller gave up on this boot: go back where we came from.
+        let ops = hotplug::leave(cpu);
+        ops.die(cpu)
+    }
+    idle_loop(cpu)
+}
+
+/// The loop every online CPU runs when it has nothing else to do.
+pub fn idle_loop(cpu: usize) -> ! {
+    loop {
+        cpu::disable_irqs();
+        if slot(cpu).die_requested.load(Ordering::Acquire) {
+            let ops = hotplug::leave(cpu);
+            ops.die(cpu);
+        }
+        if crate::console::is_console_cpu(cpu) {
+            cpu::enable_irqs();
+            crate::console::shell::run();
+            continue;
+        }
+        // Wakes on any pending interrupt, even masked; the handler runs once unmasked.
+        cpu::wait_for_interrupt();
+        cpu::enable_irqs();
+    }
+}

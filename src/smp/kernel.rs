@@ -1,0 +1,105 @@
+//! Bringing SMP up at boot, and the interrupt handler every CPU shares.
+
+use super::cpu_ops;
+use super::cpumask::CpuMask;
+use super::hotplug::{self, cpu_up};
+use super::psci_ops::PsciOps;
+use super::state::{self, HotplugState, slot};
+use crate::arch::{cpu, exceptions, layout, psci::Psci};
+use crate::drivers::{gic, timer};
+use crate::dt::Platform;
+use crate::dt::bootargs::BootOptions;
+use crate::{MAX_CPUS, log};
+use core::sync::atomic::Ordering;
+
+/// The per-CPU interrupts every CPU enables: the EL1 physical timer's.
+pub fn private_interrupts() -> arrayvec::ArrayVec<u32, 1> {
+    let mut ppis = arrayvec::ArrayVec::new();
+    if let Some(t) = crate::boot::try_platform().and_then(|p| p.timer) {
+        ppis.push(t.phys_irq);
+    }
+    ppis
+}
+
+fn handle_irq() {
+    let timer_irq = crate::boot::try_platform()
+        .and_then(|p| p.timer)
+        .map(|t| t.phys_irq);
+    while let Some(irq) = gic::acknowledge() {
+        match irq.id() {
+            gic::SGI_CALL => super::call::run_pending(),
+            gic::SGI_KICK => {}
+            id if Some(id) == timer_irq => timer::disarm(),
+            id => log!("spurious interrupt {id}"),
+        }
+        gic::end(irq);
+    }
+}
+
+/// Sets up the interrupt controller and brings the device tree's CPUs online (as far as
+/// `maxcpus=`/`nosmp` allow). Without a usable GIC the kernel runs on the boot CPU alone.
+pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
+    let me = cpu::id();
+    let limit = gic::max_cpus(platform).min(MAX_CPUS);
+    let count = platform.cpus.len().min(limit);
+    if platform.cpus.len() > limit {
+        log!(
+            "{} CPUs beyond the {limit} this interrupt controller addresses: left out",
+            platform.cpus.len() - limit
+        );
+    }
+    state::POSSIBLE.set(CpuMask::first(count.max(me + 1)));
+    if let Some(method) = platform.psci {
+        PsciOps::init(Psci::new(method));
+    }
+    for c in 0..count {
+        if c == me || cpu_ops::for_method(platform.cpus[c].enable_method).is_some() {
+            state::PRESENT.insert(c);
+        }
+    }
+    let mpidrs: arrayvec::ArrayVec<u64, MAX_CPUS> =
+        platform.cpus.iter().take(count).map(|c| c.mpidr).collect();
+    if let Err(e) = gic::init(platform, &mpidrs).and_then(|()| {
+        exceptions::set_irq_handler(handle_irq);
+        gic::init_cpu(me, &private_interrupts())
+    }) {
+        log!("interrupt controller: {e}; running on cpu{me} alone");
+        return;
+    }
+    let s = slot(me);
+    s.stack_top
+        .store(layout::boot_stack_region().end(), Ordering::Release);
+    s.ever_started.store(true, Ordering::Release);
+    s.set_state(HotplugState::Online);
+    state::ONLINE.insert(me);
+    cpu::enable_irqs();
+    log!(
+        "GICv{}; CPUs possible {}, present {}",
+        gic::version().unwrap_or(0),
+        state::possible(),
+        state::present()
+    );
+
+    let max_online = if options.no_smp {
+        1
+    } else {
+        options.max_cpus.unwrap_or(MAX_CPUS).max(1)
+    };
+    for c in state::present().without(me).iter() {
+        if state::online().len() >= max_online {
+            log!("cpu{c}: left offline (maxcpus={max_online})");
+            continue;
+        }
+        let start = timer::now_ns();
+        match cpu_up(c) {
+            Ok(()) => log!(
+                "cpu{c}: online ({}, MPIDR {:#x}) in {} us",
+                hotplug::method_name(c),
+                hotplug::mpidr(c),
+                (timer::now_ns() - start) / 1000
+            ),
+            Err(e) => log!("cpu{c}: not brought up: {e}"),
+        }
+    }
+    log!("{} of {} CPUs online: {}", state::online().len(), count, state::online());
+}
