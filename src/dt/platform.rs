@@ -418,7 +418,9 @@ impl<'dtb> Platform<'dtb> {
                 None => {
                     self.problem(
                         v.path,
-                        format_args!("spin-table without a valid (8-byte aligned) 'cpu-release-addr'"),
+                        format_args!(
+                            "spin-table without a valid (8-byte aligned) 'cpu-release-addr'"
+                        ),
                     );
                     EnableMethod::Unsupported("spin-table")
                 }

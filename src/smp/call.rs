@@ -75,18 +75,23 @@ impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CallError::Offline(m) => write!(f, "cpu {m} offline"),
-            CallError::Timeout(m) => write!(
-                f,
-                "cpu {m} did not answer within {} ms",
-                TIMEOUT_US / 1000
-            ),
-            CallError::InterruptsMasked => write!(f, "cannot wait for a call with interrupts masked"),
+            CallError::Timeout(m) => {
+                write!(f, "cpu {m} did not answer within {} ms", TIMEOUT_US / 1000)
+            }
+            CallError::InterruptsMasked => {
+                write!(f, "cannot wait for a call with interrupts masked")
+            }
         }
     }
 }
 
 /// Runs `func(arg)` on `cpu`; with `wait`, returns once it has run.
-pub fn smp_call_function_single(cpu: usize, func: CallFn, arg: u64, wait: bool) -> Result<(), CallError> {
+pub fn smp_call_function_single(
+    cpu: usize,
+    func: CallFn,
+    arg: u64,
+    wait: bool,
+) -> Result<(), CallError> {
     on_each_cpu(CpuMask::single(cpu), func, arg, wait)
 }
 

@@ -31,7 +31,10 @@ static LOCK: HotplugLock<MAX_CPUS> = HotplugLock::new();
 
 /// Waits for the lock with interrupts enabled: cross-calls keep being served.
 fn relax() {
-    debug_assert!(!cpu::irqs_masked(), "waiting for the hotplug lock with interrupts masked");
+    debug_assert!(
+        !cpu::irqs_masked(),
+        "waiting for the hotplug lock with interrupts masked"
+    );
     core::hint::spin_loop();
 }
 
@@ -93,13 +96,19 @@ static CALLBACKS: &[&HotplugCallbacks] = &[&super::stacks::CALLBACKS];
 pub enum HotplugError {
     NoSuchCpu(usize),
     /// The CPU is not in the state the operation starts from.
-    WrongState { cpu: usize, state: HotplugState },
+    WrongState {
+        cpu: usize,
+        state: HotplugState,
+    },
     /// The CPU has no enable method this kernel can use.
     NotPresent(usize),
     LastCpu(usize),
     /// A CPU cannot take itself down: another CPU must control it.
     IsCaller(usize),
-    Callback { name: &'static str, error: CallbackError },
+    Callback {
+        name: &'static str,
+        error: CallbackError,
+    },
     Ops(OpsError),
     /// The CPU was started but never came online.
     BootTimeout(usize),
@@ -198,8 +207,7 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
     let deadline = Deadline::after_us(BOOT_TIMEOUT_US);
     while s.boot_ticket.load(Ordering::Acquire) != (number << 2) | ticket::ARRIVED {
         if deadline.passed()
-            && s
-                .boot_ticket
+            && s.boot_ticket
                 .compare_exchange(
                     waiting,
                     (number << 2) | ticket::CANCELLED,
@@ -312,9 +320,13 @@ pub fn arrive(cpu: usize) -> bool {
         return false;
     }
     state::ONLINE.insert(cpu);
-    if s
-        .boot_ticket
-        .compare_exchange(t, (t & !3) | ticket::ARRIVED, Ordering::AcqRel, Ordering::Acquire)
+    if s.boot_ticket
+        .compare_exchange(
+            t,
+            (t & !3) | ticket::ARRIVED,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
         .is_err()
     {
         state::ONLINE.remove(cpu);

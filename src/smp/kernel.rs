@@ -101,5 +101,10 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
             Err(e) => log!("cpu{c}: not brought up: {e}"),
         }
     }
-    log!("{} of {} CPUs online: {}", state::online().len(), count, state::online());
+    log!(
+        "{} of {} CPUs online: {}",
+        state::online().len(),
+        count,
+        state::online()
+    );
 }

@@ -10,9 +10,9 @@ use arrayvec::ArrayString;
 use super::args::{ArgError, Args};
 use crate::arch::exceptions::{self, Fault};
 use crate::boot;
+use crate::drivers::timer;
 use crate::dt::Gic;
 use crate::mm::{self, page_alloc::PAGE_SIZE};
-use crate::drivers::timer;
 use crate::power;
 use crate::println;
 use crate::smp::state::{self, HotplugState};
@@ -238,9 +238,15 @@ fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
     println!("CPU  MPIDR        METHOD       STATE");
     for (i, cpu) in p.cpus.iter().enumerate() {
         let mut method = ArrayString::<16>::new();
-        let _ = fmt::write(&mut Truncate(&mut method), format_args!("{}", cpu.enable_method));
+        let _ = fmt::write(
+            &mut Truncate(&mut method),
+            format_args!("{}", cpu.enable_method),
+        );
         let mut state_text = ArrayString::<40>::new();
-        let _ = match state::possible().contains(i).then(|| state::slot(i).state()) {
+        let _ = match state::possible()
+            .contains(i)
+            .then(|| state::slot(i).state())
+        {
             None => fmt::write(&mut state_text, format_args!("left out")),
             Some(HotplugState::Offline) if state::slot(i).parked.load(Ordering::Acquire) => {
                 fmt::write(&mut state_text, format_args!("parked (offline)"))
@@ -275,7 +281,9 @@ fn cpu_on_off<'a>(args: &Args<'a>) -> CmdResult<'a> {
     if action == "off" && cpu == me {
         // The shell cannot take its own CPU down: it moves to another CPU, which does.
         let Some(to) = state::online().without(me).iter().next() else {
-            return Err(CmdError::failed(format_args!("cpu{cpu} is the last online CPU")));
+            return Err(CmdError::failed(format_args!(
+                "cpu{cpu} is the last online CPU"
+            )));
         };
         println!("cpu off {cpu}: the shell moves to cpu{to}, which takes cpu{cpu} down");
         crate::console::shell::hand_over_and_take_down(cpu, to);
@@ -367,7 +375,11 @@ fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let lost = targets.bits() & !state::online().bits();
     println!(
         "RESULT hotplug {} cycles={cycles} ops={ops} cpus={} offline_avg_us={} online_avg_us={} lost={}",
-        if failure.is_none() && lost == 0 { "PASS" } else { "FAIL" },
+        if failure.is_none() && lost == 0 {
+            "PASS"
+        } else {
+            "FAIL"
+        },
         targets.len(),
         off_ns / half / 1000,
         on_ns / half / 1000,

@@ -99,7 +99,9 @@ impl GicV2Driver {
         let list = targets
             .iter()
             .filter(|&c| c < self.masks.len())
-            .fold(0u16, |acc, c| acc | u16::from(self.masks[c].load(Ordering::Acquire)));
+            .fold(0u16, |acc, c| {
+                acc | u16::from(self.masks[c].load(Ordering::Acquire))
+            });
         if list == 0 {
             return;
         }

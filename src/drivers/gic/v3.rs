@@ -70,7 +70,11 @@ impl GicV3Driver {
     }
 
     fn index_of(&self, cpu: usize) -> Result<usize, GicError> {
-        match self.redistributor.get(cpu).map(|i| i.load(Ordering::Relaxed)) {
+        match self
+            .redistributor
+            .get(cpu)
+            .map(|i| i.load(Ordering::Relaxed))
+        {
             Some(index) if index != UNKNOWN => Ok(index),
             _ => Err(GicError::NoRedistributor {
                 mpidr: self.mpidr.get(cpu).copied().unwrap_or(u64::MAX),
@@ -126,7 +130,8 @@ impl GicV3Driver {
                 affinity1: (cluster >> 8) as u8,
                 target_list: list,
             };
-            let _ = GicCpuInterface::send_sgi(IntId::sgi(sgi), target, SgiTargetGroup::CurrentGroup1);
+            let _ =
+                GicCpuInterface::send_sgi(IntId::sgi(sgi), target, SgiTargetGroup::CurrentGroup1);
         }
     }
 
