@@ -69,7 +69,7 @@ $(BUILD)/dts/%.dtb: dts/%.dts $(BUILD)/.setup
 	dtc -q -I dts -O dtb -o $@ $<
 
 run: image
-	$(QEMU) $(QEMU_FLAGS) -append "$(ARGS)"
+	$(QEMU) $(QEMU_FLAGS) -append '$(ARGS)'
 
 lint: $(BUILD)/.setup
 	cargo fmt --all -- --check

@@ -171,6 +171,31 @@ fn wait_for(target: usize, me: usize, number: u64) -> bool {
     }
 }
 
+/// The CPUs that answered the last census.
+static ANSWERED: AtomicU64 = AtomicU64::new(0);
+/// One census at a time.
+static CENSUS: spin::Mutex<()> = spin::Mutex::new(());
+
+fn answer(_: u64) {
+    ANSWERED.fetch_or(1 << cpu::id(), Ordering::AcqRel);
+}
+
+/// Calls every online CPU, this one included, and returns who answered next to who was
+/// online: the two must be equal. Holds the hotplug lock's read side, so the online set
+/// cannot change under it. A check of the delivery path, used by the shell's `hotplug`.
+pub fn census() -> Result<(CpuMask, CpuMask), CallError> {
+    super::hotplug::cpus_read_lock();
+    let result = {
+        let _one = CENSUS.lock();
+        ANSWERED.store(0, Ordering::Release);
+        let online = state::online();
+        on_each_cpu(online, answer, 0, true)
+            .map(|()| (CpuMask::from_bits(ANSWERED.load(Ordering::Acquire)), online))
+    };
+    super::hotplug::cpus_read_unlock();
+    result
+}
+
 /// Runs every call queued to this CPU. From the call SGI's handler, and from a dying CPU
 /// (interrupts masked) so calls queued before it left the online set are still served.
 pub fn run_pending() {

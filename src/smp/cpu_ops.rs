@@ -11,9 +11,9 @@ use crate::dt::EnableMethod;
 /// Why an enable method could not do its part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpsError {
-    /// PSCI refused CPU_ON (e.g. INVALID_PARAMETERS for an MPIDR that does not exist,
-    /// ALREADY_ON, DENIED).
-    Psci(psci::Error),
+    /// PSCI refused CPU_ON for this MPIDR (e.g. INVALID_PARAMETERS for an MPIDR that
+    /// names no core, ALREADY_ON, DENIED).
+    CpuOn { mpidr: u64, error: psci::Error },
     /// The CPU did not confirm its death in time.
     DeathNotConfirmed,
     /// The CPU has no enable method this kernel can use.
@@ -23,7 +23,13 @@ pub enum OpsError {
 impl fmt::Display for OpsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OpsError::Psci(e) => write!(f, "PSCI error {e:?}"),
+            OpsError::CpuOn { mpidr, error } => {
+                write!(f, "PSCI CPU_ON for MPIDR {mpidr:#x} failed: {error}")?;
+                if *error == psci::Error::InvalidParameters {
+                    write!(f, " (does the device tree name a core that exists?)")?;
+                }
+                Ok(())
+            }
             OpsError::DeathNotConfirmed => write!(f, "the CPU did not confirm it is off"),
             OpsError::NoMethod => write!(f, "no usable enable method"),
         }

@@ -109,7 +109,11 @@ pub enum HotplugError {
         name: &'static str,
         error: CallbackError,
     },
-    Ops(OpsError),
+    /// The enable method failed; the CPU is back where it started.
+    Ops {
+        cpu: usize,
+        error: OpsError,
+    },
     /// The CPU was started but never came online.
     BootTimeout(usize),
     /// The CPU was asked to die and never said it was dying.
@@ -127,7 +131,7 @@ impl fmt::Display for HotplugError {
             HotplugError::Callback { name, error } => {
                 write!(f, "the {name} callback refused: {}", error.0)
             }
-            HotplugError::Ops(e) => write!(f, "{e}"),
+            HotplugError::Ops { cpu, error } => write!(f, "cpu{cpu}: {error}"),
             HotplugError::BootTimeout(c) => write!(
                 f,
                 "cpu{c} did not come online within {} ms",
@@ -202,7 +206,7 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
     if let Err(e) = ops.boot(cpu, mpidr(cpu), arch_smp::entry_point()) {
         s.boot_ticket.store(ticket::NONE, Ordering::Release);
         cancel(cpu, CALLBACKS);
-        return Err(HotplugError::Ops(e));
+        return Err(HotplugError::Ops { cpu, error: e });
     }
     let deadline = Deadline::after_us(BOOT_TIMEOUT_US);
     while s.boot_ticket.load(Ordering::Acquire) != (number << 2) | ticket::ARRIVED {
@@ -294,7 +298,7 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
     if let Err(e) = ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US) {
         // Off the online set and past its last instruction of ours, but the method cannot
         // tell whether it is off: it stays DYING and cannot be brought up again.
-        return Err(HotplugError::Ops(e));
+        return Err(HotplugError::Ops { cpu, error: e });
     }
     s.set_state(HotplugState::Dead);
     for cb in CALLBACKS {

@@ -35,7 +35,7 @@ pub struct HotplugLock<const N: usize> {
     depth: [AtomicUsize; N],
 }
 
-/// A snapshot for `khotplug` and the shell.
+/// A snapshot of the lock, for tests and the shell's `cpus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockState {
     pub refcount: usize,

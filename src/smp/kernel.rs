@@ -80,14 +80,14 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         state::present()
     );
 
-    let max_online = if options.no_smp {
-        1
-    } else {
-        options.max_cpus.unwrap_or(MAX_CPUS).max(1)
+    let (max_online, why) = match (options.no_smp, options.max_cpus) {
+        (true, _) => (1, "nosmp"),
+        (false, Some(n)) => (n.max(1), "maxcpus"),
+        (false, None) => (MAX_CPUS, ""),
     };
     for c in state::present().without(me).iter() {
         if state::online().len() >= max_online {
-            log!("cpu{c}: left offline (maxcpus={max_online})");
+            log!("cpu{c}: left offline ({why}); `cpu on {c}` brings it up");
             continue;
         }
         let start = timer::now_ns();
@@ -98,7 +98,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
                 hotplug::mpidr(c),
                 (timer::now_ns() - start) / 1000
             ),
-            Err(e) => log!("cpu{c}: not brought up: {e}"),
+            Err(e) => log!("{e}; cpu{c} stays offline"),
         }
     }
     log!(

@@ -31,7 +31,7 @@ impl CpuOps for PsciOps {
     fn boot(&self, cpu: usize, mpidr: u64, entry: u64) -> Result<(), OpsError> {
         self.psci
             .cpu_on(mpidr, entry, cpu as u64)
-            .map_err(OpsError::Psci)
+            .map_err(|error| OpsError::CpuOn { mpidr, error })
     }
 
     fn die(&self, cpu: usize) -> ! {

@@ -1,5 +1,5 @@
 //! The kernel shell on the serial console: reads lines with the line editor, runs the
-//! commands of `commands.rs`, and first runs the bootarg `run="cmd; cmd"` script.
+//! commands of `commands/`, and first runs the bootarg `run="cmd; cmd"` script.
 
 pub mod args;
 #[cfg(target_os = "none")]

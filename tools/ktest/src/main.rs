@@ -12,6 +12,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// A check of a run's whole output: `Err` says what is wrong.
+type OutputCheck = fn(&str) -> Result<(), String>;
+
 /// One boot of the kernel and what it must show.
 struct Case {
     name: &'static str,
@@ -32,6 +35,10 @@ struct Case {
     exit_code: i32,
     /// Stop QEMU once this text has appeared this many times (exit status not checked).
     until: Option<(&'static str, usize)>,
+    /// How long the run may take before QEMU is killed and the case fails.
+    timeout: Duration,
+    /// A further check on the whole output, beyond `expect` and `forbid`.
+    check: Option<OutputCheck>,
 }
 
 #[derive(Clone, Copy)]
@@ -44,6 +51,21 @@ enum Kernel {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `free` counts of every `mem` in the output must be equal: what a run of hotplug
+/// cycles allocated (stacks, tables) it must have given back.
+fn free_pages_unchanged(output: &str) -> Result<(), String> {
+    let free: Vec<&str> = output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("free "))
+        .map(|rest| rest.split_whitespace().next().unwrap_or(""))
+        .collect();
+    match free.as_slice() {
+        [first, rest @ ..] if !rest.is_empty() && rest.iter().all(|f| f == first) => Ok(()),
+        [_, _, ..] => Err(format!("free pages changed: {}", free.join(" -> "))),
+        _ => Err("expected at least two `mem` reports".into()),
+    }
+}
 
 fn cases() -> Vec<Case> {
     let base = Case {
@@ -60,6 +82,8 @@ fn cases() -> Vec<Case> {
         forbid: &["Oops:"],
         exit_code: 0,
         until: None,
+        timeout: TIMEOUT,
+        check: None,
     };
     vec![
         Case {
@@ -73,7 +97,7 @@ fn cases() -> Vec<Case> {
                 "gic:         GICv2, distributor [0x0008000000-0x000800ffff]",
                 "console:     pl011@9000000",
                 "memory:      [0x0040000000-0x005fffffff] (512 MiB)",
-                "  3  0x3          psci         offline",
+                "  3  0x3          psci         online",
                 "  0  0x0          psci         online",
                 "  total       131072  (512 MiB)",
                 "cpu0: 4 CPU(s) in the device tree",
@@ -104,7 +128,115 @@ fn cases() -> Vec<Case> {
             bootargs: "run=\"cpus; poweroff\"",
             expect: &[
                 "20 CPU(s) in the device tree",
+                " 16  0x100        psci         online",
+                " 19  0x103        psci         online",
+            ],
+            ..base
+        },
+        Case {
+            // Every CPU off and on, the boot CPU included (the shell moves off it first),
+            // then 500 cycles of the other three; each half cycle checks that cross-calls
+            // reach exactly the online CPUs. The page counts before and after must match.
+            name: "hotplug-gicv2-el1-500-cycles",
+            bootargs: "run=\"mem; cpu off 0; cpus; cpu on 0; cpu off 2; cpu on 2; cpu off 3; \
+                       cpu on 3; cpu off 1; cpu on 1; ipi 1; ipi 3; hotplug 500; cpus; mem; \
+                       poweroff\"",
+            expect: &[
+                "cpu off 0: the shell moves to cpu1, which takes cpu0 down",
+                "(shell now on cpu1)",
+                "  0  0x0          psci         offline",
+                "  1  0x1          psci         online, shell",
+                "cpu on 0: done in",
+                "cpu off 2: done in",
+                "cpu on 2: done in",
+                "cpu off 3: done in",
+                "cpu on 3: done in",
+                "(shell now on cpu0)",
+                "ipi 1: 100 round trips",
+                "ipi 3: 100 round trips",
+                "RESULT hotplug PASS cycles=500 ops=3000 cpus=3 censuses=1000 ",
+                "lost=(none)",
+            ],
+            timeout: Duration::from_secs(400),
+            check: Some(free_pages_unchanged),
+            ..base
+        },
+        Case {
+            name: "hotplug-gicv3-el2-20cpus",
+            machine: "virt,gic-version=3,virtualization=on",
+            smp: 20,
+            bootargs: "run=\"cpu off 16; cpu off 19; cpus; ipi 18; cpu on 16; cpu on 19; \
+                       ipi 19; cpu off 0; cpu on 0; hotplug 5; poweroff\"",
+            expect: &[
+                "20 of 20 CPUs online: 0-19",
+                " 16  0x100        psci         offline",
                 " 19  0x103        psci         offline",
+                " 17  0x101        psci         online",
+                "ipi 18: 100 round trips",
+                "ipi 19: 100 round trips",
+                "cpu on 19: done in",
+                "(shell now on cpu1)",
+                "RESULT hotplug PASS cycles=5 ops=190 cpus=19 censuses=10 ",
+            ],
+            timeout: Duration::from_secs(240),
+            ..base
+        },
+        Case {
+            name: "hotplug-refusals",
+            smp: 2,
+            bootargs: "run=\"cpu off 1; cpu off 1; cpu off 0; ipi 1; ipi 0; cpu on 7; \
+                       cpu off x; cpu on 1; cpu on 1; ipi 1; poweroff\"",
+            expect: &[
+                "cpu off 1: done in",
+                "cpu: cpu1 is offline",
+                "cpu: cpu0 is the last online CPU",
+                "ipi: cpu 1 offline",
+                "ipi: cpu0 runs the shell; a round trip needs another CPU",
+                "cpu: there is no cpu7 (CPUs are 0-1)",
+                "cpu: argument 2 'x': expected a CPU number",
+                "cpu on 1: done in",
+                "cpu: cpu1 is online",
+                "ipi 1: 100 round trips",
+            ],
+            ..base
+        },
+        Case {
+            // A CPU whose device-tree MPIDR names no core: CPU_ON fails, the CPU rolls back
+            // to offline, the rest boots, and `cpu on` can try again (and fail the same way).
+            name: "wrong-mpidr-rolls-back",
+            smp: 3,
+            dtb: Some("virt-bad-mpidr.dtb"),
+            bootargs: "run=\"cpus; cpu on 2; cpu on 2; cpu off 1; cpu on 1; hotplug 3; poweroff\"",
+            expect: &[
+                "cpu2: PSCI CPU_ON for MPIDR 0x7 failed: Invalid parameters to PSCI call",
+                "cpu2 stays offline",
+                "2 of 3 CPUs online: 0-1",
+                "  2  0x7          psci         offline",
+                "cpu: cpu2: PSCI CPU_ON for MPIDR 0x7 failed",
+                "; cpu2 is offline now",
+                "RESULT hotplug PASS cycles=3 ops=6 cpus=1",
+            ],
+            ..base
+        },
+        Case {
+            name: "maxcpus-2",
+            bootargs: "maxcpus=2 run=\"cpus; cpu on 3; cpus; poweroff\"",
+            expect: &[
+                "cpu2: left offline (maxcpus); `cpu on 2` brings it up",
+                "2 of 4 CPUs online: 0-1",
+                "  2  0x2          psci         offline",
+                "cpu on 3: done in",
+                "  3  0x3          psci         online",
+            ],
+            ..base
+        },
+        Case {
+            name: "nosmp",
+            bootargs: "nosmp run=\"cpus; poweroff\"",
+            expect: &[
+                "cpu1: left offline (nosmp)",
+                "1 of 4 CPUs online: 0",
+                "  1  0x1          psci         offline",
             ],
             ..base
         },
@@ -178,7 +310,7 @@ fn cases() -> Vec<Case> {
             name: "rust-panic",
             bootargs: "panic=poweroff run=\"crash panic\"",
             expect: &[
-                "Oops: cpu0: panic at src/console/shell/commands.rs:",
+                "Oops: cpu0: panic at src/console/shell/commands/machine.rs:",
                 "the crash command asked for a panic",
                 "Call trace:",
             ],
@@ -320,7 +452,7 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
     thread::spawn(move || pump(&mut stdout, out_tx));
     thread::spawn(move || pump(&mut stderr, tx));
 
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = Instant::now() + case.timeout;
     let mut output = Vec::new();
     let mut typed = false;
     let status = loop {
@@ -365,11 +497,11 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
             if count(&output, text) < times {
                 problems.push(format!(
                     "{text:?} seen fewer than {times} times within {} s",
-                    TIMEOUT.as_secs()
+                    case.timeout.as_secs()
                 ));
             }
         }
-        (None, None) => problems.push(format!("no exit within {} s", TIMEOUT.as_secs())),
+        (None, None) => problems.push(format!("no exit within {} s", case.timeout.as_secs())),
         (Some(s), None) if s.code() != Some(case.exit_code) => problems.push(format!(
             "QEMU exited with {:?}, expected {}",
             s.code(),
@@ -386,6 +518,11 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
         if text.contains(f) {
             problems.push(format!("unexpected {f:?}"));
         }
+    }
+    if let Some(check) = case.check
+        && let Err(why) = check(&text)
+    {
+        problems.push(why);
     }
     if problems.is_empty() {
         Ok(())

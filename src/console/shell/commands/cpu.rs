@@ -1,0 +1,231 @@
+//! CPU commands: `cpus`, `cpu on|off`, `ipi`, `hotplug`.
+
+use core::fmt;
+use core::sync::atomic::Ordering;
+
+use arrayvec::ArrayString;
+
+use super::{CmdError, CmdResult, Hex, Truncate};
+use crate::boot;
+use crate::console::shell::args::Args;
+use crate::drivers::timer;
+use crate::println;
+use crate::smp::call;
+use crate::smp::hotplug::{self, HotplugError};
+use crate::smp::state::{self, HotplugState};
+
+pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    let p = boot::platform();
+    let shell_cpu = crate::arch::cpu::id();
+    println!("CPU  MPIDR        METHOD       STATE");
+    for (i, cpu) in p.cpus.iter().enumerate() {
+        let mut method = ArrayString::<16>::new();
+        let _ = fmt::write(
+            &mut Truncate(&mut method),
+            format_args!("{}", cpu.enable_method),
+        );
+        let mut state_text = ArrayString::<40>::new();
+        let _ = match state::possible()
+            .contains(i)
+            .then(|| state::slot(i).state())
+        {
+            None => fmt::write(&mut state_text, format_args!("left out")),
+            Some(HotplugState::Offline) if state::slot(i).parked.load(Ordering::Acquire) => {
+                fmt::write(&mut state_text, format_args!("parked (offline)"))
+            }
+            Some(s) => fmt::write(&mut state_text, format_args!("{s}")),
+        };
+        if i == shell_cpu {
+            let _ = state_text.try_push_str(", shell");
+        }
+        println!("{i:>3}  {:<11}  {method:<11}  {state_text}", Hex(cpu.mpidr));
+    }
+    let lock = hotplug::lock_state();
+    let mut writer = ArrayString::<8>::new();
+    let _ = match lock.writer {
+        Some(cpu) => fmt::write(&mut writer, format_args!("cpu{cpu}")),
+        None => fmt::write(&mut writer, format_args!("none")),
+    };
+    println!(
+        "hotplug lock: {} reader(s) inside, writer {writer}, {} waiting",
+        lock.refcount, lock.waiters
+    );
+    Ok(())
+}
+
+fn cpu_number<'a>(args: &Args<'a>, index: usize) -> Result<usize, CmdError<'a>> {
+    let n = args.number(index, "a CPU number")?;
+    let count = boot::platform().cpus.len();
+    if n as usize >= count.max(state::possible().len()) {
+        return Err(CmdError::failed(format_args!(
+            "there is no cpu{n} (CPUs are 0-{})",
+            count.saturating_sub(1)
+        )));
+    }
+    Ok(n as usize)
+}
+
+pub(super) fn cpu_on_off<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(2)?;
+    let action = args.choice(0, &["on", "off"], "on or off")?;
+    let cpu = cpu_number(args, 1)?;
+    let me = crate::arch::cpu::id();
+    if action == "off" && cpu == me {
+        // The shell cannot take its own CPU down: it moves to another CPU, which does.
+        let Some(to) = state::online().without(me).iter().next() else {
+            return Err(CmdError::failed(format_args!(
+                "cpu{cpu} is the last online CPU"
+            )));
+        };
+        println!("cpu off {cpu}: the shell moves to cpu{to}, which takes cpu{cpu} down");
+        crate::console::shell::hand_over_and_take_down(cpu, to);
+        return Ok(());
+    }
+    let start = timer::now_ns();
+    let result = if action == "on" {
+        hotplug::cpu_up(cpu)
+    } else {
+        hotplug::cpu_down(cpu)
+    };
+    let us = (timer::now_ns() - start) / 1000;
+    match result {
+        Ok(()) => {
+            println!("cpu {action} {cpu}: done in {us} us");
+            Ok(())
+        }
+        // Refused before anything changed: the error says it all.
+        Err(
+            e @ (HotplugError::NoSuchCpu(_)
+            | HotplugError::WrongState { .. }
+            | HotplugError::NotPresent(_)
+            | HotplugError::LastCpu(_)
+            | HotplugError::IsCaller(_)),
+        ) => Err(CmdError::failed(format_args!("{e}"))),
+        // Failed on the way: say where the CPU was left.
+        Err(e) => Err(CmdError::failed(format_args!(
+            "{e}; cpu{cpu} is {} now",
+            state::slot(cpu).state()
+        ))),
+    }
+}
+
+/// The second half of `cpu off` of the shell's own CPU, on the CPU the shell moved to.
+pub fn finish_cpu_off(cpu: usize) {
+    let start = timer::now_ns();
+    match hotplug::cpu_down(cpu) {
+        Ok(()) => println!(
+            "cpu off {cpu}: done in {} us (shell now on cpu{})",
+            (timer::now_ns() - start) / 1000,
+            crate::arch::cpu::id()
+        ),
+        Err(e) => println!("cpu off {cpu}: {e}"),
+    }
+}
+
+fn no_op(_: u64) {}
+
+pub(super) fn ipi<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(1)?;
+    let cpu = cpu_number(args, 0)?;
+    if cpu == crate::arch::cpu::id() {
+        return Err(CmdError::failed(format_args!(
+            "cpu{cpu} runs the shell; a round trip needs another CPU"
+        )));
+    }
+    const ROUNDS: usize = 100;
+    let mut times = [0u64; ROUNDS];
+    for t in times.iter_mut() {
+        let start = timer::now_ns();
+        call::smp_call_function_single(cpu, no_op, 0, true)
+            .map_err(|e| CmdError::failed(format_args!("{e}")))?;
+        *t = timer::now_ns() - start;
+    }
+    times.sort_unstable();
+    println!(
+        "ipi {cpu}: {ROUNDS} round trips, min {} us, median {} us, max {} us",
+        times[0] / 1000,
+        times[ROUNDS / 2] / 1000,
+        times[ROUNDS - 1] / 1000
+    );
+    Ok(())
+}
+
+/// Offlines and onlines every CPU but the shell's, `cycles` times. After each half cycle
+/// a census checks that cross-calls reach exactly the online CPUs, and a call to an
+/// offline one must be refused.
+pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(1)?;
+    let cycles = args.number_or(0, 1, "a number of cycles")?;
+    let me = crate::arch::cpu::id();
+    let targets = state::online().without(me);
+    let (mut ops, mut off_ns, mut on_ns, mut censuses) = (0u64, 0u64, 0u64, 0u64);
+    let mut failure: Option<(u64, ArrayString<120>)> = None;
+    let mut fail = |cycle: u64, args: fmt::Arguments<'_>| {
+        let mut text = ArrayString::new();
+        let _ = fmt::write(&mut Truncate(&mut text), args);
+        failure = Some((cycle, text));
+    };
+    'cycles: for cycle in 0..cycles {
+        for (going_down, total) in [(true, &mut off_ns), (false, &mut on_ns)] {
+            for cpu in targets.iter() {
+                let start = timer::now_ns();
+                let result = if going_down {
+                    hotplug::cpu_down(cpu)
+                } else {
+                    hotplug::cpu_up(cpu)
+                };
+                if let Err(e) = result {
+                    fail(cycle, format_args!("{e}"));
+                    break 'cycles;
+                }
+                *total += timer::now_ns() - start;
+                ops += 1;
+            }
+            match call::census() {
+                Ok((answered, online)) if answered == online => censuses += 1,
+                Ok((answered, online)) => {
+                    fail(
+                        cycle,
+                        format_args!("cross-call reached cpu {answered}, online is {online}"),
+                    );
+                    break 'cycles;
+                }
+                Err(e) => {
+                    fail(cycle, format_args!("cross-call census: {e}"));
+                    break 'cycles;
+                }
+            }
+            if let Some(cpu) = targets.iter().next().filter(|_| going_down) {
+                match call::smp_call_function_single(cpu, no_op, 0, true) {
+                    Err(call::CallError::Offline(_)) => {}
+                    other => {
+                        fail(
+                            cycle,
+                            format_args!("a call to offline cpu{cpu} gave {other:?}"),
+                        );
+                        break 'cycles;
+                    }
+                }
+            }
+        }
+    }
+    let half = (ops / 2).max(1);
+    if let Some((cycle, why)) = &failure {
+        println!("hotplug: cycle {cycle}: {why}");
+    }
+    let lost = targets.bits() & !state::online().bits();
+    println!(
+        "RESULT hotplug {} cycles={cycles} ops={ops} cpus={} censuses={censuses} offline_avg_us={} online_avg_us={} lost={}",
+        if failure.is_none() && lost == 0 {
+            "PASS"
+        } else {
+            "FAIL"
+        },
+        targets.len(),
+        off_ns / half / 1000,
+        on_ns / half / 1000,
+        crate::smp::cpumask::CpuMask::from_bits(lost),
+    );
+    Ok(())
+}

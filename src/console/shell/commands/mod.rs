@@ -1,0 +1,158 @@
+//! The shell's commands: one table, each entry with its usage and what it does, and the
+//! error type they share. The commands themselves live by subject in the modules below.
+
+// There is no heap to box errors into: a failure carries its message inline.
+#![allow(clippy::result_large_err)]
+
+mod cpu;
+mod machine;
+
+pub use cpu::finish_cpu_off;
+
+use core::fmt;
+
+use arrayvec::ArrayString;
+
+use super::args::{ArgError, Args};
+use crate::println;
+
+/// Why a command did not do what was asked.
+pub enum CmdError<'a> {
+    /// The arguments are wrong: the shell prints the error and the usage.
+    Usage(ArgError<'a>),
+    /// The command ran and failed.
+    Failed(ArrayString<160>),
+}
+
+impl<'a> From<ArgError<'a>> for CmdError<'a> {
+    fn from(e: ArgError<'a>) -> Self {
+        CmdError::Usage(e)
+    }
+}
+
+impl CmdError<'_> {
+    pub fn failed(args: fmt::Arguments<'_>) -> Self {
+        let mut text = ArrayString::new();
+        let _ = fmt::write(&mut Truncate(&mut text), args);
+        CmdError::Failed(text)
+    }
+}
+
+pub(super) struct Truncate<'a, const N: usize>(&'a mut ArrayString<N>);
+
+impl<const N: usize> fmt::Write for Truncate<'_, N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if self.0.try_push(c).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub type CmdResult<'a> = Result<(), CmdError<'a>>;
+
+pub struct Command {
+    pub name: &'static str,
+    pub args: &'static str,
+    pub help: &'static str,
+    pub run: for<'a> fn(&Args<'a>) -> CmdResult<'a>,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "help",
+        args: "",
+        help: "list the commands",
+        run: help,
+    },
+    Command {
+        name: "dt",
+        args: "",
+        help: "what the device tree describes, with addresses",
+        run: machine::dt,
+    },
+    Command {
+        name: "cpus",
+        args: "",
+        help: "each CPU: logical id, MPIDR, enable method, state",
+        run: cpu::cpus,
+    },
+    Command {
+        name: "cpu",
+        args: "on|off N",
+        help: "bring CPU N online or take it offline, with the time it took",
+        run: cpu::cpu_on_off,
+    },
+    Command {
+        name: "ipi",
+        args: "N",
+        help: "SGI round trip to CPU N (a cross-call that waits), 100 times",
+        run: cpu::ipi,
+    },
+    Command {
+        name: "hotplug",
+        args: "[cycles]",
+        help: "offline then online the other online CPUs, repeatedly (default 1)",
+        run: cpu::hotplug,
+    },
+    Command {
+        name: "mem",
+        args: "",
+        help: "memory map and page allocator counts",
+        run: machine::mem,
+    },
+    Command {
+        name: "dmesg",
+        args: "",
+        help: "the kernel log",
+        run: machine::dmesg,
+    },
+    Command {
+        name: "poweroff",
+        args: "",
+        help: "turn the machine off (PSCI SYSTEM_OFF)",
+        run: machine::poweroff,
+    },
+    Command {
+        name: "reboot",
+        args: "",
+        help: "reset the machine (PSCI SYSTEM_RESET)",
+        run: machine::reboot,
+    },
+    Command {
+        name: "crash",
+        args: "null|undefined|panic",
+        help: "make the kernel fail on purpose, to see its Oops report",
+        run: machine::crash,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    for c in COMMANDS {
+        let mut usage = ArrayString::<40>::new();
+        let _ = fmt::write(
+            &mut Truncate(&mut usage),
+            format_args!("{} {}", c.name, c.args),
+        );
+        println!("  {usage:<28} {}", c.help);
+    }
+    Ok(())
+}
+
+/// Formats as `0x...` with a width applied to the whole.
+pub(super) struct Hex(pub u64);
+
+impl fmt::Display for Hex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = ArrayString::<20>::new();
+        let _ = fmt::write(&mut s, format_args!("{:#x}", self.0));
+        f.pad(&s)
+    }
+}
