@@ -2,6 +2,7 @@
 
 pub mod page_alloc;
 pub mod region;
+pub mod slab;
 
 #[cfg(target_os = "none")]
 pub use kernel::*;

@@ -1,0 +1,57 @@
+//! What can go wrong with a cache, as values with a message a user can act on.
+
+use core::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlabError {
+    /// Object size 0 or beyond `MAX_OBJECT_SIZE`.
+    BadSize(usize),
+    /// Alignment not a power of two, or beyond a page.
+    BadAlign(usize),
+    /// Flags this allocator does not know.
+    BadFlags(u32),
+    /// A cache name must be 1 to `NAME_MAX` characters of letters, digits, `_`, `-`, `.`.
+    BadName,
+    /// A cache of that name exists already.
+    Duplicate,
+    /// No cache of that name.
+    NoSuchCache,
+    /// The chain holds as many caches as it can.
+    TooManyCaches,
+    /// The page allocator has nothing left.
+    OutOfMemory,
+    /// Destroy refused: this many objects are still allocated.
+    InUse(usize),
+    /// A pointer that is not an object of this cache.
+    NotAnObject(usize),
+    /// An object freed that is already free.
+    DoubleFree(usize),
+}
+
+impl fmt::Display for SlabError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SlabError::BadSize(s) => write!(
+                f,
+                "object size {s} is not in 1..={}",
+                super::geometry::MAX_OBJECT_SIZE
+            ),
+            SlabError::BadAlign(a) => {
+                write!(f, "alignment {a} is not a power of two up to 4096")
+            }
+            SlabError::BadFlags(b) => write!(f, "unknown flags {b:#x}"),
+            SlabError::BadName => write!(
+                f,
+                "a cache name is 1 to {} letters, digits, '_', '-' or '.'",
+                super::cache::NAME_MAX
+            ),
+            SlabError::Duplicate => write!(f, "a cache of that name exists"),
+            SlabError::NoSuchCache => write!(f, "no cache of that name"),
+            SlabError::TooManyCaches => write!(f, "the cache chain is full"),
+            SlabError::OutOfMemory => write!(f, "out of memory"),
+            SlabError::InUse(n) => write!(f, "{n} object(s) still allocated"),
+            SlabError::NotAnObject(a) => write!(f, "{a:#x} is not an object of this cache"),
+            SlabError::DoubleFree(a) => write!(f, "{a:#x} is already free (double free)"),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! How a cache lays out its slabs: object stride, pages per slab, objects per slab, where
+//! the first object starts, and the per-CPU array's limit and batch (SLAB's
+//! `enable_cpucache` figures).
+
+use super::SlabError;
+
+pub const PAGE_SIZE: usize = 4096;
+/// The largest object a cache takes; kmalloc sends bigger requests to the page allocator.
+pub const MAX_OBJECT_SIZE: usize = 16 * 1024;
+/// The most pages in one slab (a power of two: slabs are aligned to their size).
+pub const MAX_SLAB_PAGES: usize = 8;
+/// Room in every per-CPU array; a cache's limit is at most this.
+pub const ARRAY_CAPACITY: usize = 120;
+/// Bytes at the start of a slab before its free-list table (see `slabs.rs`).
+pub const SLAB_HEADER_SIZE: usize = 48;
+/// Bytes of free-list table per object.
+pub const BUFCTL_SIZE: usize = 2;
+/// The alignment every object gets at least (a pointer's).
+pub const MIN_ALIGN: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// The size asked for.
+    pub object_size: usize,
+    /// Distance between objects: the size rounded up to the alignment.
+    pub stride: usize,
+    pub align: usize,
+    /// Pages per slab (a power of two).
+    pub pages: usize,
+    /// Objects per slab.
+    pub objects: usize,
+    /// Offset of object 0 from the slab's start.
+    pub first: usize,
+    /// Most free objects a per-CPU array holds before it flushes a batch.
+    pub limit: usize,
+    /// Objects moved between a per-CPU array and the slab lists at once.
+    pub batch: usize,
+}
+
+const fn round_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
+}
+
+impl Geometry {
+    /// The layout for objects of `size` bytes aligned to `align` (0: the default).
+    pub fn new(size: usize, align: usize) -> Result<Self, SlabError> {
+        if size == 0 || size > MAX_OBJECT_SIZE {
+            return Err(SlabError::BadSize(size));
+        }
+        if align != 0 && (!align.is_power_of_two() || align > PAGE_SIZE) {
+            return Err(SlabError::BadAlign(align));
+        }
+        let align = align.max(MIN_ALIGN);
+        let stride = round_up(size, align);
+        let mut best = None;
+        let mut pages = 1;
+        while pages <= MAX_SLAB_PAGES {
+            let bytes = pages * PAGE_SIZE;
+            let mut objects = (bytes - SLAB_HEADER_SIZE) / (stride + BUFCTL_SIZE);
+            while objects > 0
+                && round_up(SLAB_HEADER_SIZE + BUFCTL_SIZE * objects, align) + objects * stride
+                    > bytes
+            {
+                objects -= 1;
+            }
+            if objects > 0 {
+                let first = round_up(SLAB_HEADER_SIZE + BUFCTL_SIZE * objects, align);
+                let waste = bytes - first - objects * stride;
+                best = Some((pages, objects, first));
+                // SLAB's rule of thumb: stop growing once at most an eighth is wasted.
+                if waste * 8 <= bytes {
+                    break;
+                }
+            }
+            pages *= 2;
+        }
+        let (pages, objects, first) = best.ok_or(SlabError::BadSize(size))?;
+        let limit = if stride > PAGE_SIZE {
+            8
+        } else if stride > 1024 {
+            24
+        } else if stride > 256 {
+            54
+        } else {
+            ARRAY_CAPACITY
+        };
+        Ok(Geometry {
+            object_size: size,
+            stride,
+            align,
+            pages,
+            objects,
+            first,
+            limit,
+            batch: limit.div_ceil(2),
+        })
+    }
+
+    pub fn slab_bytes(&self) -> usize {
+        self.pages * PAGE_SIZE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_objects_fill_one_page() {
+        let g = Geometry::new(32, 0).unwrap();
+        assert_eq!((g.pages, g.stride, g.align), (1, 32, 8));
+        assert!(g.objects >= 110, "{g:?}");
+        assert!(g.first + g.objects * g.stride <= PAGE_SIZE);
+        assert_eq!((g.limit, g.batch), (120, 60));
+    }
+
+    #[test]
+    fn alignment_places_every_object_on_it() {
+        let g = Geometry::new(100, 64).unwrap();
+        assert_eq!(g.stride, 128);
+        assert_eq!(g.first % 64, 0);
+    }
+
+    #[test]
+    fn big_objects_get_bigger_slabs_and_small_arrays() {
+        let g = Geometry::new(4096, 4096).unwrap();
+        assert!(g.pages > 1 && g.objects >= 1, "{g:?}");
+        assert_eq!(g.first % 4096, 0);
+        assert!(g.first + g.objects * g.stride <= g.slab_bytes());
+        assert_eq!(g.limit, 24);
+        let g = Geometry::new(MAX_OBJECT_SIZE, 0).unwrap();
+        assert_eq!(g.pages, MAX_SLAB_PAGES);
+        assert_eq!(g.limit, 8);
+    }
+
+    #[test]
+    fn waste_is_bounded_where_it_can_be() {
+        for size in [24, 48, 192, 700, 1000, 1500, 3000] {
+            let g = Geometry::new(size, 0).unwrap();
+            let waste = g.slab_bytes() - g.first - g.objects * g.stride;
+            assert!(waste * 8 <= g.slab_bytes(), "{size}: {g:?}");
+        }
+    }
+
+    #[test]
+    fn bad_sizes_and_alignments_are_errors() {
+        assert_eq!(Geometry::new(0, 0), Err(SlabError::BadSize(0)));
+        assert_eq!(
+            Geometry::new(MAX_OBJECT_SIZE + 1, 0),
+            Err(SlabError::BadSize(MAX_OBJECT_SIZE + 1))
+        );
+        assert_eq!(Geometry::new(64, 3), Err(SlabError::BadAlign(3)));
+        assert_eq!(Geometry::new(64, 8192), Err(SlabError::BadAlign(8192)));
+    }
+}

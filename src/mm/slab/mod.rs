@@ -1,0 +1,55 @@
+//! The slab allocator: caches of same-sized objects carved from slabs of pages, with a
+//! per-CPU array cache in front of each (the design of Linux 2.6's SLAB), whose creation
+//! and destruction are safe against CPU hotplug.
+//!
+//! - `geometry`: how a cache lays out its slabs.
+//! - `slabs`: one slab and a cache's full/partial/free lists.
+//! - `array_cache`: the per-CPU LIFO of free objects.
+//! - `cache`: one cache: alloc, free, shrink, per-CPU arrays.
+//! - `lifecycle`: the chain of caches and the create/destroy/hotplug protocol (the 2004
+//!   races and their fix).
+//! - `allocator`: the allocator as a whole: its own caches for descriptors and arrays,
+//!   the chain, create and destroy.
+//!
+//! All of it is portable and runs on the host (unit tests over a page source in host
+//! memory, and a loom model of the protocol); the kernel's instance and its hotplug
+//! callbacks are in `mm::kernel_slab`.
+
+mod allocator;
+mod array_cache;
+pub mod cache;
+mod error;
+pub mod geometry;
+pub mod lifecycle;
+mod slabs;
+
+#[cfg(all(test, loom))]
+mod loom_model;
+#[cfg(all(test, not(loom)))]
+mod tests;
+
+use core::ptr::NonNull;
+
+pub use allocator::{CacheHandle, Slab, SlabFlags};
+pub use cache::{Cache, CacheStats, Ctor};
+pub use error::SlabError;
+pub use lifecycle::{HotplugEnv, Race, Violation};
+
+/// What the slab allocator needs of the machine under it.
+pub trait SlabPlatform: Sync {
+    /// `pages` contiguous pages aligned to `pages` pages (a power of two), or `None`.
+    fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>>;
+    /// # Safety
+    /// `base` came from `alloc_pages(pages)` and nothing uses it any more.
+    unsafe fn free_pages(&self, base: NonNull<u8>, pages: usize);
+    /// Whether `[addr, addr + len)` is memory this allocator may read: a pointer handed to
+    /// `free` is checked against it before its slab header is looked at.
+    fn owns(&self, addr: usize, len: usize) -> bool;
+    /// The CPU running this (stable while interrupts are masked).
+    fn cpu(&self) -> usize;
+    /// Masks interrupts on this CPU; returns what [`SlabPlatform::irq_restore`] needs.
+    fn irq_save(&self) -> u64;
+    fn irq_restore(&self, state: u64);
+    /// The per-CPU path of `cache` found no array for `cpu` (see `lifecycle::Race`).
+    fn array_missing(&self, cache: &str, cpu: usize);
+}

@@ -1,0 +1,381 @@
+//! The slab core on the host: pages from the host allocator, CPUs simulated by a
+//! thread-local id, and the lifecycle protocol driven step by step.
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::cell::Cell;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::geometry::PAGE_SIZE;
+use super::lifecycle::Race;
+use super::*;
+use crate::smp::cpumask::CpuMask;
+
+thread_local! {
+    static CPU: Cell<usize> = const { Cell::new(0) };
+}
+
+fn on_cpu(cpu: usize) {
+    CPU.with(|c| c.set(cpu));
+}
+
+/// Pages from the host's allocator, counted.
+#[derive(Default)]
+struct HostPages {
+    blocks: Mutex<Vec<(usize, usize)>>,
+    missing: AtomicUsize,
+}
+
+impl HostPages {
+    fn pages_out(&self) -> usize {
+        self.blocks.lock().unwrap().iter().map(|b| b.1).sum()
+    }
+}
+
+impl SlabPlatform for HostPages {
+    fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>> {
+        let layout = Layout::from_size_align(pages * PAGE_SIZE, pages * PAGE_SIZE).ok()?;
+        // SAFETY: a non-zero size.
+        let p = NonNull::new(unsafe { alloc_zeroed(layout) })?;
+        self.blocks
+            .lock()
+            .unwrap()
+            .push((p.as_ptr() as usize, pages));
+        Some(p)
+    }
+
+    unsafe fn free_pages(&self, base: NonNull<u8>, pages: usize) {
+        let mut blocks = self.blocks.lock().unwrap();
+        let at = blocks
+            .iter()
+            .position(|&b| b == (base.as_ptr() as usize, pages))
+            .expect("freeing pages that were handed out");
+        blocks.swap_remove(at);
+        let layout = Layout::from_size_align(pages * PAGE_SIZE, pages * PAGE_SIZE).unwrap();
+        // SAFETY: allocated above with this layout.
+        unsafe { dealloc(base.as_ptr(), layout) }
+    }
+
+    fn owns(&self, addr: usize, len: usize) -> bool {
+        self.blocks
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|&(b, p)| addr >= b && addr + len <= b + p * PAGE_SIZE)
+    }
+
+    fn cpu(&self) -> usize {
+        CPU.with(|c| c.get())
+    }
+
+    fn irq_save(&self) -> u64 {
+        0
+    }
+
+    fn irq_restore(&self, _: u64) {}
+
+    fn array_missing(&self, _cache: &str, _cpu: usize) {
+        self.missing.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What runs in a race window: hotplug, at the worst moment.
+type WindowHook = Box<dyn Fn(&Env)>;
+
+/// The hotplug side, driven by hand: an online set, the protection switch, a hook run
+/// in the race window, and the races reported.
+struct Env {
+    slab: &'static Slab,
+    online: Cell<u64>,
+    protected: bool,
+    window: Cell<Option<WindowHook>>,
+    races: Mutex<Vec<(Race, usize)>>,
+}
+
+impl Env {
+    fn new(slab: &'static Slab, online: u64, protected: bool) -> Self {
+        slab.chain.track(CpuMask::from_bits(online));
+        Env {
+            slab,
+            online: Cell::new(online),
+            protected,
+            window: Cell::new(None),
+            races: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn cpu_up(&self, cpu: usize) {
+        self.slab.chain.up_prepare(cpu).unwrap();
+        self.online.set(self.online.get() | 1 << cpu);
+    }
+
+    fn cpu_down(&self, cpu: usize) {
+        self.online.set(self.online.get() & !(1 << cpu));
+        self.slab.chain.dead(self, cpu);
+    }
+}
+
+impl HotplugEnv<&'static Cache> for Env {
+    fn online(&self) -> CpuMask {
+        CpuMask::from_bits(self.online.get())
+    }
+    fn protected(&self) -> bool {
+        self.protected
+    }
+    fn cpus_read_lock(&self) {}
+    fn cpus_read_unlock(&self) {}
+    fn race_window(&self) {
+        if let Some(hook) = self.window.take() {
+            hook(self);
+        }
+    }
+    fn drain_online(&self, cache: &&'static Cache) {
+        let me = CPU.with(|c| c.get());
+        for cpu in self.online().iter() {
+            on_cpu(cpu);
+            self.slab.chain.drain_cpu(self, cache, cpu);
+        }
+        on_cpu(me);
+    }
+    fn report(&self, race: Race, cpu: usize, _cache: &str) {
+        self.races.lock().unwrap().push((race, cpu));
+    }
+}
+
+fn setup(online: u64, protected: bool) -> (&'static HostPages, &'static Slab, Env) {
+    on_cpu(0);
+    let pages: &'static HostPages = Box::leak(Box::default());
+    let slab: &'static Slab = Box::leak(Box::new(Slab::new(pages)));
+    let env = Env::new(slab, online, protected);
+    (pages, slab, env)
+}
+
+fn counter_ctor(object: &mut [u8]) {
+    object[0] = 0xc7;
+}
+
+#[test]
+fn objects_are_distinct_aligned_and_constructed() {
+    let (_, slab, env) = setup(0b1, true);
+    let c = slab
+        .create(&env, "things", 100, 32, SlabFlags::NONE, Some(counter_ctor))
+        .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let objects: Vec<_> = (0..500).map(|_| c.alloc().unwrap()).collect();
+    for o in &objects {
+        assert_eq!(o.as_ptr() as usize % 32, 0);
+        assert!(seen.insert(o.as_ptr() as usize), "handed out twice");
+        // SAFETY: a live object of 100 bytes.
+        assert_eq!(unsafe { *o.as_ptr() }, 0xc7);
+    }
+    let stats = c.stats();
+    assert_eq!(stats.live, 500);
+    assert!(stats.active_objs >= 500 && stats.num_objs >= stats.active_objs);
+    for o in objects {
+        c.free(o).unwrap();
+    }
+    assert_eq!(c.live_objects(), 0);
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+}
+
+#[test]
+fn the_last_freed_is_the_next_handed_out() {
+    let (_, slab, env) = setup(0b1, true);
+    let c = slab
+        .create(&env, "lifo", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let a = c.alloc().unwrap();
+    let b = c.alloc().unwrap();
+    c.free(a).unwrap();
+    c.free(b).unwrap();
+    assert_eq!(c.alloc().unwrap(), b);
+    assert_eq!(c.alloc().unwrap(), a);
+}
+
+#[test]
+fn double_frees_and_foreign_pointers_are_errors() {
+    let (_, slab, env) = setup(0b1, true);
+    let c = slab
+        .create(&env, "a", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let d = slab
+        .create(&env, "b", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let o = c.alloc().unwrap();
+    let addr = o.as_ptr() as usize;
+    assert_eq!(d.free(o), Err(SlabError::NotAnObject(addr)));
+    // SAFETY: one byte into a live object: still inside the slab.
+    let inside = unsafe { NonNull::new_unchecked(o.as_ptr().add(1)) };
+    assert_eq!(c.free(inside), Err(SlabError::NotAnObject(addr + 1)));
+    let mut on_stack = 0u64;
+    let stack = NonNull::from(&mut on_stack).cast::<u8>();
+    assert_eq!(
+        c.free(stack),
+        Err(SlabError::NotAnObject(stack.as_ptr() as usize))
+    );
+    c.free(o).unwrap();
+    assert_eq!(c.free(o), Err(SlabError::DoubleFree(addr)));
+    // Also when the first free went straight to the slab lists (the array flushed).
+    let many: Vec<_> = (0..400).map(|_| c.alloc().unwrap()).collect();
+    for &m in &many {
+        c.free(m).unwrap();
+    }
+    assert_eq!(
+        c.free(many[0]),
+        Err(SlabError::DoubleFree(many[0].as_ptr() as usize))
+    );
+    assert_eq!(c.live_objects(), 0);
+}
+
+#[test]
+fn names_sizes_and_flags_are_checked() {
+    let (_, slab, env) = setup(0b1, true);
+    let _c = slab
+        .create(&env, "dup", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let err = |r: Result<CacheHandle, SlabError>| r.err().unwrap();
+    assert_eq!(
+        err(slab.create(&env, "dup", 64, 0, SlabFlags::NONE, None)),
+        SlabError::Duplicate
+    );
+    assert_eq!(
+        err(slab.create(&env, "", 64, 0, SlabFlags::NONE, None)),
+        SlabError::BadName
+    );
+    assert_eq!(
+        err(slab.create(&env, "has space", 64, 0, SlabFlags::NONE, None)),
+        SlabError::BadName
+    );
+    assert_eq!(
+        err(slab.create(&env, "x", 0, 0, SlabFlags::NONE, None)),
+        SlabError::BadSize(0)
+    );
+    assert_eq!(
+        err(slab.create(&env, "x", 64, 0, SlabFlags(8), None)),
+        SlabError::BadFlags(8)
+    );
+    let c = slab
+        .create(&env, "lined", 40, 0, SlabFlags::HWCACHE_ALIGN, None)
+        .unwrap();
+    assert_eq!(c.geometry().stride, 64);
+    // A failed create leaves nothing behind: one cache descriptor per live cache.
+    assert_eq!(slab.own_caches()[0].live_objects(), 2);
+}
+
+#[test]
+fn destroy_refuses_while_objects_are_out_and_returns_every_page_after() {
+    let (pages, slab, env) = setup(0b11, true);
+    let before = pages.pages_out();
+    let c = slab
+        .create(&env, "busy", 200, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let objects: Vec<_> = (0..300).map(|_| c.alloc().unwrap()).collect();
+    let (c, e) = slab.destroy(&env, c).unwrap_err();
+    assert_eq!(e, SlabError::InUse(300));
+    // Intact: still on the chain, still allocating.
+    assert!(slab.chain.find("busy").is_some());
+    let more = c.alloc().unwrap();
+    c.free(more).unwrap();
+    for o in objects {
+        c.free(o).unwrap();
+    }
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+    assert!(slab.chain.find("busy").is_none());
+    for own in slab.own_caches() {
+        assert_eq!(own.live_objects(), 0);
+        own.shrink();
+    }
+    assert_eq!(pages.pages_out(), before);
+}
+
+#[test]
+fn arrays_flush_and_refill_in_batches_across_cpus() {
+    let (_, slab, env) = setup(0b11, true);
+    let c = slab
+        .create(&env, "x", 32, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let limit = c.geometry().limit;
+    on_cpu(0);
+    let objects: Vec<_> = (0..3 * limit).map(|_| c.alloc().unwrap()).collect();
+    on_cpu(1);
+    for o in objects {
+        c.free(o).unwrap();
+    }
+    let s = c.stats();
+    assert_eq!(s.live, 0);
+    assert!(
+        s.cached <= limit,
+        "cpu1's array holds at most its limit: {s:?}"
+    );
+    on_cpu(0);
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+}
+
+#[test]
+fn hotplug_callbacks_keep_the_invariant() {
+    let (_, slab, env) = setup(0b1, true);
+    let c = slab
+        .create(&env, "x", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    assert!(c.has_array(0) && !c.has_array(1));
+    env.cpu_up(1);
+    assert!(c.has_array(1));
+    slab.chain.check().unwrap();
+    on_cpu(1);
+    let o = c.alloc().unwrap();
+    c.free(o).unwrap();
+    on_cpu(0);
+    env.cpu_down(1);
+    assert!(!c.has_array(1));
+    slab.chain.check().unwrap();
+    slab.chain.up_prepare(2).unwrap();
+    slab.chain.up_canceled(2);
+    assert!(!c.has_array(2));
+    assert_eq!(slab.chain.tracked(), CpuMask::single(0));
+    assert!(env.races.lock().unwrap().is_empty());
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+}
+
+#[test]
+fn unprotected_create_meets_race_1() {
+    // cpu1 comes up between create's steps: no array for it, yet the cache is chained.
+    let (pages, slab, env) = setup(0b1, false);
+    env.window.set(Some(Box::new(|env: &Env| env.cpu_up(1))));
+    let c = slab
+        .create(&env, "minix_inode", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    assert_eq!(
+        slab.chain.check().unwrap_err(),
+        Violation {
+            cache: "minix_inode".try_into().unwrap(),
+            cpu: 1
+        }
+    );
+    on_cpu(1);
+    let o = c.alloc().unwrap(); // survives: straight from the slab lists
+    c.free(o).unwrap();
+    assert_eq!(pages.missing.load(Ordering::Relaxed), 2);
+    on_cpu(0);
+    env.cpu_down(1);
+    assert_eq!(*env.races.lock().unwrap(), [(Race::CreateVsDead, 1)]);
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+}
+
+#[test]
+fn unprotected_destroy_meets_race_2() {
+    // cpu1 comes up between destroy's steps: UP_PREPARE no longer saw the cache, the drain
+    // reaches cpu1 anyway.
+    let (pages, slab, env) = setup(0b1, false);
+    let before = pages.pages_out();
+    let c = slab
+        .create(&env, "minix_inode", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    env.window.set(Some(Box::new(|env: &Env| env.cpu_up(1))));
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+    assert_eq!(*env.races.lock().unwrap(), [(Race::DestroyVsUp, 1)]);
+    for own in slab.own_caches() {
+        own.shrink();
+    }
+    assert_eq!(pages.pages_out(), before, "survived without losing a page");
+}
