@@ -83,6 +83,8 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
     );
     crate::console::set_console_cpu(me);
     crate::smp::init(platform, &options);
+    crate::mm::kernel_slab::init(options.slab_hotplug_lock, options.slab_race_window_us);
+    crate::mm::kmalloc::init();
     if crate::drivers::gic::version().is_some() && !crate::smp::private_interrupts().is_empty() {
         crate::console::enable_input_tick();
     }

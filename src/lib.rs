@@ -7,6 +7,8 @@
 
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
 pub mod console;
 pub mod dt;
 pub mod mm;
@@ -22,6 +24,8 @@ pub mod drivers;
 pub mod panic;
 #[cfg(target_os = "none")]
 pub mod power;
+#[cfg(target_os = "none")]
+pub mod selftest;
 #[cfg(target_os = "none")]
 pub mod sync;
 

@@ -81,7 +81,15 @@ pub struct BootOptions<'a> {
     pub max_cpus: Option<usize>,
     /// `nosmp`: bring no secondary CPU online at boot.
     pub no_smp: bool,
+    /// `slab.hotplug_lock=on|off`: whether cache create/destroy take the hotplug lock
+    /// (off brings back the 2004 races).
+    pub slab_hotplug_lock: Option<bool>,
+    /// `slab.race_window_us=N`: a pause between the two steps of create and destroy.
+    pub slab_race_window_us: Option<u64>,
 }
+
+/// The longest race window `slab.race_window_us` accepts (a tenth of a second).
+pub const MAX_RACE_WINDOW_US: u64 = 100_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BootArgError<'a> {
@@ -151,6 +159,27 @@ impl<'a> BootOptions<'a> {
                 })?);
             }
             "nosmp" => self.no_smp = true,
+            "slab.hotplug_lock" => {
+                let v = value()?;
+                self.slab_hotplug_lock = Some(parse_on_off(v).ok_or(BootArgError::BadValue {
+                    key: arg.key,
+                    value: v,
+                    expected: "on or off",
+                })?);
+            }
+            "slab.race_window_us" => {
+                let v = value()?;
+                self.slab_race_window_us = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&us| us <= MAX_RACE_WINDOW_US)
+                        .ok_or(BootArgError::BadValue {
+                            key: arg.key,
+                            value: v,
+                            expected: "microseconds, 0 to 100000",
+                        })?,
+                );
+            }
             // Options of the loaders and of Linux that reach us through shared configs.
             "console" | "earlycon" | "root" | "rootwait" | "quiet" | "loglevel" => {}
             other => return Err(BootArgError::Unknown(other)),
@@ -159,9 +188,40 @@ impl<'a> BootOptions<'a> {
     }
 }
 
+/// `on`/`off` (also `1`/`0`, `yes`/`no`).
+pub fn parse_on_off(v: &str) -> Option<bool> {
+    match v {
+        "on" | "1" | "yes" => Some(true),
+        "off" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slab_knobs() {
+        let o = BootOptions::parse("slab.hotplug_lock=off slab.race_window_us=200", |e| {
+            panic!("{e}")
+        });
+        assert_eq!(o.slab_hotplug_lock, Some(false));
+        assert_eq!(o.slab_race_window_us, Some(200));
+        let mut errors = Vec::new();
+        BootOptions::parse(
+            "slab.hotplug_lock=maybe slab.race_window_us=999999 slab.race_window_us",
+            |e| errors.push(e.to_string()),
+        );
+        assert_eq!(
+            errors,
+            [
+                "'slab.hotplug_lock=maybe': expected on or off",
+                "'slab.race_window_us=999999': expected microseconds, 0 to 100000",
+                "'slab.race_window_us' needs a value (slab.race_window_us=...)",
+            ]
+        );
+    }
 
     #[test]
     fn splits_and_unquotes() {

@@ -1,8 +1,14 @@
-//! Memory management: physical regions and the page frame allocator.
+//! Memory management: physical regions, the page frame allocator, the slab allocator, and
+//! kmalloc with the kernel's global allocator on top.
 
 pub mod page_alloc;
 pub mod region;
 pub mod slab;
+
+#[cfg(target_os = "none")]
+pub mod kernel_slab;
+#[cfg(target_os = "none")]
+pub mod kmalloc;
 
 #[cfg(target_os = "none")]
 pub use kernel::*;

@@ -90,7 +90,10 @@ pub struct CallbackError(pub &'static str);
 
 /// The callbacks, in the order they run going up (down runs the same order; cancel runs
 /// it in reverse).
-static CALLBACKS: &[&HotplugCallbacks] = &[&super::stacks::CALLBACKS];
+static CALLBACKS: &[&HotplugCallbacks] = &[
+    &super::stacks::CALLBACKS,
+    &crate::mm::kernel_slab::CALLBACKS,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HotplugError {

@@ -1,6 +1,7 @@
 //! What a CPU does when it is not running a command: its life from the secondary entry,
 //! and the idle loop every online CPU returns to, where it sleeps in WFI, serves
-//! interrupts, takes the shell when the console moves to it, and leaves when told to die.
+//! interrupts, runs jobs handed to it (`work`), takes the shell when the console moves to
+//! it, and leaves when told to die.
 
 use core::sync::atomic::Ordering;
 
@@ -20,7 +21,15 @@ pub fn secondary_started(cpu: usize) -> ! {
 /// The loop every online CPU runs when it has nothing else to do.
 pub fn idle_loop(cpu: usize) -> ! {
     loop {
+        if super::work::busy(cpu) {
+            super::work::run_pending(cpu);
+        }
         cpu::disable_irqs();
+        if super::work::busy(cpu) {
+            // A job arrived just now: run it before anything else, dying included.
+            cpu::enable_irqs();
+            continue;
+        }
         if slot(cpu).die_requested.load(Ordering::Acquire) {
             let ops = hotplug::leave(cpu);
             ops.die(cpu);

@@ -23,6 +23,8 @@ pub mod spin_table;
 mod stacks;
 #[cfg(target_os = "none")]
 pub mod state;
+#[cfg(target_os = "none")]
+pub mod work;
 
 #[cfg(target_os = "none")]
 pub use idle::{idle_loop, secondary_started};

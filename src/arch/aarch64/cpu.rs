@@ -26,6 +26,21 @@ pub fn set_id(id: usize) {
 #[must_use]
 pub struct IrqState(u64);
 
+impl IrqState {
+    /// The saved DAIF value, for code that carries it as a plain number.
+    pub fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// Back from [`IrqState::raw`]; only the interrupt mask bits are ever restored.
+    pub fn from_raw(raw: u64) -> Self {
+        IrqState(raw & DAIF_MASK_BITS)
+    }
+}
+
+/// DAIF's D, A, I and F bits.
+const DAIF_MASK_BITS: u64 = 0b1111 << 6;
+
 /// Masks IRQs and FIQs on this core and returns the previous state.
 pub fn irq_save() -> IrqState {
     let daif: u64;

@@ -6,6 +6,7 @@
 
 mod cpu;
 mod machine;
+mod slab;
 
 pub use cpu::finish_cpu_off;
 
@@ -98,6 +99,26 @@ const COMMANDS: &[Command] = &[
         run: cpu::hotplug,
     },
     Command {
+        name: "slabinfo",
+        args: "",
+        help: "every slab cache, in the layout of Linux's /proc/slabinfo",
+        run: slab::slabinfo,
+    },
+    Command {
+        name: "slab",
+        args: "SUBCOMMAND ...",
+        help: "slab caches by hand: create NAME SIZE [ALIGN] | alloc NAME N |\n\
+               free NAME N | destroy NAME | shrink NAME | check (the invariant) |\n\
+               set hotplug_lock on|off | set race_window_us N",
+        run: slab::slab_command,
+    },
+    Command {
+        name: "stress",
+        args: "slab-hotplug [seconds]",
+        help: "the 2004 scenario: caches made and destroyed while CPUs come and go (default 10 s)",
+        run: slab::stress,
+    },
+    Command {
         name: "mem",
         args: "",
         help: "memory map and page allocator counts",
@@ -141,7 +162,11 @@ fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
             &mut Truncate(&mut usage),
             format_args!("{} {}", c.name, c.args),
         );
-        println!("  {usage:<28} {}", c.help);
+        let mut lines = c.help.lines();
+        println!("  {usage:<28} {}", lines.next().unwrap_or(""));
+        for more in lines {
+            println!("  {:<28}   {}", "", more.trim_start());
+        }
     }
     Ok(())
 }

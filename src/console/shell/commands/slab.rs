@@ -1,0 +1,304 @@
+//! Slab commands: `slabinfo`, `slab create|alloc|free|destroy|shrink|check|set`, and
+//! `stress slab-hotplug`.
+//!
+//! Caches made with `slab create` belong to the shell, which keeps the objects it
+//! allocated from them, so `slab free` and `slab destroy` work by name; the kernel's own
+//! caches are shown but not handed out.
+
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+
+use super::{CmdError, CmdResult};
+use crate::console::shell::args::Args;
+use crate::dt::bootargs::{MAX_RACE_WINDOW_US, parse_on_off};
+use crate::mm::kernel_slab as slab;
+use crate::mm::slab::{CacheHandle, SlabFlags, cache::valid_name, geometry::MAX_OBJECT_SIZE};
+use crate::println;
+use crate::selftest::slab_hotplug;
+
+/// The most objects one `slab alloc` or `slab free` moves.
+const MAX_COUNT: u64 = 100_000;
+
+struct ShellCache {
+    handle: CacheHandle,
+    /// Addresses of the objects the shell holds, newest last.
+    objects: Vec<usize>,
+}
+
+static SHELL_CACHES: spin::Mutex<Vec<ShellCache>> = spin::Mutex::new(Vec::new());
+
+pub(super) fn slabinfo<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    println!("slabinfo - version: 2.1");
+    println!(
+        "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> \
+         : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> \
+         <num_slabs> <sharedavail>"
+    );
+    slab::for_each_cache(|c| {
+        let s = c.stats();
+        let g = c.geometry();
+        let (limit, batch) = if c.per_cpu() { (g.limit, g.batch) } else { (0, 0) };
+        println!(
+            "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4} : tunables {:>4} {:>4} {:>4} : slabdata {:>6} {:>6} {:>6}",
+            c.name(),
+            s.active_objs,
+            s.num_objs,
+            g.stride,
+            g.objects,
+            g.pages,
+            limit,
+            batch,
+            0,
+            s.active_slabs,
+            s.num_slabs,
+            0
+        );
+    });
+    Ok(())
+}
+
+pub(super) fn slab_command<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    let action = args.choice(
+        0,
+        &[
+            "create", "alloc", "free", "destroy", "shrink", "check", "set",
+        ],
+        "create, alloc, free, destroy, shrink, check or set",
+    )?;
+    match action {
+        "create" => create(args),
+        "alloc" => alloc(args),
+        "free" => free(args),
+        "destroy" => destroy(args),
+        "shrink" => shrink(args),
+        "check" => check(args),
+        _ => set(args),
+    }
+}
+
+fn name_arg<'a>(args: &Args<'a>) -> Result<&'a str, CmdError<'a>> {
+    let name = args.word(1, "a cache name")?;
+    if !valid_name(name) {
+        return Err(CmdError::failed(format_args!(
+            "'{name}': {}",
+            crate::mm::slab::SlabError::BadName
+        )));
+    }
+    Ok(name)
+}
+
+fn count_arg<'a>(args: &Args<'a>) -> Result<usize, CmdError<'a>> {
+    let n = args.number(2, "an object count")?;
+    if n == 0 || n > MAX_COUNT {
+        return Err(CmdError::failed(format_args!(
+            "count {n}: give 1 to {MAX_COUNT}"
+        )));
+    }
+    Ok(n as usize)
+}
+
+/// Runs `f` on the shell's cache `name`.
+fn with_shell_cache<'a, R>(
+    name: &str,
+    f: impl FnOnce(&mut Vec<ShellCache>, usize) -> Result<R, CmdError<'a>>,
+) -> Result<R, CmdError<'a>> {
+    let mut caches = SHELL_CACHES.lock();
+    match caches.iter().position(|c| c.handle.name() == name) {
+        Some(at) => f(&mut caches, at),
+        None if slab::find(name).is_some() => Err(CmdError::failed(format_args!(
+            "'{name}' is the kernel's; the shell uses only caches it made with `slab create`"
+        ))),
+        None => Err(CmdError::failed(format_args!(
+            "no cache '{name}' (make one with `slab create {name} SIZE`)"
+        ))),
+    }
+}
+
+fn create<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(4)?;
+    let name = name_arg(args)?;
+    let size = args.number(2, "an object size in bytes")?;
+    let align = args.number_or(3, 0, "an alignment in bytes")?;
+    let cache = slab::kmem_cache_create(
+        name,
+        size.min(MAX_OBJECT_SIZE as u64 + 1) as usize,
+        align.min(1 << 20) as usize,
+        SlabFlags::NONE,
+        None,
+    )
+    .map_err(|e| CmdError::failed(format_args!("'{name}': {e}")))?;
+    let g = *cache.geometry();
+    SHELL_CACHES.lock().push(ShellCache {
+        handle: cache,
+        objects: Vec::new(),
+    });
+    println!(
+        "slab create {name}: {}-byte objects ({} with alignment), {} per {}-page slab, per-CPU arrays of {} (batch {})",
+        g.object_size, g.stride, g.objects, g.pages, g.limit, g.batch
+    );
+    Ok(())
+}
+
+fn alloc<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(3)?;
+    let name = name_arg(args)?;
+    let n = count_arg(args)?;
+    with_shell_cache(name, |caches, at| {
+        let c = &mut caches[at];
+        c.objects.try_reserve(n).map_err(|_| {
+            CmdError::failed(format_args!("no memory to track {n} more objects"))
+        })?;
+        for i in 0..n {
+            match c.handle.alloc() {
+                Ok(o) => c.objects.push(o.as_ptr() as usize),
+                Err(e) => {
+                    return Err(CmdError::failed(format_args!(
+                        "'{name}': object {} of {n}: {e} ({} held)",
+                        i + 1,
+                        c.objects.len()
+                    )));
+                }
+            }
+        }
+        println!("slab alloc {name}: {n} objects, {} held", c.objects.len());
+        Ok(())
+    })
+}
+
+fn free<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(3)?;
+    let name = name_arg(args)?;
+    let n = count_arg(args)?;
+    with_shell_cache(name, |caches, at| {
+        let c = &mut caches[at];
+        if n > c.objects.len() {
+            return Err(CmdError::failed(format_args!(
+                "'{name}': the shell holds {} object(s), not {n}",
+                c.objects.len()
+            )));
+        }
+        for _ in 0..n {
+            let address = c.objects.pop().expect("counted above");
+            let object = NonNull::new(address as *mut u8).expect("objects are not null");
+            if let Err(e) = c.handle.free(object) {
+                return Err(CmdError::failed(format_args!("'{name}': {e}")));
+            }
+        }
+        println!("slab free {name}: {n} objects, {} held", c.objects.len());
+        Ok(())
+    })
+}
+
+fn destroy<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(2)?;
+    let name = name_arg(args)?;
+    with_shell_cache(name, |caches, at| {
+        let c = caches.remove(at);
+        match slab::kmem_cache_destroy(c.handle) {
+            Ok(()) => {
+                println!("slab destroy {name}: done");
+                Ok(())
+            }
+            Err((handle, e)) => {
+                caches.insert(
+                    at,
+                    ShellCache {
+                        handle,
+                        objects: c.objects,
+                    },
+                );
+                Err(CmdError::failed(format_args!(
+                    "'{name}': refused: {e}; the cache is unchanged"
+                )))
+            }
+        }
+    })
+}
+
+fn shrink<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(2)?;
+    let name = name_arg(args)?;
+    let cache = slab::find(name)
+        .ok_or_else(|| CmdError::failed(format_args!("no cache '{name}'")))?;
+    let pages = slab::kmem_cache_shrink(cache);
+    println!("slab shrink {name}: {pages} page(s) returned");
+    Ok(())
+}
+
+fn check<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(1)?;
+    let (race1, race2) = slab::races();
+    match slab::check_invariant() {
+        Ok(()) => println!(
+            "slab check: every cache has an array for every CPU from UP_PREPARE to DEAD \
+             (races met since boot: race1={race1} race2={race2})"
+        ),
+        Err(v) => println!("slab check: BROKEN: {v} (races met since boot: race1={race1} race2={race2})"),
+    }
+    Ok(())
+}
+
+fn set<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(3)?;
+    let knob = args.choice(
+        1,
+        &["hotplug_lock", "race_window_us"],
+        "hotplug_lock or race_window_us",
+    )?;
+    if knob == "hotplug_lock" {
+        let word = args.word(2, "on or off")?;
+        let on = parse_on_off(word).ok_or(CmdError::Usage(
+            crate::console::shell::args::ArgError::Invalid {
+                index: 3,
+                got: word,
+                expected: "on or off",
+            },
+        ))?;
+        slab::set_hotplug_lock(on);
+        println!("slab.hotplug_lock={}", if on { "on" } else { "off" });
+    } else {
+        let us = args.number(2, "microseconds")?;
+        if us > MAX_RACE_WINDOW_US {
+            return Err(CmdError::failed(format_args!(
+                "race_window_us {us}: give 0 to {MAX_RACE_WINDOW_US}"
+            )));
+        }
+        slab::set_race_window_us(us);
+        println!("slab.race_window_us={us}");
+    }
+    Ok(())
+}
+
+pub(super) fn stress<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(2)?;
+    args.choice(0, &["slab-hotplug"], "slab-hotplug")?;
+    let seconds = args.number_or(1, 10, "a number of seconds")?;
+    if seconds == 0 || seconds > 3600 {
+        return Err(CmdError::failed(format_args!(
+            "{seconds} s: give 1 to 3600"
+        )));
+    }
+    let (r, failure) =
+        slab_hotplug::run(seconds).map_err(|e| CmdError::failed(format_args!("{e}")))?;
+    if let Some(why) = failure {
+        println!("stress slab-hotplug: {why}");
+    }
+    println!(
+        "RESULT stress-slab-hotplug {} seconds={} lock={} window_us={} cycles={} hotplug_ops={} \
+         objects={} race1={} race2={} invariant_breaks={} pages_leaked={} objects_leaked={}",
+        if r.passed { "PASS" } else { "FAIL" },
+        r.seconds,
+        if r.lock { "on" } else { "off" },
+        r.window_us,
+        r.cycles,
+        r.hotplug_ops,
+        r.objects,
+        r.race1,
+        r.race2,
+        r.invariant_breaks,
+        r.pages_leaked,
+        r.objects_leaked
+    );
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! The kernel's slab allocator: the one `Slab` instance over the page allocator, its
+//! hotplug callbacks, the 2004 switches (`slab.hotplug_lock`, `slab.race_window_us`), and
+//! the race reports.
+//!
+//! Started after SMP bring-up, on the boot CPU, under the hotplug lock: the CPUs online
+//! then are the ones whose arrays every cache starts with; later CPUs get theirs from the
+//! UP_PREPARE callback.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use super::slab::lifecycle::Violation;
+use super::slab::{Cache, CacheHandle, Ctor, HotplugEnv, Race, Slab, SlabError, SlabFlags};
+use super::slab::{SlabPlatform, geometry::PAGE_SIZE};
+use crate::arch::cpu::{self, IrqState};
+use crate::drivers::timer::Deadline;
+use crate::{MAX_CPUS, log};
+use crate::smp::call::{self, CallError};
+use crate::smp::cpumask::CpuMask;
+use crate::smp::hotplug::{self, CallbackError, HotplugCallbacks};
+use crate::smp::state;
+
+static SLAB: spin::Once<Slab> = spin::Once::new();
+static PAGES: KernelPages = KernelPages;
+static ENV: KernelEnv = KernelEnv;
+
+/// `slab.hotplug_lock`: create and destroy take the hotplug lock (the 2004 fix).
+static HOTPLUG_LOCK: AtomicBool = AtomicBool::new(true);
+/// `slab.race_window_us`: the pause between the two steps of create and destroy.
+static RACE_WINDOW_US: AtomicU64 = AtomicU64::new(0);
+/// Races met since boot: [race 1, race 2].
+static RACES: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+struct KernelPages;
+
+impl SlabPlatform for KernelPages {
+    fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>> {
+        // Memory is identity-mapped: a physical address is the pointer.
+        super::alloc_pages(pages, pages).and_then(|addr| NonNull::new(addr as *mut u8))
+    }
+
+    unsafe fn free_pages(&self, base: NonNull<u8>, pages: usize) {
+        if let Err(e) = super::free_pages(base.as_ptr() as u64, pages) {
+            panic!("slab: returning {pages} page(s) at {base:p}: {e:?}");
+        }
+    }
+
+    fn owns(&self, addr: usize, len: usize) -> bool {
+        crate::boot::platform().memory.iter().any(|m| {
+            m.contains(addr as u64) && (addr as u64).saturating_add(len as u64) <= m.end()
+        })
+    }
+
+    fn cpu(&self) -> usize {
+        cpu::id()
+    }
+
+    fn irq_save(&self) -> u64 {
+        cpu::irq_save().raw()
+    }
+
+    fn irq_restore(&self, state: u64) {
+        cpu::irq_restore(IrqState::from_raw(state))
+    }
+
+    fn array_missing(&self, cache: &str, cpu: usize) {
+        ENV.report(Race::CreateVsUp, cpu, cache);
+    }
+}
+
+struct KernelEnv;
+
+impl HotplugEnv<&'static Cache> for KernelEnv {
+    fn online(&self) -> CpuMask {
+        state::online()
+    }
+
+    fn protected(&self) -> bool {
+        HOTPLUG_LOCK.load(Ordering::Acquire)
+    }
+
+    fn cpus_read_lock(&self) {
+        hotplug::cpus_read_lock();
+        hotplug::assert_cpus_held();
+    }
+
+    fn cpus_read_unlock(&self) {
+        hotplug::cpus_read_unlock();
+    }
+
+    fn race_window(&self) {
+        let us = RACE_WINDOW_US.load(Ordering::Relaxed);
+        if us > 0 {
+            let deadline = Deadline::after_us(us);
+            while !deadline.passed() {
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    fn drain_online(&self, cache: &&'static Cache) {
+        loop {
+            match on_each_online_cpu(cache, drain_here) {
+                // Nothing was sent: a CPU left between reading the set and calling.
+                Err(CallError::Offline(_)) => continue,
+                Err(e) => log!("slab: draining '{}': {e}", cache.name()),
+                Ok(()) => {}
+            }
+            break;
+        }
+    }
+
+    fn report(&self, race: Race, cpu: usize, cache: &str) {
+        RACES[race.number() as usize - 1].fetch_add(1, Ordering::Relaxed);
+        log!("{race}: cpu{cpu}, cache '{cache}'");
+    }
+}
+
+/// Per calling CPU: the cache and function of its cache cross-call in flight.
+type CacheCall = (&'static Cache, fn(&'static Cache));
+static CACHE_CALLS: [spin::Mutex<Option<CacheCall>>; MAX_CPUS] =
+    [const { spin::Mutex::new(None) }; MAX_CPUS];
+
+/// Runs `f(cache)` on every online CPU (this one included) by cross-call, and waits.
+/// Hold the hotplug lock's read side to keep the online set still, or expect
+/// `CallError::Offline` when a CPU leaves in between.
+pub fn on_each_online_cpu(cache: &'static Cache, f: fn(&'static Cache)) -> Result<(), CallError> {
+    let me = cpu::id();
+    *CACHE_CALLS[me].lock() = Some((cache, f));
+    let result = call::on_each_cpu(state::online(), run_cache_call, me as u64, true);
+    *CACHE_CALLS[me].lock() = None;
+    result
+}
+
+fn run_cache_call(caller: u64) {
+    let call = *CACHE_CALLS[caller as usize].lock();
+    if let Some((cache, f)) = call {
+        f(cache);
+    }
+}
+
+/// Destroy's drain, on each online CPU.
+fn drain_here(cache: &'static Cache) {
+    slab().chain.drain_cpu(&ENV, &cache, cpu::id());
+}
+
+fn slab() -> &'static Slab {
+    SLAB.get()
+        .expect("the slab allocator used before mm::kernel_slab::init")
+}
+
+/// The allocator, once started.
+pub fn try_slab() -> Option<&'static Slab> {
+    SLAB.get()
+}
+
+/// Starts the allocator with arrays for the CPUs online now, and applies the bootargs.
+pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>) {
+    if let Some(on) = hotplug_lock {
+        set_hotplug_lock(on);
+    }
+    if let Some(us) = race_window_us {
+        set_race_window_us(us);
+    }
+    hotplug::cpus_read_lock();
+    let slab = SLAB.call_once(|| Slab::new(&PAGES));
+    slab.chain.track(state::online());
+    hotplug::cpus_read_unlock();
+}
+
+pub fn set_hotplug_lock(on: bool) {
+    HOTPLUG_LOCK.store(on, Ordering::Release);
+    if !on {
+        log!("slab: create/destroy no longer take the hotplug lock: the 2004 races are open");
+    }
+}
+
+pub fn hotplug_lock() -> bool {
+    HOTPLUG_LOCK.load(Ordering::Acquire)
+}
+
+pub fn set_race_window_us(us: u64) {
+    RACE_WINDOW_US.store(us, Ordering::Relaxed);
+}
+
+pub fn race_window_us() -> u64 {
+    RACE_WINDOW_US.load(Ordering::Relaxed)
+}
+
+/// Races met since boot: (race 1, race 2).
+pub fn races() -> (u64, u64) {
+    (
+        RACES[0].load(Ordering::Relaxed),
+        RACES[1].load(Ordering::Relaxed),
+    )
+}
+
+/// kmem_cache_create.
+pub fn kmem_cache_create(
+    name: &str,
+    size: usize,
+    align: usize,
+    flags: SlabFlags,
+    ctor: Option<Ctor>,
+) -> Result<CacheHandle, SlabError> {
+    slab().create(&ENV, name, size, align, flags, ctor)
+}
+
+/// kmem_cache_destroy: refuses, handing the cache back, while objects are allocated.
+pub fn kmem_cache_destroy(cache: CacheHandle) -> Result<(), (CacheHandle, SlabError)> {
+    slab().destroy(&ENV, cache)
+}
+
+/// kmem_cache_shrink: flushes every online CPU's array, then returns the pages of the
+/// cache's free slabs. How many pages.
+pub fn kmem_cache_shrink(cache: &'static Cache) -> usize {
+    hotplug::cpus_read_lock();
+    let flushed = on_each_online_cpu(cache, Cache::drain_local);
+    hotplug::cpus_read_unlock();
+    if let Err(e) = flushed {
+        log!("slab: shrinking '{}': {e}", cache.name());
+    }
+    cache.shrink()
+}
+
+/// A cache on the chain by name.
+pub fn find(name: &str) -> Option<&'static Cache> {
+    slab().chain.find(name)
+}
+
+/// Every cache: the allocator's own first, then the chain in creation order.
+pub fn for_each_cache(mut f: impl FnMut(&Cache)) {
+    let slab = slab();
+    for own in slab.own_caches() {
+        f(own);
+    }
+    for cache in slab.chain.snapshot() {
+        f(cache);
+    }
+}
+
+/// Pages held by every cache's slabs.
+pub fn slab_pages() -> usize {
+    let mut pages = 0;
+    for_each_cache(|c| pages += c.stats().num_slabs * c.geometry().pages);
+    pages
+}
+
+/// Checks the invariant with CPUs held still.
+pub fn check_invariant() -> Result<(), Violation> {
+    hotplug::cpus_read_lock();
+    let result = slab().chain.check();
+    hotplug::cpus_read_unlock();
+    result
+}
+
+/// The slab allocator's place in the hotplug state machine.
+pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
+    name: "slab",
+    up_prepare: Some(up_prepare),
+    up_canceled: Some(up_canceled),
+    online: None,
+    down_prepare: None,
+    dead: Some(dead),
+};
+
+fn up_prepare(cpu: usize) -> Result<(), CallbackError> {
+    match SLAB.get() {
+        Some(slab) => slab
+            .chain
+            .up_prepare(cpu)
+            .map_err(|_| CallbackError("no memory for the CPU's slab arrays")),
+        None => Ok(()),
+    }
+}
+
+fn up_canceled(cpu: usize) {
+    if let Some(slab) = SLAB.get() {
+        slab.chain.up_canceled(cpu);
+    }
+}
+
+fn dead(cpu: usize) {
+    if let Some(slab) = SLAB.get() {
+        slab.chain.dead(&ENV, cpu);
+    }
+}
+
+const _: () = assert!(PAGE_SIZE as u64 == super::page_alloc::PAGE_SIZE);

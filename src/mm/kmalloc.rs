@@ -1,0 +1,91 @@
+//! kmalloc: power-of-two size classes from 32 bytes to 4 KiB on slab caches
+//! (`kmalloc-32` ... `kmalloc-4096`, each object aligned to its size), bigger requests
+//! straight from the page allocator; and the kernel's `#[global_allocator]` on top, so
+//! `alloc::boxed::Box` and `alloc::vec::Vec` work in the kernel.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::{self, NonNull};
+
+use super::kernel_slab;
+use super::page_alloc::PAGE_SIZE;
+use super::slab::{Cache, SlabFlags};
+
+/// The size classes.
+pub const CLASSES: [usize; 8] = [32, 64, 128, 256, 512, 1024, 2048, 4096];
+
+static CACHES: spin::Once<[&'static Cache; CLASSES.len()]> = spin::Once::new();
+
+/// Makes the size-class caches. After `kernel_slab::init`.
+pub fn init() {
+    CACHES.call_once(|| {
+        CLASSES.map(|size| {
+            let mut name = arrayvec::ArrayString::<16>::new();
+            let _ = core::fmt::write(&mut name, format_args!("kmalloc-{size}"));
+            kernel_slab::kmem_cache_create(&name, size, size, SlabFlags::NONE, None)
+                .unwrap_or_else(|e| panic!("cannot make {name}: {e}"))
+                .cache()
+        })
+    });
+}
+
+/// The cache for `layout`, or None if it goes to the page allocator.
+fn class(layout: Layout) -> Option<&'static Cache> {
+    let need = layout.size().max(layout.align());
+    let index = CLASSES.iter().position(|&c| c >= need)?;
+    CACHES.get().map(|caches| caches[index])
+}
+
+fn pages_for(layout: Layout) -> (usize, usize) {
+    let page = PAGE_SIZE as usize;
+    (
+        layout.size().div_ceil(page),
+        layout.align().div_ceil(page).max(1),
+    )
+}
+
+pub fn kmalloc(layout: Layout) -> Option<NonNull<u8>> {
+    match class(layout) {
+        Some(cache) => cache.alloc().ok(),
+        None => {
+            let (count, align) = pages_for(layout);
+            super::alloc_pages(count, align).and_then(|a| NonNull::new(a as *mut u8))
+        }
+    }
+}
+
+/// Gives back what [`kmalloc`] gave for the same `layout`. Anything else is a broken
+/// promise of `GlobalAlloc`'s caller, so it panics, naming the pointer.
+pub fn kfree(object: NonNull<u8>, layout: Layout) {
+    match class(layout) {
+        Some(cache) => {
+            if let Err(e) = cache.free(object) {
+                panic!("kfree({object:p}, {} bytes): {e}", layout.size());
+            }
+        }
+        None => {
+            if let Err(e) = super::free_pages(object.as_ptr() as u64, pages_for(layout).0) {
+                panic!("kfree({object:p}, {} bytes): {e:?}", layout.size());
+            }
+        }
+    }
+}
+
+struct KernelHeap;
+
+// SAFETY: kmalloc returns memory of at least the layout's size and alignment (size
+// classes are aligned to their size; pages to the layout's alignment), owned by the
+// caller until kfree; dealloc gets the same layout back, as GlobalAlloc promises.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        kmalloc(layout).map_or(ptr::null_mut(), NonNull::as_ptr)
+    }
+
+    unsafe fn dealloc(&self, object: *mut u8, layout: Layout) {
+        if let Some(object) = NonNull::new(object) {
+            kfree(object, layout);
+        }
+    }
+}
+
+#[global_allocator]
+static HEAP: KernelHeap = KernelHeap;

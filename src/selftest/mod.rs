@@ -1,0 +1,3 @@
+//! Stress scenarios run from the shell.
+
+pub mod slab_hotplug;
