@@ -14,11 +14,11 @@ use super::slab::{Cache, CacheHandle, Ctor, HotplugEnv, Race, Slab, SlabError, S
 use super::slab::{SlabPlatform, geometry::PAGE_SIZE};
 use crate::arch::cpu::{self, IrqState};
 use crate::drivers::timer::Deadline;
-use crate::{MAX_CPUS, log};
 use crate::smp::call::{self, CallError};
 use crate::smp::cpumask::CpuMask;
 use crate::smp::hotplug::{self, CallbackError, HotplugCallbacks};
 use crate::smp::state;
+use crate::{MAX_CPUS, log};
 
 static SLAB: spin::Once<Slab> = spin::Once::new();
 static PAGES: KernelPages = KernelPages;
@@ -46,9 +46,10 @@ impl SlabPlatform for KernelPages {
     }
 
     fn owns(&self, addr: usize, len: usize) -> bool {
-        crate::boot::platform().memory.iter().any(|m| {
-            m.contains(addr as u64) && (addr as u64).saturating_add(len as u64) <= m.end()
-        })
+        crate::boot::platform()
+            .memory
+            .iter()
+            .any(|m| m.contains(addr as u64) && (addr as u64).saturating_add(len as u64) <= m.end())
     }
 
     fn cpu(&self) -> usize {

@@ -24,8 +24,11 @@ use crate::smp::{hotplug, state, work};
 use crate::sync::IrqSpinLock;
 
 /// The pretend module's caches: (name suffix, object size, constructor).
-const MODULE_CACHES: [(&str, usize, bool); 3] =
-    [("inode", 192, true), ("dentry", 48, false), ("buffer", 1024, false)];
+const MODULE_CACHES: [(&str, usize, bool); 3] = [
+    ("inode", 192, true),
+    ("dentry", 48, false),
+    ("buffer", 1024, false),
+];
 /// Objects each CPU allocates (and frees) per cache per load.
 const BURST: usize = 8;
 
@@ -90,7 +93,11 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
         return Err("needs at least 3 online CPUs (a loader, a controller, a target)");
     }
     let mut others = online.without(me).iter();
-    let second_loader = if online.len() >= 6 { others.next() } else { None };
+    let second_loader = if online.len() >= 6 {
+        others.next()
+    } else {
+        None
+    };
     let controller = others.next().expect("3 or more online");
     let targets: CpuMask = others.fold(CpuMask::empty(), |mut m, c| {
         m.insert(c);
@@ -236,7 +243,11 @@ fn load_and_unload(id: u64, load: u64) -> Result<(), ArrayString<120>> {
     for (suffix, size, ctor) in MODULE_CACHES {
         let mut name = ArrayString::<24>::new();
         let _ = write!(name, "mod{id}_{suffix}");
-        let ctor = if ctor { Some(inode_ctor as fn(&mut [u8])) } else { None };
+        let ctor = if ctor {
+            Some(inode_ctor as fn(&mut [u8]))
+        } else {
+            None
+        };
         match slab::kmem_cache_create(&name, size, 0, SlabFlags::HWCACHE_ALIGN, ctor) {
             Ok(c) => caches.push(c),
             Err(e) => {

@@ -13,7 +13,7 @@
 //! arrays: every operation goes to the slab lists.
 
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU64, Ordering};
 
 use arrayvec::ArrayString;
 
@@ -41,6 +41,8 @@ pub struct Cache {
     arrays: [AtomicPtr<ArrayCache>; MAX_CPUS],
     /// Per CPU: objects allocated there minus objects freed there.
     live: [AtomicIsize; MAX_CPUS],
+    /// CPUs whose missing array has been reported (once until they get one).
+    missing_reported: AtomicU64,
 }
 
 /// What `slabinfo` shows of a cache.
@@ -87,6 +89,7 @@ impl Cache {
             lists: spin::Mutex::new(SlabLists::new()),
             arrays: [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CPUS],
             live: [const { AtomicIsize::new(0) }; MAX_CPUS],
+            missing_reported: AtomicU64::new(0),
         })
     }
 
@@ -132,9 +135,7 @@ impl Cache {
         let result = match self.with_array(cpu, |array| self.alloc_cached(array)) {
             Some(result) => result,
             None => {
-                if self.per_cpu() {
-                    self.platform.array_missing(self.name(), cpu);
-                }
+                self.missing_array(cpu);
                 let mut lists = self.lists.lock();
                 lists.take(
                     &self.geometry,
@@ -203,9 +204,7 @@ impl Cache {
             Ok(())
         });
         let result = cached.unwrap_or_else(|| {
-            if self.per_cpu() {
-                self.platform.array_missing(self.name(), cpu);
-            }
+            self.missing_array(cpu);
             self.lists.lock().put(&self.geometry, place, ACTIVE)
         });
         if result.is_ok() {
@@ -213,6 +212,15 @@ impl Cache {
         }
         self.platform.irq_restore(irq);
         result
+    }
+
+    /// The per-CPU path found no array for `cpu`: tell the platform, once per episode.
+    fn missing_array(&self, cpu: usize) {
+        if self.per_cpu()
+            && self.missing_reported.fetch_or(1 << cpu, Ordering::AcqRel) & (1 << cpu) == 0
+        {
+            self.platform.array_missing(self.name(), cpu);
+        }
     }
 
     fn put_cached(&self, lists: &mut SlabLists, object: NonNull<u8>) {
@@ -236,6 +244,8 @@ impl Cache {
         unsafe {
             array.write(ArrayCache::new(self.geometry.limit, self.geometry.batch));
         }
+        self.missing_reported
+            .fetch_and(!(1 << cpu), Ordering::AcqRel);
         if self.arrays[cpu]
             .compare_exchange(
                 ptr::null_mut(),

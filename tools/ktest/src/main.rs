@@ -15,6 +15,34 @@ use std::time::{Duration, Instant};
 /// A check of a run's whole output: `Err` says what is wrong.
 type OutputCheck = fn(&str) -> Result<(), String>;
 
+/// The value of `key=` in a RESULT line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Every unprotected stress run caught both races, named, and lost nothing doing so.
+fn both_races_caught(output: &str) -> Result<(), String> {
+    let runs: Vec<&str> = output
+        .lines()
+        .filter(|l| l.starts_with("RESULT stress-slab-hotplug") && l.contains("lock=off"))
+        .collect();
+    if runs.is_empty() {
+        return Err("no stress run with lock=off".into());
+    }
+    for run in runs {
+        let count = |key| field(run, key).and_then(|v| v.parse::<i64>().ok());
+        let ok = count("race1").is_some_and(|n| n > 0)
+            && count("race2").is_some_and(|n| n > 0)
+            && count("pages_leaked") == Some(0)
+            && count("objects_leaked") == Some(0);
+        if !ok {
+            return Err(format!("a run without both races or with a leak: {run}"));
+        }
+    }
+    Ok(())
+}
+
 /// One boot of the kernel and what it must show.
 struct Case {
     name: &'static str,
@@ -238,6 +266,191 @@ fn cases() -> Vec<Case> {
                 "1 of 4 CPUs online: 0",
                 "  1  0x1          psci         offline",
             ],
+            ..base
+        },
+        Case {
+            // The README's walk-through, and every way to get it wrong.
+            name: "slab-by-hand",
+            bootargs: "run=\"slab create inode_cache 192; slab alloc inode_cache 1000; slabinfo; \
+                       cpu off 3; slabinfo; cpu on 3; slab destroy inode_cache; \
+                       slab free inode_cache 1000; slab destroy inode_cache; slab check; \
+                       slab create inode_cache 192; slab create inode_cache 64; \
+                       slab create bad/name 64; slab create big 999999; slab create odd 64 3; \
+                       slab alloc nosuch 1; slab alloc kmalloc-64 1; slab alloc inode_cache 0; \
+                       slab free inode_cache 5; slab set hotplug_lock maybe; \
+                       slab set race_window_us 999999; slab frob; stress slab-hotplug 0; \
+                       slab shrink kmalloc-32; slab destroy inode_cache; poweroff\"",
+            expect: &[
+                "slab create inode_cache: 192-byte objects",
+                "slab alloc inode_cache: 1000 objects, 1000 held",
+                "slabinfo - version: 2.1",
+                "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>",
+                "inode_cache         1020   1020    192   20    1 : tunables  120   60    0 : slabdata     51     51      0",
+                "kmalloc-4096",
+                "cpu off 3: done in",
+                "slab: 'inode_cache': refused: 1000 object(s) still allocated; the cache is unchanged",
+                "slab free inode_cache: 1000 objects, 0 held",
+                "slab destroy inode_cache: done",
+                "slab check: every cache has an array for every CPU from UP_PREPARE to DEAD",
+                "slab: 'inode_cache': a cache of that name exists",
+                "slab: 'bad/name': a cache name is 1 to 24 letters, digits",
+                "slab: 'big': object size 999999 is not in 1..=16384",
+                "slab: 'odd': alignment 3 is not a power of two up to 4096",
+                "slab: no cache 'nosuch' (make one with `slab create nosuch SIZE`)",
+                "slab: 'kmalloc-64' is the kernel's",
+                "slab: count 0: give 1 to 100000",
+                "slab: 'inode_cache': the shell holds 0 object(s), not 5",
+                "slab: argument 3 'maybe': expected on or off",
+                "slab: race_window_us 999999: give 0 to 100000",
+                "slab: argument 1 'frob': expected create, alloc, free, destroy, shrink, check or set",
+                "stress: 0 s: give 1 to 3600",
+                "slab shrink kmalloc-32:",
+            ],
+            forbid: &["Oops:", "race 1", "race 2"],
+            ..base
+        },
+        Case {
+            name: "slab-by-hand-gicv3-8cpus",
+            machine: "virt,gic-version=3,virtualization=on",
+            smp: 8,
+            bootargs: "run=\"slab create inode_cache 192; slab alloc inode_cache 1000; \
+                       cpu off 7; slabinfo; cpu on 7; slab destroy inode_cache; \
+                       slab free inode_cache 1000; slab destroy inode_cache; slab check; poweroff\"",
+            expect: &[
+                "inode_cache         1020   1020    192   20    1",
+                "cpu off 7: done in",
+                "refused: 1000 object(s) still allocated",
+                "slab destroy inode_cache: done",
+                "slab check: every cache has an array for every CPU",
+            ],
+            forbid: &["Oops:", "race 1", "race 2"],
+            ..base
+        },
+        Case {
+            name: "stress-locked-gicv2-4cpus",
+            bootargs: "slab.race_window_us=200 run=\"stress slab-hotplug 10; slab check; poweroff\"",
+            expect: &[
+                "hotplug_lock=on, race_window_us=200",
+                "RESULT stress-slab-hotplug PASS",
+                "race1=0 race2=0 invariant_breaks=0 pages_leaked=0 objects_leaked=0",
+            ],
+            forbid: &["Oops:", "race 1", "race 2", "BROKEN"],
+            timeout: Duration::from_secs(120),
+            ..base
+        },
+        Case {
+            name: "stress-locked-gicv3-8cpus",
+            machine: "virt,gic-version=3,virtualization=on",
+            smp: 8,
+            bootargs: "slab.race_window_us=200 run=\"stress slab-hotplug 10; slab check; poweroff\"",
+            expect: &[
+                "loaders cpu0 cpu1, controller cpu2, cycled cpu 3-7",
+                "RESULT stress-slab-hotplug PASS",
+                "race1=0 race2=0 invariant_breaks=0 pages_leaked=0 objects_leaked=0",
+            ],
+            forbid: &["Oops:", "race 1", "race 2", "BROKEN"],
+            timeout: Duration::from_secs(120),
+            ..base
+        },
+        Case {
+            name: "stress-unlocked-gicv2-4cpus-1",
+            bootargs: "slab.hotplug_lock=off slab.race_window_us=200 \
+                       run=\"stress slab-hotplug 60; poweroff\"",
+            expect: &[
+                "race 1 (kmem_cache_create vs ",
+                "race 2 (kmem_cache_destroy vs CPU_UP): the drain cross-call found no array",
+                "RESULT stress-slab-hotplug FAIL",
+            ],
+            check: Some(both_races_caught),
+            timeout: Duration::from_secs(150),
+            ..base
+        },
+        Case {
+            name: "stress-unlocked-gicv2-4cpus-2",
+            bootargs: "slab.hotplug_lock=off slab.race_window_us=200 \
+                       run=\"stress slab-hotplug 60; poweroff\"",
+            expect: &[
+                "race 1 (kmem_cache_create vs ",
+                "race 2 (kmem_cache_destroy vs CPU_UP): the drain cross-call found no array",
+                "RESULT stress-slab-hotplug FAIL",
+            ],
+            check: Some(both_races_caught),
+            timeout: Duration::from_secs(150),
+            ..base
+        },
+        Case {
+            name: "stress-unlocked-gicv2-4cpus-3",
+            bootargs: "slab.hotplug_lock=off slab.race_window_us=200 \
+                       run=\"stress slab-hotplug 60; poweroff\"",
+            expect: &[
+                "race 1 (kmem_cache_create vs ",
+                "race 2 (kmem_cache_destroy vs CPU_UP): the drain cross-call found no array",
+                "RESULT stress-slab-hotplug FAIL",
+            ],
+            check: Some(both_races_caught),
+            timeout: Duration::from_secs(150),
+            ..base
+        },
+        Case {
+            name: "stress-unlocked-gicv3-8cpus-1",
+            machine: "virt,gic-version=3,virtualization=on",
+            smp: 8,
+            bootargs: "slab.hotplug_lock=off slab.race_window_us=200 \
+                       run=\"stress slab-hotplug 60; poweroff\"",
+            expect: &[
+                "race 1 (kmem_cache_create vs ",
+                "race 2 (kmem_cache_destroy vs CPU_UP): the drain cross-call found no array",
+                "RESULT stress-slab-hotplug FAIL",
+            ],
+            check: Some(both_races_caught),
+            timeout: Duration::from_secs(150),
+            ..base
+        },
+        Case {
+            name: "stress-unlocked-gicv3-8cpus-2",
+            machine: "virt,gic-version=3,virtualization=on",
+            smp: 8,
+            bootargs: "slab.hotplug_lock=off slab.race_window_us=200 \
+                       run=\"stress slab-hotplug 60; poweroff\"",
+            expect: &[
+                "race 1 (kmem_cache_create vs ",
+                "race 2 (kmem_cache_destroy vs CPU_UP): the drain cross-call found no array",
+                "RESULT stress-slab-hotplug FAIL",
+            ],
+            check: Some(both_races_caught),
+            timeout: Duration::from_secs(150),
+            ..base
+        },
+        Case {
+            name: "stress-unlocked-gicv3-8cpus-3",
+            machine: "virt,gic-version=3,virtualization=on",
+            smp: 8,
+            bootargs: "slab.hotplug_lock=off slab.race_window_us=200 \
+                       run=\"stress slab-hotplug 60; poweroff\"",
+            expect: &[
+                "race 1 (kmem_cache_create vs ",
+                "race 2 (kmem_cache_destroy vs CPU_UP): the drain cross-call found no array",
+                "RESULT stress-slab-hotplug FAIL",
+            ],
+            check: Some(both_races_caught),
+            timeout: Duration::from_secs(150),
+            ..base
+        },
+        Case {
+            // The same switches from the shell: open the races, see them, close them again.
+            name: "stress-shell-switches",
+            bootargs: "run=\"slab set hotplug_lock off; slab set race_window_us 200; \
+                       stress slab-hotplug 60; slab set hotplug_lock on; stress slab-hotplug 5; \
+                       poweroff\"",
+            expect: &[
+                "slab.hotplug_lock=off",
+                "slab.race_window_us=200",
+                "RESULT stress-slab-hotplug FAIL seconds=",
+                "slab.hotplug_lock=on",
+                "RESULT stress-slab-hotplug PASS seconds=",
+            ],
+            check: Some(both_races_caught),
+            timeout: Duration::from_secs(150),
             ..base
         },
         Case {

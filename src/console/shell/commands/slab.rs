@@ -38,7 +38,11 @@ pub(super) fn slabinfo<'a>(args: &Args<'a>) -> CmdResult<'a> {
     slab::for_each_cache(|c| {
         let s = c.stats();
         let g = c.geometry();
-        let (limit, batch) = if c.per_cpu() { (g.limit, g.batch) } else { (0, 0) };
+        let (limit, batch) = if c.per_cpu() {
+            (g.limit, g.batch)
+        } else {
+            (0, 0)
+        };
         println!(
             "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4} : tunables {:>4} {:>4} {:>4} : slabdata {:>6} {:>6} {:>6}",
             c.name(),
@@ -120,9 +124,14 @@ fn create<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let name = name_arg(args)?;
     let size = args.number(2, "an object size in bytes")?;
     let align = args.number_or(3, 0, "an alignment in bytes")?;
+    if size == 0 || size > MAX_OBJECT_SIZE as u64 {
+        return Err(CmdError::failed(format_args!(
+            "'{name}': object size {size} is not in 1..={MAX_OBJECT_SIZE}"
+        )));
+    }
     let cache = slab::kmem_cache_create(
         name,
-        size.min(MAX_OBJECT_SIZE as u64 + 1) as usize,
+        size as usize,
         align.min(1 << 20) as usize,
         SlabFlags::NONE,
         None,
@@ -146,9 +155,9 @@ fn alloc<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let n = count_arg(args)?;
     with_shell_cache(name, |caches, at| {
         let c = &mut caches[at];
-        c.objects.try_reserve(n).map_err(|_| {
-            CmdError::failed(format_args!("no memory to track {n} more objects"))
-        })?;
+        c.objects
+            .try_reserve(n)
+            .map_err(|_| CmdError::failed(format_args!("no memory to track {n} more objects")))?;
         for i in 0..n {
             match c.handle.alloc() {
                 Ok(o) => c.objects.push(o.as_ptr() as usize),
@@ -219,8 +228,8 @@ fn destroy<'a>(args: &Args<'a>) -> CmdResult<'a> {
 fn shrink<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(2)?;
     let name = name_arg(args)?;
-    let cache = slab::find(name)
-        .ok_or_else(|| CmdError::failed(format_args!("no cache '{name}'")))?;
+    let cache =
+        slab::find(name).ok_or_else(|| CmdError::failed(format_args!("no cache '{name}'")))?;
     let pages = slab::kmem_cache_shrink(cache);
     println!("slab shrink {name}: {pages} page(s) returned");
     Ok(())
@@ -234,7 +243,9 @@ fn check<'a>(args: &Args<'a>) -> CmdResult<'a> {
             "slab check: every cache has an array for every CPU from UP_PREPARE to DEAD \
              (races met since boot: race1={race1} race2={race2})"
         ),
-        Err(v) => println!("slab check: BROKEN: {v} (races met since boot: race1={race1} race2={race2})"),
+        Err(v) => {
+            println!("slab check: BROKEN: {v} (races met since boot: race1={race1} race2={race2})")
+        }
     }
     Ok(())
 }
