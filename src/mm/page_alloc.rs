@@ -288,6 +288,7 @@ mod tests {
         let ram = arena(1024);
         let reserved = [PhysRegion::new(ram.base + 10 * 4096, 3 * 4096 + 1)];
         let mut a = PageAllocator::new();
+        // SAFETY: the arena is unused host memory this test owns.
         unsafe { a.add_region(ram, &reserved).unwrap() };
         let s = a.stats();
         assert_eq!(s.total, 1024);
@@ -358,10 +359,12 @@ mod tests {
         let mut a = PageAllocator::new();
         let tiny = PhysRegion::new(ram.base + 1, 4096);
         assert_eq!(
+            // SAFETY: the arena is unused host memory this test owns.
             unsafe { a.add_region(tiny, &[]) },
             Err(PageError::RegionTooSmall(tiny))
         );
         assert_eq!(
+            // SAFETY: the arena is unused host memory this test owns.
             unsafe { a.add_region(ram, &[ram]) },
             Err(PageError::RegionTooSmall(ram))
         );

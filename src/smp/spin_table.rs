@@ -43,9 +43,7 @@ impl CpuOps for SpinTableOps {
             cpu::wait_for_event();
         }
         s.parked.store(false, Ordering::Release);
-        let stack_top = s.stack_top.load(Ordering::Acquire);
-        // SAFETY: our own stack; nothing on it is live once we leave this loop for good.
-        unsafe { smp::restart(cpu, stack_top) }
+        smp::restart(cpu)
     }
 
     fn confirm_dead(&self, cpu: usize, _mpidr: u64, timeout_us: u64) -> Result<(), OpsError> {

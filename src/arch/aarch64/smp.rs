@@ -71,12 +71,19 @@ pub fn prepare(cpu: usize, mpidr: u64, stack_top: u64) {
     }
 }
 
-/// Starts a parked core over: a fresh stack, then `secondary_main` again.
-///
-/// # Safety
-/// `stack_top` must be the top of this core's own stack, nothing on which is live.
-pub unsafe fn restart(cpu: usize, stack_top: u64) -> ! {
-    // SAFETY: forwarded from the caller.
+/// Starts this parked core over: back to the top of the stack `prepare` gave it, then
+/// `secondary_main` again. Nothing of the current call chain survives: only a core that
+/// is done with everything on its stack (a parked core being released) calls it.
+pub fn restart(cpu: usize) -> ! {
+    assert_eq!(
+        super::cpu::id(),
+        cpu,
+        "cpu{cpu} restarted from another core"
+    );
+    // SAFETY: reading this core's own entry, written by the controller before it started
+    // (or released) the core and not written again while the core runs.
+    let stack_top = unsafe { (*addr_of_mut!(SECONDARY_BOOT)).cpus[cpu].stack_top };
+    // SAFETY: that is this core's own stack, and the caller keeps nothing on it.
     unsafe { secondary_restart(cpu, stack_top) }
 }
 
