@@ -136,7 +136,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
         }
     }
     let deadline = Deadline::after_us(seconds * 1_000_000);
-    loader(0, &deadline);
+    loader(0, Some(&deadline));
     STOP.store(true, Ordering::Release);
     let give_up = Deadline::after_us(30_000_000);
     while workers.iter().any(work::busy) {
@@ -210,15 +210,15 @@ fn controller_job(_: u64) {
 }
 
 fn loader_job(id: u64) {
-    loader(id, &Deadline::after_us(u64::MAX / 2));
+    loader(id, None);
 }
 
-/// Loads and unloads the module until told to stop (or `deadline`, or, with the races
-/// open, once both have been seen).
-fn loader(id: u64, deadline: &Deadline) {
+/// Loads and unloads the module until told to stop, or `deadline` passes, or (with the
+/// races open) both have been seen.
+fn loader(id: u64, deadline: Option<&Deadline>) {
     let (race1_start, race2_start) = slab::races();
     let mut load = 0u64;
-    while !STOP.load(Ordering::Acquire) && !deadline.passed() {
+    while !STOP.load(Ordering::Acquire) && !deadline.is_some_and(Deadline::passed) {
         if let Err(e) = load_and_unload(id, load) {
             fail(format_args!("loader {id}, load {load}: {e}"));
             return;

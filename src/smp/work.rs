@@ -29,6 +29,8 @@ static SLOTS: [Slot; MAX_CPUS] = [const {
 pub enum WorkError {
     Offline(usize),
     Busy(usize),
+    /// A CPU cannot hand a job to itself: it would wait for its own idle loop.
+    IsCaller(usize),
 }
 
 impl fmt::Display for WorkError {
@@ -36,6 +38,7 @@ impl fmt::Display for WorkError {
         match self {
             WorkError::Offline(c) => write!(f, "cpu{c} is offline"),
             WorkError::Busy(c) => write!(f, "cpu{c} is running a job already"),
+            WorkError::IsCaller(c) => write!(f, "cpu{c} is the caller"),
         }
     }
 }
@@ -43,7 +46,9 @@ impl fmt::Display for WorkError {
 /// Has `cpu` run `job(arg)` from its idle loop; returns at once.
 pub fn start_on(cpu: usize, job: Job, arg: u64) -> Result<(), WorkError> {
     hotplug::cpus_read_lock();
-    let result = if !state::online().contains(cpu) || cpu == crate::arch::cpu::id() {
+    let result = if cpu == crate::arch::cpu::id() {
+        Err(WorkError::IsCaller(cpu))
+    } else if !state::online().contains(cpu) {
         Err(WorkError::Offline(cpu))
     } else if SLOTS[cpu].busy.swap(true, Ordering::AcqRel) {
         Err(WorkError::Busy(cpu))
