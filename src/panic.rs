@@ -42,8 +42,7 @@ pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
         cpu::halt();
     }
     let _ = writeln!(out, "\nOops: cpu{id}: {what}");
-    let stack = layout::boot_stack_region();
-    exceptions::write_backtrace(&mut out, pc, fp, stack.base..stack.end());
+    exceptions::write_backtrace(&mut out, pc, fp, crate::smp::stacks::stack_of(id));
     let image = layout::image();
     let _ = writeln!(
         out,

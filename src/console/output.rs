@@ -28,11 +28,6 @@ pub fn init(uart: Uart, clock_hz: Option<u32>) {
     UART.call_once(|| uart);
 }
 
-/// Whether a UART console is up.
-pub fn has_uart() -> bool {
-    UART.get().is_some()
-}
-
 struct UartWriter<'a>(&'a Uart);
 
 impl Write for UartWriter<'_> {
@@ -141,10 +136,6 @@ static TICK: AtomicBool = AtomicBool::new(false);
 
 pub fn is_console_cpu(cpu: usize) -> bool {
     CONSOLE_CPU.load(Ordering::Acquire) == cpu
-}
-
-pub fn console_cpu() -> usize {
-    CONSOLE_CPU.load(Ordering::Acquire)
 }
 
 /// Moves the shell to `cpu` (which must then be woken to notice).

@@ -4,7 +4,7 @@
 //! device tree gives, so nothing depends on how firmware or QEMU left the UART. Without a
 //! known clock the divisor firmware set is kept, and only the frame format is set.
 
-use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
@@ -123,10 +123,5 @@ impl Pl011 {
         while self.regs().fr.is_set(FR::BUSY) {
             core::hint::spin_loop();
         }
-    }
-
-    /// Stops the receive interrupt (used when nothing waits for input).
-    pub fn mask_rx_interrupt(&self) {
-        self.regs().imsc.modify(INT::RX::CLEAR + INT::RT::CLEAR);
     }
 }

@@ -82,7 +82,6 @@ impl HotplugEnv<&'static Cache> for KernelEnv {
 
     fn cpus_read_lock(&self) {
         hotplug::cpus_read_lock();
-        hotplug::assert_cpus_held();
     }
 
     fn cpus_read_unlock(&self) {
@@ -100,6 +99,10 @@ impl HotplugEnv<&'static Cache> for KernelEnv {
     }
 
     fn drain_online(&self, cache: &&'static Cache) {
+        if self.protected() {
+            // Destroy took the read side, so the online set cannot change under the drain.
+            hotplug::assert_cpus_held();
+        }
         loop {
             match on_each_online_cpu(cache, drain_here) {
                 // Nothing was sent: a CPU left between reading the set and calling.
@@ -148,11 +151,6 @@ fn drain_here(cache: &'static Cache) {
 fn slab() -> &'static Slab {
     SLAB.get()
         .expect("the slab allocator used before mm::kernel_slab::init")
-}
-
-/// The allocator, once started.
-pub fn try_slab() -> Option<&'static Slab> {
-    SLAB.get()
 }
 
 /// Starts the allocator with arrays for the CPUs online now, and applies the bootargs.
@@ -266,6 +264,7 @@ pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
 };
 
 fn up_prepare(cpu: usize) -> Result<(), CallbackError> {
+    hotplug::assert_cpus_held();
     match SLAB.get() {
         Some(slab) => slab
             .chain
@@ -282,6 +281,7 @@ fn up_canceled(cpu: usize) {
 }
 
 fn dead(cpu: usize) {
+    hotplug::assert_cpus_held();
     if let Some(slab) = SLAB.get() {
         slab.chain.dead(&ENV, cpu);
     }

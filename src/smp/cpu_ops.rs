@@ -50,10 +50,6 @@ pub trait CpuOps: Sync {
 
     /// On the controller: waits (until `timeout_us`) for `cpu` to be truly off or parked.
     fn confirm_dead(&self, cpu: usize, mpidr: u64, timeout_us: u64) -> Result<(), OpsError>;
-
-    /// Whether an offline CPU of this method waits in a loop (spin-table) rather than
-    /// being powered off.
-    fn parks(&self) -> bool;
 }
 
 /// The operations for a device-tree enable method, if this kernel implements it.

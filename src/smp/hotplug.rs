@@ -157,11 +157,6 @@ pub fn mpidr(cpu: usize) -> u64 {
     crate::boot::platform().cpus[cpu].mpidr
 }
 
-/// Whether an offline `cpu` waits parked (spin-table) rather than powered off.
-pub fn parks(cpu: usize) -> bool {
-    ops(cpu).is_some_and(|o| o.parks())
-}
-
 pub fn method_name(cpu: usize) -> &'static str {
     ops(cpu).map_or("none", |o| o.name())
 }

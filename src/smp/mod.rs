@@ -20,7 +20,7 @@ pub mod psci_ops;
 #[cfg(target_os = "none")]
 pub mod spin_table;
 #[cfg(target_os = "none")]
-mod stacks;
+pub mod stacks;
 #[cfg(target_os = "none")]
 pub mod state;
 #[cfg(target_os = "none")]

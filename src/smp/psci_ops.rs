@@ -54,8 +54,4 @@ impl CpuOps for PsciOps {
             core::hint::spin_loop();
         }
     }
-
-    fn parks(&self) -> bool {
-        false
-    }
 }

@@ -56,8 +56,4 @@ impl CpuOps for SpinTableOps {
         }
         Ok(())
     }
-
-    fn parks(&self) -> bool {
-        true
-    }
 }

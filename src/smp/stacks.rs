@@ -1,6 +1,7 @@
 //! Each secondary CPU's stack, allocated from the page allocator by the first UP_PREPARE
 //! and kept for the CPU's later lives (a parked spin-table core still runs on it).
 
+use core::ops::Range;
 use core::sync::atomic::Ordering;
 
 use super::hotplug::{CallbackError, HotplugCallbacks};
@@ -17,6 +18,16 @@ pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     down_prepare: None,
     dead: None,
 };
+
+/// The stack `cpu` runs on: the boot stack until it has one of its own (the boot CPU
+/// keeps the boot stack), for backtraces.
+pub fn stack_of(cpu: usize) -> Range<u64> {
+    let boot = crate::arch::layout::boot_stack_region();
+    match slot(cpu).stack_top.load(Ordering::Acquire) {
+        top if top == 0 || top == boot.end() => boot.base..boot.end(),
+        top => top - STACK_PAGES as u64 * PAGE_SIZE..top,
+    }
+}
 
 fn prepare(cpu: usize) -> Result<(), CallbackError> {
     let s = slot(cpu);

@@ -50,12 +50,3 @@ pub fn invalidate_icache() {
     // SAFETY: IC IALLU only drops cached instructions, which are refetched.
     unsafe { asm!("ic iallu", "dsb nsh", "isb", options(nostack)) };
 }
-
-/// Writes back and discards the lines of `[start, start+len)`: afterwards memory holds
-/// the data and no cache does.
-pub fn clean_invalidate_to_poc(start: u64, len: u64) {
-    for_each_line(start, len, |line| {
-        // SAFETY: DC CIVAC writes dirty data back before dropping the line: nothing is lost.
-        unsafe { asm!("dc civac, {}", in(reg) line, options(nostack)) }
-    });
-}

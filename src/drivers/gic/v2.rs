@@ -1,11 +1,12 @@
 //! GICv2 (GIC-400): arm-gic's `GicV2` behind a lock, plus the registers it has no usable
-//! API for (ITARGETSR0, GICC_CTLR off, GICC_EOIR with an SGI's sender bits). The CPU-interface registers are banked: every call here acts on the calling
-//! core's own interface.
+//! API for (ITARGETSR0, GICC_CTLR off, GICC_IAR/GICC_EOIR with an SGI's sender bits).
+//! The CPU-interface registers are banked: every call here acts on the calling core's
+//! own interface, so acknowledge and end, on every interrupt's path, need no lock.
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
+use arm_gic::IntId;
 use arm_gic::gicv2::{GicV2, SgiTarget, SgiTargetListFilter};
-use arm_gic::{IntId, InterruptGroup};
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::register_structs;
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
@@ -27,7 +28,8 @@ register_structs! {
     /// The CPU interface registers we access ourselves.
     CpuInterfaceExtra {
         (0x000 => ctlr: ReadWrite<u32>),
-        (0x004 => _pmr_bpr_iar),
+        (0x004 => _pmr_bpr),
+        (0x00c => iar: ReadOnly<u32>),
         (0x010 => eoir: WriteOnly<u32>),
         (0x014 => @END),
     }
@@ -41,7 +43,8 @@ pub struct GicV2Driver {
     masks: [AtomicU8; 8],
 }
 
-// SAFETY: the raw pointers are MMIO addresses; every access goes through the lock.
+// SAFETY: the raw pointers are MMIO addresses; distributor writes go through the lock,
+// and the CPU-interface registers touched without it are banked per core.
 unsafe impl Send for GicV2Driver {}
 // SAFETY: as above.
 unsafe impl Sync for GicV2Driver {}
@@ -89,7 +92,6 @@ impl GicV2Driver {
     }
 
     pub fn shutdown_cpu(&self, _cpu: usize) {
-        let _gic = self.gic.lock();
         // SAFETY: GICC_CTLR of the mapped CPU interface (banked: this core's); 0 disables
         // signalling to the core.
         unsafe { (*self.cpu_interface).ctlr.set(0) };
@@ -114,16 +116,15 @@ impl GicV2Driver {
         );
     }
 
+    /// Acknowledges as Group 0 (GICC_IAR: a non-secure kernel's Group 1 alias, GICC_AIAR,
+    /// reads 0), keeping the raw value with an SGI's sender bits for [`Self::end`].
     pub fn acknowledge(&self) -> Option<Interrupt> {
-        self.gic
-            .lock()
-            .get_and_acknowledge_interrupt(InterruptGroup::Group0)
-            .map(|id| Interrupt { raw: id.into() })
-            .filter(|irq| irq.id() < 1020)
+        // SAFETY: GICC_IAR of the mapped CPU interface (banked: this core's).
+        let raw = unsafe { (*self.cpu_interface).iar.get() };
+        Some(Interrupt { raw }).filter(|irq| irq.id() < 1020)
     }
 
     pub fn end(&self, irq: Interrupt) {
-        let _gic = self.gic.lock();
         // arm-gic's end_interrupt takes an IntId, which cannot hold an SGI's sender bits
         // (IntId::try_from rejects 1024 and up), and GICC_EOIR needs them: write it here.
         // SAFETY: GICC_EOIR of the mapped CPU interface (banked: this core's).
