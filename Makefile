@@ -1,17 +1,25 @@
 # hotslab: build, run and test the kernel.
 #
-#   make run     boot in QEMU virt and get the shell   (options below)
+#   make run     boot in QEMU and get the shell            (options below)
+#   make debug   the same, halted, with QEMU's gdbstub on GDBPORT
 #   make test    every test: lint, host unit tests, the QEMU suite
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
+#   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (see README)
 #
-# Options for run:  SMP=4  MEM=512M  CPU=cortex-a72  GIC=2|3  EL=1|2  ARGS='bootargs'
+# Options for run and debug:
+#   BOARD=virt   SMP=4  MEM=512M  CPU=cortex-a72  GIC=2|3  EL=1|2
+#   BOARD=rpi4   QEMU's raspi4b (4 x A72, 2 GiB, entered at EL2), with DTB=PATH, or
+#                DTB=upstream for Debian's bcm2711-rpi-4-b.dtb (default: ours, build/dts/rpi4.dtb)
+#   ARGS='bootargs'   GDBPORT=1234
 
+BOARD ?= virt
 SMP   ?= 4
 MEM   ?= 512M
 CPU   ?= cortex-a72
 GIC   ?= 2
 EL    ?= 1
 ARGS  ?=
+GDBPORT ?= 1234
 
 TARGET  := aarch64-unknown-none
 ELF     := target/$(TARGET)/release/kernel
@@ -23,6 +31,10 @@ QEMU    := qemu-system-aarch64
 OBJCOPY := $(shell command -v llvm-objcopy || command -v rust-objcopy)
 READELF := $(shell command -v llvm-readelf || command -v readelf)
 
+# The Raspberry Pi 4's device tree as distributions ship it (from Debian's kernel package).
+UPSTREAM_DTB := $(BUILD)/dts/upstream/bcm2711-rpi-4-b.dtb
+
+ifeq ($(BOARD),virt)
 ifeq ($(EL),2)
 VIRT := virt,gic-version=$(GIC),virtualization=on
 else ifeq ($(EL),1)
@@ -30,11 +42,24 @@ VIRT := virt,gic-version=$(GIC)
 else
 $(error EL must be 1 or 2, not '$(EL)')
 endif
+BOARD_FLAGS := -M $(VIRT) -cpu $(CPU) -smp $(SMP) -m $(MEM)
+SERIAL      := -serial mon:stdio
+BOARD_DEPS  :=
+else ifeq ($(BOARD),rpi4)
+DTB ?= $(BUILD)/dts/rpi4.dtb
+override DTB := $(if $(filter upstream,$(DTB)),$(UPSTREAM_DTB),$(DTB))
+BOARD_FLAGS := -M raspi4b -dtb $(DTB)
+# The PL011 or the mini UART, whichever the DT (or console=) makes the console.
+SERIAL      := $$(tools/rpi4-serial.sh $(DTB) '$(ARGS)')
+BOARD_DEPS  := $(DTB)
+else
+$(error BOARD must be virt or rpi4, not '$(BOARD)')
+endif
 
-QEMU_FLAGS := -M $(VIRT) -cpu $(CPU) -smp $(SMP) -m $(MEM) -nographic -nic none \
+QEMU_FLAGS = $(BOARD_FLAGS) -display none $(SERIAL) -nic none \
 	-semihosting-config enable=on,target=native -kernel $(IMAGE)
 
-.PHONY: all image run test lint unit qemu-test setup clean FORCE
+.PHONY: all image run debug sdcard test lint unit qemu-test setup clean FORCE
 
 all: image
 
@@ -68,8 +93,37 @@ $(BUILD)/dts/%.dtb: dts/%.dts $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	dtc -q -I dts -O dtb -o $@ $<
 
-run: image
+run: image $(BOARD_DEPS)
 	$(QEMU) $(QEMU_FLAGS) -append '$(ARGS)'
+
+debug: image $(BOARD_DEPS)
+	@echo "QEMU is halted at the first instruction, gdbstub on port $(GDBPORT):"
+	@echo "  gdb-multiarch $(BUILD)/kernel.elf -ex 'target remote :$(GDBPORT)'"
+	$(QEMU) $(QEMU_FLAGS) -append '$(ARGS)' -S -gdb tcp::$(GDBPORT)
+
+# Fetched from Debian's arm64 kernel package; where that is impossible the tests that need
+# it say so loudly and skip.
+$(UPSTREAM_DTB):
+	@tools/fetch-debian.sh --meta linux-image-arm64 main $(@D) '*/broadcom/bcm2711-rpi-4-b.dtb' || \
+	  echo "*** WARNING: could not fetch $@: the upstream-DTB tests will be SKIPPED ***"
+
+$(BUILD)/dts/overlays/%.dtbo: dts/overlays/%.dts $(BUILD)/.setup
+	@mkdir -p $(@D)
+	dtc -q -@ -I dts -O dtb -o $@ $<
+
+# A FAT boot partition's files for a Raspberry Pi 4: the kernel as kernel8.img, the
+# firmware (Debian's raspi-firmware), the upstream DTB, ours, and the disable-bt overlay.
+SDCARD := $(BUILD)/sdcard
+sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disable-bt.dtbo
+	@test -f $(UPSTREAM_DTB) || { echo "error: no $(UPSTREAM_DTB): the firmware needs it"; exit 1; }
+	rm -rf $(SDCARD) && mkdir -p $(SDCARD)/overlays
+	tools/fetch-debian.sh raspi-firmware non-free-firmware $(SDCARD) '*/raspi-firmware/start4.elf' '*/raspi-firmware/fixup4.dat'
+	cp $(IMAGE) $(SDCARD)/kernel8.img
+	cp $(UPSTREAM_DTB) $(SDCARD)/bcm2711-rpi-4-b.dtb
+	cp $(BUILD)/dts/rpi4.dtb $(SDCARD)/hotslab-rpi4.dtb
+	cp $(BUILD)/dts/overlays/disable-bt.dtbo $(SDCARD)/overlays/
+	cp tools/sdcard/config.txt tools/sdcard/cmdline.txt $(SDCARD)/
+	@echo "$(SDCARD): copy these files onto the FAT boot partition of a card (README: Raspberry Pi 4)"
 
 lint: $(BUILD)/.setup
 	cargo fmt --all -- --check
@@ -86,12 +140,20 @@ $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=3,virtualization=on,dumpdtb=$@ -cpu cortex-a72 -smp 20 -m 512M -nic none -display none
 
+# What QEMU's raspi4b hands the kernel: our tree and the upstream one after QEMU's edits
+# (memory filled in, nodes it does not emulate disabled, FDT_NOP tokens left behind).
+$(BUILD)/dts/qemu-raspi4b-rpi4.dtb: $(BUILD)/dts/rpi4.dtb $(IMAGE)
+	$(QEMU) -M raspi4b,dumpdtb=$@ -dtb $< -kernel $(IMAGE) -display none
+$(BUILD)/dts/qemu-raspi4b-upstream.dtb: $(UPSTREAM_DTB) $(IMAGE)
+	@if [ -f $< ]; then $(QEMU) -M raspi4b,dumpdtb=$@ -dtb $< -kernel $(IMAGE) -display none 2>/dev/null; fi
+QEMU_DTBS += $(BUILD)/dts/qemu-raspi4b-rpi4.dtb $(BUILD)/dts/qemu-raspi4b-upstream.dtb
+
 unit: image $(QEMU_DTBS)
 	cargo test --workspace
 	# The hotplug lock under loom, every interleaving (bounded): its own build directory.
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
-qemu-test: image
+qemu-test: image $(UPSTREAM_DTB)
 	cargo run --release -p ktest -- --image $(IMAGE)
 
 test: lint unit qemu-test

@@ -1,11 +1,15 @@
-//! Turning the machine off and resetting it: PSCI where the device tree has it, and
-//! semihosting (which also carries an exit status to QEMU).
+//! Turning the machine off and resetting it: PSCI where the device tree has it, semihosting
+//! (which also carries an exit status to QEMU), and for reset the BCM2835/BCM2711 watchdog
+//! (a Raspberry Pi under its stock firmware has no PSCI). Nothing can switch a Pi 4 off:
+//! `poweroff` says so rather than pretend.
 
 use core::fmt;
 
 use crate::arch::psci::{self, Psci};
 use crate::arch::semihosting;
 use crate::boot;
+use crate::drivers::bcm2835_watchdog::Watchdog;
+use crate::drivers::timer::Deadline;
 
 #[derive(Debug)]
 pub enum PowerError {
@@ -13,6 +17,10 @@ pub enum PowerError {
     Psci(psci::Error),
     /// No PSCI node in the device tree and no semihosting host.
     NoMethod,
+    /// No PSCI node, and no watchdog to reset the board with.
+    NoResetMethod,
+    /// The watchdog was armed but the machine is still running.
+    WatchdogDidNotFire,
 }
 
 impl fmt::Display for PowerError {
@@ -21,8 +29,17 @@ impl fmt::Display for PowerError {
             PowerError::Psci(e) => write!(f, "PSCI failed: {e:?}"),
             PowerError::NoMethod => write!(
                 f,
-                "nothing can do that here: the device tree has no PSCI and no semihosting host answered"
+                "nothing can power this machine off: the device tree has no PSCI and no \
+                 semihosting host answered (on a Raspberry Pi, remove the power)"
             ),
+            PowerError::NoResetMethod => write!(
+                f,
+                "nothing can reset this machine: the device tree has neither PSCI nor a \
+                 watchdog this kernel drives"
+            ),
+            PowerError::WatchdogDidNotFire => {
+                write!(f, "the watchdog was armed but the machine did not reset")
+            }
         }
     }
 }
@@ -53,11 +70,23 @@ pub fn poweroff(status: u32) -> PowerError {
     error
 }
 
-/// Resets the machine. Returns only on failure.
+/// Resets the machine: PSCI SYSTEM_RESET, else the SoC's watchdog. Returns only on failure.
 pub fn reboot() -> PowerError {
     crate::console::flush();
-    match psci().map(|p| p.system_reset()) {
-        Some(Err(e)) => PowerError::Psci(e),
-        _ => PowerError::NoMethod,
+    if let Some(psci) = psci() {
+        return match psci.system_reset() {
+            Err(e) => PowerError::Psci(e),
+            Ok(()) => PowerError::NoResetMethod,
+        };
     }
+    let Some(watchdog) = boot::try_platform().and_then(Watchdog::from_platform) else {
+        return PowerError::NoResetMethod;
+    };
+    watchdog.reset_soc();
+    // It fires after about 150 us; give it plenty.
+    let deadline = Deadline::after_us(100_000);
+    while !deadline.passed() {
+        core::hint::spin_loop();
+    }
+    PowerError::WatchdogDidNotFire
 }

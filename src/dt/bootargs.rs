@@ -180,8 +180,13 @@ impl<'a> BootOptions<'a> {
                         })?,
                 );
             }
-            // Options of the loaders and of Linux that reach us through shared configs.
-            "console" | "earlycon" | "root" | "rootwait" | "quiet" | "loglevel" => {}
+            // The console is chosen with the device tree (`Platform::parse`).
+            "console" => {}
+            // Linux's options, which the Raspberry Pi firmware and shared configs add.
+            "earlycon" | "root" | "rootwait" | "rootfstype" | "quiet" | "loglevel"
+            | "coherent_pool" | "cma" | "fsck.repair" | "elevator" => {}
+            // Another kernel's module parameters (`8250.nr_uarts=1`); `slab.` is ours.
+            other if other.contains('.') && !other.starts_with("slab.") => {}
             other => return Err(BootArgError::Unknown(other)),
         }
         Ok(())
@@ -221,6 +226,18 @@ mod tests {
                 "'slab.race_window_us' needs a value (slab.race_window_us=...)",
             ]
         );
+    }
+
+    #[test]
+    fn raspberry_pi_firmware_arguments_are_quietly_ignored() {
+        let cmdline = "coherent_pool=1M 8250.nr_uarts=1 snd_bcm2835.enable_hdmi=1 \
+                       bcm2708_fb.fbwidth=0 vc_mem.mem_base=0x3ec00000 console=ttyS0,115200 \
+                       console=tty1 nosmp";
+        let o = BootOptions::parse(cmdline, |e| panic!("{e}"));
+        assert!(o.no_smp);
+        let mut errors = Vec::new();
+        BootOptions::parse("slab.hotplug_lok=on", |e| errors.push(e.to_string()));
+        assert_eq!(errors, ["'slab.hotplug_lok': unknown option, ignored"]);
     }
 
     #[test]

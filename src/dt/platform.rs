@@ -68,7 +68,10 @@ pub struct Reservation<'dtb> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UartKind {
+    /// Arm PrimeCell PL011 (`arm,pl011`).
     Pl011,
+    /// The BCM2835/BCM2711 auxiliary "mini UART" (`brcm,bcm2835-aux-uart`).
+    MiniUart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +182,8 @@ pub struct Platform<'dtb> {
     pub gic: Option<Gic>,
     pub psci: Option<PsciMethod>,
     pub timer: Option<Timer>,
+    /// The BCM2835/BCM2711 power-management block whose watchdog resets the SoC.
+    pub watchdog: Option<PhysRegion>,
     pub cpus: ArrayVec<Cpu<'dtb>, MAX_CPUS>,
     /// CPUs beyond [`MAX_CPUS`], reported and left out.
     pub cpus_left_out: usize,
@@ -223,6 +228,7 @@ impl<'dtb> Platform<'dtb> {
             gic: None,
             psci: None,
             timer: None,
+            watchdog: None,
             cpus: ArrayVec::new(),
             cpus_left_out: 0,
             problems: ArrayVec::new(),
@@ -333,6 +339,10 @@ impl<'dtb> Platform<'dtb> {
             self.visit_gic_v3(v);
         } else if v.compatible_with(&["arm,pl011"]) {
             self.visit_uart(v, UartKind::Pl011, scratch);
+        } else if v.compatible_with(&["brcm,bcm2835-aux-uart"]) {
+            self.visit_uart(v, UartKind::MiniUart, scratch);
+        } else if v.compatible_with(&["brcm,bcm2835-pm-wdt", "brcm,bcm2835-pm"]) {
+            self.visit_watchdog(v);
         }
     }
 
@@ -520,6 +530,14 @@ impl<'dtb> Platform<'dtb> {
         );
     }
 
+    fn visit_watchdog(&mut self, v: &Visit<'_, 'dtb>) {
+        match v.reg(0) {
+            Ok(Some((base, size))) => self.watchdog = Some(PhysRegion::new(base, size)),
+            Ok(None) => self.problem(v.path, format_args!("watchdog without 'reg'")),
+            Err(e) => self.problem(v.path, format_args!("bad 'reg': {e}")),
+        }
+    }
+
     fn set_gic(&mut self, v: &Visit<'_, 'dtb>, gic: Gic) {
         if self.gic.is_some() {
             return self.problem(
@@ -552,37 +570,49 @@ impl<'dtb> Platform<'dtb> {
         let _ = scratch.uarts.try_push((path, uart, clock_phandle));
     }
 
-    /// Picks the console: the UART `/chosen/stdout-path` names (directly or through an
-    /// alias), else the first enabled one.
+    /// Picks the console: the UART the last `console=` bootarg names (an alias or a node
+    /// path), else the one `/chosen/stdout-path` names (directly or through an alias),
+    /// else the first enabled one. A name that leads to no UART is a [`Problem`] and the
+    /// next rule decides.
     fn choose_console(&mut self, scratch: &Scratch<'dtb>) {
-        let wanted = self.stdout_path.map(|p| {
-            if p.starts_with('/') {
-                p
+        let from_bootargs = super::bootargs::split(self.bootargs)
+            .filter_map(Result::ok)
+            .filter(|arg| arg.key == "console")
+            .filter_map(|arg| arg.value)
+            .last()
+            .map(|v| ("console=", v));
+        let from_stdout_path = self.stdout_path.map(|p| ("stdout-path", p));
+        let mut chosen = None;
+        for (source, wanted) in [from_bootargs, from_stdout_path].into_iter().flatten() {
+            // Options follow a ':' (`serial0:115200n8`), or a ',' after an alias
+            // (`console=serial0,115200`); node names may contain ','.
+            let wanted = if wanted.starts_with('/') {
+                wanted.split(':').next()
+            } else {
+                wanted.split([',', ':']).next()
+            }
+            .unwrap_or(wanted);
+            let path = if wanted.starts_with('/') {
+                wanted
             } else {
                 scratch
                     .aliases
                     .iter()
-                    .find(|(alias, _)| alias.as_str() == p)
-                    .map_or(p, |(_, path)| *path)
-            }
-        });
-        let chosen = wanted
-            .and_then(|w| {
-                scratch
-                    .uarts
-                    .iter()
-                    .find(|(path, _, _)| path_matches(path, w))
-            })
-            .or_else(|| {
-                if let Some(w) = wanted {
-                    self.problem(
-                        "/chosen",
-                        format_args!("stdout-path '{w}' names no usable UART"),
-                    );
+                    .find(|(alias, _)| alias.as_str() == wanted)
+                    .map_or(wanted, |(_, path)| *path)
+            };
+            match scratch.uarts.iter().find(|(p, _, _)| path_matches(p, path)) {
+                Some(found) => {
+                    chosen = Some(found);
+                    break;
                 }
-                scratch.uarts.first()
-            });
-        if let Some((_, uart, clock)) = chosen {
+                None => self.problem(
+                    "/chosen",
+                    format_args!("{source} '{wanted}' names no UART this kernel drives"),
+                ),
+            }
+        }
+        if let Some((_, uart, clock)) = chosen.or(scratch.uarts.first()) {
             let mut uart = *uart;
             uart.clock_hz = clock.and_then(|ph| {
                 scratch

@@ -40,7 +40,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     };
     let Some(console) = platform.console else {
         fail_without_console(format_args!(
-            "the device tree at {dtb:#x} names no UART this kernel drives (PL011); no console"
+            "the device tree at {dtb:#x} names no UART this kernel drives (PL011, BCM2835 mini UART); no console"
         ))
     };
     // The DT's CPU list decides logical ids; an unlisted boot CPU still runs as CPU 0.
@@ -49,7 +49,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     let page_tables = match build_page_tables(&platform) {
         Ok(used) => used,
         Err(e) => {
-            // SAFETY: the DT names this PL011; with the MMU off every access is Device.
+            // SAFETY: the DT names this UART; with the MMU off every access is Device.
             let uart = unsafe { Uart::from_dt(&console) };
             uart.write_str("hotslab: cannot map memory: ");
             let _ = write!(UartFmt(&uart), "{e}");
@@ -165,6 +165,9 @@ fn build_page_tables(platform: &Platform<'_>) -> Result<usize, mmu::MapError> {
     tables.map(platform.dtb, Attributes::ReadOnly)?;
     if let Some(uart) = &platform.console {
         tables.map(uart.region, Attributes::Device)?;
+    }
+    if let Some(watchdog) = platform.watchdog {
+        tables.map(watchdog, Attributes::Device)?;
     }
     if let Some(gic) = &platform.gic {
         for region in gic.regions() {

@@ -18,17 +18,22 @@ pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
     println!("stdout-path: {}", p.stdout_path.unwrap_or("(none)"));
     match &p.console {
         Some(u) => {
-            let clock = u.clock_hz.map_or(0, |hz| hz);
             println!(
-                "console:     {} ({:?}) at {}, clock {} Hz, irq {}",
+                "console:     {} ({:?}) at {}, irq {}",
                 u.name,
                 u.kind,
                 u.region,
-                clock,
                 u.irq.map_or(-1, i64::from)
             );
+            match u.clock_hz {
+                Some(hz) => println!("             clock {hz} Hz: the kernel sets 115200 baud"),
+                None => println!("             clock unknown: the firmware's baud rate is kept"),
+            }
         }
         None => println!("console:     (none)"),
+    }
+    if let Some(w) = p.watchdog {
+        println!("watchdog:    {w} (reboot)");
     }
     match &p.gic {
         Some(Gic::V2 {
