@@ -179,6 +179,8 @@ pub struct Platform<'dtb> {
     /// `/chosen/stdout-path` with any `:options` suffix removed.
     pub stdout_path: Option<&'dtb str>,
     pub console: Option<Uart<'dtb>>,
+    /// Every enabled UART this kernel has a driver for, in tree order.
+    pub uarts: ArrayVec<Uart<'dtb>, MAX_UARTS>,
     pub gic: Option<Gic>,
     pub psci: Option<PsciMethod>,
     pub timer: Option<Timer>,
@@ -194,7 +196,9 @@ pub struct Platform<'dtb> {
 
 /// Per-walk scratch state the final [`Platform`] does not keep.
 struct Scratch<'dtb> {
-    uarts: ArrayVec<(ArrayString<{ walk::MAX_PATH }>, Uart<'dtb>, Option<u32>), MAX_UARTS>,
+    /// Each UART with its node path, and the phandle of its clock until that is resolved.
+    uarts: ArrayVec<(ArrayString<{ walk::MAX_PATH }>, Uart<'dtb>), MAX_UARTS>,
+    uart_clocks: ArrayVec<Option<u32>, MAX_UARTS>,
     aliases: ArrayVec<(ArrayString<32>, &'dtb str), MAX_ALIASES>,
     /// `(phandle, clock-frequency)` of every node that has both.
     clocks: ArrayVec<(u32, u32), MAX_CLOCKS>,
@@ -225,6 +229,7 @@ impl<'dtb> Platform<'dtb> {
             bootargs: "",
             stdout_path: None,
             console: None,
+            uarts: ArrayVec::new(),
             gic: None,
             psci: None,
             timer: None,
@@ -236,6 +241,7 @@ impl<'dtb> Platform<'dtb> {
         };
         let mut scratch = Scratch {
             uarts: ArrayVec::new(),
+            uart_clocks: ArrayVec::new(),
             aliases: ArrayVec::new(),
             clocks: ArrayVec::new(),
         };
@@ -263,7 +269,9 @@ impl<'dtb> Platform<'dtb> {
             );
         }
 
+        scratch.resolve_uart_clocks();
         platform.choose_console(&scratch);
+        platform.uarts = scratch.uarts.iter().map(|(_, uart)| *uart).collect();
         if platform.memory.is_empty() {
             return Err(DtError::NoMemory);
         }
@@ -567,7 +575,9 @@ impl<'dtb> Platform<'dtb> {
         };
         let mut path = ArrayString::new();
         push_truncated(&mut path, format_args!("{}", v.path));
-        let _ = scratch.uarts.try_push((path, uart, clock_phandle));
+        if scratch.uarts.try_push((path, uart)).is_ok() {
+            scratch.uart_clocks.push(clock_phandle);
+        }
     }
 
     /// Picks the console: the UART the last `console=` bootarg names (an alias or a node
@@ -601,7 +611,7 @@ impl<'dtb> Platform<'dtb> {
                     .find(|(alias, _)| alias.as_str() == wanted)
                     .map_or(wanted, |(_, path)| *path)
             };
-            match scratch.uarts.iter().find(|(p, _, _)| path_matches(p, path)) {
+            match scratch.uarts.iter().find(|(p, _)| path_matches(p, path)) {
                 Some(found) => {
                     chosen = Some(found);
                     break;
@@ -612,17 +622,7 @@ impl<'dtb> Platform<'dtb> {
                 ),
             }
         }
-        if let Some((_, uart, clock)) = chosen.or(scratch.uarts.first()) {
-            let mut uart = *uart;
-            uart.clock_hz = clock.and_then(|ph| {
-                scratch
-                    .clocks
-                    .iter()
-                    .find(|(p, _)| *p == ph)
-                    .map(|(_, hz)| *hz)
-            });
-            self.console = Some(uart);
-        }
+        self.console = chosen.or(scratch.uarts.first()).map(|(_, uart)| *uart);
     }
 
     /// Memory minus nothing: the RAM ranges as the DT gives them.
@@ -633,6 +633,21 @@ impl<'dtb> Platform<'dtb> {
     /// The boot CPU's index in [`Platform::cpus`], by MPIDR.
     pub fn cpu_index_of(&self, mpidr_affinity: u64) -> Option<usize> {
         self.cpus.iter().position(|c| c.mpidr == mpidr_affinity)
+    }
+}
+
+impl Scratch<'_> {
+    /// Fills in each UART's clock rate from its `clocks` phandle, where that is a clock
+    /// with a fixed `clock-frequency`.
+    fn resolve_uart_clocks(&mut self) {
+        for ((_, uart), phandle) in self.uarts.iter_mut().zip(&self.uart_clocks) {
+            uart.clock_hz = phandle.and_then(|ph| {
+                self.clocks
+                    .iter()
+                    .find(|(p, _)| *p == ph)
+                    .map(|(_, hz)| *hz)
+            });
+        }
     }
 }
 

@@ -32,6 +32,13 @@ pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
         }
         None => println!("console:     (none)"),
     }
+    for u in p
+        .uarts
+        .iter()
+        .filter(|u| Some(u.region) != p.console.map(|c| c.region))
+    {
+        println!("other uart:  {} ({:?}) at {}", u.name, u.kind, u.region);
+    }
     if let Some(w) = p.watchdog {
         println!("watchdog:    {w} (reboot)");
     }
