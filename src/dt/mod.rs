@@ -1,13 +1,15 @@
 //! The device tree: the one place where the kernel learns the machine.
 //!
 //! [`Platform::parse`] reads a flattened device tree blob into a typed description of what
-//! the kernel needs: memory and reserved ranges, `/chosen`, the console UART, the interrupt
-//! controller, PSCI, the architected timer and the CPUs, every address translated through
-//! the parents' `ranges`. Parsing is pure (no hardware access, no allocation) and compiles
+//! the kernel needs: memory and reserved ranges, `/chosen`, the UARTs and which is the
+//! console, the interrupt controller, PSCI, the architected timer, the BCM2835 watchdog and
+//! the CPUs, every address translated through the parents' `ranges`. Parsing is pure (no hardware access, no allocation) and compiles
 //! on the host, where it is unit-tested on real blobs.
 //!
 //! The blob is structurally validated by `dtoolkit` before anything walks it, so a corrupt
-//! blob is an error value, not a panic (see the README on why not the `fdt` crate).
+//! blob is an error value, not a panic (see the README on why not the `fdt` crate). Its
+//! one known defect: it refuses property names longer than the specification's 31
+//! characters, which some Linux trees use; such a blob is reported as malformed.
 //! Problems in the tree's content (a UART without `reg`, an unknown enable method) are
 //! collected as [`Problem`]s and reported at boot; only a blob the kernel cannot run from
 //! at all is a [`DtError`].
