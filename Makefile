@@ -2,6 +2,7 @@
 #
 #   make run     boot in QEMU and get the shell            (options below)
 #   make debug   the same, halted, with QEMU's gdbstub on GDBPORT
+#   make gdb     gdb-multiarch on build/kernel.elf, attached to it (GDBFLAGS= for more)
 #   make test    every test: lint, host unit tests, the QEMU suite
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
 #   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (see README)
@@ -20,6 +21,7 @@ GIC   ?= 2
 EL    ?= 1
 ARGS  ?=
 GDBPORT ?= 1234
+GDBFLAGS ?=
 
 TARGET  := aarch64-unknown-none
 ELF     := target/$(TARGET)/release/kernel
@@ -59,7 +61,7 @@ endif
 QEMU_FLAGS = $(BOARD_FLAGS) -display none $(SERIAL) -nic none \
 	-semihosting-config enable=on,target=native -kernel $(IMAGE)
 
-.PHONY: all image run debug sdcard test lint unit qemu-test setup clean FORCE
+.PHONY: all image run debug gdb sdcard test lint unit qemu-test setup clean FORCE
 
 all: image
 
@@ -97,9 +99,11 @@ run: image $(BOARD_DEPS)
 	$(QEMU) $(QEMU_FLAGS) -append '$(ARGS)'
 
 debug: image $(BOARD_DEPS)
-	@echo "QEMU is halted at the first instruction, gdbstub on port $(GDBPORT):"
-	@echo "  gdb-multiarch $(BUILD)/kernel.elf -ex 'target remote :$(GDBPORT)'"
+	@echo "QEMU is halted at the first instruction, gdbstub on port $(GDBPORT): 'make gdb' in another terminal"
 	$(QEMU) $(QEMU_FLAGS) -append '$(ARGS)' -S -gdb tcp::$(GDBPORT)
+
+gdb: $(BUILD)/kernel.elf
+	GDBPORT=$(GDBPORT) gdb-multiarch $(BUILD)/kernel.elf -x tools/gdb/kernel.gdb $(GDBFLAGS)
 
 # Fetched from Debian's arm64 kernel package; where that is impossible the tests that need
 # it say so loudly and skip.

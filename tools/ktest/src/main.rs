@@ -5,6 +5,8 @@
 //! Usage: ktest --image build/Image [--elf build/kernel.elf] [--only NAME]
 //! Ends with `RESULT qemu-suite PASS|FAIL ...` and `N passed, N failed`.
 
+mod gdb;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -660,6 +662,30 @@ fn main() -> ExitCode {
         }
         let started = Instant::now();
         match run(&case, kernel) {
+            Ok(()) => {
+                passed += 1;
+                println!(
+                    "ok   {} ({:.1} s)",
+                    case.name,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(why) => {
+                failed += 1;
+                println!(
+                    "FAIL {} ({:.1} s): {why}",
+                    case.name,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    for case in gdb::cases() {
+        if only.as_deref().is_some_and(|o| !case.name.contains(o)) {
+            continue;
+        }
+        let started = Instant::now();
+        match gdb::run(&case, &image, &elf) {
             Ok(()) => {
                 passed += 1;
                 println!(

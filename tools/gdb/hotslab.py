@@ -1,0 +1,335 @@
+"""Kernel-aware GDB commands for hotslab, reading the kernel's memory through the symbols
+in build/kernel.elf (GDB's Python API; no code runs in the target):
+
+  kconnect [PORT]  attach to QEMU's gdbstub and line the symbols up with the running image
+  ksymbols         line the symbols up again (after the image was loaded away from its link address)
+  kcpus            per CPU: logical id, MPIDR, enable method, hotplug state, online or not, GDB thread
+  kslabinfo        the slab cache chain: name, object size, slabs, objects in use, per-CPU array fill
+  kdmesg           the kernel log ring buffer (works on a hung kernel)
+  khotplug         the hotplug lock: readers inside, the writer, waiters, per-CPU read depth
+
+Each command says plainly when the kernel is too early in boot for what it reads.
+"""
+
+import os
+import re
+
+import gdb
+
+# Where the image is linked (linker.ld) and where an arm64 Image keeps its magic.
+IMAGE_MAGIC_OFFSET = 56
+IMAGE_MAGIC = b"ARM\x64"
+TEXT_OFFSET = 0x80000
+STATE_NAMES = ["offline", "up-prepare", "booting", "online", "down-prepare", "dying", "dead"]
+ONCE_COMPLETE = 2
+
+
+class TooEarly(Exception):
+    """The kernel has not yet built what a command reads."""
+
+
+# --- reading Rust values ------------------------------------------------------------------
+
+WRAPPERS = (
+    "core::cell::UnsafeCell",
+    "core::mem::maybe_uninit::MaybeUninit",
+    "core::mem::manually_drop::ManuallyDrop",
+    "core::mem::maybe_dangling::MaybeDangling",
+)
+
+
+def peel(v):
+    """Strips the transparent wrappers (UnsafeCell, MaybeUninit, ...) around a value."""
+    while any(v.type.strip_typedefs().name.startswith(w) for w in WRAPPERS if v.type.name):
+        fields = v.type.strip_typedefs().fields()
+        named = [f.name for f in fields if f.name in ("value", "__0")]
+        v = v[named[0]] if named else v[fields[-1].name]
+    return v
+
+
+def atomic(v):
+    """The plain value inside an Atomic*."""
+    for name in ("v", "p"):
+        try:
+            return int(peel(v[name]))
+        except gdb.error:
+            continue
+    return int(peel(v["__0"]["v"]))
+
+
+def once(v, what):
+    """The value of a spin::Once, or TooEarly naming `what`."""
+    status = atomic(v["status"]["__0"])
+    if status != ONCE_COMPLETE:
+        raise TooEarly(what)
+    return peel(v["data"])
+
+
+def mutex_data(v):
+    """What a spin::Mutex guards (read without taking it: the target is stopped)."""
+    return peel(v["inner"]["data"])
+
+
+def arrayvec(v):
+    length = int(v["len"])
+    return [peel(v["xs"][i]) for i in range(length)]
+
+
+def arraystring(v):
+    length = int(v["len"])
+    return bytes(int(peel(v["xs"][i])) for i in range(length)).decode("utf-8", "replace")
+
+
+def rust_str(v):
+    length = int(v["length"])
+    if length == 0:
+        return ""
+    return bytes(gdb.selected_inferior().read_memory(int(v["data_ptr"]), length)).decode(
+        "utf-8", "replace"
+    )
+
+
+def sym(name):
+    """A kernel static by its Rust path, whatever language the current frame is in (at the
+    first instruction it is the loader's stub, which has none)."""
+    language = gdb.parameter("language")
+    gdb.execute("set language rust", to_string=True)
+    try:
+        return gdb.parse_and_eval(name)
+    except gdb.error as e:
+        raise gdb.GdbError(f"{name}: {e} (is build/kernel.elf loaded?)")
+    finally:
+        gdb.execute(f"set language {language}", to_string=True)
+
+
+def platform():
+    return once(sym("hotslab::boot::PLATFORM"), "the device tree is not kept yet (kernel_main has not run)")
+
+
+def variant(v):
+    """The variant name of a Rust enum value, e.g. SpinTable."""
+    text = str(v)
+    return re.split(r"[{( ]", text.split("::")[-1])[0]
+
+
+# --- lining up symbols -----------------------------------------------------------------------
+
+
+def elf_path():
+    return gdb.current_progspace().filename
+
+
+def link_start():
+    """_start's address as the loaded symbols say (an assembly label, so no debug info)."""
+    text = gdb.execute("info address _start", to_string=True)
+    return int(re.search(r"0x[0-9a-f]+", text).group(0), 16)
+
+
+def image_base_candidates():
+    """Where the image may run, from every vCPU's pc: a loader puts it at a 2 MiB boundary
+    plus the header's text_offset."""
+    seen = []
+    for thread in gdb.selected_inferior().threads():
+        try:
+            thread.switch()
+            pc = int(gdb.selected_frame().pc())
+        except gdb.error:
+            continue
+        # In the image, or in the loader's stub just below it (halted at the first instruction).
+        guesses = [(pc & ~0x1FFFFF) + TEXT_OFFSET]
+        if pc >= TEXT_OFFSET:
+            guesses.append(((pc - TEXT_OFFSET) & ~0x1FFFFF) + TEXT_OFFSET)
+        seen.extend(g for g in guesses if g not in seen)
+    return seen
+
+
+def has_image_magic(base):
+    try:
+        got = bytes(gdb.selected_inferior().read_memory(base + IMAGE_MAGIC_OFFSET, 4))
+    except gdb.MemoryError:
+        return False
+    return got == IMAGE_MAGIC
+
+
+def line_up_symbols():
+    """Reloads the ELF's symbols at the offset the image runs at, if it is not its link
+    address (e.g. 0x80000 on the Raspberry Pi 4, 0x40000000 below the link address)."""
+    linked = link_start()
+    if has_image_magic(linked):
+        return 0
+    current = gdb.selected_thread()
+    try:
+        for base in image_base_candidates():
+            if has_image_magic(base):
+                offset = base - linked
+                gdb.execute(f"symbol-file -o {offset:#x} {elf_path()}", to_string=True)
+                return offset
+    finally:
+        if current is not None and current.is_valid():
+            current.switch()
+    print("ksymbols: no arm64 Image header found near any vCPU's pc: symbols left at the link address")
+    return 0
+
+
+class KConnect(gdb.Command):
+    """kconnect [PORT]: attach to QEMU's gdbstub (PORT, else $GDBPORT, else 1234) and line
+    the kernel's symbols up with where its image runs."""
+
+    def __init__(self):
+        super().__init__("kconnect", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        port = arg.strip() or os.environ.get("GDBPORT", "1234")
+        gdb.execute(f"target remote :{port}")
+        offset = line_up_symbols()
+        threads = len(gdb.selected_inferior().threads())
+        print(f"hotslab: {threads} vCPU(s) as GDB threads 1-{threads}; symbols at offset {offset:#x}")
+
+
+class KSymbols(gdb.Command):
+    """ksymbols: line the kernel's symbols up with where its image runs (after relocation)."""
+
+    def __init__(self):
+        super().__init__("ksymbols", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        print(f"symbols at offset {line_up_symbols():#x}")
+
+
+# --- the kernel-aware commands ---------------------------------------------------------------
+
+
+class KernelCommand(gdb.Command):
+    """A command that reports TooEarly plainly instead of failing."""
+
+    def invoke(self, arg, from_tty):
+        try:
+            self.run(arg)
+        except TooEarly as e:
+            print(f"{self._command}: the kernel is too early in boot: {e}")
+
+    def __init__(self, name):
+        super().__init__(name, gdb.COMMAND_USER)
+        self._command = name
+
+
+def thread_of_cpu():
+    """GDB thread number for each logical CPU id, from each vCPU's TPIDR_EL1 (where the
+    kernel keeps a CPU's id). A vCPU that never ran the kernel has 0 there too, so an id
+    claimed by several threads is left out."""
+    claims = {}
+    current = gdb.selected_thread()
+    try:
+        for thread in gdb.selected_inferior().threads():
+            thread.switch()
+            try:
+                cpu = int(gdb.parse_and_eval("$TPIDR_EL1"))
+            except gdb.error:
+                continue
+            claims.setdefault(cpu, []).append(thread.num)
+    finally:
+        if current is not None and current.is_valid():
+            current.switch()
+    return {cpu: threads[0] for cpu, threads in claims.items() if len(threads) == 1}
+
+
+class KCpus(KernelCommand):
+    """kcpus: every CPU of the device tree: logical id, MPIDR, enable method, hotplug state,
+    online or offline, and the GDB thread (vCPU) it runs on."""
+
+    def __init__(self):
+        super().__init__("kcpus")
+
+    def run(self, arg):
+        cpus = arrayvec(platform()["cpus"])
+        slots = sym("hotslab::smp::state::SLOTS")
+        online = atomic(sym("hotslab::smp::state::ONLINE")["__0"])
+        threads = thread_of_cpu()
+        print("CPU  MPIDR        METHOD       STATE             ONLINE  GDB-THREAD")
+        for i, cpu in enumerate(cpus):
+            mpidr = int(cpu["mpidr"])
+            slot = slots[i]
+            state = atomic(slot["state"])
+            name = STATE_NAMES[state] if state < len(STATE_NAMES) else f"?{state}"
+            if atomic(slot["parked"]):
+                name += " (parked)"
+            method = variant(cpu["enable_method"]).lower().replace("spintable", "spin-table")
+            is_online = "yes" if online >> i & 1 else "no"
+            thread = threads.get(i, "?")
+            print(f"{i:3}  {mpidr:<#11x}  {method:<12} {name:<17} {is_online:<7} {thread}")
+
+
+class KSlabinfo(KernelCommand):
+    """kslabinfo: the caches on the slab chain: name, object size, slabs, objects in use
+    (from the slab lists) and each CPU's array fill (avail/limit)."""
+
+    def __init__(self):
+        super().__init__("kslabinfo")
+
+    def run(self, arg):
+        slab = once(sym("hotslab::mm::kernel_slab::SLAB"), "the slab allocator is not started yet")
+        caches = arrayvec(mutex_data(slab["chain"]["caches"]))
+        print(f"{len(caches)} cache(s) on the chain")
+        print(f"{'name':<24} {'objsize':>7} {'slabs':>6} {'inuse':>6}  per-CPU arrays (cpu:avail/limit)")
+        for ref in caches:
+            cache = ref.dereference()
+            lists = mutex_data(cache["lists"])
+            arrays = []
+            for cpu in range(cache["arrays"].type.range()[1] + 1):
+                ptr = atomic(cache["arrays"][cpu])
+                if ptr:
+                    ac = gdb.Value(ptr).cast(cache["arrays"][cpu]["p"]["value"].type).dereference()
+                    arrays.append(f"{cpu}:{int(ac['avail'])}/{int(ac['limit'])}")
+            print(
+                f"{arraystring(cache['name']):<24} {int(cache['geometry']['object_size']):>7} "
+                f"{int(lists['slabs']):>6} {int(lists['inuse']):>6}  {' '.join(arrays) or '(none)'}"
+            )
+
+
+class KDmesg(KernelCommand):
+    """kdmesg: the kernel log from its ring buffer, oldest line first."""
+
+    def __init__(self):
+        super().__init__("kdmesg")
+
+    def run(self, arg):
+        once(sym("hotslab::console::output::UART"), "the console is not started yet, so nothing is logged")
+        ring = mutex_data(sym("hotslab::console::output::CONSOLE")["inner"])
+        buf = ring["buf"]
+        size = buf.type.range()[1] + 1
+        written = int(ring["written"])
+        data = bytes(gdb.selected_inferior().read_memory(buf.address, size))
+        if written <= size:
+            text = data[:written]
+        else:
+            start = written % size
+            text = data[start:] + data[:start]
+            text = text[text.find(b"\n") + 1 :]
+        print(text.decode("utf-8", "replace"), end="")
+
+
+class KHotplug(KernelCommand):
+    """khotplug: the CPU hotplug lock: its mutex, readers inside, the writer, the CPUs
+    waiting, and each CPU's read-side nesting depth."""
+
+    def __init__(self):
+        super().__init__("khotplug")
+
+    def run(self, arg):
+        lock = sym("hotslab::smp::hotplug::LOCK")
+        writer = atomic(lock["writer"])
+        depth = lock["depth"]
+        nested = [
+            f"cpu{cpu}:{atomic(depth[cpu])}"
+            for cpu in range(depth.type.range()[1] + 1)
+            if atomic(depth[cpu])
+        ]
+        print(f"mutex:     {'held' if atomic(lock['mutex']) else 'free'}")
+        print(f"readers:   {atomic(lock['refcount'])} inside")
+        print(f"writer:    {'none' if writer >= 1 << 63 else f'cpu{writer}'}")
+        print(f"waiting:   {atomic(lock['waiters'])}")
+        print(f"read depth: {' '.join(nested) or '(no CPU holds the read side)'}")
+
+
+for command in (KConnect, KSymbols, KCpus, KSlabinfo, KDmesg, KHotplug):
+    command()

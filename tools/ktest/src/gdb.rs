@@ -1,0 +1,164 @@
+//! The GDB cases: gdb-multiarch in batch mode, with tools/gdb/kernel.gdb, against QEMU's
+//! gdbstub: attached to a running kernel (every vCPU a thread; kcpus, kslabinfo finding a
+//! cache the boot script made, kdmesg, khotplug), and from a halted start to a breakpoint
+//! in the secondary entry, which must be hit on the thread of the CPU brought up.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct GdbCase {
+    pub name: &'static str,
+    /// Start QEMU halted (`-S`) instead of letting the kernel boot first.
+    halted: bool,
+    bootargs: &'static str,
+    commands: &'static [&'static str],
+    expect: &'static [&'static str],
+}
+
+pub fn cases() -> Vec<GdbCase> {
+    vec![
+        GdbCase {
+            name: "gdb-attach-running-kernel",
+            halted: false,
+            bootargs: "run=\"slab create gdbprobe 200; slab alloc gdbprobe 3; cpu off 2\"",
+            commands: &["info threads", "kcpus", "kslabinfo", "kdmesg", "khotplug"],
+            expect: &[
+                "hotslab: 4 vCPU(s) as GDB threads 1-4; symbols at offset 0x0",
+                "Thread 1.4 (CPU#3",
+                "  0  0x0          psci         online            yes     1",
+                "  2  0x2          psci         offline           no      3",
+                "  3  0x3          psci         online            yes     4",
+                "gdbprobe                     200",
+                "kmalloc-64",
+                "cpu0: hotslab 0.1.0 on linux,dummy-virt",
+                "slab create gdbprobe",
+                "readers:   0 inside",
+                "writer:    none",
+            ],
+        },
+        GdbCase {
+            name: "gdb-halted-start-secondary-entry",
+            halted: true,
+            bootargs: "",
+            commands: &[
+                "kcpus",
+                "kdmesg",
+                "hbreak secondary_entry",
+                "continue",
+                "kcpus",
+            ],
+            expect: &[
+                "kcpus: the kernel is too early in boot",
+                "kdmesg: the kernel is too early in boot",
+                "Thread 2 hit Breakpoint 1, 0x0000000040080040 in secondary_entry ()",
+                "  1  0x1          psci         booting",
+            ],
+        },
+    ]
+}
+
+/// A TCP port nobody listens on now.
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
+    let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+    let mut qemu = Command::new("qemu-system-aarch64");
+    qemu.args([
+        "-M",
+        "virt,gic-version=2",
+        "-cpu",
+        "cortex-a72",
+        "-smp",
+        "4",
+    ])
+    .args([
+        "-m", "512M", "-display", "none", "-serial", "null", "-nic", "none",
+    ])
+    .arg("-kernel")
+    .arg(image)
+    .args(["-append", case.bootargs])
+    .args(["-gdb", &format!("tcp:127.0.0.1:{port}")])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    if case.halted {
+        qemu.arg("-S");
+    }
+    let mut qemu = qemu
+        .spawn()
+        .map_err(|e| format!("cannot start QEMU: {e}"))?;
+    // Let the boot script finish (a running kernel), or the stub open (a halted one).
+    thread::sleep(Duration::from_secs(if case.halted { 1 } else { 3 }));
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gdb/kernel.gdb");
+    let mut gdb = Command::new("gdb-multiarch");
+    gdb.args(["-q", "-batch", "-nx"])
+        .arg(elf)
+        .arg("-x")
+        .arg(&script)
+        .env("GDBPORT", port.to_string());
+    for c in case.commands {
+        gdb.args(["-ex", c]);
+    }
+    let child = gdb
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start gdb-multiarch: {e}"));
+    let result = child.and_then(|child| {
+        let pid = child.id();
+        let waiter = thread::spawn(move || child.wait_with_output());
+        let deadline = Instant::now() + TIMEOUT;
+        while !waiter.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        if !waiter.is_finished() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+        let out = waiter
+            .join()
+            .map_err(|_| "gdb output lost".to_string())?
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    });
+    let _ = qemu.kill();
+    wait_with_timeout(&mut qemu, Duration::from_secs(5));
+    let text = result?;
+    let missing: Vec<String> = case
+        .expect
+        .iter()
+        .filter(|e| !text.contains(*e))
+        .map(|e| format!("missing {e:?}"))
+        .collect();
+    if missing.is_empty() && !text.contains("Python Exception") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}\n----- gdb -----\n{text}\n---------------",
+            missing.join("; ")
+        ))
+    }
+}
