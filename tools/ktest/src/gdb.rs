@@ -16,6 +16,8 @@ pub struct GdbCase {
     /// Start QEMU halted (`-S`) instead of letting the kernel boot first.
     halted: bool,
     bootargs: &'static str,
+    /// Console text that says the kernel is where GDB should find it (running cases).
+    ready: Option<&'static str>,
     commands: &'static [&'static str],
     expect: &'static [&'static str],
 }
@@ -26,6 +28,7 @@ pub fn cases() -> Vec<GdbCase> {
             name: "gdb-attach-running-kernel",
             halted: false,
             bootargs: "run=\"slab create gdbprobe 200; slab alloc gdbprobe 3; cpu off 2\"",
+            ready: Some("cpu off 2: done in"),
             commands: &["info threads", "kcpus", "kslabinfo", "kdmesg", "khotplug"],
             expect: &[
                 "hotslab: 4 vCPU(s) as GDB threads 1-4; symbols at offset 0x0",
@@ -45,6 +48,7 @@ pub fn cases() -> Vec<GdbCase> {
             name: "gdb-halted-start-secondary-entry",
             halted: true,
             bootargs: "",
+            ready: None,
             commands: &[
                 "kcpus",
                 "kdmesg",
@@ -82,6 +86,7 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> bool {
 
 pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+    let console = std::env::temp_dir().join(format!("ktest-gdb-{port}.log"));
     let mut qemu = Command::new("qemu-system-aarch64");
     qemu.args([
         "-M",
@@ -91,9 +96,9 @@ pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
         "-smp",
         "4",
     ])
-    .args([
-        "-m", "512M", "-display", "none", "-serial", "null", "-nic", "none",
-    ])
+    .args(["-m", "512M", "-display", "none", "-nic", "none"])
+    .arg("-serial")
+    .arg(format!("file:{}", console.display()))
     .arg("-kernel")
     .arg(image)
     .args(["-append", case.bootargs])
@@ -107,7 +112,18 @@ pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("cannot start QEMU: {e}"))?;
     // Let the boot script finish (a running kernel), or the stub open (a halted one).
-    thread::sleep(Duration::from_secs(if case.halted { 1 } else { 3 }));
+    thread::sleep(Duration::from_millis(500));
+    if let Some(ready) = case.ready {
+        let deadline = Instant::now() + TIMEOUT;
+        while !std::fs::read_to_string(&console).is_ok_and(|t| t.contains(ready)) {
+            if Instant::now() > deadline {
+                let _ = qemu.kill();
+                wait_with_timeout(&mut qemu, Duration::from_secs(5));
+                return Err(format!("the kernel never printed {ready:?}"));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gdb/kernel.gdb");
     let mut gdb = Command::new("gdb-multiarch");
@@ -146,6 +162,7 @@ pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
     });
     let _ = qemu.kill();
     wait_with_timeout(&mut qemu, Duration::from_secs(5));
+    let _ = std::fs::remove_file(&console);
     let text = result?;
     let missing: Vec<String> = case
         .expect
