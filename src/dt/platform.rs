@@ -196,9 +196,8 @@ pub struct Platform<'dtb> {
 
 /// Per-walk scratch state the final [`Platform`] does not keep.
 struct Scratch<'dtb> {
-    /// Each UART with its node path, and the phandle of its clock until that is resolved.
-    uarts: ArrayVec<(ArrayString<{ walk::MAX_PATH }>, Uart<'dtb>), MAX_UARTS>,
-    uart_clocks: ArrayVec<Option<u32>, MAX_UARTS>,
+    /// Each UART with its node path and the phandle of its clock (resolved after the walk).
+    uarts: ArrayVec<(ArrayString<{ walk::MAX_PATH }>, Uart<'dtb>, Option<u32>), MAX_UARTS>,
     aliases: ArrayVec<(ArrayString<32>, &'dtb str), MAX_ALIASES>,
     /// `(phandle, clock-frequency)` of every node that has both.
     clocks: ArrayVec<(u32, u32), MAX_CLOCKS>,
@@ -241,7 +240,6 @@ impl<'dtb> Platform<'dtb> {
         };
         let mut scratch = Scratch {
             uarts: ArrayVec::new(),
-            uart_clocks: ArrayVec::new(),
             aliases: ArrayVec::new(),
             clocks: ArrayVec::new(),
         };
@@ -271,7 +269,7 @@ impl<'dtb> Platform<'dtb> {
 
         scratch.resolve_uart_clocks();
         platform.choose_console(&scratch);
-        platform.uarts = scratch.uarts.iter().map(|(_, uart)| *uart).collect();
+        platform.uarts = scratch.uarts.iter().map(|(_, uart, _)| *uart).collect();
         if platform.memory.is_empty() {
             return Err(DtError::NoMemory);
         }
@@ -575,9 +573,7 @@ impl<'dtb> Platform<'dtb> {
         };
         let mut path = ArrayString::new();
         push_truncated(&mut path, format_args!("{}", v.path));
-        if scratch.uarts.try_push((path, uart)).is_ok() {
-            scratch.uart_clocks.push(clock_phandle);
-        }
+        let _ = scratch.uarts.try_push((path, uart, clock_phandle));
     }
 
     /// Picks the console: the UART the last `console=` bootarg names (an alias or a node
@@ -611,7 +607,7 @@ impl<'dtb> Platform<'dtb> {
                     .find(|(alias, _)| alias.as_str() == wanted)
                     .map_or(wanted, |(_, path)| *path)
             };
-            match scratch.uarts.iter().find(|(p, _)| path_matches(p, path)) {
+            match scratch.uarts.iter().find(|(p, _, _)| path_matches(p, path)) {
                 Some(found) => {
                     chosen = Some(found);
                     break;
@@ -622,7 +618,7 @@ impl<'dtb> Platform<'dtb> {
                 ),
             }
         }
-        self.console = chosen.or(scratch.uarts.first()).map(|(_, uart)| *uart);
+        self.console = chosen.or(scratch.uarts.first()).map(|(_, uart, _)| *uart);
     }
 
     /// Memory minus nothing: the RAM ranges as the DT gives them.
@@ -640,7 +636,7 @@ impl Scratch<'_> {
     /// Fills in each UART's clock rate from its `clocks` phandle, where that is a clock
     /// with a fixed `clock-frequency`.
     fn resolve_uart_clocks(&mut self) {
-        for ((_, uart), phandle) in self.uarts.iter_mut().zip(&self.uart_clocks) {
+        for (_, uart, phandle) in self.uarts.iter_mut() {
             uart.clock_hz = phandle.and_then(|ph| {
                 self.clocks
                     .iter()

@@ -40,7 +40,7 @@ WRAPPERS = (
 
 def peel(v):
     """Strips the transparent wrappers (UnsafeCell, MaybeUninit, ...) around a value."""
-    while any(v.type.strip_typedefs().name.startswith(w) for w in WRAPPERS if v.type.name):
+    while (v.type.strip_typedefs().name or "").startswith(WRAPPERS):
         fields = v.type.strip_typedefs().fields()
         named = [f.name for f in fields if f.name in ("value", "__0")]
         v = v[named[0]] if named else v[fields[-1].name]
@@ -48,13 +48,9 @@ def peel(v):
 
 
 def atomic(v):
-    """The plain value inside an Atomic*."""
-    for name in ("v", "p"):
-        try:
-            return int(peel(v[name]))
-        except gdb.error:
-            continue
-    return int(peel(v["__0"]["v"]))
+    """The plain value inside an Atomic* (`v`, or `p` for AtomicPtr)."""
+    name = "p" if any(f.name == "p" for f in v.type.strip_typedefs().fields()) else "v"
+    return int(peel(v[name]))
 
 
 def once(v, what):
@@ -78,15 +74,6 @@ def arrayvec(v):
 def arraystring(v):
     length = int(v["len"])
     return bytes(int(peel(v["xs"][i])) for i in range(length)).decode("utf-8", "replace")
-
-
-def rust_str(v):
-    length = int(v["length"])
-    if length == 0:
-        return ""
-    return bytes(gdb.selected_inferior().read_memory(int(v["data_ptr"]), length)).decode(
-        "utf-8", "replace"
-    )
 
 
 def sym(name):

@@ -639,7 +639,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let (mut passed, mut failed, mut skipped) = (0u32, 0u32, 0u32);
     for case in cases() {
         if only.as_deref().is_some_and(|o| !case.name.contains(o)) {
             continue;
@@ -661,48 +661,16 @@ fn main() -> ExitCode {
             continue;
         }
         let started = Instant::now();
-        match run(&case, kernel) {
-            Ok(()) => {
-                passed += 1;
-                println!(
-                    "ok   {} ({:.1} s)",
-                    case.name,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            Err(why) => {
-                failed += 1;
-                println!(
-                    "FAIL {} ({:.1} s): {why}",
-                    case.name,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        }
+        let result = run(&case, kernel);
+        report(case.name, started, result, &mut passed, &mut failed);
     }
     for case in gdb::cases() {
         if only.as_deref().is_some_and(|o| !case.name.contains(o)) {
             continue;
         }
         let started = Instant::now();
-        match gdb::run(&case, &image, &elf) {
-            Ok(()) => {
-                passed += 1;
-                println!(
-                    "ok   {} ({:.1} s)",
-                    case.name,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-            Err(why) => {
-                failed += 1;
-                println!(
-                    "FAIL {} ({:.1} s): {why}",
-                    case.name,
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        }
+        let result = gdb::run(&case, &image, &elf);
+        report(case.name, started, result, &mut passed, &mut failed);
     }
     let verdict = if failed == 0 { "PASS" } else { "FAIL" };
     println!("RESULT qemu-suite {verdict} passed={passed} failed={failed} skipped={skipped}");
@@ -711,6 +679,27 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Prints one case's verdict with its duration, and counts it.
+fn report(
+    name: &str,
+    started: Instant,
+    result: Result<(), String>,
+    passed: &mut u32,
+    failed: &mut u32,
+) {
+    let seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(()) => {
+            *passed += 1;
+            println!("ok   {name} ({seconds:.1} s)");
+        }
+        Err(why) => {
+            *failed += 1;
+            println!("FAIL {name} ({seconds:.1} s): {why}");
+        }
     }
 }
 
