@@ -12,6 +12,8 @@
 #   BOARD=rpi4   QEMU's raspi4b (4 x A72, 2 GiB, entered at EL2), with DTB=PATH, or
 #                DTB=upstream for Debian's bcm2711-rpi-4-b.dtb (default: ours, build/dts/rpi4.dtb)
 #   ARGS='bootargs'   GDBPORT=1234
+#   SYMBOLIZE=0  show Oops reports as the kernel prints them, without the symbolised
+#                call trace tools/symbolize adds after each (default 1)
 
 BOARD ?= virt
 SMP   ?= 4
@@ -22,6 +24,7 @@ EL    ?= 1
 ARGS  ?=
 GDBPORT ?= 1234
 GDBFLAGS ?=
+SYMBOLIZE ?= 1
 
 TARGET  := aarch64-unknown-none
 ELF     := target/$(TARGET)/release/kernel
@@ -32,6 +35,18 @@ DTBS    := $(patsubst dts/%.dts,$(BUILD)/dts/%.dtb,$(DTS))
 QEMU    := qemu-system-aarch64
 OBJCOPY := $(shell command -v llvm-objcopy || command -v rust-objcopy)
 READELF := $(shell command -v llvm-readelf || command -v readelf)
+
+# The host tool that names the functions and lines of an Oops report's addresses.
+SYMBOLIZER := target/release/symbolize
+ifeq ($(SYMBOLIZE),1)
+CONSOLE_FILTER := $(SYMBOLIZER) --elf $(BUILD)/kernel.elf --
+CONSOLE_DEPS   := $(SYMBOLIZER)
+else ifeq ($(SYMBOLIZE),0)
+CONSOLE_FILTER :=
+CONSOLE_DEPS   :=
+else
+$(error SYMBOLIZE must be 0 or 1, not '$(SYMBOLIZE)')
+endif
 
 # The Raspberry Pi 4's device tree as distributions ship it (from Debian's kernel package).
 UPSTREAM_DTB := $(BUILD)/dts/upstream/bcm2711-rpi-4-b.dtb
@@ -95,12 +110,15 @@ $(BUILD)/dts/%.dtb: dts/%.dts $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	dtc -q -I dts -O dtb -o $@ $<
 
-run: image $(BOARD_DEPS)
-	$(QEMU) $(QEMU_FLAGS) -append '$(ARGS)'
+run: image $(BOARD_DEPS) $(CONSOLE_DEPS)
+	$(CONSOLE_FILTER) $(QEMU) $(QEMU_FLAGS) -append '$(ARGS)'
 
-debug: image $(BOARD_DEPS)
+debug: image $(BOARD_DEPS) $(CONSOLE_DEPS)
 	@echo "QEMU is halted at the first instruction, gdbstub on port $(GDBPORT): 'make gdb' in another terminal"
-	$(QEMU) $(QEMU_FLAGS) -append '$(ARGS)' -S -gdb tcp::$(GDBPORT)
+	$(CONSOLE_FILTER) $(QEMU) $(QEMU_FLAGS) -append '$(ARGS)' -S -gdb tcp::$(GDBPORT)
+
+$(SYMBOLIZER): FORCE
+	cargo build --release -p symbolize
 
 gdb: $(BUILD)/kernel.elf
 	GDBPORT=$(GDBPORT) gdb-multiarch $(BUILD)/kernel.elf -x tools/gdb/kernel.gdb $(GDBFLAGS)
@@ -132,7 +150,7 @@ sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disabl
 lint: $(BUILD)/.setup
 	cargo fmt --all -- --check
 	cargo clippy --lib --tests -- -D warnings
-	cargo clippy -p ktest --all-targets -- -D warnings
+	cargo clippy -p ktest -p symbolize --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.

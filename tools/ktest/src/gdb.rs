@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use symbolize::Symbolizer;
+
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct GdbCase {
@@ -84,7 +86,12 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> bool {
     false
 }
 
-pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
+pub fn run(
+    case: &GdbCase,
+    image: &Path,
+    elf: &Path,
+    symbolizer: &Symbolizer,
+) -> Result<(), String> {
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let console = std::env::temp_dir().join(format!("ktest-gdb-{port}.log"));
     let mut qemu = Command::new("qemu-system-aarch64");
@@ -119,7 +126,8 @@ pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
             if Instant::now() > deadline {
                 let _ = qemu.kill();
                 wait_with_timeout(&mut qemu, Duration::from_secs(5));
-                return Err(format!("the kernel never printed {ready:?}"));
+                let log = console_log(&console, symbolizer);
+                return Err(format!("the kernel never printed {ready:?}{log}"));
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -162,8 +170,8 @@ pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
     });
     let _ = qemu.kill();
     wait_with_timeout(&mut qemu, Duration::from_secs(5));
-    let _ = std::fs::remove_file(&console);
-    let text = result?;
+    let log = console_log(&console, symbolizer);
+    let text = result.map_err(|e| format!("{e}{log}"))?;
     let missing: Vec<String> = case
         .expect
         .iter()
@@ -174,8 +182,16 @@ pub fn run(case: &GdbCase, image: &Path, elf: &Path) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{}\n----- gdb -----\n{text}\n---------------",
+            "{}\n----- gdb -----\n{text}\n---------------{log}",
             missing.join("; ")
         ))
     }
+}
+
+/// The kernel's console output, symbolised, to show with a failure; the file is removed.
+fn console_log(console: &Path, symbolizer: &Symbolizer) -> String {
+    let text = std::fs::read(console).unwrap_or_default();
+    let _ = std::fs::remove_file(console);
+    let text = symbolizer.annotate(&String::from_utf8_lossy(&text));
+    format!("\n----- console -----\n{text}\n-------------------")
 }

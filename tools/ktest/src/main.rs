@@ -1,6 +1,8 @@
 //! The QEMU test suite: boots the kernel image in QEMU's virt and raspi4b boards in several
 //! configurations, drives its shell (through the `run=` bootarg, or typed on the serial
-//! line), and checks what it prints and how QEMU exits. Every run has a timeout.
+//! line), and checks what it prints and how QEMU exits. Every run has a timeout. Oops and
+//! panic reports in the output are symbolised from the ELF before the checks, so cases
+//! can name functions and a failure's output shows where the kernel was.
 //!
 //! Usage: ktest --image build/Image [--elf build/kernel.elf] [--only NAME]
 //! Ends with `RESULT qemu-suite PASS|FAIL ...` and `N passed, N failed`.
@@ -13,6 +15,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use symbolize::Symbolizer;
 
 /// A check of a run's whole output: `Err` says what is wrong.
 type OutputCheck = fn(&str) -> Result<(), String>;
@@ -113,6 +117,22 @@ fn raspberry_pi_4_cases(base: &Case) -> Vec<Case> {
                 "CPU  MPIDR",
                 "hotslab> reboot",
             ],
+            ..rpi4
+        },
+        Case {
+            // The image runs 1 GiB below its link address here: the Oops still symbolises;
+            // then panic=reboot resets the SoC through the watchdog.
+            name: "rpi4-oops-symbolised-then-reboot",
+            semihosting: false,
+            qemu_args: &["-no-reboot"],
+            bootargs: "panic=reboot run=\"crash null\"",
+            expect: &[
+                "Oops: cpu0: synchronous exception from EL1: data abort",
+                "(image at 0x80000, linked at 0x40080000)",
+                "in hotslab::arch::aarch64::exceptions::provoke at src/arch/aarch64/exceptions.rs:",
+                "cpu0: rebooting (panic=reboot)",
+            ],
+            forbid: &[],
             ..rpi4
         },
         Case {
@@ -489,10 +509,19 @@ fn cases() -> Vec<Case> {
             ..base
         },
         Case {
+            // Running 4 MiB above its link address, the Oops still symbolises: the report
+            // says where the image is, and the addresses are moved back before lookup.
             name: "relocated-image",
             kernel: Kernel::Relocated,
-            bootargs: "run=\"mem; poweroff\"",
-            expect: &["relocated by 0x400000", "[0x0040480000-"],
+            bootargs: "panic=poweroff run=\"mem; crash null\"",
+            expect: &[
+                "relocated by 0x400000",
+                "[0x0040480000-",
+                "(image at 0x40480000, linked at 0x40080000)",
+                "in hotslab::arch::aarch64::exceptions::provoke at src/arch/aarch64/exceptions.rs:",
+            ],
+            forbid: &[],
+            exit_code: 1,
             ..base
         },
         Case {
@@ -525,6 +554,10 @@ fn cases() -> Vec<Case> {
                 "ESR 0x96000007",
                 "Call trace:",
                 "  #0  0x",
+                // tools/symbolize names the faulting function and its inlined caller.
+                "Symbolised from ",
+                "in hotslab::arch::aarch64::exceptions::provoke at src/arch/aarch64/exceptions.rs:",
+                "inlined into hotslab::console::shell::commands::machine::crash at src/console/shell/commands/machine.rs:",
                 "powering off (panic=poweroff)",
             ],
             forbid: &[],
@@ -550,6 +583,8 @@ fn cases() -> Vec<Case> {
                 "Oops: cpu0: panic at src/console/shell/commands/machine.rs:",
                 "the crash command asked for a panic",
                 "Call trace:",
+                "in core::panicking::panic_fmt at library/core/src/panicking.rs:",
+                "in hotslab::console::shell::commands::machine::crash at src/console/shell/commands/machine.rs:",
             ],
             forbid: &[],
             exit_code: 1,
@@ -563,6 +598,7 @@ fn cases() -> Vec<Case> {
                 "Oops: cpu1: panic at src/console/shell/commands/machine.rs:",
                 "Call trace:",
                 "  #1  0x",
+                "in hotslab::console::shell::commands::machine::crash at src/console/shell/commands/machine.rs:",
             ],
             forbid: &[],
             exit_code: 1,
@@ -639,6 +675,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let symbolizer = match Symbolizer::open(&elf) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ktest: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let (mut passed, mut failed, mut skipped) = (0u32, 0u32, 0u32);
     for case in cases() {
         if only.as_deref().is_some_and(|o| !case.name.contains(o)) {
@@ -661,7 +704,7 @@ fn main() -> ExitCode {
             continue;
         }
         let started = Instant::now();
-        let result = run(&case, kernel);
+        let result = run(&case, kernel, &symbolizer);
         report(case.name, started, result, &mut passed, &mut failed);
     }
     for case in gdb::cases() {
@@ -669,7 +712,7 @@ fn main() -> ExitCode {
             continue;
         }
         let started = Instant::now();
-        let result = gdb::run(&case, &image, &elf);
+        let result = gdb::run(&case, &image, &elf, &symbolizer);
         report(case.name, started, result, &mut passed, &mut failed);
     }
     let verdict = if failed == 0 { "PASS" } else { "FAIL" };
@@ -715,7 +758,7 @@ fn relocated_copy(image: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-fn run(case: &Case, kernel: &Path) -> Result<(), String> {
+fn run(case: &Case, kernel: &Path, symbolizer: &Symbolizer) -> Result<(), String> {
     let mut qemu = Command::new("qemu-system-aarch64");
     qemu.args(["-M", case.machine, "-nic", "none"]);
     if case.machine.starts_with("raspi") {
@@ -791,7 +834,7 @@ fn run(case: &Case, kernel: &Path) -> Result<(), String> {
     while let Ok(chunk) = rx.try_recv() {
         output.extend_from_slice(&chunk);
     }
-    let text = String::from_utf8_lossy(&output);
+    let text = symbolizer.annotate(&String::from_utf8_lossy(&output));
     let mut problems = Vec::new();
     match (status, case.until) {
         (_, Some((text, times))) => {
