@@ -20,7 +20,12 @@ _start:
     .section .text.boot, "ax"
 
 // x0 = physical address of the DTB; the MMU is off; the EL is 2 or 1.
+// The outermost frame: its call-frame information says there is no caller, so debuggers
+// end backtraces here.
+    .cfi_sections .debug_frame
 primary_entry:
+    .cfi_startproc
+    .cfi_undefined x30
     mov     x19, x0
     mrs     x20, CurrentEL
     lsr     x20, x20, #2
@@ -70,6 +75,7 @@ primary_entry:
     mov     x2, x21                 // relocation offset
     bl      boot_primary            // does not return
     b       park
+    .cfi_endproc
 
 // Drop from EL2 to EL1 if entered at EL2; returns at EL1 with the same x30.
 // Clobbers x0. Everything EL1 needs from EL2 is set here, once per core.

@@ -1,7 +1,8 @@
 //! The GDB cases: gdb-multiarch in batch mode, with tools/gdb/kernel.gdb, against QEMU's
 //! gdbstub: attached to a running kernel (every vCPU a thread; kcpus, kslabinfo finding a
-//! cache the boot script made, kdmesg, khotplug), and from a halted start to a breakpoint
-//! in the secondary entry, which must be hit on the thread of the CPU brought up.
+//! cache the boot script made, kdmesg, khotplug), from a halted start to a breakpoint in
+//! the secondary entry, which must be hit on the thread of the CPU brought up, and stepping
+//! from the first instruction through the EL2 to EL1 drop to Rust with the MMU on.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -15,6 +16,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct GdbCase {
     pub name: &'static str,
+    /// QEMU's `-M`: virt with GICv2, entered at EL1 or (virtualization=on) at EL2.
+    machine: &'static str,
     /// Start QEMU halted (`-S`) instead of letting the kernel boot first.
     halted: bool,
     bootargs: &'static str,
@@ -28,6 +31,7 @@ pub fn cases() -> Vec<GdbCase> {
     vec![
         GdbCase {
             name: "gdb-attach-running-kernel",
+            machine: "virt,gic-version=2",
             halted: false,
             bootargs: "run=\"slab create gdbprobe 200; slab alloc gdbprobe 3; cpu off 2\"",
             ready: Some("cpu off 2: done in"),
@@ -48,6 +52,7 @@ pub fn cases() -> Vec<GdbCase> {
         },
         GdbCase {
             name: "gdb-halted-start-secondary-entry",
+            machine: "virt,gic-version=2",
             halted: true,
             bootargs: "",
             ready: None,
@@ -63,6 +68,59 @@ pub fn cases() -> Vec<GdbCase> {
                 "kdmesg: the kernel is too early in boot",
                 "Thread 2 hit Breakpoint 1, 0x0000000040080040 in secondary_entry ()",
                 "  1  0x1          psci         booting",
+            ],
+        },
+        GdbCase {
+            // What the README walks a new user through: from the first instruction at EL2,
+            // a step into the entry code, through the drop to EL1, to Rust with the MMU on,
+            // then running, stopped with Ctrl-C (SIGINT to gdb), and the kernel commands.
+            name: "gdb-step-from-entry-into-rust-then-interrupt",
+            machine: "virt,gic-version=2,virtualization=on",
+            halted: true,
+            bootargs: "run=\"slab create stepprobe 100\"",
+            ready: None,
+            commands: &[
+                "hbreak *0x40080000",
+                "continue",
+                "stepi",
+                "print/x $cpsr & 0xc",
+                "print/x $SCTLR & 1",
+                "hbreak cpu_early_setup",
+                "continue",
+                "print/x $cpsr & 0xc",
+                "hbreak hotslab::boot::kernel_main",
+                "continue",
+                "print/x $SCTLR & 1",
+                "backtrace",
+                "delete",
+                "python import os, signal, threading; \
+                 threading.Timer(3, os.kill, (os.getpid(), signal.SIGINT)).start()",
+                "continue",
+                "kcpus",
+                "kslabinfo",
+                "kdmesg",
+                "khotplug",
+            ],
+            expect: &[
+                "Thread 1 hit Breakpoint 1, 0x0000000040080000 in _start ()",
+                "in primary_entry ()",
+                // CurrentEL 2 at entry, with the MMU off.
+                "$1 = 0x8",
+                "$2 = 0x0",
+                "Thread 1 hit Breakpoint 2, 0x",
+                "in cpu_early_setup ()",
+                // After the eret: EL1.
+                "$3 = 0x4",
+                "Thread 1 hit Breakpoint 3, hotslab::boot::kernel_main (",
+                // In Rust, with the MMU on; the backtrace ends cleanly at the entry code.
+                "$4 = 0x1",
+                "in hotslab::arch::aarch64::boot::boot_primary (",
+                "in primary_entry ()\n",
+                "received signal SIGINT, Interrupt.",
+                "  1  0x1          psci         online            yes     2",
+                "stepprobe                    100",
+                "cpu0: entered at EL2, now EL1",
+                "writer:    none",
             ],
         },
     ]
@@ -95,23 +153,16 @@ pub fn run(
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let console = std::env::temp_dir().join(format!("ktest-gdb-{port}.log"));
     let mut qemu = Command::new("qemu-system-aarch64");
-    qemu.args([
-        "-M",
-        "virt,gic-version=2",
-        "-cpu",
-        "cortex-a72",
-        "-smp",
-        "4",
-    ])
-    .args(["-m", "512M", "-display", "none", "-nic", "none"])
-    .arg("-serial")
-    .arg(format!("file:{}", console.display()))
-    .arg("-kernel")
-    .arg(image)
-    .args(["-append", case.bootargs])
-    .args(["-gdb", &format!("tcp:127.0.0.1:{port}")])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    qemu.args(["-M", case.machine, "-cpu", "cortex-a72", "-smp", "4"])
+        .args(["-m", "512M", "-display", "none", "-nic", "none"])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-kernel")
+        .arg(image)
+        .args(["-append", case.bootargs])
+        .args(["-gdb", &format!("tcp:127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     if case.halted {
         qemu.arg("-S");
     }
@@ -172,20 +223,43 @@ pub fn run(
     wait_with_timeout(&mut qemu, Duration::from_secs(5));
     let log = console_log(&console, symbolizer);
     let text = result.map_err(|e| format!("{e}{log}"))?;
-    let missing: Vec<String> = case
+    // A Python error in the commands, or a backtrace that loses its way, fails any case.
+    const BROKEN: [&str; 2] = ["Python Exception", "Backtrace stopped"];
+    let problems: Vec<String> = case
         .expect
         .iter()
         .filter(|e| !text.contains(*e))
         .map(|e| format!("missing {e:?}"))
+        .chain(
+            BROKEN
+                .iter()
+                .filter(|b| text.contains(*b))
+                .map(|b| format!("unexpected {b:?}")),
+        )
+        .chain(repeated_frame(&text))
         .collect();
-    if missing.is_empty() && !text.contains("Python Exception") {
+    if problems.is_empty() {
         Ok(())
     } else {
         Err(format!(
             "{}\n----- gdb -----\n{text}\n---------------{log}",
-            missing.join("; ")
+            problems.join("; ")
         ))
     }
+}
+
+/// A backtrace that shows the same frame twice in a row: the unwinder misread a frame.
+fn repeated_frame(gdb_output: &str) -> Option<String> {
+    fn frame(line: &str) -> Option<&str> {
+        let rest = line.strip_prefix('#')?;
+        let body = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+        (body.len() < rest.len()).then(|| body.trim_start())
+    }
+    let frames: Vec<&str> = gdb_output.lines().filter_map(frame).collect();
+    frames
+        .windows(2)
+        .find(|pair| pair[0].starts_with("0x") && pair[0] == pair[1])
+        .map(|pair| format!("a backtrace repeats the frame {:?}", pair[0]))
 }
 
 /// The kernel's console output, symbolised, to show with a failure; the file is removed.
