@@ -2,18 +2,36 @@
 //! `arch::aarch64::boot`): keep the platform description, read the bootargs, report what
 //! was found, and start the shell.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::arch::boot::EntryInfo;
 use crate::dt::Platform;
 use crate::dt::bootargs::BootOptions;
 use crate::log;
 
 static PLATFORM: spin::Once<Platform<'static>> = spin::Once::new();
+/// The counter when the shell first showed its prompt: the boot's length (0: not yet).
+static READY_TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// The machine as the device tree describes it. Only called after boot has kept it.
 pub fn platform() -> &'static Platform<'static> {
     PLATFORM
         .get()
         .expect("platform() used before boot kept the device tree")
+}
+
+/// Notes that the shell shows its prompt: the first call marks the end of boot.
+pub fn mark_ready() {
+    let now = crate::drivers::timer::ticks();
+    let _ = READY_TICKS.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+}
+
+/// Nanoseconds from machine start to the first prompt, once there was one.
+pub fn boot_ns() -> Option<u64> {
+    match READY_TICKS.load(Ordering::Relaxed) {
+        0 => None,
+        ticks => Some(crate::drivers::timer::ticks_to_ns(ticks)),
+    }
 }
 
 /// The machine, if boot got that far.

@@ -9,6 +9,7 @@
 
 extern crate alloc;
 
+pub mod bench;
 pub mod console;
 pub mod dt;
 pub mod mm;

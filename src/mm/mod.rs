@@ -9,6 +9,8 @@ pub mod slab;
 pub mod kernel_slab;
 #[cfg(target_os = "none")]
 pub mod kmalloc;
+#[cfg(target_os = "none")]
+pub mod peer_heaps;
 
 #[cfg(target_os = "none")]
 pub use kernel::*;

@@ -65,6 +65,7 @@ mod kernel {
         }
         while let Some(command) = next_script_command() {
             println!("{PROMPT}{command}");
+            crate::boot::mark_ready();
             execute(command);
             if !crate::console::is_console_cpu(me) {
                 return;
@@ -73,6 +74,7 @@ mod kernel {
         let mut editor = LineEditor::new();
         loop {
             print!("{PROMPT}");
+            crate::boot::mark_ready();
             read_line(&mut editor);
             execute(editor.line());
             editor.clear();

@@ -207,6 +207,45 @@ enum Kernel {
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Every part of `bench` passed with sane numbers: each value positive (the timer moved),
+/// medians no bigger than their p99, and nothing left allocated: free pages the same after
+/// a second run as after the first (which may grow the slab's own descriptor caches).
+fn bench_numbers_sane(output: &str) -> Result<(), String> {
+    const PARTS: [&str; 6] = ["boot", "hotplug", "slab", "lock", "ipi", "cache"];
+    for part in PARTS {
+        let tag = format!("RESULT bench-{part} PASS ");
+        let Some(line) = output.lines().find(|l| l.starts_with(&tag)) else {
+            return Err(format!("no {tag:?} line"));
+        };
+        let mut keys = 0;
+        for (key, value) in line[tag.len()..]
+            .split_whitespace()
+            .filter_map(|w| w.split_once('='))
+        {
+            let number: f64 = value
+                .parse()
+                .map_err(|_| format!("{part}: {key}={value} is not a number"))?;
+            if number <= 0.0 {
+                return Err(format!("{part}: {key}={value} is not positive"));
+            }
+            if let Some(stem) = key.strip_suffix("_p99_us").or(key.strip_suffix("_p99_ns")) {
+                let unit = &key[stem.len() + 4..];
+                let median = field(line, &format!("{stem}{unit}"))
+                    .and_then(|m| m.parse::<f64>().ok())
+                    .ok_or(format!("{part}: {key} without {stem}{unit}"))?;
+                if median > number {
+                    return Err(format!("{part}: median {median} above p99 {number}"));
+                }
+            }
+            keys += 1;
+        }
+        if keys < 1 {
+            return Err(format!("{part}: no numbers in {line:?}"));
+        }
+    }
+    free_pages_unchanged(output)
+}
+
 /// The `free` counts of every `mem` in the output must be equal: what a run of hotplug
 /// cycles allocated (stacks, tables) it must have given back.
 fn free_pages_unchanged(output: &str) -> Result<(), String> {
@@ -544,6 +583,16 @@ fn cases() -> Vec<Case> {
                 "bogus-option",
             ],
             forbid: &["cpz: unknown", "memdmesg"],
+            ..base
+        },
+        Case {
+            // Benchmarks are not timed tests: only that each part runs and its numbers
+            // are sane. `make bench` reports them.
+            name: "bench-runs-sane",
+            bootargs: "run=\"bench slab; mem; bench; mem; poweroff\"",
+            expect: &["RESULT bench-slab PASS cpus=4"],
+            check: Some(bench_numbers_sane),
+            timeout: Duration::from_secs(120),
             ..base
         },
         Case {

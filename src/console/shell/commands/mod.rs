@@ -4,6 +4,7 @@
 // There is no heap to box errors into: a failure carries its message inline.
 #![allow(clippy::result_large_err)]
 
+mod bench;
 mod cpu;
 mod machine;
 mod slab;
@@ -117,6 +118,12 @@ const COMMANDS: &[Command] = &[
         args: "slab-hotplug [seconds]",
         help: "the 2004 scenario: caches made and destroyed while CPUs come and go (default 10 s)",
         run: slab::stress,
+    },
+    Command {
+        name: "bench",
+        args: "[part ...]",
+        help: "measure: boot hotplug slab lock ipi cache (default all), as RESULT lines",
+        run: bench::bench,
     },
     Command {
         name: "mem",

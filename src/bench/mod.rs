@@ -1,0 +1,58 @@
+//! `bench`: the kernel's speed, measured inside it with the generic timer. Each part
+//! discards a warm-up round, repeats, and reports the median and 99th percentile on one
+//! `RESULT bench-<part> PASS|FAIL key=value ...` line, which `make bench` collects:
+//!
+//! - `boot`: machine start to the first prompt;
+//! - `hotplug`: CPU offline and online, per operation, over every other online CPU;
+//! - `slab`: one alloc+free pair on the per-CPU fast path against `linked_list_allocator`
+//!   and `buddy_system_allocator` on one core, then every online core at once;
+//! - `lock`: `cpus_read_lock` + unlock against a `spin::Mutex` lock + unlock, uncontended;
+//! - `ipi`: an SGI round trip (a cross-call that waits) and a cross-call to all CPUs;
+//! - `cache`: `kmem_cache_create` and `kmem_cache_destroy`.
+
+pub mod stats;
+
+#[cfg(target_os = "none")]
+mod cache;
+#[cfg(target_os = "none")]
+mod hotplug;
+#[cfg(target_os = "none")]
+mod ipi;
+#[cfg(target_os = "none")]
+mod lock;
+#[cfg(target_os = "none")]
+mod slab;
+
+/// The parts, in the order `bench` runs them.
+pub const PARTS: [&str; 6] = ["boot", "hotplug", "slab", "lock", "ipi", "cache"];
+
+/// Runs one part by name (one of [`PARTS`]).
+#[cfg(target_os = "none")]
+pub fn run(part: &str) {
+    match part {
+        "boot" => boot(),
+        "hotplug" => hotplug::run(),
+        "slab" => slab::run(),
+        "lock" => lock::run(),
+        "ipi" => ipi::run(),
+        "cache" => cache::run(),
+        _ => crate::println!("RESULT bench-{part} FAIL reason=unknown-part"),
+    }
+}
+
+#[cfg(target_os = "none")]
+fn boot() {
+    match crate::boot::boot_ns() {
+        Some(ns) => crate::println!("RESULT bench-boot PASS boot_ms={}", stats::Millis(ns)),
+        None => crate::println!("RESULT bench-boot FAIL reason=no-prompt-yet"),
+    }
+}
+
+/// What `f` returned, and the nanoseconds it took.
+#[cfg(target_os = "none")]
+fn timed<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    use crate::drivers::timer;
+    let start = timer::ticks();
+    let value = f();
+    (value, timer::ticks_to_ns(timer::ticks() - start))
+}
