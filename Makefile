@@ -4,6 +4,7 @@
 #   make debug   the same, halted, with QEMU's gdbstub on GDBPORT
 #   make gdb     gdb-multiarch on build/kernel.elf, attached to it (GDBFLAGS= for more)
 #   make test    every test: lint, host unit tests, the QEMU suite
+#   make bench   the kernel's benchmarks and Linux's in the same QEMU: table, CSV, JSON, chart
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
 #   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (see README)
 #
@@ -76,7 +77,7 @@ endif
 QEMU_FLAGS = $(BOARD_FLAGS) -display none $(SERIAL) -nic none \
 	-semihosting-config enable=on,target=native -kernel $(IMAGE)
 
-.PHONY: all image run debug gdb sdcard test lint unit qemu-test setup clean FORCE
+.PHONY: all image run debug gdb sdcard test lint unit qemu-test bench setup clean FORCE
 
 all: image
 
@@ -150,7 +151,7 @@ sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disabl
 lint: $(BUILD)/.setup
 	cargo fmt --all -- --check
 	cargo clippy --lib --tests -- -D warnings
-	cargo clippy -p ktest -p symbolize --all-targets -- -D warnings
+	cargo clippy -p ktest -p symbolize -p bench --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
@@ -181,6 +182,15 @@ qemu-test: image $(UPSTREAM_DTB)
 	cargo run --release -p ktest -- --image $(IMAGE)
 
 test: lint unit qemu-test
+
+# Debian's Linux 6.1 and busybox in an initramfs that times boot and sysfs CPU hotplug
+# (tools/linux-peer); without it the report has no ratios against Linux, and says so.
+PEER := $(BUILD)/linux-peer
+bench: image $(BUILD)/dts/rpi4.dtb
+	@tools/linux-peer/build.sh $(PEER) || \
+	  echo "*** WARNING: the Linux peer could not be built: no ratios against Linux ***"
+	cargo run --release -p bench -- --image $(IMAGE) --rpi4-dtb $(BUILD)/dts/rpi4.dtb \
+	  --peer $(PEER) --out $(BUILD)/bench
 
 clean:
 	cargo clean

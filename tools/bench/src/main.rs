@@ -1,0 +1,173 @@
+//! `make bench`: boots the kernel's `bench` on QEMU virt with 2, 4 and 8 CPUs and on
+//! raspi4b, and the Linux peer (tools/linux-peer) on virt with the same flags, then prints
+//! one report with the ratios against the goals, and writes it with the raw results as
+//! CSV and JSON and a chart of latency against CPU count (SVG).
+//!
+//! Usage: bench [--image build/Image] [--rpi4-dtb build/dts/rpi4.dtb]
+//!              [--peer build/linux-peer] [--out build/bench] [--cycles N]
+
+mod chart;
+mod qemu;
+mod report;
+mod results;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use results::{Run, System};
+
+const VIRT_CPUS: [u32; 3] = [2, 4, 8];
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+struct Options {
+    image: PathBuf,
+    rpi4_dtb: PathBuf,
+    peer: PathBuf,
+    out: PathBuf,
+    cycles: u32,
+}
+
+fn options() -> Result<Options, String> {
+    let mut o = Options {
+        image: "build/Image".into(),
+        rpi4_dtb: "build/dts/rpi4.dtb".into(),
+        peer: "build/linux-peer".into(),
+        out: "build/bench".into(),
+        cycles: 20,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--image" => o.image = value.into(),
+            "--rpi4-dtb" => o.rpi4_dtb = value.into(),
+            "--peer" => o.peer = value.into(),
+            "--out" => o.out = value.into(),
+            "--cycles" => o.cycles = value.parse().map_err(|_| "--cycles needs a number")?,
+            _ => return Err(format!("unknown option '{flag}'")),
+        }
+    }
+    Ok(o)
+}
+
+fn virt_flags(cpus: u32) -> Vec<String> {
+    [
+        "-M",
+        "virt,gic-version=2",
+        "-cpu",
+        "cortex-a72",
+        "-m",
+        "512M",
+        "-nographic",
+        "-nic",
+        "none",
+        "-smp",
+        &cpus.to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Boots `args`, and reads its RESULT lines.
+fn boot(system: System, machine: &'static str, cpus: u32, args: &[String]) -> Result<Run, String> {
+    eprintln!("bench: {} on {machine} with {cpus} CPUs ...", system.name());
+    let output = qemu::run(args, TIMEOUT)?;
+    let values = results::parse(&output).map_err(|e| format!("{e}; output:\n{output}"))?;
+    Ok(Run {
+        system,
+        machine,
+        cpus,
+        values,
+    })
+}
+
+fn main() -> ExitCode {
+    let o = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let kernel_args = strings(&["-semihosting-config", "enable=on,target=native", "-kernel"]);
+    let script = strings(&["-append", "run=\"bench; poweroff\""]);
+    let mut runs = Vec::new();
+    let mut failures = Vec::new();
+    for cpus in VIRT_CPUS {
+        let mut args = virt_flags(cpus);
+        args.extend(kernel_args.iter().cloned());
+        args.push(path(&o.image));
+        args.extend(script.iter().cloned());
+        match boot(System::Hotslab, "virt", cpus, &args) {
+            Ok(run) => runs.push(run),
+            Err(e) => failures.push(format!("hotslab on virt with {cpus} CPUs: {e}")),
+        }
+    }
+    let mut rpi4 = strings(&["-M", "raspi4b", "-display", "none", "-monitor", "none"]);
+    rpi4.extend(strings(&["-serial", "stdio", "-serial", "null", "-dtb"]));
+    rpi4.push(path(&o.rpi4_dtb));
+    rpi4.extend(kernel_args.iter().cloned());
+    rpi4.push(path(&o.image));
+    rpi4.extend(script.iter().cloned());
+    match boot(System::Hotslab, "raspi4b", 4, &rpi4) {
+        Ok(run) => runs.push(run),
+        Err(e) => failures.push(format!("hotslab on raspi4b: {e}")),
+    }
+
+    let (vmlinuz, initramfs) = (o.peer.join("vmlinuz"), o.peer.join("initramfs.cpio"));
+    if vmlinuz.exists() && initramfs.exists() {
+        for cpus in VIRT_CPUS {
+            let mut args = virt_flags(cpus);
+            args.extend(strings(&["-kernel"]));
+            args.push(path(&vmlinuz));
+            args.push("-initrd".into());
+            args.push(path(&initramfs));
+            args.push("-append".into());
+            args.push(format!("console=ttyAMA0 quiet peer.cycles={}", o.cycles));
+            match boot(System::Linux, "virt", cpus, &args) {
+                Ok(run) => runs.push(run),
+                Err(e) => failures.push(format!("Linux on virt with {cpus} CPUs: {e}")),
+            }
+        }
+    } else {
+        failures.push(format!(
+            "no Linux peer in {} (tools/linux-peer/build.sh makes it): no ratios against Linux",
+            o.peer.display()
+        ));
+    }
+
+    let report = report::markdown(&runs);
+    println!("{report}");
+    if let Err(e) = std::fs::create_dir_all(&o.out)
+        .and_then(|()| std::fs::write(o.out.join("report.md"), &report))
+        .and_then(|()| std::fs::write(o.out.join("results.csv"), report::csv(&runs)))
+        .and_then(|()| std::fs::write(o.out.join("results.json"), report::json(&runs)))
+    {
+        failures.push(format!("writing {}: {e}", o.out.display()));
+    }
+    let svg = o.out.join("latency.svg");
+    if let Err(e) = chart::draw(&runs, &svg) {
+        failures.push(format!("drawing {}: {e}", svg.display()));
+    }
+    println!(
+        "Written: {0}/report.md, {0}/results.csv, {0}/results.json, {0}/latency.svg",
+        o.out.display()
+    );
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for f in &failures {
+            eprintln!("bench: {f}");
+        }
+        ExitCode::FAILURE
+    }
+}
