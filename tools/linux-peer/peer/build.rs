@@ -1,7 +1,8 @@
-//! Links the peer as a static, non-PIE executable for Linux: the repository's cargo config
-//! compiles aarch64-unknown-none code as PIE, which rustc links as a static PIE that
-//! expects to relocate itself; with `--no-pie` the linker resolves every address instead,
-//! so Linux can load the ELF as it is (no interpreter, no dynamic relocations).
+//! Links the peer as a static, non-PIE executable, which Linux loads as it is (no
+//! interpreter, nothing to relocate). The repository's cargo config compiles
+//! aarch64-unknown-none code as position-independent; rustc links that target without
+//! `-pie` today, and `--no-pie` keeps it so should that change, the linker resolving every
+//! address itself. tools/linux-peer/build.sh checks the result.
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");

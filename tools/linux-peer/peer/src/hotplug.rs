@@ -8,7 +8,7 @@ use crate::sys::{self, Errno, Fd};
 use crate::text::Text;
 use crate::ticks_to;
 
-/// CPUs looked for (Debian's arm64 kernel has CONFIG_NR_CPUS=256).
+/// CPUs looked for (Debian's arm64 kernel has `CONFIG_NR_CPUS=256`).
 const MAX_CPUS: usize = 256;
 /// Timed operations kept per direction: `CYCLES * (CPUs - 1)` may not exceed it.
 const MAX_SAMPLES: usize = 4096;
@@ -31,26 +31,47 @@ enum Failure {
     NotOnline { cpu: usize },
 }
 
-/// Runs the measurement with the cycle count `cycles` (decimal) and prints its result;
-/// returns the exit status.
-pub fn run(cycles: &[u8]) -> i32 {
+/// What a measurement found; times are in tenths of a microsecond.
+struct Summary {
+    /// CPUs, counting CPU 0.
+    cpus: usize,
+    cycles: usize,
+    offline_median: u64,
+    offline_p99: u64,
+    online_median: u64,
+    online_p99: u64,
+}
+
+/// Runs the measurement with the arguments after `hotplug` (the cycle count, in decimal)
+/// and prints its result; returns the exit status.
+pub fn run(args: &[&[u8]]) -> i32 {
     let mut line = Text::new();
     line.str("RESULT peer-hotplug ");
-    match measure(cycles, &mut line) {
-        Ok(()) => {
-            line.print();
+    match measure(args) {
+        Ok(summary) => {
+            line.str("PASS cpus=")
+                .uint(summary.cpus as u64)
+                .str(" cycles=")
+                .uint(summary.cycles as u64)
+                .str(" offline_us=")
+                .fixed(summary.offline_median, 1)
+                .str(" online_us=")
+                .fixed(summary.online_median, 1)
+                .str(" offline_p99_us=")
+                .fixed(summary.offline_p99, 1)
+                .str(" online_p99_us=")
+                .fixed(summary.online_p99, 1)
+                .print();
             0
         }
         Err(failure) => {
-            let mut line = Text::new();
-            line.str("RESULT peer-hotplug FAIL reason=");
+            line.str("FAIL reason=");
             match failure {
-                Failure::Usage => line.str("usage (linux-peer hotplug CYCLES, CYCLES >= 1)"),
+                Failure::Usage => line.str("usage"),
                 Failure::NoHotpluggableCpu => line.str("no-hotpluggable-cpu"),
-                Failure::TooManySamples => line
-                    .str("too-many-samples (cycles * (cpus - 1) > ")
-                    .uint(MAX_SAMPLES as u64)
-                    .str(")"),
+                Failure::TooManySamples => {
+                    line.str("too-many-samples limit=").uint(MAX_SAMPLES as u64)
+                }
                 Failure::Sysfs { op, cpu, errno } => line
                     .str(op)
                     .str(" errno=")
@@ -62,13 +83,19 @@ pub fn run(cycles: &[u8]) -> i32 {
                     .bytes(online_path(cpu).as_bytes()),
             };
             line.print();
+            if matches!(failure, Failure::Usage) {
+                Text::new().str(crate::USAGE).str(", CYCLES >= 1").print();
+            }
             1
         }
     }
 }
 
-/// Does the measurement and appends its `PASS ...` fields to `line`.
-fn measure(cycles: &[u8], line: &mut Text) -> Result<(), Failure> {
+/// Does the measurement.
+fn measure(args: &[&[u8]]) -> Result<Summary, Failure> {
+    let [cycles] = args else {
+        return Err(Failure::Usage);
+    };
     let cycles = parse_count(cycles).ok_or(Failure::Usage)?;
     let mut files = [None; MAX_CPUS];
     let cpus = find_cpus(&mut files)?;
@@ -91,19 +118,14 @@ fn measure(cycles: &[u8], line: &mut Text) -> Result<(), Failure> {
     let freq = sys::counter_freq();
     let (offline_median, offline_p99) = offline.summary(freq);
     let (online_median, online_p99) = online.summary(freq);
-    line.str("PASS cpus=")
-        .uint(cpus as u64)
-        .str(" cycles=")
-        .uint(cycles as u64)
-        .str(" offline_us=")
-        .fixed(offline_median, 1)
-        .str(" online_us=")
-        .fixed(online_median, 1)
-        .str(" offline_p99_us=")
-        .fixed(offline_p99, 1)
-        .str(" online_p99_us=")
-        .fixed(online_p99, 1);
-    Ok(())
+    Ok(Summary {
+        cpus,
+        cycles,
+        offline_median,
+        offline_p99,
+        online_median,
+        online_p99,
+    })
 }
 
 /// A decimal count from 1 to 1,000,000.
@@ -135,26 +157,15 @@ fn online_path(cpu: usize) -> Text {
 /// (whose `online` file is not opened: CPU 0 usually cannot go offline).
 fn find_cpus(files: &mut [Option<Fd>; MAX_CPUS]) -> Result<usize, Failure> {
     for (cpu, file) in files.iter_mut().enumerate().skip(1) {
-        let fd = match sys::open(
-            online_path(cpu).str("\0").as_bytes(),
-            sys::O_RDWR | sys::O_CLOEXEC,
-        ) {
-            Ok(fd) => fd,
+        // What a failed system call `op` on this file is reported as.
+        let failed = |op| move |errno| Failure::Sysfs { op, cpu, errno };
+        let mut path = online_path(cpu);
+        let fd = match sys::open(path.str("\0").as_bytes(), sys::O_RDWR | sys::O_CLOEXEC) {
             Err(Errno::ENOENT) => return Ok(cpu),
-            Err(errno) => {
-                return Err(Failure::Sysfs {
-                    op: "open",
-                    cpu,
-                    errno,
-                });
-            }
+            opened => opened.map_err(failed("open"))?,
         };
         let mut state = [0; 2];
-        let n = sys::pread(fd, &mut state, 0).map_err(|errno| Failure::Sysfs {
-            op: "read",
-            cpu,
-            errno,
-        })?;
+        let n = sys::pread(fd, &mut state, 0).map_err(failed("read"))?;
         if state[..n] != *b"1\n" {
             return Err(Failure::NotOnline { cpu });
         }

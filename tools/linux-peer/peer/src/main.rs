@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Every result is one `RESULT` line on standard output; a failure prints
-//! `RESULT <name> FAIL reason=...` and exits with status 1.
+//! `RESULT peer-<name> FAIL reason=...` and exits with status 1 (101 after a panic).
 
 #![no_std]
 #![no_main]
@@ -37,6 +37,8 @@ unsafe extern "C" fn _start() -> ! {
     )
 }
 
+const USAGE: &str = "usage: linux-peer boot | linux-peer hotplug CYCLES";
+
 /// At most this many arguments are looked at.
 const MAX_ARGS: usize = 8;
 
@@ -51,15 +53,16 @@ unsafe extern "C" fn main(sp: *const usize) -> ! {
     let argc = unsafe { *sp }.min(MAX_ARGS);
     for (i, arg) in args.iter_mut().enumerate().take(argc) {
         // SAFETY: as above; `i < argc`.
-        *arg = unsafe { c_str(*(sp.add(1 + i) as *const *const u8)) };
+        *arg = unsafe { c_str(*sp.add(1 + i).cast::<*const u8>()) };
     }
     let status = match &args[1..argc.max(1)] {
         [b"boot"] => boot(),
-        [b"hotplug", cycles] => hotplug::run(cycles),
+        [b"hotplug", args @ ..] => hotplug::run(args),
         _ => {
             Text::new()
-                .str("RESULT peer FAIL reason=usage (linux-peer boot | linux-peer hotplug CYCLES)")
+                .str("RESULT peer-command FAIL reason=usage")
                 .print();
+            Text::new().str(USAGE).print();
             1
         }
     };
@@ -82,7 +85,7 @@ unsafe fn c_str<'a>(p: *const u8) -> &'a [u8] {
 
 /// `ticks / freq` seconds as a count of `1 / per_second` seconds, rounded to the nearest.
 fn ticks_to(ticks: u64, freq: u64, per_second: u64) -> u64 {
-    let (ticks, freq, per_second) = (ticks as u128, freq as u128, per_second as u128);
+    let (ticks, freq, per_second) = (u128::from(ticks), u128::from(freq), u128::from(per_second));
     ((ticks * per_second + freq / 2) / freq) as u64
 }
 
@@ -99,7 +102,15 @@ fn boot() -> i32 {
 }
 
 #[panic_handler]
-fn panic(_info: &PanicInfo) -> ! {
-    Text::new().str("RESULT peer FAIL reason=panic").print();
+fn panic(info: &PanicInfo) -> ! {
+    let mut line = Text::new();
+    line.str("RESULT peer-panic FAIL reason=panic");
+    if let Some(location) = info.location() {
+        line.str(" at=")
+            .str(location.file())
+            .str(":")
+            .uint(location.line().into());
+    }
+    line.print();
     sys::exit(101)
 }

@@ -24,7 +24,7 @@ pub const STDOUT: Fd = Fd(1);
 const AT_FDCWD: isize = -100;
 /// `open` flags: read and write; close on exec.
 pub const O_RDWR: usize = 0o2;
-pub const O_CLOEXEC: usize = 0o2000000;
+pub const O_CLOEXEC: usize = 0o2_000_000;
 
 /// aarch64 system call numbers (include/uapi/asm-generic/unistd.h).
 const SYS_OPENAT: usize = 56;
@@ -125,17 +125,17 @@ pub fn exit(code: i32) -> ! {
     unreachable!("exit_group returned");
 }
 
-/// The virtual counter, CNTVCT_EL0: ticks since the machine started (QEMU's virt board
+/// The virtual counter, `CNTVCT_EL0`: ticks since the machine started (QEMU's virt board
 /// starts it at 0 and Linux leaves its offset at 0 when entered at EL1).
 pub fn counter() -> u64 {
     let ticks: u64;
-    // SAFETY: reads a register Linux makes readable at EL0 (CNTKCTL_EL1.EL0VCTEN); the ISB
+    // SAFETY: reads a register Linux makes readable at EL0 (`CNTKCTL_EL1.EL0VCTEN`); the ISB
     // keeps the read from being made early, ahead of the code it is timing.
     unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack)) };
     ticks
 }
 
-/// The counter's frequency in Hz, CNTFRQ_EL0.
+/// The counter's frequency in Hz, `CNTFRQ_EL0`.
 pub fn counter_freq() -> u64 {
     let freq: u64;
     // SAFETY: reads a register readable at EL0 whenever the counter is.
