@@ -3,12 +3,11 @@
 //! and on the two peer heaps (`mm::peer_heaps`). First one core, in batches; then every
 //! online core at once for a fixed number of pairs each, as throughput.
 
+use core::alloc::Layout;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use core::alloc::Layout;
-
-use super::stats::Samples;
+use super::stats::{Hundredths, Samples};
 use super::timed;
 use crate::drivers::timer::{self, Deadline};
 use crate::mm::kernel_slab;
@@ -189,15 +188,6 @@ fn all_cores(allocator: Allocator) -> Result<u64, &'static str> {
     let ns = timer::ticks_to_ns(LAST_DONE_TICKS.load(Ordering::Acquire) - start).max(1);
     let pairs = PARALLEL_PAIRS * (started as u64 + 1);
     Ok(pairs * 100_000 / ns)
-}
-
-/// Hundredths as `12.34`.
-struct Hundredths(u64);
-
-impl core::fmt::Display for Hundredths {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
-    }
 }
 
 pub fn run() {

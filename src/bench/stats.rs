@@ -84,6 +84,16 @@ impl fmt::Display for Millis {
     }
 }
 
+/// Hundredths shown with two decimals: `12.34`.
+#[derive(Clone, Copy, Debug)]
+pub struct Hundredths(pub u64);
+
+impl fmt::Display for Hundredths {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +131,6 @@ mod tests {
         assert_eq!(format!("{}", Micros(40)), "0.0");
         assert_eq!(format!("{}", Millis(19_204_400)), "19.204");
         assert_eq!(format!("{}", Millis(999_600)), "1.000");
+        assert_eq!(format!("{}", Hundredths(1205)), "12.05");
     }
 }

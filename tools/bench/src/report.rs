@@ -7,28 +7,23 @@ use crate::results::{Run, System};
 
 /// A ratio goal: `ours` must be at least `times` better (or, for `at_most`, within).
 struct Goal {
-    what: &'static str,
     times: f64,
     at_most: bool,
 }
 
 const BOOT: Goal = Goal {
-    what: "boot",
     times: 100.0,
     at_most: false,
 };
 const HOTPLUG: Goal = Goal {
-    what: "hotplug",
     times: 500.0,
     at_most: false,
 };
 const SLAB: Goal = Goal {
-    what: "slab",
     times: 10.0,
     at_most: false,
 };
 const LOCK: Goal = Goal {
-    what: "lock",
     times: 1.5,
     at_most: true,
 };
@@ -100,7 +95,7 @@ pub fn markdown(runs: &[Run]) -> String {
                     let ratio = l / o;
                     let verdict = goal.verdict(ratio);
                     if verdict != "met" {
-                        goals_missed.push(format!("{} {label} on {cpus} CPUs", goal.what));
+                        goals_missed.push(format!("{label} on {cpus} CPUs"));
                     }
                     (format!("{ratio:.0}x"), verdict)
                 }

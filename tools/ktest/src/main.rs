@@ -228,11 +228,15 @@ fn bench_numbers_sane(output: &str) -> Result<(), String> {
             if number <= 0.0 {
                 return Err(format!("{part}: {key}={value} is not positive"));
             }
-            if let Some(stem) = key.strip_suffix("_p99_us").or(key.strip_suffix("_p99_ns")) {
-                let unit = &key[stem.len() + 4..];
-                let median = field(line, &format!("{stem}{unit}"))
+            // `x_p99_us` goes with the median `x_us` (and `_ns` alike).
+            let median_key = ["_us", "_ns"].iter().find_map(|unit| {
+                let stem = key.strip_suffix(&format!("_p99{unit}"))?;
+                Some(format!("{stem}{unit}"))
+            });
+            if let Some(median_key) = median_key {
+                let median = field(line, &median_key)
                     .and_then(|m| m.parse::<f64>().ok())
-                    .ok_or(format!("{part}: {key} without {stem}{unit}"))?;
+                    .ok_or(format!("{part}: {key} without {median_key}"))?;
                 if median > number {
                     return Err(format!("{part}: median {median} above p99 {number}"));
                 }
