@@ -1,6 +1,11 @@
 //! A depth-first walk over every node of a validated blob that keeps, for each node, the
 //! chain of buses from the root to its parent: what `reg` decoding and `ranges` translation
 //! need, and what dtoolkit's streaming nodes do not carry.
+//!
+//! Each node's properties are read from the blob once, and the values of those the parser
+//! asks about ([`KNOWN_PROPERTIES`]) kept in a table: dtoolkit's own lookup re-reads every
+//! property (and its name from the strings block) per question, and the parser asks a
+//! dozen questions of every node. That was most of boot's device-tree time under emulation.
 
 use arrayvec::{ArrayString, ArrayVec};
 use dtoolkit::fdt::FdtNode;
@@ -12,6 +17,33 @@ use super::cells::{self, AddressSpace, Bus, Ranges};
 pub const MAX_DEPTH: usize = 16;
 /// The longest node path the walk spells out; longer ones are cut (and so match nothing).
 pub const MAX_PATH: usize = 256;
+/// The properties whose values each visited node keeps at hand; [`Visit::prop`] searches
+/// the blob for any other name.
+const KNOWN_PROPERTIES: [&str; 20] = [
+    "compatible",
+    "status",
+    "device_type",
+    "reg",
+    "ranges",
+    "#address-cells",
+    "#size-cells",
+    "phandle",
+    "clock-frequency",
+    "clocks",
+    "interrupts",
+    "model",
+    "bootargs",
+    "stdout-path",
+    "linux,stdout-path",
+    "method",
+    "enable-method",
+    "cpu-release-addr",
+    "no-map",
+    "#redistributor-regions",
+];
+
+/// The values of a node's [`KNOWN_PROPERTIES`], by index; `None` where the node lacks one.
+type KnownValues<'dtb> = [Option<&'dtb [u8]>; KNOWN_PROPERTIES.len()];
 
 /// A node together with where it sits.
 pub struct Visit<'w, 'dtb> {
@@ -21,13 +53,18 @@ pub struct Visit<'w, 'dtb> {
     pub path: &'w str,
     /// Buses from the root to the parent; empty for the root itself.
     pub buses: &'w [Bus<'dtb>],
+    known: &'w KnownValues<'dtb>,
 }
 
 impl<'dtb> Visit<'_, 'dtb> {
     pub fn prop(&self, name: &str) -> Option<&'dtb [u8]> {
-        self.node
-            .property(name)
-            .and_then(|p| p.value_as::<&'dtb [u8]>().ok())
+        match KNOWN_PROPERTIES.iter().position(|known| *known == name) {
+            Some(index) => self.known[index],
+            None => self
+                .node
+                .property(name)
+                .and_then(|p| p.value_as::<&'dtb [u8]>().ok()),
+        }
     }
 
     pub fn prop_str(&self, name: &str) -> Option<&'dtb str> {
@@ -118,11 +155,21 @@ fn walk_node<'dtb>(
         let _ = path.try_push_str(name);
     }
 
+    let mut known: KnownValues<'dtb> = [None; KNOWN_PROPERTIES.len()];
+    for property in node.properties() {
+        if let Some(index) = KNOWN_PROPERTIES.iter().position(|k| *k == property.name()) {
+            // A later duplicate does not override the first, as dtoolkit's lookup would not.
+            if known[index].is_none() {
+                known[index] = property.value_as::<&'dtb [u8]>().ok();
+            }
+        }
+    }
     let here = Visit {
         node,
         name,
         path: path.as_str(),
         buses: buses.as_slice(),
+        known: &known,
     };
     visit(&here);
 
