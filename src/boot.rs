@@ -4,7 +4,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::boot::EntryInfo;
+use crate::arch::boot::{EarlyTicks, EntryInfo};
 use crate::dt::Platform;
 use crate::dt::bootargs::BootOptions;
 use crate::log;
@@ -12,6 +12,23 @@ use crate::log;
 static PLATFORM: spin::Once<Platform<'static>> = spin::Once::new();
 /// The counter when the shell first showed its prompt: the boot's length (0: not yet).
 static READY_TICKS: AtomicU64 = AtomicU64::new(0);
+static TIMELINE: spin::Once<Timeline> = spin::Once::new();
+
+/// The counter, in ticks from machine start, at the end of each boot phase before the
+/// prompt; what `bench boot` breaks the boot's length into.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeline {
+    pub early: EarlyTicks,
+    /// The boot log written, up to the secondary CPUs' start.
+    pub reported: u64,
+    /// Every CPU the device tree lists brought online (or given up on).
+    pub cpus: u64,
+}
+
+/// The boot's phases, once boot has brought the CPUs up.
+pub fn timeline() -> Option<&'static Timeline> {
+    TIMELINE.get()
+}
 
 /// The machine as the device tree describes it. Only called after boot has kept it.
 pub fn platform() -> &'static Platform<'static> {
@@ -26,11 +43,11 @@ pub fn mark_ready() {
     let _ = READY_TICKS.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
 }
 
-/// Nanoseconds from machine start to the first prompt, once there was one.
-pub fn boot_ns() -> Option<u64> {
+/// The counter at the first prompt, once there was one.
+pub fn ready_ticks() -> Option<u64> {
     match READY_TICKS.load(Ordering::Relaxed) {
         0 => None,
-        ticks => Some(crate::drivers::timer::ticks_to_ns(ticks)),
+        ticks => Some(ticks),
     }
 }
 
@@ -100,7 +117,13 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
         crate::arch::cpu::mpidr_affinity()
     );
     crate::console::set_console_cpu(me);
+    let reported = crate::drivers::timer::ticks();
     crate::smp::init(platform, &options);
+    TIMELINE.call_once(|| Timeline {
+        early: entry.ticks,
+        reported,
+        cpus: crate::drivers::timer::ticks(),
+    });
     crate::mm::kernel_slab::init(options.slab_hotplug_lock, options.slab_race_window_us);
     crate::mm::kmalloc::init();
     if crate::drivers::gic::version().is_some() && !crate::smp::private_interrupts().is_empty() {

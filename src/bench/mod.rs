@@ -2,7 +2,9 @@
 //! discards a warm-up round, repeats, and reports the median and 99th percentile on one
 //! `RESULT bench-<part> PASS|FAIL key=value ...` line, which `make bench` collects:
 //!
-//! - `boot`: machine start to the first prompt;
+//! - `boot`: machine start to the first prompt, and the phases that took it: the loader
+//!   (to the first instruction), device tree, page tables and MMU, page allocator, boot
+//!   log, secondary CPUs, and slab, kmalloc and shell;
 //! - `hotplug`: CPU offline and online, per operation, over every other online CPU;
 //! - `slab`: one alloc+free pair on the per-CPU fast path against `linked_list_allocator`
 //!   and `buddy_system_allocator` on one core, then every online core at once;
@@ -42,10 +44,31 @@ pub fn run(part: &str) {
 
 #[cfg(target_os = "none")]
 fn boot() {
-    match crate::boot::boot_ns() {
-        Some(ns) => crate::println!("RESULT bench-boot PASS boot_ms={}", stats::Millis(ns)),
-        None => crate::println!("RESULT bench-boot FAIL reason=no-prompt-yet"),
+    use crate::drivers::timer::ticks_to_ns;
+    let (Some(ready), Some(t)) = (crate::boot::ready_ticks(), crate::boot::timeline()) else {
+        crate::println!("RESULT bench-boot FAIL reason=no-prompt-yet");
+        return;
+    };
+    let phases = [
+        ("loader", 0, t.early.entry),
+        ("device_tree", t.early.entry, t.early.device_tree),
+        ("mmu", t.early.device_tree, t.early.mmu),
+        ("memory", t.early.mmu, t.early.memory),
+        ("log", t.early.memory, t.reported),
+        ("cpus", t.reported, t.cpus),
+        ("shell", t.cpus, ready),
+    ];
+    crate::print!(
+        "RESULT bench-boot PASS boot_ms={}",
+        stats::Millis(ticks_to_ns(ready))
+    );
+    for (name, from, to) in phases {
+        crate::print!(
+            " {name}_ms={}",
+            stats::Millis(ticks_to_ns(to.saturating_sub(from)))
+        );
     }
+    crate::println!();
 }
 
 /// What `f` returned, and the nanoseconds it took.

@@ -29,6 +29,31 @@ pub const DEATH_TIMEOUT_US: u64 = 5_000_000;
 
 static LOCK: HotplugLock<MAX_CPUS> = HotplugLock::new();
 
+/// How long a controller spins for a booting CPU (a warm bring-up arrives well within it)
+/// before it sleeps, and how long it then sleeps between looks if not kicked awake.
+const ARRIVAL_SPIN_US: u64 = 100;
+const ARRIVAL_POLL_US: u64 = 1_000;
+
+/// Unless `done()`, sleeps until an interrupt (the kick of whoever makes it true) or
+/// `max_us` pass. Under emulation a spinning waiter holds a host core the CPU it waits for
+/// may need to run at all; on hardware it saves power. Spins where no interrupt could end
+/// the sleep.
+fn doze_unless(done: impl Fn() -> bool, max_us: u64) {
+    if super::private_interrupts().is_empty() {
+        core::hint::spin_loop();
+        return;
+    }
+    // Masked, a pending interrupt still ends WFI (it is taken at the restore); a kick
+    // taken before the mask is why `done` is asked again here.
+    let saved = cpu::irq_save();
+    if !done() {
+        timer::arm_oneshot_us(max_us);
+        cpu::wait_for_interrupt();
+        timer::disarm();
+    }
+    cpu::irq_restore(saved);
+}
+
 /// Waits for the lock with interrupts enabled: cross-calls keep being served.
 fn relax() {
     debug_assert!(
@@ -198,6 +223,7 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
     let waiting = (number << 2) | ticket::WAITING;
     s.die_requested.store(false, Ordering::Relaxed);
     s.dying.store(false, Ordering::Relaxed);
+    s.controller.store(cpu::id(), Ordering::Relaxed);
     s.boot_ticket.store(waiting, Ordering::Release);
     let stack_top = s.stack_top.load(Ordering::Acquire);
     arch_smp::prepare(cpu, mpidr(cpu), stack_top);
@@ -207,7 +233,9 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
         return Err(HotplugError::Ops { cpu, error: e });
     }
     let deadline = Deadline::after_us(BOOT_TIMEOUT_US);
-    while s.boot_ticket.load(Ordering::Acquire) != (number << 2) | ticket::ARRIVED {
+    let stop_spinning = Deadline::after_us(ARRIVAL_SPIN_US);
+    let arrived = || s.boot_ticket.load(Ordering::Acquire) == (number << 2) | ticket::ARRIVED;
+    while !arrived() {
         if deadline.passed()
             && s.boot_ticket
                 .compare_exchange(
@@ -221,7 +249,11 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
             cancel(cpu, CALLBACKS);
             return Err(HotplugError::BootTimeout(cpu));
         }
-        core::hint::spin_loop();
+        if stop_spinning.passed() {
+            doze_unless(arrived, ARRIVAL_POLL_US);
+        } else {
+            core::hint::spin_loop();
+        }
     }
     s.set_state(HotplugState::Online);
     for cb in CALLBACKS {
@@ -334,6 +366,10 @@ pub fn arrive(cpu: usize) -> bool {
         state::ONLINE.remove(cpu);
         return false;
     }
+    gic::send_sgi(
+        gic::SGI_KICK,
+        CpuMask::single(s.controller.load(Ordering::Relaxed)),
+    );
     true
 }
 

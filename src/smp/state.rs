@@ -2,7 +2,7 @@
 //! slot of hotplug state per logical CPU.
 
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use super::cpumask::{AtomicCpuMask, CpuMask};
 use crate::MAX_CPUS;
@@ -77,6 +77,8 @@ pub struct CpuSlot {
     pub stack_top: AtomicU64,
     /// Set once the CPU has run kernel code (spin-table: it left the firmware's pen).
     pub ever_started: AtomicBool,
+    /// The CPU running this one's bring-up, which the arriving CPU wakes.
+    pub controller: AtomicUsize,
 }
 
 impl CpuSlot {
@@ -90,6 +92,7 @@ impl CpuSlot {
             boot_ticket: AtomicU64::new(ticket::NONE),
             stack_top: AtomicU64::new(0),
             ever_started: AtomicBool::new(false),
+            controller: AtomicUsize::new(0),
         }
     }
 

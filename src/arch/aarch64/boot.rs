@@ -11,6 +11,7 @@ use core::fmt::{self, Write};
 use super::layout;
 use super::mmu::{self, Attributes, Builder};
 use super::{cache, cpu, semihosting};
+use crate::drivers::timer;
 use crate::drivers::uart::Uart;
 use crate::dt::{EnableMethod, Platform, Reservation};
 use crate::mm::page_alloc::PAGE_SIZE;
@@ -26,10 +27,25 @@ pub struct EntryInfo {
     /// Where the image runs minus where it was linked.
     pub relocation: u64,
     pub page_tables: usize,
+    pub ticks: EarlyTicks,
+}
+
+/// The counter at the ends of the boot phases before the console (see `bench boot`).
+#[derive(Clone, Copy, Debug)]
+pub struct EarlyTicks {
+    /// The first Rust instruction: what the loader and firmware took since machine start.
+    pub entry: u64,
+    /// The device tree parsed.
+    pub device_tree: u64,
+    /// Page tables built and the MMU and caches on.
+    pub mmu: u64,
+    /// The free memory handed to the page allocator.
+    pub memory: u64,
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
+    let entry_ticks = timer::ticks();
     let blob = match dtb_blob(dtb) {
         Ok(blob) => blob,
         Err(e) => fail_without_console(format_args!("{e}")),
@@ -45,6 +61,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     };
     // The DT's CPU list decides logical ids; an unlisted boot CPU still runs as CPU 0.
     cpu::set_id(platform.cpu_index_of(cpu::mpidr_affinity()).unwrap_or(0));
+    let device_tree_ticks = timer::ticks();
 
     let page_tables = match build_page_tables(&platform) {
         Ok(used) => used,
@@ -65,6 +82,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     cache::invalidate_icache();
     // SAFETY: the tables map the image, its stack and BSS, the DT and the console.
     unsafe { mmu::enable() };
+    let mmu_ticks = timer::ticks();
 
     // SAFETY: mapped as Device memory just now, and the console is its only driver.
     crate::console::init(unsafe { Uart::from_dt(&console) }, console.clock_hz);
@@ -82,6 +100,12 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
             entry_el,
             relocation,
             page_tables,
+            ticks: EarlyTicks {
+                entry: entry_ticks,
+                device_tree: device_tree_ticks,
+                mmu: mmu_ticks,
+                memory: timer::ticks(),
+            },
         },
     )
 }
