@@ -1,43 +1,50 @@
 //! The CPU hotplug lock: a mutex with reader refcounting, in the shape of Linux's
-//! `get_online_cpus()`/`cpu_hotplug_begin()` of the 2.6 era that the 2004 slab fix used.
+//! `get_online_cpus()`/`cpu_hotplug_begin()` of the 2.6 era that the 2004 slab fix used,
+//! with the reader count kept per CPU so an uncontended reader touches only its own.
 //!
-//! - Readers (`cpus_read_lock`) take the mutex, count themselves in, and release it: many
-//!   readers run at once, and while any does, no CPU comes or goes.
+//! - Readers (`cpus_read_lock`) count themselves in on their own CPU and then look at the
+//!   mutex: found free, they are in; found held (a writer is in or coming), they count
+//!   themselves out again and queue for the mutex, counting themselves in while they hold
+//!   it. Many readers run at once, and while any does, no CPU comes or goes.
 //! - The writer (`cpu_hotplug_begin`, held by CPU up/down) takes the mutex and keeps it
-//!   until the reader count drains to zero, so new readers queue behind it and it always
+//!   until every other CPU's count is zero, so new readers queue behind it and it always
 //!   gets in. It may take the read side itself (its own callbacks do).
+//! - A full fence stands between each side's write and its look at the other's (reader:
+//!   its count, then the mutex; writer: the mutex, then the counts), so at least one of
+//!   them sees the other: a writer never misses a reader that got in.
 //! - Readers nest: a CPU already inside only deepens its own count, so a nested read never
 //!   waits for a writer that is waiting for it.
 //!
 //! Threads of execution here are CPUs (the kernel has no scheduler): each caller names the
-//! CPU it runs on. Waiting is spinning, with interrupts enabled in the kernel (see
-//! `smp::hotplug`), so cross-CPU calls keep being served. Under `cfg(loom)` the same code is
+//! CPU it runs on, and only that CPU changes its count. Waiting is spinning, with
+//! interrupts enabled in the kernel (see `smp::hotplug`), so cross-CPU calls keep being
+//! served; the lock is not for interrupt handlers. Under `cfg(loom)` the same code is
 //! model-checked on the host.
 
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 #[cfg(not(loom))]
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 
 const NO_WRITER: usize = usize::MAX;
 
 /// The lock for `N` CPUs.
 pub struct HotplugLock<const N: usize> {
     mutex: AtomicBool,
-    /// Readers inside (each CPU counted once, however deep it nests).
-    refcount: AtomicUsize,
     /// The CPU holding the write side, or NO_WRITER.
     writer: AtomicUsize,
     /// CPUs spinning for the mutex.
     waiters: AtomicUsize,
-    /// Read-side nesting per CPU; only its own CPU touches it.
+    /// Each CPU's reader count: how deep it is in the read side (0: not a reader). Only
+    /// its own CPU writes it; the writer reads them all.
     depth: [AtomicUsize; N],
 }
 
 /// A snapshot of the lock, for tests and the shell's `cpus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockState {
+    /// CPUs inside the read side, the writer's own reads not counted.
     pub refcount: usize,
     pub writer: Option<usize>,
     pub waiters: usize,
@@ -48,7 +55,6 @@ impl<const N: usize> HotplugLock<N> {
     pub const fn new() -> Self {
         Self {
             mutex: AtomicBool::new(false),
-            refcount: AtomicUsize::new(0),
             writer: AtomicUsize::new(NO_WRITER),
             waiters: AtomicUsize::new(0),
             depth: [const { AtomicUsize::new(0) }; N],
@@ -68,7 +74,6 @@ impl<const N: usize> HotplugLock<N> {
     pub fn new() -> Self {
         Self {
             mutex: AtomicBool::new(false),
-            refcount: AtomicUsize::new(0),
             writer: AtomicUsize::new(NO_WRITER),
             waiters: AtomicUsize::new(0),
             depth: core::array::from_fn(|_| AtomicUsize::new(0)),
@@ -108,8 +113,15 @@ impl<const N: usize> HotplugLock<N> {
             self.depth[cpu].store(depth + 1, Ordering::Relaxed);
             return;
         }
+        self.depth[cpu].store(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        // Acquire: what the last writer did happens before this reader's section.
+        if !self.mutex.load(Ordering::Acquire) {
+            return;
+        }
+        // A writer holds or is taking the mutex: queue behind it.
+        self.depth[cpu].store(0, Ordering::Relaxed);
         self.lock_mutex(&relax);
-        self.refcount.fetch_add(1, Ordering::Relaxed);
         self.depth[cpu].store(1, Ordering::Relaxed);
         self.unlock_mutex();
     }
@@ -121,11 +133,8 @@ impl<const N: usize> HotplugLock<N> {
             depth > 0,
             "cpus_read_unlock on cpu{cpu} without cpus_read_lock"
         );
-        self.depth[cpu].store(depth - 1, Ordering::Relaxed);
-        if depth == 1 && self.writer.load(Ordering::Relaxed) != cpu {
-            // Release: the reader's critical section happens before the writer's.
-            self.refcount.fetch_sub(1, Ordering::Release);
-        }
+        // Release: the reader's critical section happens before the next writer's.
+        self.depth[cpu].store(depth - 1, Ordering::Release);
     }
 
     /// Takes the write side on `cpu`: waits for the mutex, then for the readers to leave.
@@ -137,8 +146,12 @@ impl<const N: usize> HotplugLock<N> {
         );
         self.lock_mutex(&relax);
         self.writer.store(cpu, Ordering::Relaxed);
-        while self.refcount.load(Ordering::Acquire) != 0 {
-            relax();
+        // Pairs with the readers' fence: a reader this misses sees the mutex held.
+        fence(Ordering::SeqCst);
+        for (other, depth) in self.depth.iter().enumerate() {
+            while other != cpu && depth.load(Ordering::Acquire) != 0 {
+                relax();
+            }
         }
     }
 
@@ -165,8 +178,14 @@ impl<const N: usize> HotplugLock<N> {
 
     pub fn state(&self) -> LockState {
         let writer = self.writer.load(Ordering::Relaxed);
+        let readers = self
+            .depth
+            .iter()
+            .enumerate()
+            .filter(|&(cpu, depth)| cpu != writer && depth.load(Ordering::Relaxed) > 0)
+            .count();
         LockState {
-            refcount: self.refcount.load(Ordering::Relaxed),
+            refcount: readers,
             writer: (writer != NO_WRITER).then_some(writer),
             waiters: self.waiters.load(Ordering::Relaxed),
         }

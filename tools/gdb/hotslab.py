@@ -312,7 +312,12 @@ class KHotplug(KernelCommand):
             if atomic(depth[cpu])
         ]
         print(f"mutex:     {'held' if atomic(lock['mutex']) else 'free'}")
-        print(f"readers:   {atomic(lock['refcount'])} inside")
+        readers = sum(
+            1
+            for cpu in range(depth.type.range()[1] + 1)
+            if atomic(depth[cpu]) and cpu != writer
+        )
+        print(f"readers:   {readers} inside")
         print(f"writer:    {'none' if writer >= 1 << 63 else f'cpu{writer}'}")
         print(f"waiting:   {atomic(lock['waiters'])}")
         print(f"read depth: {' '.join(nested) or '(no CPU holds the read side)'}")
