@@ -1,5 +1,8 @@
 //! GICv2 (GIC-400): arm-gic's `GicV2` behind a lock, plus the registers it has no usable
-//! API for (ITARGETSR0, GICC_CTLR off, GICC_IAR/GICC_EOIR with an SGI's sender bits).
+//! API for (ITARGETSR0, GICC_CTLR off, GICC_IAR/GICC_EOIR with an SGI's sender bits) and
+//! a CPU's own setup: arm-gic's `setup` rewrites all 32 group registers, shared ones
+//! included, which made every CPU online some forty MMIO accesses (each an exit to the
+//! emulator under QEMU) where five banked ones do.
 //! The CPU-interface registers are banked: every call here acts on the calling core's
 //! own interface, so acknowledge and end, on every interrupt's path, need no lock.
 
@@ -20,6 +23,12 @@ register_structs! {
     /// The distributor registers we access ourselves.
     DistributorExtra {
         (0x000 => _before),
+        /// Interrupts 0-31's groups, one bit each; banked per core.
+        (0x080 => igroupr0: ReadWrite<u32>),
+        (0x084 => _groups),
+        /// Interrupts 0-31: writing 1 enables one; banked per core.
+        (0x100 => isenabler0: ReadWrite<u32>),
+        (0x104 => _enables),
         /// Byte n: the CPU-interface mask that interrupt n targets. Banked for 0-31: reading
         /// any byte of ITARGETSR0 gives the reading core's own mask.
         (0x800 => itargetsr0: ReadOnly<u32>),
@@ -28,7 +37,8 @@ register_structs! {
     /// The CPU interface registers we access ourselves.
     CpuInterfaceExtra {
         (0x000 => ctlr: ReadWrite<u32>),
-        (0x004 => _pmr_bpr),
+        (0x004 => pmr: ReadWrite<u32>),
+        (0x008 => _bpr),
         (0x00c => iar: ReadOnly<u32>),
         (0x010 => eoir: WriteOnly<u32>),
         (0x014 => @END),
@@ -41,6 +51,9 @@ pub struct GicV2Driver {
     cpu_interface: *const CpuInterfaceExtra,
     /// Each logical CPU's CPU-interface mask (0 until the CPU came up once).
     masks: [AtomicU8; 8],
+    /// What `setup` put interrupts 0-31 in: Group 1 with the Security Extensions (the
+    /// kernel is non-secure), else Group 0.
+    private_groups: u32,
 }
 
 // SAFETY: the raw pointers are MMIO addresses; distributor writes go through the lock,
@@ -61,11 +74,17 @@ impl GicV2Driver {
         };
         // Groups, distributor on, and the boot core's interface on.
         gic.setup();
+        let private_groups = if gic.typer().has_security_extension() {
+            !0
+        } else {
+            0
+        };
         Self {
             gic: IrqSpinLock::new(gic),
             distributor: distributor.base as *const DistributorExtra,
             cpu_interface: cpu_interface.base as *const CpuInterfaceExtra,
             masks: [const { AtomicU8::new(0) }; 8],
+            private_groups,
         }
     }
 
@@ -73,17 +92,25 @@ impl GicV2Driver {
         if cpu >= self.masks.len() {
             return Err(GicError::CpuNotAddressable(cpu));
         }
-        let mut gic = self.gic.lock();
-        // Banked per core: groups of SGIs/PPIs, this interface's enable and priority mask.
-        gic.setup();
-        gic.set_priority_mask(0xff);
-        for sgi in [super::SGI_CALL, super::SGI_KICK] {
-            gic.enable_interrupt(IntId::sgi(sgi), true)
-                .map_err(|_| GicError::Refused("enabling an SGI"))?;
-        }
-        for &ppi in ppis {
-            gic.enable_interrupt(IntId::ppi(ppi - 16), true)
-                .map_err(|_| GicError::Refused("enabling a PPI"))?;
+        let enables = [super::SGI_CALL, super::SGI_KICK]
+            .into_iter()
+            .chain(ppis.iter().copied())
+            .filter(|&id| id < 32)
+            .fold(0u32, |bits, id| bits | 1 << id);
+        // SAFETY: IGROUPR0 and ISENABLER0 of the mapped distributor and GICC_PMR/GICC_CTLR
+        // of the mapped CPU interface are all banked: this core's own, which only it
+        // touches. The shared registers were set up once, in `new`.
+        let enabled = unsafe {
+            let distributor = &*self.distributor;
+            distributor.igroupr0.set(self.private_groups);
+            distributor.isenabler0.set(enables);
+            let cpu_interface = &*self.cpu_interface;
+            cpu_interface.pmr.set(0xff);
+            cpu_interface.ctlr.set(1);
+            distributor.isenabler0.get()
+        };
+        if enabled & enables != enables {
+            return Err(GicError::Refused("enabling SGIs and PPIs"));
         }
         // SAFETY: ITARGETSR0 is a read-only banked register of the mapped distributor.
         let mask = unsafe { (*self.distributor).itargetsr0.get() } as u8;
