@@ -84,7 +84,7 @@ pub fn markdown(runs: &[Run]) -> String {
         let ours = find(runs, System::Hotslab, machine, cpus);
         let linux = find(runs, System::Linux, machine, cpus);
         for (label, key, goal) in [
-            ("boot to prompt / init (ms)", "boot.boot_ms", &BOOT),
+            ("boot to prompt / init, median of 5 boots (ms)", "boot.boot_ms", &BOOT),
             ("CPU offline, median (us)", "hotplug.offline_us", &HOTPLUG),
             ("CPU online, median (us)", "hotplug.online_us", &HOTPLUG),
         ] {
@@ -186,6 +186,27 @@ pub fn markdown(runs: &[Run]) -> String {
             num(spin),
             LOCK.text(),
         );
+    }
+    let _ = writeln!(
+        out,
+        "\n### Where the kernel's boot goes\n\nMilliseconds from machine start to the prompt, by phase (`bench boot`), of the median boot.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| machine | CPUs | loader | device tree | page tables + MMU | page allocator | boot log | secondary CPUs | slab, kmalloc, shell | total |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
+    );
+    for &(machine, cpus) in &configs {
+        let Some(r) = find(runs, System::Hotslab, machine, cpus) else {
+            continue;
+        };
+        let phases: Vec<String> = [
+            "loader", "device_tree", "mmu", "memory", "log", "cpus", "shell", "boot",
+        ]
+        .iter()
+        .map(|phase| num(r.get(&format!("boot.{phase}_ms"))))
+        .collect();
+        let _ = writeln!(out, "| {machine} | {cpus} | {} |", phases.join(" | "));
     }
     let _ = writeln!(
         out,
