@@ -84,7 +84,11 @@ pub fn markdown(runs: &[Run]) -> String {
         let ours = find(runs, System::Hotslab, machine, cpus);
         let linux = find(runs, System::Linux, machine, cpus);
         for (label, key, goal) in [
-            ("boot to prompt / init, median of 5 boots (ms)", "boot.boot_ms", &BOOT),
+            (
+                "boot to prompt / init, median of 5 boots (ms)",
+                "boot.boot_ms",
+                &BOOT,
+            ),
             ("CPU offline, median (us)", "hotplug.offline_us", &HOTPLUG),
             ("CPU online, median (us)", "hotplug.online_us", &HOTPLUG),
         ] {
@@ -201,7 +205,14 @@ pub fn markdown(runs: &[Run]) -> String {
             continue;
         };
         let phases: Vec<String> = [
-            "loader", "device_tree", "mmu", "memory", "log", "cpus", "shell", "boot",
+            "loader",
+            "device_tree",
+            "mmu",
+            "memory",
+            "log",
+            "cpus",
+            "shell",
+            "boot",
         ]
         .iter()
         .map(|phase| num(r.get(&format!("boot.{phase}_ms"))))
