@@ -7,6 +7,7 @@
 #   make bench   the kernel's benchmarks and Linux's in the same QEMU: table, CSV, JSON, chart
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
 #   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (see README)
+#   make fuzz    the fuzz targets of fuzz/, FUZZ_SECONDS (300) each (FUZZ_TARGETS=...)
 #
 # Options for run and debug:
 #   BOARD=virt   SMP=4  MEM=512M  CPU=cortex-a72  GIC=2|3  EL=1|2
@@ -77,7 +78,7 @@ endif
 QEMU_FLAGS = $(BOARD_FLAGS) -display none $(SERIAL) -nic none \
 	-semihosting-config enable=on,target=native -kernel $(IMAGE)
 
-.PHONY: all image run debug gdb sdcard test lint unit qemu-test bench setup clean FORCE
+.PHONY: all image run debug gdb sdcard test lint unit qemu-test bench fuzz setup clean FORCE
 
 all: image
 
@@ -172,16 +173,60 @@ $(BUILD)/dts/qemu-raspi4b-upstream.dtb: $(UPSTREAM_DTB) $(IMAGE)
 	 else rm -f $@; fi
 QEMU_DTBS += $(BUILD)/dts/qemu-raspi4b-rpi4.dtb $(BUILD)/dts/qemu-raspi4b-upstream.dtb
 
+# QEMU's virt tree (the GICv2 dump above) with one mistake each, made with the dtc tools,
+# for the QEMU cases of tools/ktest/src/bad_dtb.rs. QEMU's boot code puts /memory and /psci
+# back into a tree given with -dtb, so the two trees without them are loaded unedited
+# instead, and carry the boot script those cases expect in their own bootargs.
+BAD_DTB_BASE := $(BUILD)/dts/qemu-virt-gicv2.dtb
+BAD_DTB_RUN  := run="dt; cpus; cpu on 1; mem; poweroff"
+BAD_DTBS := $(patsubst %,$(BUILD)/dts/qemu-virt-%.dtb,no-psci no-memory no-cpus no-uart \
+	unknown-gic dangling-stdout-path)
+$(BUILD)/dts/qemu-virt-no-psci.dtb: $(BAD_DTB_BASE)
+	cp $< $@.tmp && fdtput -r $@.tmp /psci && \
+	  fdtput -t s $@.tmp /chosen bootargs '$(BAD_DTB_RUN)' && mv $@.tmp $@
+$(BUILD)/dts/qemu-virt-no-memory.dtb: $(BAD_DTB_BASE)
+	cp $< $@.tmp && fdtput -r $@.tmp /$$(fdtget -l $@.tmp / | grep '^memory@') && \
+	  fdtput -t s $@.tmp /chosen bootargs '$(BAD_DTB_RUN)' && mv $@.tmp $@
+$(BUILD)/dts/qemu-virt-no-cpus.dtb: $(BAD_DTB_BASE)
+	cp $< $@.tmp && fdtput -r $@.tmp /cpus && mv $@.tmp $@
+# The UART stdout-path names goes, and stdout-path and the serial0 alias dangle.
+$(BUILD)/dts/qemu-virt-no-uart.dtb: $(BAD_DTB_BASE)
+	cp $< $@.tmp && fdtput -r $@.tmp $$(fdtget -t s $@.tmp /chosen stdout-path) && mv $@.tmp $@
+$(BUILD)/dts/qemu-virt-unknown-gic.dtb: $(BAD_DTB_BASE)
+	cp $< $@.tmp && \
+	  fdtput -t s $@.tmp /$$(fdtget -l $@.tmp / | grep '^intc@') compatible acme,imaginary-gic && \
+	  mv $@.tmp $@
+$(BUILD)/dts/qemu-virt-dangling-stdout-path.dtb: $(BAD_DTB_BASE)
+	cp $< $@.tmp && fdtput -t s $@.tmp /chosen stdout-path /uart@7770000 && mv $@.tmp $@
+
 unit: image $(QEMU_DTBS)
 	cargo test --workspace
 	@test -f $(UPSTREAM_DTB) || echo "*** SKIPPED: the upstream Raspberry Pi 4 DTB tests (no $(UPSTREAM_DTB)) ***"
 	# The hotplug lock under loom, every interleaving (bounded): its own build directory.
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
-qemu-test: image $(UPSTREAM_DTB)
+qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS)
 	cargo run --release -p ktest -- --image $(IMAGE)
 
 test: lint unit qemu-test
+
+# The fuzz targets of fuzz/ (its own workspace, on nightly), each for FUZZ_SECONDS, after
+# installing what is missing (the nightly toolchain, cargo-fuzz). The device tree target is
+# seeded with every tree of build/dts/; what a target finds is left in fuzz/artifacts/.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= dt_parse shell_line
+fuzz: $(DTBS) $(QEMU_DTBS) $(BAD_DTBS)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	@mkdir -p fuzz/corpus/dt_parse fuzz/corpus/shell_line
+	@for f in $(BUILD)/dts/*.dtb $(BUILD)/dts/upstream/*.dtb; do [ -f "$$f" ] || continue; \
+	  dtc -q -I dtb -O dtb -o fuzz/corpus/dt_parse/seed-$$(basename $$f) $$f || exit 1; done
+	@cp fuzz/seeds/shell_line/* fuzz/corpus/shell_line/
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    || exit 1; \
+	done
 
 # Debian's Linux 6.1 and busybox in an initramfs that times boot and sysfs CPU hotplug
 # (tools/linux-peer); without it the report has no ratios against Linux, and says so.

@@ -149,12 +149,13 @@ fn map_through(addr: u64, bytes: &[u8], bus: &Bus<'_>) -> Result<u64, CellError>
     let child_cells = bus.space.address_cells;
     let parent_cells = bus.parent_address_cells;
     let size_cells = bus.space.size_cells;
-    let entry = (child_cells + parent_cells + size_cells) as usize * 4;
+    // Checked before they are added: the counts come from the blob.
     for cells in [child_cells, parent_cells, size_cells] {
         if cells > 2 {
             return Err(CellError::UnsupportedCellCount(cells));
         }
     }
+    let entry = (child_cells + parent_cells + size_cells) as usize * 4;
     if entry == 0 || !bytes.len().is_multiple_of(entry) {
         return Err(CellError::Length {
             len: bytes.len(),
@@ -287,6 +288,34 @@ mod tests {
             ranges: Ranges::Map(&inner_ranges),
         };
         assert_eq!(translate(0x10, &[ROOT, outer, inner]), Ok(0x1020_0010));
+    }
+
+    #[test]
+    fn huge_cell_counts_in_ranges_are_errors_not_overflows() {
+        // Found by the mutation tests: a root with #address-cells = 0xffffffff above a bus
+        // with `ranges`; adding the three counts overflowed before they were checked.
+        let ranges = be(&[0, 0, 0x1000]);
+        let bus = Bus {
+            name: "soc",
+            space: AddressSpace {
+                address_cells: 1,
+                size_cells: 1,
+            },
+            parent_address_cells: u32::MAX,
+            ranges: Ranges::Map(&ranges),
+        };
+        assert_eq!(
+            translate(0x10, &[ROOT, bus]),
+            Err(CellError::UnsupportedCellCount(u32::MAX))
+        );
+        let bus = Bus {
+            space: AddressSpace {
+                address_cells: u32::MAX,
+                size_cells: u32::MAX,
+            },
+            ..bus
+        };
+        assert!(translate(0x10, &[ROOT, bus]).is_err());
     }
 
     #[test]

@@ -12,13 +12,18 @@
 //! characters, which some Linux trees use; such a blob is reported as malformed.
 //! Problems in the tree's content (a UART without `reg`, an unknown enable method) are
 //! collected as [`Problem`]s and reported at boot; only a blob the kernel cannot run from
-//! at all is a [`DtError`].
+//! at all is a [`DtError`]. What the reader cannot use it leaves out, so every platform it
+//! returns keeps the promises of [`Platform::check_consistency`] (no overlapping RAM, no
+//! region that wraps, interrupts in range, MPIDRs that name cores...), which boot code
+//! relies on; the mutation tests and the fuzz targets hold it to them on damaged blobs.
 
 pub mod bootargs;
 pub mod cells;
+mod consistency;
 mod platform;
 mod walk;
 
+pub use consistency::{Inconsistency, MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK};
 pub use platform::{
     Cpu, DtError, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_RESERVATIONS, Platform, Problem,
     PsciMethod, Reservation, Timer, Uart, UartKind,
@@ -33,5 +38,9 @@ pub fn blob_size(header: &[u8]) -> Option<usize> {
     (magic == FDT_MAGIC).then_some(size as usize)
 }
 
+#[cfg(test)]
+mod mutation_tests;
+#[cfg(test)]
+mod test_tree;
 #[cfg(test)]
 mod tests;

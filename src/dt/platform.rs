@@ -7,6 +7,9 @@ use dtoolkit::error::FdtParseError;
 use dtoolkit::fdt::Fdt;
 
 use super::cells;
+use super::consistency::{
+    MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK, PPI_INTIDS, SPI_INTIDS, region_is_sane,
+};
 use super::walk::{self, Visit};
 use crate::MAX_CPUS;
 use crate::mm::region::PhysRegion;
@@ -206,6 +209,17 @@ struct Scratch<'dtb> {
 impl<'dtb> Platform<'dtb> {
     /// Parses a blob found at physical address `blob_base`.
     pub fn parse(blob: &'dtb [u8], blob_base: u64) -> Result<Self, DtError> {
+        let platform = Self::read_tree(blob, blob_base)?;
+        if platform.memory.is_empty() {
+            return Err(DtError::NoMemory);
+        }
+        Ok(platform)
+    }
+
+    /// [`Platform::parse`] without its demand for RAM: boot reads the tree this way so that
+    /// it can report a missing `/memory` on the console the tree names. Whatever else
+    /// [`Platform::check_consistency`] promises holds.
+    pub fn read_tree(blob: &'dtb [u8], blob_base: u64) -> Result<Self, DtError> {
         // The header's size decides how much of `blob` is the tree; without a valid magic,
         // dtoolkit's validation gives the reason.
         let blob = match super::blob_size(blob) {
@@ -270,10 +284,57 @@ impl<'dtb> Platform<'dtb> {
         scratch.resolve_uart_clocks();
         platform.choose_console(&scratch);
         platform.uarts = scratch.uarts.iter().map(|(_, uart, _)| *uart).collect();
-        if platform.memory.is_empty() {
-            return Err(DtError::NoMemory);
-        }
+        platform.check_cpus();
         Ok(platform)
+    }
+
+    /// What only the whole tree shows about the CPUs: none at all, or `psci` as their
+    /// enable method without a `/psci` node saying how to call it (such CPUs cannot be
+    /// started, and say why).
+    fn check_cpus(&mut self) {
+        if self.cpus.is_empty() && self.cpus_left_out == 0 {
+            self.problem(
+                "/cpus",
+                format_args!("no CPU nodes: the boot CPU runs alone"),
+            );
+        }
+        if self.psci.is_none() {
+            let mut orphans = 0;
+            for cpu in self.cpus.iter_mut() {
+                if cpu.enable_method == EnableMethod::Psci {
+                    cpu.enable_method = EnableMethod::Unsupported("psci");
+                    orphans += 1;
+                }
+            }
+            if orphans > 0 {
+                self.problem(
+                    "/psci",
+                    format_args!(
+                        "{orphans} CPU(s) say enable-method psci, but there is no usable \
+                         /psci node: they cannot be started"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// `region` of `node`'s `what`, unless it is empty or wraps past the top of the
+    /// address space (a problem then).
+    fn checked_region(
+        &mut self,
+        node: &str,
+        what: &str,
+        (base, size): (u64, u64),
+    ) -> Option<PhysRegion> {
+        let region = PhysRegion::new(base, size);
+        if region_is_sane(region) {
+            return Some(region);
+        }
+        self.problem(
+            node,
+            format_args!("{what} at {base:#x} of size {size:#x} is empty or wraps: ignored"),
+        );
+        None
     }
 
     /// Records a problem with `node`.
@@ -289,9 +350,23 @@ impl<'dtb> Platform<'dtb> {
         }
     }
 
-    fn reserve(&mut self, name: &'dtb str, region: PhysRegion, no_map: bool) {
+    fn reserve(&mut self, name: &'dtb str, mut region: PhysRegion, no_map: bool) {
         if region.size == 0 {
             return;
+        }
+        if region.base.checked_add(region.size).is_none() {
+            // Keep more than asked rather than less: cut at the top of the address space.
+            self.problem(
+                name,
+                format_args!(
+                    "reservation at {:#x} wraps: kept up to the top",
+                    region.base
+                ),
+            );
+            region.size = u64::MAX - region.base;
+            if region.size == 0 {
+                return;
+            }
         }
         let r = Reservation {
             region,
@@ -371,8 +446,16 @@ impl<'dtb> Platform<'dtb> {
         for (addr, size) in entries {
             match cells::translate(addr, v.buses) {
                 Ok(base) if size > 0 => {
-                    let region = PhysRegion::new(base, size);
-                    if self.memory.try_push(region).is_err() {
+                    let Some(region) = self.checked_region(v.path, "memory", (base, size)) else {
+                        continue;
+                    };
+                    if let Some(other) = self.memory.iter().find(|m| m.overlaps(&region)) {
+                        let other = *other;
+                        self.problem(
+                            v.path,
+                            format_args!("memory {region} overlaps {other}: ignored"),
+                        );
+                    } else if self.memory.try_push(region).is_err() {
                         self.problem(
                             v.path,
                             format_args!(
@@ -423,19 +506,25 @@ impl<'dtb> Platform<'dtb> {
             Some(Err(e)) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
             None => return self.problem(v.path, format_args!("cpu without 'reg' (its MPIDR)")),
         };
+        if mpidr & !MPIDR_AFFINITY_MASK != 0 {
+            return self.problem(
+                v.path,
+                format_args!("MPIDR {mpidr:#x} has bits outside the affinity fields: left out"),
+            );
+        }
         let enable_method = match v.prop_str("enable-method") {
             Some("psci") => EnableMethod::Psci,
             Some("spin-table") => match v
                 .prop("cpu-release-addr")
                 .and_then(cells::as_u64)
-                .filter(|addr| addr.is_multiple_of(8))
+                .filter(|addr| addr.is_multiple_of(8) && *addr < MAX_RELEASE_ADDR)
             {
                 Some(release_addr) => EnableMethod::SpinTable { release_addr },
                 None => {
                     self.problem(
                         v.path,
                         format_args!(
-                            "spin-table without a valid (8-byte aligned) 'cpu-release-addr'"
+                            "spin-table without a valid (8-byte aligned, below {MAX_RELEASE_ADDR:#x}) 'cpu-release-addr'"
                         ),
                     );
                     EnableMethod::Unsupported("spin-table")
@@ -481,24 +570,32 @@ impl<'dtb> Platform<'dtb> {
     }
 
     fn visit_timer(&mut self, v: &Visit<'_, 'dtb>) {
-        // Secure physical, non-secure physical, virtual, hypervisor.
-        let phys = gic_intid(v, 1);
-        let virt = gic_intid(v, 2);
-        match (phys, virt) {
+        // Secure physical, non-secure physical, virtual, hypervisor: each a PPI.
+        let ppi = |index| gic_intid(v, index).filter(|irq| PPI_INTIDS.contains(irq));
+        match (ppi(1), ppi(2)) {
             (Some(phys_irq), Some(virt_irq)) => self.timer = Some(Timer { phys_irq, virt_irq }),
-            _ => self.problem(v.path, format_args!("timer 'interrupts' unreadable")),
+            _ => self.problem(
+                v.path,
+                format_args!("timer 'interrupts' unreadable or not PPIs"),
+            ),
         }
     }
 
     fn visit_gic_v2(&mut self, v: &Visit<'_, 'dtb>) {
         match (v.reg(0), v.reg(1)) {
-            (Ok(Some(d)), Ok(Some(c))) => self.set_gic(
-                v,
-                Gic::V2 {
-                    distributor: PhysRegion::new(d.0, d.1),
-                    cpu_interface: PhysRegion::new(c.0, c.1),
-                },
-            ),
+            (Ok(Some(d)), Ok(Some(c))) => {
+                let distributor = self.checked_region(v.path, "GIC distributor", d);
+                let cpu_interface = self.checked_region(v.path, "GIC CPU interface", c);
+                if let (Some(distributor), Some(cpu_interface)) = (distributor, cpu_interface) {
+                    self.set_gic(
+                        v,
+                        Gic::V2 {
+                            distributor,
+                            cpu_interface,
+                        },
+                    );
+                }
+            }
             (Err(e), _) | (_, Err(e)) => self.problem(v.path, format_args!("bad 'reg': {e}")),
             _ => self.problem(
                 v.path,
@@ -510,7 +607,10 @@ impl<'dtb> Platform<'dtb> {
     fn visit_gic_v3(&mut self, v: &Visit<'_, 'dtb>) {
         let count = v.prop_u32("#redistributor-regions").unwrap_or(1) as usize;
         let distributor = match v.reg(0) {
-            Ok(Some((base, size))) => PhysRegion::new(base, size),
+            Ok(Some(reg)) => match self.checked_region(v.path, "GIC distributor", reg) {
+                Some(region) => region,
+                None => return,
+            },
             Ok(None) => {
                 return self.problem(v.path, format_args!("GICv3 without a distributor 'reg'"));
             }
@@ -519,7 +619,10 @@ impl<'dtb> Platform<'dtb> {
         let mut redistributors = ArrayVec::new();
         for i in 1..=count.min(MAX_GICV3_REDIST_REGIONS) {
             match v.reg(i) {
-                Ok(Some((base, size))) => redistributors.push(PhysRegion::new(base, size)),
+                Ok(Some(reg)) => match self.checked_region(v.path, "GIC redistributors", reg) {
+                    Some(region) => redistributors.push(region),
+                    None => return,
+                },
                 Ok(None) => break,
                 Err(e) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
             }
@@ -538,7 +641,7 @@ impl<'dtb> Platform<'dtb> {
 
     fn visit_watchdog(&mut self, v: &Visit<'_, 'dtb>) {
         match v.reg(0) {
-            Ok(Some((base, size))) => self.watchdog = Some(PhysRegion::new(base, size)),
+            Ok(Some(reg)) => self.watchdog = self.checked_region(v.path, "watchdog", reg),
             Ok(None) => self.problem(v.path, format_args!("watchdog without 'reg'")),
             Err(e) => self.problem(v.path, format_args!("bad 'reg': {e}")),
         }
@@ -556,7 +659,10 @@ impl<'dtb> Platform<'dtb> {
 
     fn visit_uart(&mut self, v: &Visit<'_, 'dtb>, kind: UartKind, scratch: &mut Scratch<'dtb>) {
         let region = match v.reg(0) {
-            Ok(Some((base, size))) => PhysRegion::new(base, size),
+            Ok(Some(reg)) => match self.checked_region(v.path, "UART", reg) {
+                Some(region) => region,
+                None => return,
+            },
             Ok(None) => return self.problem(v.path, format_args!("UART without 'reg'")),
             Err(e) => return self.problem(v.path, format_args!("UART 'reg': {e}")),
         };
@@ -569,7 +675,7 @@ impl<'dtb> Platform<'dtb> {
             name: v.name,
             region,
             clock_hz: None,
-            irq: gic_intid(v, 0),
+            irq: gic_intid(v, 0).filter(|irq| SPI_INTIDS.contains(irq)),
         };
         let mut path = ArrayString::new();
         push_truncated(&mut path, format_args!("{}", v.path));
@@ -705,7 +811,7 @@ fn path_matches(path: &str, wanted: &str) -> bool {
 }
 
 /// Formats into a fixed string, cutting off what does not fit.
-fn push_truncated<const N: usize>(s: &mut ArrayString<N>, args: fmt::Arguments<'_>) {
+pub(super) fn push_truncated<const N: usize>(s: &mut ArrayString<N>, args: fmt::Arguments<'_>) {
     struct Cut<'a, const N: usize>(&'a mut ArrayString<N>);
     impl<const N: usize> Write for Cut<'_, N> {
         fn write_str(&mut self, text: &str) -> fmt::Result {

@@ -5,7 +5,7 @@
 use super::*;
 use crate::mm::region::PhysRegion;
 
-fn blob(name: &str) -> Vec<u8> {
+pub(super) fn blob(name: &str) -> Vec<u8> {
     let path = format!("{}/build/dts/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!("{path}: {e} (run `make unit`: it compiles dts/ and dumps QEMU's DTBs first)")
@@ -210,14 +210,22 @@ fn truncated_and_corrupt_blobs_are_errors() {
 
 #[test]
 fn every_single_byte_corruption_is_an_error_or_a_platform() {
-    // Not the fuzzing campaign, just a sweep: flip each byte of the header and the first
-    // part of the structure block; nothing may panic.
+    // Not the fuzzing campaign (that is mutation_tests.rs and `make fuzz`), just a sweep:
+    // flip each byte of the header and the first part of the structure block; nothing may
+    // panic, an error must say why, and a platform must keep its promises.
     let b = blob("soc-ranges.dtb");
     for at in 0..b.len().min(1024) {
         for flip in [0x01u8, 0x80, 0xff] {
             let mut c = b.clone();
             c[at] ^= flip;
-            let _ = Platform::parse(&c, 0);
+            match Platform::parse(&c, 0) {
+                Ok(p) => {
+                    if let Err(e) = p.check_consistency() {
+                        panic!("byte {at:#x} ^ {flip:#x}: {e}");
+                    }
+                }
+                Err(e) => assert!(!e.to_string().is_empty(), "byte {at:#x} ^ {flip:#x}"),
+            }
         }
     }
 }

@@ -52,19 +52,23 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     if let Some(method) = platform.psci {
         PsciOps::init(Psci::new(method));
     }
+    // The boot CPU is present even where the tree does not list it (or any CPU).
+    state::PRESENT.insert(me);
     for c in 0..count {
-        if c == me || cpu_ops::for_method(platform.cpus[c].enable_method).is_some() {
+        if cpu_ops::for_method(platform.cpus[c].enable_method).is_some() {
             state::PRESENT.insert(c);
         }
     }
     let mpidrs: arrayvec::ArrayVec<u64, MAX_CPUS> =
         platform.cpus.iter().take(count).map(|c| c.mpidr).collect();
-    if let Err(e) = gic::init(platform, &mpidrs).and_then(|()| {
+    let gic_ready = gic::init(platform, &mpidrs).and_then(|()| {
         exceptions::set_irq_handler(handle_irq);
         gic::init_cpu(me, &private_interrupts())
-    }) {
+    });
+    if let Err(e) = &gic_ready {
+        // Without interrupts no other CPU can be brought up or called: only this one is.
         log!("interrupt controller: {e}; running on cpu{me} alone");
-        return;
+        state::PRESENT.set(CpuMask::single(me));
     }
     let s = slot(me);
     s.stack_top
@@ -72,6 +76,9 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     s.ever_started.store(true, Ordering::Release);
     s.set_state(HotplugState::Online);
     state::ONLINE.insert(me);
+    if gic_ready.is_err() {
+        return;
+    }
     cpu::enable_irqs();
     log!(
         "GICv{}; CPUs possible {}, present {}",
@@ -104,7 +111,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     log!(
         "{} of {} CPUs online: {}",
         state::online().len(),
-        count,
+        state::possible().len(),
         state::online()
     );
 }

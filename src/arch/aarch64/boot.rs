@@ -50,7 +50,9 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
         Ok(blob) => blob,
         Err(e) => fail_without_console(format_args!("{e}")),
     };
-    let platform = match Platform::parse(blob, dtb) {
+    // Read without demanding RAM first, so that a tree without any can be reported on
+    // the console it names.
+    let platform = match Platform::read_tree(blob, dtb) {
         Ok(p) => p,
         Err(e) => fail_without_console(format_args!("device tree at {dtb:#x}: {e}")),
     };
@@ -59,6 +61,16 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
             "the device tree at {dtb:#x} names no UART this kernel drives (PL011, BCM2835 mini UART); no console"
         ))
     };
+    if platform.memory.is_empty() {
+        // SAFETY: the DT names this UART; with the MMU off every access is Device.
+        let uart = unsafe { Uart::from_dt(&console) };
+        let _ = writeln!(
+            UartFmt(&uart),
+            "hotslab: cannot boot: device tree at {dtb:#x}: {}",
+            crate::dt::DtError::NoMemory
+        );
+        stop(1)
+    }
     // The DT's CPU list decides logical ids; an unlisted boot CPU still runs as CPU 0.
     cpu::set_id(platform.cpu_index_of(cpu::mpidr_affinity()).unwrap_or(0));
     let device_tree_ticks = timer::ticks();

@@ -44,6 +44,8 @@ impl fmt::Display for ArgError<'_> {
 #[derive(Debug)]
 pub struct Args<'a> {
     words: ArrayVec<&'a str, MAX_WORDS>,
+    /// How many arguments the line had, those beyond [`MAX_WORDS`] (dropped) included.
+    total: usize,
 }
 
 impl<'a> Args<'a> {
@@ -53,12 +55,12 @@ impl<'a> Args<'a> {
         let mut words = line.split_whitespace();
         let name = words.next()?;
         let mut args = ArrayVec::new();
+        let mut total = 0;
         for w in words {
-            if args.try_push(w).is_err() {
-                break;
-            }
+            total += 1;
+            let _ = args.try_push(w);
         }
-        Some((name, Args { words: args }))
+        Some((name, Args { words: args, total }))
     }
 
     pub fn len(&self) -> usize {
@@ -71,7 +73,7 @@ impl<'a> Args<'a> {
 
     /// Fails when there are more than `max` arguments.
     pub fn at_most(&self, max: usize) -> Result<(), ArgError<'a>> {
-        if self.words.len() > max {
+        if self.total > max {
             Err(ArgError::TooMany { max })
         } else {
             Ok(())
@@ -133,6 +135,23 @@ impl<'a> Args<'a> {
     }
 }
 
+/// Splits a script of commands separated by `;` (the bootarg `run="cmd; cmd"`): the next
+/// non-blank command, trimmed, and what follows it; `None` once only blanks are left.
+pub fn next_command(script: &str) -> Option<(&str, &str)> {
+    let mut rest = script;
+    loop {
+        if rest.trim().is_empty() {
+            return None;
+        }
+        let (command, after) = rest.split_once(';').unwrap_or((rest, ""));
+        rest = after;
+        let command = command.trim();
+        if !command.is_empty() {
+            return Some((command, rest));
+        }
+    }
+}
+
 pub fn parse_number(word: &str) -> Option<u64> {
     match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
@@ -185,5 +204,22 @@ mod tests {
         let line = "c 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17";
         let (_, args) = Args::split(line).unwrap();
         assert_eq!(args.len(), MAX_WORDS);
+        // The dropped word still counts: no limit below 17 lets 17 arguments through.
+        assert!(args.at_most(MAX_WORDS).is_err());
+        assert!(args.at_most(MAX_WORDS + 1).is_ok());
+        let (_, args) = Args::split("c 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16").unwrap();
+        assert!(args.at_most(MAX_WORDS).is_ok());
+    }
+
+    #[test]
+    fn scripts_split_into_trimmed_commands() {
+        let mut script = " cpus;; mem ; ;cpu on 1";
+        let mut commands = Vec::new();
+        while let Some((command, rest)) = next_command(script) {
+            commands.push(command);
+            script = rest;
+        }
+        assert_eq!(commands, ["cpus", "mem", "cpu on 1"]);
+        assert_eq!(next_command(" ; ;  "), None);
     }
 }

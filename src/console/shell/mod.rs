@@ -31,18 +31,9 @@ mod kernel {
 
     fn next_script_command() -> Option<&'static str> {
         let mut script = SCRIPT.lock();
-        loop {
-            if script.is_empty() {
-                return None;
-            }
-            let current: &'static str = *script;
-            let (command, rest) = current.split_once(';').unwrap_or((current, ""));
-            *script = rest;
-            let command = command.trim();
-            if !command.is_empty() {
-                return Some(command);
-            }
-        }
+        let (command, rest) = super::args::next_command(*script).unwrap_or(("", ""));
+        *script = rest;
+        (!command.is_empty()).then_some(command)
     }
 
     /// Moves the shell to `to`, and has it take `cpu` (this CPU) down from there.
