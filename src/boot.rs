@@ -111,11 +111,27 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
         }
     }
     let me = crate::arch::cpu::id();
+    let mpidr = crate::arch::cpu::mpidr_affinity();
     log!(
-        "{} CPU(s) in the device tree; cpu{me} (MPIDR {:#x}) is booting",
+        "{} CPU(s) in the device tree; cpu{me} (MPIDR {mpidr:#x}) is booting",
         platform.cpus.len(),
-        crate::arch::cpu::mpidr_affinity()
     );
+    if !platform.cpus.is_empty() && platform.cpu_index_of(mpidr).is_none() {
+        log!(
+            "device tree: the boot CPU (MPIDR {mpidr:#x}) is not among its CPUs: it runs as \
+             cpu{me}, in place of the one listed with MPIDR {:#x}",
+            platform.cpus.get(me).map_or(0, |c| c.mpidr)
+        );
+    }
+    for (fault, cpu) in options
+        .faults
+        .into_iter()
+        .flat_map(crate::smp::fault::parse_list)
+        .flatten()
+    {
+        crate::smp::fault::FAULTS.arm(fault, cpu);
+        log!("fault injection: {fault} armed for cpu{cpu}");
+    }
     crate::console::set_console_cpu(me);
     let reported = crate::drivers::timer::ticks();
     crate::smp::init(platform, &options);
@@ -124,7 +140,11 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
         reported,
         cpus: crate::drivers::timer::ticks(),
     });
-    crate::mm::kernel_slab::init(options.slab_hotplug_lock, options.slab_race_window_us);
+    crate::mm::kernel_slab::init(
+        options.slab_hotplug_lock,
+        options.slab_race_window_us,
+        options.slab_debug,
+    );
     crate::mm::kmalloc::init();
     if crate::drivers::gic::version().is_some() && !crate::smp::private_interrupts().is_empty() {
         crate::console::enable_input_tick();

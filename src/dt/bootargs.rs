@@ -86,6 +86,12 @@ pub struct BootOptions<'a> {
     pub slab_hotplug_lock: Option<bool>,
     /// `slab.race_window_us=N`: a pause between the two steps of create and destroy.
     pub slab_race_window_us: Option<u64>,
+    /// `slab_debug`: red zones and poison on every slab cache, to catch overruns, writes
+    /// to freed objects, and bad frees, named.
+    pub slab_debug: bool,
+    /// `fault=KIND@CPU[,KIND@CPU...]`: faults to inject into CPU bring-up and teardown
+    /// (`smp::fault`), each checked here.
+    pub faults: Option<&'a str>,
 }
 
 /// The longest race window `slab.race_window_us` accepts (a tenth of a second).
@@ -159,6 +165,17 @@ impl<'a> BootOptions<'a> {
                 })?);
             }
             "nosmp" => self.no_smp = true,
+            "slab_debug" => match arg.value {
+                // A flag: `slab_debug=off` turning it on would be a trap.
+                Some(v) => {
+                    return Err(BootArgError::BadValue {
+                        key: arg.key,
+                        value: v,
+                        expected: "no value (slab_debug is a flag)",
+                    });
+                }
+                None => self.slab_debug = true,
+            },
             "slab.hotplug_lock" => {
                 let v = value()?;
                 self.slab_hotplug_lock = Some(parse_on_off(v).ok_or(BootArgError::BadValue {
@@ -179,6 +196,19 @@ impl<'a> BootOptions<'a> {
                             expected: "microseconds, 0 to 100000",
                         })?,
                 );
+            }
+            "fault" => {
+                let v = value()?;
+                if crate::smp::fault::parse_list(v).any(|spec| spec.is_err()) {
+                    return Err(BootArgError::BadValue {
+                        key: arg.key,
+                        value: v,
+                        expected: "KIND@CPU[,KIND@CPU...], KIND one of cpu_on_invalid, \
+                                   cpu_on_already_on, cpu_on_denied, no_arrival, no_death, \
+                                   death_unconfirmed",
+                    });
+                }
+                self.faults = Some(v);
             }
             // The console is chosen with the device tree (`Platform::parse`).
             "console" => {}
@@ -207,6 +237,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn faults_are_checked_whole() {
+        let o = BootOptions::parse("fault=cpu_on_denied@1,no_death@2", |e| panic!("{e}"));
+        assert_eq!(o.faults, Some("cpu_on_denied@1,no_death@2"));
+        let mut errors = Vec::new();
+        let o = BootOptions::parse("fault=no_death@2,bogus@1", |e| errors.push(e.to_string()));
+        assert_eq!(o.faults, None);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("'fault=no_death@2,bogus@1': expected KIND@CPU"));
+    }
+
+    #[test]
     fn slab_knobs() {
         let o = BootOptions::parse("slab.hotplug_lock=off slab.race_window_us=200", |e| {
             panic!("{e}")
@@ -224,6 +265,27 @@ mod tests {
                 "'slab.hotplug_lock=maybe': expected on or off",
                 "'slab.race_window_us=999999': expected microseconds, 0 to 100000",
                 "'slab.race_window_us' needs a value (slab.race_window_us=...)",
+            ]
+        );
+    }
+
+    #[test]
+    fn slab_debug_is_a_flag() {
+        assert!(!BootOptions::parse("nosmp", |e| panic!("{e}")).slab_debug);
+        let o = BootOptions::parse("slab_debug run=\"slab check\"", |e| panic!("{e}"));
+        assert!(o.slab_debug);
+        assert_eq!(o.run, Some("slab check"));
+        let mut errors = Vec::new();
+        let o = BootOptions::parse("slab.debug slab_debg slab_debug=off", |e| {
+            errors.push(e.to_string())
+        });
+        assert!(!o.slab_debug);
+        assert_eq!(
+            errors,
+            [
+                "'slab.debug': unknown option, ignored",
+                "'slab_debg': unknown option, ignored",
+                "'slab_debug=off': expected no value (slab_debug is a flag)",
             ]
         );
     }

@@ -1,6 +1,7 @@
 //! The kernel's slab allocator: the one `Slab` instance over the page allocator, its
-//! hotplug callbacks, the 2004 switches (`slab.hotplug_lock`, `slab.race_window_us`), and
-//! the race reports.
+//! hotplug callbacks, the 2004 switches (`slab.hotplug_lock`, `slab.race_window_us`), the
+//! race reports, `slab_debug` (red zones and poison on every cache) and its corruption
+//! reports, and the check of every cache.
 //!
 //! Started after SMP bring-up, on the boot CPU, under the hotplug lock: the CPUs online
 //! then are the ones whose arrays every cache starts with; later CPUs get theirs from the
@@ -9,9 +10,14 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use core::fmt;
+
+use arrayvec::ArrayString;
+
+use super::slab::cache::NAME_MAX;
 use super::slab::lifecycle::Violation;
 use super::slab::{Cache, CacheHandle, Ctor, HotplugEnv, Race, Slab, SlabError, SlabFlags};
-use super::slab::{SlabPlatform, geometry::PAGE_SIZE};
+use super::slab::{Checked, Corruption, Inconsistency, SlabPlatform, geometry::PAGE_SIZE};
 use crate::arch::cpu::{self, IrqState};
 use crate::drivers::timer::Deadline;
 use crate::smp::call::{self, CallError};
@@ -66,6 +72,10 @@ impl SlabPlatform for KernelPages {
 
     fn array_missing(&self, cache: &str, cpu: usize) {
         ENV.report(Race::CreateVsUp, cpu, cache);
+    }
+
+    fn corrupted(&self, report: &Corruption<'_>) {
+        log!("{report}");
     }
 }
 
@@ -153,16 +163,23 @@ fn slab() -> &'static Slab {
         .expect("the slab allocator used before mm::kernel_slab::init")
 }
 
-/// Starts the allocator with arrays for the CPUs online now, and applies the bootargs.
-pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>) {
+/// Starts the allocator with arrays for the CPUs online now, and applies the bootargs;
+/// with `debug` (`slab_debug`) every cache gets red zones and poison.
+pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool) {
     if let Some(on) = hotplug_lock {
         set_hotplug_lock(on);
     }
     if let Some(us) = race_window_us {
         set_race_window_us(us);
     }
+    if debug {
+        log!(
+            "slab: slab_debug: red zones and poison on every cache (more memory per object, \
+             slower alloc and free)"
+        );
+    }
     hotplug::cpus_read_lock();
-    let slab = SLAB.call_once(|| Slab::new(&PAGES));
+    let slab = SLAB.call_once(|| Slab::new(&PAGES, debug));
     slab.chain.track(state::online());
     hotplug::cpus_read_unlock();
 }
@@ -238,6 +255,59 @@ pub fn for_each_cache(mut f: impl FnMut(&Cache)) {
     }
 }
 
+/// Whether caches have red zones and poison (`slab_debug`).
+pub fn debug() -> bool {
+    slab().debug()
+}
+
+/// The name of the cache whose slab `object` lies in (for `SlabError::WrongCache`).
+pub fn owner_name(object: usize) -> Option<ArrayString<NAME_MAX>> {
+    slab().owner_name(object)
+}
+
+/// A slab error, with the other cache named for `WrongCache`.
+pub struct Explained(pub SlabError);
+
+impl fmt::Display for Explained {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            SlabError::WrongCache(object) => match owner_name(object) {
+                Some(name) => write!(
+                    f,
+                    "{object:#x} is an object of cache '{name}' (wrong cache)"
+                ),
+                None => write!(f, "{}", self.0),
+            },
+            e => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Checks `cache` (see `Cache::check`), its per-CPU arrays drained first on every online
+/// CPU so that every free object is looked at.
+pub fn check_cache(cache: &'static Cache) -> Result<Checked, Inconsistency> {
+    if cache.per_cpu() {
+        hotplug::cpus_read_lock();
+        let drained = on_each_online_cpu(cache, Cache::drain_local);
+        hotplug::cpus_read_unlock();
+        if let Err(e) = drained {
+            log!("slab: draining '{}' for a check: {e}", cache.name());
+        }
+    }
+    cache.check()
+}
+
+/// Checks every cache, the allocator's own first; `each` gets each result.
+pub fn check_caches(mut each: impl FnMut(&'static Cache, Result<Checked, Inconsistency>)) {
+    let slab = slab();
+    for own in slab.own_caches() {
+        each(own, check_cache(own));
+    }
+    for cache in slab.chain.snapshot() {
+        each(cache, check_cache(cache));
+    }
+}
+
 /// Pages held by every cache's slabs.
 pub fn slab_pages() -> usize {
     let mut pages = 0;
@@ -245,10 +315,45 @@ pub fn slab_pages() -> usize {
     pages
 }
 
-/// Checks the invariant with CPUs held still.
-pub fn check_invariant() -> Result<(), Violation> {
+/// How the per-CPU arrays failed to match the CPUs' states.
+#[derive(Debug)]
+pub enum InvariantBreak {
+    /// A cache lacks the array of a CPU between its UP_PREPARE and DEAD.
+    Missing(Violation),
+    /// An offline CPU still has arrays: a failed bring-up or a death was not cleaned up.
+    Leftover { cpu: usize },
+}
+
+impl core::fmt::Display for InvariantBreak {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            InvariantBreak::Missing(v) => write!(f, "{v}"),
+            InvariantBreak::Leftover { cpu } => write!(
+                f,
+                "cpu{cpu} is offline but its arrays were never freed (UP_CANCELED or DEAD missed)"
+            ),
+        }
+    }
+}
+
+/// Checks the invariant with CPUs held still: every cache has an array for every CPU
+/// from UP_PREPARE to DEAD, and no offline CPU still has arrays.
+pub fn check_invariant() -> Result<(), InvariantBreak> {
     hotplug::cpus_read_lock();
-    let result = slab().chain.check();
+    let chain = &slab().chain;
+    let result = chain
+        .check()
+        .map_err(InvariantBreak::Missing)
+        .and_then(|()| {
+            match chain
+                .tracked()
+                .iter()
+                .find(|&cpu| state::slot(cpu).state() == state::HotplugState::Offline)
+            {
+                Some(cpu) => Err(InvariantBreak::Leftover { cpu }),
+                None => Ok(()),
+            }
+        });
     hotplug::cpus_read_unlock();
     result
 }

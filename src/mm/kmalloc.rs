@@ -59,7 +59,12 @@ pub fn kfree(object: NonNull<u8>, layout: Layout) {
     match class(layout) {
         Some(cache) => {
             if let Err(e) = cache.free(object) {
-                panic!("kfree({object:p}, {} bytes): {e}", layout.size());
+                panic!(
+                    "kfree({object:p}, {} bytes) to '{}': {}",
+                    layout.size(),
+                    cache.name(),
+                    kernel_slab::Explained(e)
+                );
             }
         }
         None => {

@@ -60,6 +60,14 @@ static MAILBOXES: [[Mailbox; MAX_CPUS]; MAX_CPUS] =
 static PENDING: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// Per caller: the number of its last call.
 static LAST_CALL: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// Targets that did not answer a call in time, since boot.
+static TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times a target did not answer a call in time, since boot (what `stress all`
+/// counts as failures: an online CPU must always answer).
+pub fn timeouts() -> u64 {
+    TIMEOUTS.load(Ordering::Relaxed)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallError {
@@ -145,6 +153,7 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
     if failed.is_empty() {
         Ok(())
     } else {
+        TIMEOUTS.fetch_add(failed.len() as u64, Ordering::Relaxed);
         Err(CallError::Timeout(failed))
     }
 }

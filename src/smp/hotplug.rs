@@ -8,14 +8,20 @@
 //!
 //! A failing UP_PREPARE callback, an enable-method error, or a CPU that does not come
 //! online in time runs UP_CANCELED for every callback whose UP_PREPARE succeeded, in
-//! reverse order, and returns the error; the CPU can be tried again. Both directions run
+//! reverse order, and returns the error; the CPU can be tried again (a late CPU finds its
+//! boot cancelled and turns itself off; the controller waits for that before returning).
+//! A CPU that never starts dying stays ONLINE and keeps working. One whose death the
+//! enable method cannot confirm stays DYING, keeping what it had; bringing it up asks the
+//! method again, and once confirmed the DEAD callbacks run first. Both directions run
 //! under the hotplug lock's write side, so `cpus_read_lock` keeps the online set still.
+//! Each of these failures can be injected on demand (`smp::fault`).
 
 use core::fmt;
 use core::sync::atomic::Ordering;
 
 use super::cpu_ops::{self, CpuOps, OpsError};
 use super::cpumask::CpuMask;
+use super::fault::{FAULTS, Fault};
 use super::hotplug_lock::{HotplugLock, LockState};
 use super::state::{self, HotplugState, slot, ticket};
 use crate::MAX_CPUS;
@@ -26,6 +32,8 @@ use crate::drivers::timer::{self, Deadline};
 /// How long a booting CPU has to come online, and a dying one to confirm it is off.
 pub const BOOT_TIMEOUT_US: u64 = 5_000_000;
 pub const DEATH_TIMEOUT_US: u64 = 5_000_000;
+/// How long bringing up a CPU whose death went unconfirmed asks the method again.
+const RECONFIRM_TIMEOUT_US: u64 = 100_000;
 
 static LOCK: HotplugLock<MAX_CPUS> = HotplugLock::new();
 
@@ -142,8 +150,13 @@ pub enum HotplugError {
         cpu: usize,
         error: OpsError,
     },
-    /// The CPU was started but never came online.
-    BootTimeout(usize),
+    /// The CPU was started but never came online; `off`: the enable method has since
+    /// confirmed it off (a late CPU turns itself off when it finds its boot cancelled),
+    /// so it can be tried again.
+    BootTimeout {
+        cpu: usize,
+        off: bool,
+    },
     /// The CPU was asked to die and never said it was dying.
     DyingTimeout(usize),
 }
@@ -160,10 +173,15 @@ impl fmt::Display for HotplugError {
                 write!(f, "the {name} callback refused: {}", error.0)
             }
             HotplugError::Ops { cpu, error } => write!(f, "cpu{cpu}: {error}"),
-            HotplugError::BootTimeout(c) => write!(
+            HotplugError::BootTimeout { cpu, off } => write!(
                 f,
-                "cpu{c} did not come online within {} ms",
-                BOOT_TIMEOUT_US / 1000
+                "cpu{cpu} did not come online within {} ms ({})",
+                BOOT_TIMEOUT_US / 1000,
+                if *off {
+                    "it is off again"
+                } else {
+                    "and is not confirmed off: it may be stuck outside the kernel"
+                }
             ),
             HotplugError::DyingTimeout(c) => write!(
                 f,
@@ -204,6 +222,13 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
     let s = slot(cpu);
     match s.state() {
         HotplugState::Offline => {}
+        // A CPU whose death was never confirmed: ask the method again before reusing it.
+        HotplugState::Dying if s.dying.load(Ordering::Acquire) => {
+            ops.confirm_dead(cpu, mpidr(cpu), RECONFIRM_TIMEOUT_US)
+                .map_err(|error| HotplugError::Ops { cpu, error })?;
+            crate::log!("cpu{cpu}: now confirmed off");
+            bury(cpu);
+        }
         state => return Err(HotplugError::WrongState { cpu, state }),
     }
     s.set_state(HotplugState::UpPrepare);
@@ -247,7 +272,10 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
                 .is_ok()
         {
             cancel(cpu, CALLBACKS);
-            return Err(HotplugError::BootTimeout(cpu));
+            // A CPU that is merely late finds the boot cancelled and turns itself off;
+            // wait for that, so that trying again does not find it still on.
+            let off = ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US).is_ok();
+            return Err(HotplugError::BootTimeout { cpu, off });
         }
         if stop_spinning.passed() {
             doze_unless(arrived, ARRIVAL_POLL_US);
@@ -313,6 +341,7 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
         }
     }
     s.set_state(HotplugState::Dying);
+    s.death_requests.fetch_add(1, Ordering::AcqRel);
     s.die_requested.store(true, Ordering::Release);
     gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
     let deadline = Deadline::after_us(DEATH_TIMEOUT_US);
@@ -325,11 +354,30 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
         }
         core::hint::spin_loop();
     }
-    if let Err(e) = ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US) {
+    let confirmed = if FAULTS.take(Fault::DeathUnconfirmed, cpu) {
+        crate::log!("cpu{cpu}: fault injected: {}", Fault::DeathUnconfirmed);
+        // The method is not asked; the wait runs out as it would.
+        let deadline = Deadline::after_us(DEATH_TIMEOUT_US);
+        while !deadline.passed() {
+            core::hint::spin_loop();
+        }
+        Err(OpsError::DeathNotConfirmed)
+    } else {
+        ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US)
+    };
+    if let Err(e) = confirmed {
         // Off the online set and past its last instruction of ours, but the method cannot
-        // tell whether it is off: it stays DYING and cannot be brought up again.
+        // tell whether it is off: it stays DYING, what it had is kept, and bringing it up
+        // asks the method again first.
         return Err(HotplugError::Ops { cpu, error: e });
     }
+    bury(cpu);
+    Ok(())
+}
+
+/// The CPU is confirmed off: DEAD callbacks reclaim what it had, and it is offline.
+fn bury(cpu: usize) {
+    let s = slot(cpu);
     s.set_state(HotplugState::Dead);
     for cb in CALLBACKS {
         if let Some(dead) = cb.dead {
@@ -337,7 +385,6 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
         }
     }
     s.set_state(HotplugState::Offline);
-    Ok(())
 }
 
 /// On a CPU that just started (MMU on, own stack): claim the boot ticket, set up the GIC
@@ -371,6 +418,27 @@ pub fn arrive(cpu: usize) -> bool {
         CpuMask::single(s.controller.load(Ordering::Relaxed)),
     );
     true
+}
+
+/// For an injected `no_arrival`: holds a CPU that has just started, before it announces
+/// itself, until the controller has given up on its boot.
+pub fn hold_until_given_up(cpu: usize) {
+    let s = slot(cpu);
+    while s.boot_ticket.load(Ordering::Acquire) & 3 == ticket::WAITING {
+        core::hint::spin_loop();
+    }
+}
+
+/// For an injected `no_death`: keeps serving interrupts, without dying, until the
+/// controller has given up this request (a next one is not ignored).
+pub fn ignore_death_request(cpu: usize) {
+    let s = slot(cpu);
+    let ignored = s.death_requests.load(Ordering::Acquire);
+    while s.die_requested.load(Ordering::Acquire)
+        && s.death_requests.load(Ordering::Acquire) == ignored
+    {
+        core::hint::spin_loop();
+    }
 }
 
 /// On the dying CPU, interrupts masked: everything but the enable method's last step.

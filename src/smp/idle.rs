@@ -5,11 +5,16 @@
 
 use core::sync::atomic::Ordering;
 
+use super::fault::{FAULTS, Fault};
 use super::{hotplug, state::slot};
 use crate::arch::cpu;
 
 /// A secondary CPU's first Rust code with its MMU on and its own stack.
 pub fn secondary_started(cpu: usize) -> ! {
+    if FAULTS.take(Fault::NoArrival, cpu) {
+        crate::log!("fault injected: {}", Fault::NoArrival);
+        hotplug::hold_until_given_up(cpu);
+    }
     if !hotplug::arrive(cpu) {
         // The controller gave up on this boot: go back where we came from.
         let ops = hotplug::leave(cpu);
@@ -20,6 +25,9 @@ pub fn secondary_started(cpu: usize) -> ! {
 
 /// The loop every online CPU runs when it has nothing else to do.
 pub fn idle_loop(cpu: usize) -> ! {
+    // A CPU arrives here with interrupts masked (from its entry, or from a park); jobs
+    // must run with them enabled, or the CPU would answer no cross-call while a job runs.
+    cpu::enable_irqs();
     loop {
         if super::work::busy(cpu) {
             super::work::run_pending(cpu);
@@ -31,6 +39,12 @@ pub fn idle_loop(cpu: usize) -> ! {
             continue;
         }
         if slot(cpu).die_requested.load(Ordering::Acquire) {
+            if FAULTS.take(Fault::NoDeath, cpu) {
+                cpu::enable_irqs();
+                crate::log!("fault injected: {}", Fault::NoDeath);
+                hotplug::ignore_death_request(cpu);
+                continue;
+            }
             let ops = hotplug::leave(cpu);
             ops.die(cpu);
         }

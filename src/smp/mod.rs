@@ -3,6 +3,7 @@
 //! machine and its callbacks, cross-CPU calls, and the idle loop.
 
 pub mod cpumask;
+pub mod fault;
 pub mod hotplug_lock;
 
 #[cfg(target_os = "none")]

@@ -64,6 +64,9 @@ pub struct CpuSlot {
     state: AtomicU8,
     /// Set by the controller: the CPU leaves at its next look at its flags.
     pub die_requested: AtomicBool,
+    /// How many times the controller has asked this CPU to die (tells one request from
+    /// the next).
+    pub death_requests: AtomicU64,
     /// Set by the dying CPU once it is off the online set, interrupts masked, its GIC
     /// interface off: only the enable method's last step is left.
     pub dying: AtomicBool,
@@ -86,6 +89,7 @@ impl CpuSlot {
         Self {
             state: AtomicU8::new(HotplugState::Offline as u8),
             die_requested: AtomicBool::new(false),
+            death_requests: AtomicU64::new(0),
             dying: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             release: AtomicBool::new(false),

@@ -68,6 +68,10 @@ pub fn busy(cpu: usize) -> bool {
 
 /// From `cpu`'s idle loop, interrupts enabled: runs its job, if one is waiting.
 pub fn run_pending(cpu: usize) {
+    assert!(
+        !crate::arch::cpu::irqs_masked(),
+        "cpu{cpu}: a job would run with interrupts masked and answer no cross-call"
+    );
     let job = SLOTS[cpu].job.lock().take();
     if let Some((job, arg)) = job {
         job(arg);

@@ -1,12 +1,16 @@
 //! The slab allocator as a whole: its two own caches (cache descriptors, per-CPU arrays),
-//! the chain, and kmem_cache_create / kmem_cache_destroy on top of the lifecycle protocol.
+//! the chain, kmem_cache_create / kmem_cache_destroy on top of the lifecycle protocol, and
+//! whether every cache gets red zones and poison (`slab_debug`).
 
 use core::ptr::NonNull;
 
+use arrayvec::ArrayString;
+
 use super::array_cache::ArrayCache;
-use super::cache::{Cache, Ctor};
+use super::cache::{Cache, Ctor, NAME_MAX};
 use super::geometry::Geometry;
 use super::lifecycle::{Chain, HotplugEnv, PerCpuArrays};
+use super::slabs;
 use super::{SlabError, SlabPlatform};
 
 /// The most caches on the chain.
@@ -67,6 +71,8 @@ impl PerCpuArrays for &'static Cache {
 
 pub struct Slab {
     platform: &'static dyn SlabPlatform,
+    /// Every cache, the allocator's own included, has red zones and poison.
+    debug: bool,
     /// Cache descriptors (Linux: `cache_cache`).
     descriptors: Cache,
     /// Per-CPU arrays.
@@ -75,13 +81,17 @@ pub struct Slab {
 }
 
 impl Slab {
-    pub fn new(platform: &'static dyn SlabPlatform) -> Self {
+    /// The allocator; with `debug` (`slab_debug`) every cache it makes has red zones and
+    /// poison.
+    pub fn new(platform: &'static dyn SlabPlatform, debug: bool) -> Self {
         let own = |name, size, align| {
-            let geometry = Geometry::new(size, align).expect("the allocator's own geometry");
+            let geometry =
+                Self::geometry(debug, size, align).expect("the allocator's own geometry");
             Cache::new(name, geometry, None, platform, None).expect("the allocator's own cache")
         };
         Self {
             platform,
+            debug,
             descriptors: own("kmem_cache", size_of::<Cache>(), align_of::<Cache>()),
             arrays: own("array_cache", size_of::<ArrayCache>(), 64),
             chain: Chain::new(),
@@ -90,6 +100,34 @@ impl Slab {
 
     pub fn platform(&self) -> &'static dyn SlabPlatform {
         self.platform
+    }
+
+    /// Whether caches have red zones and poison (`slab_debug`).
+    pub fn debug(&self) -> bool {
+        self.debug
+    }
+
+    fn geometry(debug: bool, size: usize, align: usize) -> Result<Geometry, SlabError> {
+        if debug {
+            Geometry::with_red_zone(size, align)
+        } else {
+            Geometry::new(size, align)
+        }
+    }
+
+    /// The name of the cache whose slab `object` lies in (for `SlabError::WrongCache`), if
+    /// it is one of the allocator's.
+    pub fn owner_name(&self, object: usize) -> Option<ArrayString<NAME_MAX>> {
+        slabs::owner_of(object, self.platform).and_then(|id| self.cache_name(id))
+    }
+
+    fn cache_name(&self, id: usize) -> Option<ArrayString<NAME_MAX>> {
+        let name = |c: &Cache| ArrayString::from(c.name()).ok();
+        if let Some(own) = self.own_caches().into_iter().find(|c| c.id() == id) {
+            return name(own);
+        }
+        let chained = self.chain.snapshot().into_iter().find(|c| c.id() == id);
+        chained.and_then(name)
     }
 
     /// The allocator's own caches, for `slabinfo`.
@@ -115,7 +153,7 @@ impl Slab {
         } else {
             align
         };
-        let geometry = Geometry::new(size, align)?;
+        let geometry = Self::geometry(self.debug, size, align)?;
         let cache = Cache::new(name, geometry, ctor, self.platform, Some(&self.arrays))?;
         let place = self.descriptors.alloc()?.cast::<Cache>();
         // SAFETY: a fresh descriptor object, sized and aligned for a Cache; it lives

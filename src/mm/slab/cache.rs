@@ -11,15 +11,26 @@
 //!
 //! The allocator's own caches (for cache descriptors and for the arrays) have no per-CPU
 //! arrays: every operation goes to the slab lists.
+//!
+//! With red zones (`slab_debug`: the geometry has them) free checks the object's red zone
+//! and poisons it, alloc checks the poison and red zone before handing the object out,
+//! and [`Cache::check`] looks at every object. A corrupted object is reported (through
+//! `SlabPlatform::corrupted`) and quarantined: marked QUARANTINED and left out of its slab
+//! for good, never handed out again. Not put back, because whoever wrote to it may still
+//! hold the pointer and write again, and the next owner would be the victim; not handed
+//! out, for the same reason and because its bytes are the evidence. Its slab stays
+//! allocated (the object counts as out), so the cost is bounded by the corruptions found;
+//! only destroy gives it back, once its owner has declared that nothing uses the cache.
 
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
-use arrayvec::ArrayString;
+use arrayvec::{ArrayString, ArrayVec};
 
 use super::array_cache::ArrayCache;
+use super::debug::{self, Corruption, Damage, Fate, Seen};
 use super::geometry::Geometry;
-use super::slabs::{self, ACTIVE, CACHED, SlabLists};
+use super::slabs::{self, ACTIVE, CACHED, Census, Inconsistency, Place, SlabLists, State};
 use super::{SlabError, SlabPlatform};
 use crate::MAX_CPUS;
 
@@ -27,8 +38,13 @@ use crate::MAX_CPUS;
 pub const NAME_MAX: usize = 24;
 
 /// A constructor: sets up a fresh object once, when its slab is made (the memory is
-/// zeroed before). Objects keep what it set up across allocations.
+/// zeroed before). Objects keep what it set up across allocations. With red zones the
+/// poison undoes it, so it runs on zeroed memory each time the object is handed out.
 pub type Ctor = fn(&mut [u8]);
+
+/// Corrupted objects [`Cache::check`] holds on to (to quarantine and report) per call;
+/// any beyond are counted, and caught when next handed out or by the next check.
+const CHECK_HELD: usize = 16;
 
 pub struct Cache {
     name: ArrayString<NAME_MAX>,
@@ -43,6 +59,8 @@ pub struct Cache {
     live: [AtomicIsize; MAX_CPUS],
     /// CPUs whose missing array has been reported (once until they get one).
     missing_reported: AtomicU64,
+    /// Corrupted objects reported (`slab_debug`).
+    corruptions: AtomicUsize,
 }
 
 /// What `slabinfo` shows of a cache.
@@ -58,6 +76,18 @@ pub struct CacheStats {
     pub live: usize,
     /// Objects waiting in per-CPU arrays.
     pub cached: usize,
+    /// Objects found corrupted and set aside for good (`slab_debug`).
+    pub quarantined: usize,
+}
+
+/// What [`Cache::check`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    pub census: Census,
+    /// Objects whose painting was looked at (0 without red zones).
+    pub painted: usize,
+    /// Of those, found corrupted (reported, unless more than the check holds).
+    pub corrupted: usize,
 }
 
 /// A valid cache name: 1 to NAME_MAX of letters, digits, `_`, `-`, `.`.
@@ -90,6 +120,7 @@ impl Cache {
             arrays: [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CPUS],
             live: [const { AtomicIsize::new(0) }; MAX_CPUS],
             missing_reported: AtomicU64::new(0),
+            corruptions: AtomicUsize::new(0),
         })
     }
 
@@ -103,6 +134,25 @@ impl Cache {
 
     fn owner(&self) -> usize {
         self as *const Cache as usize
+    }
+
+    /// The descriptor's address: what a slab header names its cache by.
+    pub(super) fn id(&self) -> usize {
+        self.owner()
+    }
+
+    /// Whether objects have red zones and poison (`slab_debug`).
+    pub fn debug(&self) -> bool {
+        self.geometry.red_zone > 0
+    }
+
+    /// Corrupted objects reported since the cache was made.
+    pub fn corruptions(&self) -> usize {
+        self.corruptions.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn platform(&self) -> &'static dyn SlabPlatform {
+        self.platform
     }
 
     /// Whether this cache hands objects out through per-CPU arrays.
@@ -129,10 +179,44 @@ impl Cache {
 
     /// One object. On this CPU's array, refilled by a batch from the slab lists when
     /// empty; from the slab lists directly when the cache has no array here.
+    /// With red zones, an object found corrupted is quarantined and another taken.
     pub fn alloc(&self) -> Result<NonNull<u8>, SlabError> {
         let irq = self.platform.irq_save();
         let cpu = self.platform.cpu();
-        let result = match self.with_array(cpu, |array| self.alloc_cached(array)) {
+        let mut result = self.take_object(cpu);
+        if self.debug() {
+            result = self.alloc_checked(cpu, result);
+        }
+        if result.is_ok() {
+            self.count_live(cpu, 1);
+        }
+        self.platform.irq_restore(irq);
+        result
+    }
+
+    /// With red zones: hands out `taken` if it passes `hand_out`, else takes another.
+    /// Out of line, so the plain path stays as short as it was.
+    #[inline(never)]
+    fn alloc_checked(
+        &self,
+        cpu: usize,
+        mut taken: Result<NonNull<u8>, SlabError>,
+    ) -> Result<NonNull<u8>, SlabError> {
+        // Each turn quarantines a free object, so the loop ends (at worst with a fresh
+        // slab, or out of memory).
+        while let Ok(object) = taken {
+            if self.hand_out(object) {
+                break;
+            }
+            taken = self.take_object(cpu);
+        }
+        taken
+    }
+
+    // Inlined: a call and return on every allocation costs a tenth of the pair under QEMU.
+    #[inline(always)]
+    fn take_object(&self, cpu: usize) -> Result<NonNull<u8>, SlabError> {
+        match self.with_array(cpu, |array| self.alloc_cached(array)) {
             Some(result) => result,
             None => {
                 self.missing_array(cpu);
@@ -145,12 +229,60 @@ impl Cache {
                     ACTIVE,
                 )
             }
-        };
-        if result.is_ok() {
-            self.count_live(cpu, 1);
         }
-        self.platform.irq_restore(irq);
-        result
+    }
+
+    /// With red zones: checks an object about to be handed out (marked ACTIVE, not yet
+    /// returned) and paints it for its user. A corrupted one is reported and quarantined
+    /// instead: false.
+    fn hand_out(&self, object: NonNull<u8>) -> bool {
+        let g = &self.geometry;
+        // SAFETY: an object of this cache, taken out of its slab or array and not yet
+        // returned to anyone: ours alone.
+        let damage =
+            unsafe { debug::check_poison(object, g).or_else(|| debug::check_red_zone(object, g)) };
+        if let Some(damage) = damage {
+            let place = slabs::locate(g, self.owner(), object.as_ptr() as usize)
+                .expect("an object handed out belongs to its cache");
+            self.quarantine(place, ACTIVE);
+            self.report(object, damage, Seen::Alloc, Fate::Quarantined);
+            return false;
+        }
+        // SAFETY: as above; `object_size` bytes inside the slab.
+        unsafe {
+            match self.ctor {
+                Some(ctor) => {
+                    debug::paint(object, g, 0);
+                    ctor(core::slice::from_raw_parts_mut(
+                        object.as_ptr(),
+                        g.object_size,
+                    ));
+                }
+                None => debug::paint(object, g, debug::POISON_INUSE),
+            }
+        }
+        true
+    }
+
+    /// Quarantines an object marked `from`, which the caller holds (see the module doc).
+    fn quarantine(&self, place: Place, from: u16) {
+        let done = self.lists.lock().quarantine(place, from);
+        assert!(
+            done,
+            "slab {}: an object to quarantine was not marked {from:#x}",
+            self.name
+        );
+    }
+
+    fn report(&self, object: NonNull<u8>, damage: Damage, seen: Seen, fate: Fate) {
+        self.corruptions.fetch_add(1, Ordering::Relaxed);
+        self.platform.corrupted(&Corruption {
+            cache: self.name(),
+            object: object.as_ptr() as usize,
+            damage,
+            seen,
+            fate,
+        });
     }
 
     fn alloc_cached(&self, array: &mut ArrayCache) -> Result<NonNull<u8>, SlabError> {
@@ -182,16 +314,45 @@ impl Cache {
         Ok(object)
     }
 
-    /// Gives `object` back. Errors: not an object of this cache, or already free.
+    /// Gives `object` back. Errors, which change nothing: not an object at all, an object
+    /// of another cache, or already free. With red zones, an object whose red zone was
+    /// overwritten is reported and quarantined (the free itself succeeds: its user is done
+    /// with it).
     pub fn free(&self, object: NonNull<u8>) -> Result<(), SlabError> {
-        let address = object.as_ptr() as usize;
-        let base = address & !(self.geometry.slab_bytes() - 1);
-        if !self.platform.owns(base, self.geometry.slab_bytes()) {
-            return Err(SlabError::NotAnObject(address));
-        }
-        let place = slabs::locate(&self.geometry, self.owner(), address)?;
+        let place = self.locate(object.as_ptr() as usize)?;
         let irq = self.platform.irq_save();
         let cpu = self.platform.cpu();
+        let result = if self.debug() {
+            self.free_checked(cpu, object, place)
+        } else {
+            self.free_object(cpu, object, place)
+        };
+        if result.is_ok() {
+            self.count_live(cpu, -1);
+        }
+        self.platform.irq_restore(irq);
+        result
+    }
+
+    /// The slab and index of `address` if it is an object of this cache; else whether it
+    /// lies in another cache's slab.
+    fn locate(&self, address: usize) -> Result<Place, SlabError> {
+        let base = address & !(self.geometry.slab_bytes() - 1);
+        if self.platform.owns(base, self.geometry.slab_bytes())
+            && let Ok(place) = slabs::locate(&self.geometry, self.owner(), address)
+        {
+            return Ok(place);
+        }
+        match slabs::owner_of(address, self.platform) {
+            Some(owner) if owner != self.owner() => Err(SlabError::WrongCache(address)),
+            _ => Err(SlabError::NotAnObject(address)),
+        }
+    }
+
+    /// The plain free: on this CPU's array (flushing a batch when it is full), or straight
+    /// to the slab lists without one.
+    fn free_object(&self, cpu: usize, object: NonNull<u8>, place: Place) -> Result<(), SlabError> {
+        let address = object.as_ptr() as usize;
         let cached = self.with_array(cpu, |array| {
             if !place.mark(ACTIVE, CACHED) {
                 return Err(SlabError::DoubleFree(address));
@@ -203,15 +364,44 @@ impl Cache {
             array.push(object);
             Ok(())
         });
-        let result = cached.unwrap_or_else(|| {
+        cached.unwrap_or_else(|| {
             self.missing_array(cpu);
             self.lists.lock().put(&self.geometry, place, ACTIVE)
-        });
-        if result.is_ok() {
-            self.count_live(cpu, -1);
+        })
+    }
+
+    /// The free with red zones: the mark first (so a double free changes nothing), then
+    /// the red zone, then the poison, then where the plain free puts objects. Out of line,
+    /// so the plain path stays as short as it was.
+    #[inline(never)]
+    fn free_checked(&self, cpu: usize, object: NonNull<u8>, place: Place) -> Result<(), SlabError> {
+        if !place.mark(ACTIVE, CACHED) {
+            return Err(SlabError::DoubleFree(object.as_ptr() as usize));
         }
-        self.platform.irq_restore(irq);
-        result
+        // SAFETY: an object of this cache whose user just gave it up; marked, so no other
+        // free or allocation can take it: ours alone.
+        if let Some(damage) = unsafe { debug::check_red_zone(object, &self.geometry) } {
+            self.quarantine(place, CACHED);
+            self.report(object, damage, Seen::Free, Fate::Quarantined);
+            return Ok(());
+        }
+        // SAFETY: as above.
+        unsafe { debug::paint(object, &self.geometry, debug::POISON_FREE) };
+        let pushed = self.with_array(cpu, |array| {
+            if array.is_full() {
+                let mut lists = self.lists.lock();
+                array.take_oldest(array.batch, |o| self.put_cached(&mut lists, o));
+            }
+            array.push(object);
+        });
+        if pushed.is_none() {
+            self.missing_array(cpu);
+            self.lists
+                .lock()
+                .put(&self.geometry, place, CACHED)
+                .expect("an object marked cached above goes back to its slab");
+        }
+        Ok(())
     }
 
     /// Adds `delta` to `cpu`'s live count. Only `cpu` itself writes its count, with
@@ -322,13 +512,14 @@ impl Cache {
 
     /// Destroy's last step, once every array is gone: returns every slab, or refuses with
     /// the count of objects still out of them.
+    /// Quarantined objects do not count: they go back with their slabs.
     pub fn release_slabs(&self) -> Result<usize, SlabError> {
         let irq = self.platform.irq_save();
         let mut lists = self.lists.lock();
-        let result = if lists.inuse > 0 {
-            Err(SlabError::InUse(lists.inuse))
+        let result = if lists.inuse > lists.quarantined {
+            Err(SlabError::InUse(lists.inuse - lists.quarantined))
         } else {
-            Ok(lists.release_free(&self.geometry, self.platform))
+            Ok(lists.release_all(&self.geometry, self.platform))
         };
         drop(lists);
         self.platform.irq_restore(irq);
@@ -339,6 +530,7 @@ impl Cache {
         let irq = self.platform.irq_save();
         let lists = self.lists.lock();
         let (inuse, slabs, free_slabs) = (lists.inuse, lists.slabs, lists.free_slabs());
+        let quarantined = lists.quarantined;
         drop(lists);
         self.platform.irq_restore(irq);
         let live = self.live_objects();
@@ -348,7 +540,73 @@ impl Cache {
             active_slabs: slabs - free_slabs,
             num_slabs: slabs,
             live,
-            cached: inuse.saturating_sub(live),
+            cached: inuse.saturating_sub(live + quarantined),
+            quarantined,
         }
+    }
+
+    /// Checks the cache: its lists and counts against themselves (see
+    /// `SlabLists::audit`), and with red zones every object's red zone and every free
+    /// object's poison. Free objects found corrupted are quarantined; objects with users
+    /// are reported, and quarantined when freed. Objects in per-CPU arrays get only their
+    /// red zone looked at (their CPU may hand them out meanwhile): drain the arrays first
+    /// (`drain_local` on each CPU) to have their poison checked too.
+    pub fn check(&self) -> Result<Checked, Inconsistency> {
+        let g = &self.geometry;
+        let debug = self.debug();
+        let mut found = ArrayVec::<(Place, Damage, State), CHECK_HELD>::new();
+        let (mut painted, mut corrupted) = (0, 0);
+        let irq = self.platform.irq_save();
+        let mut lists = self.lists.lock();
+        let mut audit = lists.audit(g, self.owner(), |place, state| {
+            if !debug || state == State::Quarantined {
+                return;
+            }
+            let object = place.object(g);
+            // SAFETY: under the list lock an object on a free chain is nobody's; of any
+            // other object only the red zone is read, which the allocator alone owns.
+            let damage = unsafe {
+                match state {
+                    State::Free => {
+                        debug::check_poison(object, g).or_else(|| debug::check_red_zone(object, g))
+                    }
+                    _ => debug::check_red_zone(object, g),
+                }
+            };
+            painted += 1;
+            if let Some(damage) = damage {
+                corrupted += 1;
+                let _ = found.try_push((place, damage, state));
+            }
+        });
+        if let Ok(census) = &mut audit {
+            for (place, _, state) in &found {
+                if *state == State::Free {
+                    assert!(
+                        lists.quarantine_free(g, *place),
+                        "slab {}: a free object to quarantine is not on its free chain",
+                        self.name
+                    );
+                    census.free -= 1;
+                    census.quarantined += 1;
+                }
+            }
+        }
+        drop(lists);
+        self.platform.irq_restore(irq);
+        let census = audit?;
+        for (place, damage, state) in found {
+            let fate = match state {
+                State::Free => Fate::Quarantined,
+                State::Cached => Fate::InArray,
+                _ => Fate::InUse,
+            };
+            self.report(place.object(g), damage, Seen::Check, fate);
+        }
+        Ok(Checked {
+            census,
+            painted,
+            corrupted,
+        })
     }
 }

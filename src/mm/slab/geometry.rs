@@ -1,6 +1,6 @@
 //! How a cache lays out its slabs: object stride, pages per slab, objects per slab, where
-//! the first object starts, and the per-CPU array's limit and batch (SLAB's
-//! `enable_cpucache` figures).
+//! the first object starts, the red zone after each object (`slab_debug`), and the per-CPU
+//! array's limit and batch (SLAB's `enable_cpucache` figures).
 
 use super::SlabError;
 
@@ -17,13 +17,19 @@ pub const SLAB_HEADER_SIZE: usize = 48;
 pub const BUFCTL_SIZE: usize = 2;
 /// The alignment every object gets at least (a pointer's).
 pub const MIN_ALIGN: usize = 8;
+/// The fewest guard bytes after an object when a cache has red zones.
+pub const RED_ZONE_MIN: usize = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
     /// The size asked for.
     pub object_size: usize,
-    /// Distance between objects: the size rounded up to the alignment.
+    /// Distance between objects: the size (plus the red zone) rounded up to the alignment.
     pub stride: usize,
+    /// Guard bytes after each object: `stride - object_size` (at least `RED_ZONE_MIN`)
+    /// with red zones, else 0. The red zone takes all the padding up to the next object,
+    /// so a write just before an object lands in its neighbour's red zone too.
+    pub red_zone: usize,
     pub align: usize,
     /// Pages per slab (a power of two).
     pub pages: usize,
@@ -44,6 +50,15 @@ const fn round_up(n: usize, to: usize) -> usize {
 impl Geometry {
     /// The layout for objects of `size` bytes aligned to `align` (0: the default).
     pub fn new(size: usize, align: usize) -> Result<Self, SlabError> {
+        Self::layout(size, align, false)
+    }
+
+    /// The same with a red zone after every object (`slab_debug`).
+    pub fn with_red_zone(size: usize, align: usize) -> Result<Self, SlabError> {
+        Self::layout(size, align, true)
+    }
+
+    fn layout(size: usize, align: usize, red_zone: bool) -> Result<Self, SlabError> {
         if size == 0 || size > MAX_OBJECT_SIZE {
             return Err(SlabError::BadSize(size));
         }
@@ -51,7 +66,8 @@ impl Geometry {
             return Err(SlabError::BadAlign(align));
         }
         let align = align.max(MIN_ALIGN);
-        let stride = round_up(size, align);
+        let guard = if red_zone { RED_ZONE_MIN } else { 0 };
+        let stride = round_up(size + guard, align);
         let mut best = None;
         let mut pages = 1;
         while pages <= MAX_SLAB_PAGES {
@@ -88,6 +104,7 @@ impl Geometry {
         Ok(Geometry {
             object_size: size,
             stride,
+            red_zone: if red_zone { stride - size } else { 0 },
             align,
             pages,
             objects,
@@ -141,6 +158,29 @@ mod tests {
             let waste = g.slab_bytes() - g.objects * g.stride;
             assert!(waste * 8 <= g.slab_bytes(), "{size}: {g:?}");
         }
+    }
+
+    #[test]
+    fn red_zones_are_room_after_every_object() {
+        for align in [0, 8, 64, 4096] {
+            for size in [1, 8, 24, 64, 100, 192, 1024, 4096, 5000, MAX_OBJECT_SIZE] {
+                let plain = Geometry::new(size, align).unwrap();
+                let g = Geometry::with_red_zone(size, align).unwrap();
+                assert_eq!(plain.red_zone, 0);
+                assert!(g.red_zone >= RED_ZONE_MIN, "{size}/{align}: {g:?}");
+                assert_eq!(g.stride, g.object_size + g.red_zone);
+                assert!(g.stride >= plain.stride);
+                assert_eq!(g.first % g.align, 0);
+                assert!(g.objects > 0 && g.first + g.objects * g.stride <= g.slab_bytes());
+            }
+        }
+        // Padding that is room enough costs nothing; too little takes the next step.
+        let g = Geometry::with_red_zone(56, 64).unwrap();
+        assert_eq!((g.stride, g.red_zone), (64, 8));
+        let g = Geometry::with_red_zone(60, 64).unwrap();
+        assert_eq!((g.stride, g.red_zone), (128, 68));
+        let g = Geometry::with_red_zone(64, 0).unwrap();
+        assert_eq!((g.stride, g.red_zone), (72, 8));
     }
 
     #[test]

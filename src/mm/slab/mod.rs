@@ -5,7 +5,9 @@
 //! - `geometry`: how a cache lays out its slabs.
 //! - `slabs`: one slab and a cache's full/partial/free lists.
 //! - `array_cache`: the per-CPU LIFO of free objects.
-//! - `cache`: one cache: alloc, free, shrink, per-CPU arrays.
+//! - `cache`: one cache: alloc, free, shrink, per-CPU arrays, check.
+//! - `debug`: `slab_debug`'s red zones and poison, and the report of a corrupted object.
+//! - `misuse`: the misuses `slab_debug` is about, done on purpose (shell and tests).
 //! - `lifecycle`: the chain of caches and the create/destroy/hotplug protocol (the 2004
 //!   races and their fix).
 //! - `allocator`: the allocator as a whole: its own caches for descriptors and arrays,
@@ -18,9 +20,11 @@
 mod allocator;
 mod array_cache;
 pub mod cache;
+pub mod debug;
 mod error;
 pub mod geometry;
 pub mod lifecycle;
+pub mod misuse;
 mod slabs;
 
 #[cfg(all(test, loom))]
@@ -31,9 +35,11 @@ mod tests;
 use core::ptr::NonNull;
 
 pub use allocator::{CacheHandle, Slab, SlabFlags};
-pub use cache::{Cache, CacheStats, Ctor};
+pub use cache::{Cache, CacheStats, Checked, Ctor};
+pub use debug::Corruption;
 pub use error::SlabError;
 pub use lifecycle::{HotplugEnv, Race, Violation};
+pub use slabs::{Census, Inconsistency};
 
 /// What the slab allocator needs of the machine under it.
 pub trait SlabPlatform: Sync {
@@ -52,4 +58,6 @@ pub trait SlabPlatform: Sync {
     fn irq_restore(&self, state: u64);
     /// The per-CPU path of `cache` found no array for `cpu` (see `lifecycle::Race`).
     fn array_missing(&self, cache: &str, cpu: usize);
+    /// `slab_debug` found a corrupted object (called with no slab lock held).
+    fn corrupted(&self, report: &Corruption<'_>);
 }

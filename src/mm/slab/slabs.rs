@@ -3,18 +3,25 @@
 //! A slab is `pages` contiguous pages aligned to their size: a header, then a table with
 //! one 16-bit entry per object (SLAB's `bufctl`), then the objects. A free object's entry
 //! links to the next free object of its slab; an object out of the slab is marked ACTIVE
-//! (with a user) or CACHED (in a per-CPU array). The marks are atomics changed by
-//! compare-and-swap, so freeing an object twice, even from two CPUs at once, is caught.
-//! Objects are never written by the allocator, so what a constructor set up survives
-//! between uses. Each cache keeps its slabs on three lists, full, partial and free, under
-//! its slab-list lock (the caller holds it: `SlabLists` is the data under that lock).
+//! (with a user), CACHED (in a per-CPU array) or QUARANTINED (found corrupted with
+//! `slab_debug`, set aside for good). The marks are atomics changed by compare-and-swap,
+//! so freeing an object twice, even from two CPUs at once, is caught. Without
+//! `slab_debug` objects are never written by the allocator, so what a constructor set up
+//! survives between uses; with it they are painted (see `debug`). Each cache keeps its
+//! slabs on three lists, full, partial and free, under its slab-list lock (the caller
+//! holds it: `SlabLists` is the data under that lock), and [`SlabLists::audit`] checks
+//! all of it against itself.
 
+use core::fmt;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU16, Ordering};
 
 use super::SlabError;
 use super::SlabPlatform;
-use super::geometry::{Geometry, SLAB_HEADER_SIZE};
+use super::debug;
+use super::geometry::{
+    BUFCTL_SIZE, Geometry, MAX_SLAB_PAGES, MIN_ALIGN, PAGE_SIZE, SLAB_HEADER_SIZE,
+};
 
 const MAGIC: u64 = 0x534c_4142_5f4f_4b21;
 /// The end of a slab's free chain.
@@ -23,6 +30,11 @@ const END: u16 = 0xffff;
 pub const ACTIVE: u16 = 0xfffe;
 /// Out of the slab, in a per-CPU array.
 pub const CACHED: u16 = 0xfffd;
+/// Out of the slab for good: found corrupted, never handed out again.
+pub const QUARANTINED: u16 = 0xfffc;
+/// The most objects one slab can hold (the smallest stride in the biggest slab).
+const MAX_OBJECTS: usize = MAX_SLAB_PAGES * PAGE_SIZE / (MIN_ALIGN + BUFCTL_SIZE);
+const _: () = assert!(MAX_OBJECTS < QUARANTINED as usize);
 
 const FULL: usize = 0;
 const PARTIAL: usize = 1;
@@ -41,6 +53,8 @@ struct SlabHeader {
     free: u16,
     /// Which list the slab is on.
     list: u8,
+    /// The slab's size in pages (to tell a header from the data of a bigger slab).
+    pages: u8,
 }
 
 const _: () = assert!(core::mem::size_of::<SlabHeader>() <= SLAB_HEADER_SIZE);
@@ -65,6 +79,110 @@ impl Place {
             .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
+
+    /// The object's address.
+    pub fn object(&self, geometry: &Geometry) -> NonNull<u8> {
+        // SAFETY: the object lies inside its slab (Geometry guarantees it), so the address
+        // is in bounds and not null.
+        unsafe {
+            NonNull::new_unchecked(
+                self.slab
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(geometry.first + self.index as usize * geometry.stride),
+            )
+        }
+    }
+}
+
+/// What an object is, by its mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// On its slab's free chain.
+    Free,
+    Active,
+    Cached,
+    Quarantined,
+}
+
+/// A cache's objects counted over its slabs by [`SlabLists::audit`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    pub slabs: usize,
+    pub objects: usize,
+    pub free: usize,
+    pub active: usize,
+    pub cached: usize,
+    pub quarantined: usize,
+}
+
+/// A way a cache's lists disagree with themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inconsistency {
+    /// A slab on the lists without this cache's magic and owner.
+    ForeignSlab { slab: usize },
+    /// A slab whose list links or list number are wrong.
+    BrokenLinks { slab: usize },
+    /// A slab on a list its use count does not call for.
+    WrongList { slab: usize, list: u8, inuse: usize },
+    /// A slab's free chain loops or leaves the slab at this entry.
+    BrokenChain { slab: usize, index: usize },
+    /// A slab's free chain is not as long as its use count says.
+    ChainLength {
+        slab: usize,
+        chained: usize,
+        inuse: usize,
+        objects: usize,
+    },
+    /// An object neither on its slab's free chain nor marked as out of it.
+    BadMark { object: usize, mark: u16 },
+    /// A total the lists keep disagrees with their slabs.
+    Totals {
+        what: &'static str,
+        counted: usize,
+        recorded: usize,
+    },
+}
+
+impl fmt::Display for Inconsistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Inconsistency::ForeignSlab { slab } => {
+                write!(f, "slab {slab:#x} on the lists is not this cache's")
+            }
+            Inconsistency::BrokenLinks { slab } => write!(f, "slab {slab:#x}: broken list links"),
+            Inconsistency::WrongList { slab, list, inuse } => write!(
+                f,
+                "slab {slab:#x} on the {} list with {inuse} object(s) out",
+                ["full", "partial", "free"]
+                    .get(list as usize)
+                    .unwrap_or(&"unknown")
+            ),
+            Inconsistency::BrokenChain { slab, index } => write!(
+                f,
+                "slab {slab:#x}: the free chain loops or leaves the slab at entry {index}"
+            ),
+            Inconsistency::ChainLength {
+                slab,
+                chained,
+                inuse,
+                objects,
+            } => write!(
+                f,
+                "slab {slab:#x}: {chained} object(s) on the free chain, but {inuse} of \
+                 {objects} out"
+            ),
+            Inconsistency::BadMark { object, mark } => write!(
+                f,
+                "object {object:#x} is neither free nor marked out of its slab (mark {mark:#x})"
+            ),
+            Inconsistency::Totals {
+                what,
+                counted,
+                recorded,
+            } => write!(f, "{counted} {what} counted, {recorded} recorded"),
+        }
+    }
 }
 
 /// # Safety
@@ -86,8 +204,10 @@ pub struct SlabLists {
     heads: [*mut SlabHeader; 3],
     /// Slabs on all three lists.
     pub slabs: usize,
-    /// Objects out of slabs (with users or in per-CPU arrays).
+    /// Objects out of slabs (with users, in per-CPU arrays, or quarantined).
     pub inuse: usize,
+    /// Objects quarantined (counted in `inuse` too).
+    pub quarantined: usize,
 }
 
 // SAFETY: the raw pointers are slabs owned by this list; it is only reached under the
@@ -100,6 +220,7 @@ impl SlabLists {
             heads: [ptr::null_mut(); 3],
             slabs: 0,
             inuse: 0,
+            quarantined: 0,
         }
     }
 
@@ -164,7 +285,9 @@ impl SlabLists {
         }
     }
 
-    /// Adds a slab of fresh pages: zeroed, every object run through `ctor`.
+    /// Adds a slab of fresh pages: zeroed, every object run through `ctor`; with red zones,
+    /// every object poisoned and its red zone painted instead (the constructor then runs
+    /// each time the object is handed out, as the poison undoes it).
     fn grow(
         &mut self,
         geometry: &Geometry,
@@ -188,6 +311,7 @@ impl SlabLists {
                 inuse: 0,
                 free: 0,
                 list: FREE as u8,
+                pages: geometry.pages as u8,
             });
             for i in 0..geometry.objects {
                 let next = if i + 1 == geometry.objects {
@@ -196,10 +320,13 @@ impl SlabLists {
                     (i + 1) as u16
                 };
                 bufctl(slab, i as u16).store(next, Ordering::Relaxed);
-                if let Some(ctor) = ctor {
-                    let object = base.as_ptr().add(geometry.first + i * geometry.stride);
+                let object = base.add(geometry.first + i * geometry.stride);
+                if geometry.red_zone > 0 {
+                    debug::paint(object, geometry, debug::POISON_FREE);
+                    debug::paint_red_zone(object, geometry);
+                } else if let Some(ctor) = ctor {
                     ctor(core::slice::from_raw_parts_mut(
-                        object,
+                        object.as_ptr(),
                         geometry.object_size,
                     ));
                 }
@@ -270,7 +397,200 @@ impl SlabLists {
     }
 
     fn address(&self, geometry: &Geometry, place: Place) -> usize {
-        place.slab.as_ptr() as usize + geometry.first + place.index as usize * geometry.stride
+        place.object(geometry).as_ptr() as usize
+    }
+
+    /// Sets aside an object out of its slab and marked `from` for good: it stays counted
+    /// as out, so neither it nor its slab is handed out or given back (until the cache is
+    /// destroyed). False if it was not marked `from`.
+    pub fn quarantine(&mut self, place: Place, from: u16) -> bool {
+        if !place.mark(from, QUARANTINED) {
+            return false;
+        }
+        self.quarantined += 1;
+        true
+    }
+
+    /// Takes a free object off its slab's free chain and quarantines it. False if it is
+    /// not on the chain.
+    pub fn quarantine_free(&mut self, geometry: &Geometry, place: Place) -> bool {
+        let slab = place.slab.as_ptr();
+        // SAFETY: `place` names a live slab of this cache and an index within it; the
+        // chain's entries are indices within it too (or END).
+        unsafe {
+            let mut previous: Option<u16> = None;
+            let mut at = (*slab).free;
+            while at != END && at != place.index {
+                previous = Some(at);
+                at = bufctl(slab, at).load(Ordering::Relaxed);
+            }
+            if at == END {
+                return false;
+            }
+            let next = bufctl(slab, at).load(Ordering::Relaxed);
+            match previous {
+                None => (*slab).free = next,
+                Some(p) => bufctl(slab, p).store(next, Ordering::Relaxed),
+            }
+            bufctl(slab, at).store(QUARANTINED, Ordering::Release);
+            (*slab).inuse += 1;
+        }
+        self.inuse += 1;
+        self.quarantined += 1;
+        self.refile(slab, geometry);
+        true
+    }
+
+    /// Returns every slab's pages, those holding quarantined objects included: destroy's
+    /// end, when nothing but quarantined objects is out (the caller checked). The number of
+    /// pages returned.
+    pub fn release_all(&mut self, geometry: &Geometry, platform: &dyn SlabPlatform) -> usize {
+        debug_assert_eq!(self.inuse, self.quarantined);
+        for list in [FULL, PARTIAL] {
+            while let Some(slab) = NonNull::new(self.heads[list]) {
+                self.unlink(slab.as_ptr());
+                self.push(slab.as_ptr(), FREE);
+            }
+        }
+        self.inuse = 0;
+        self.quarantined = 0;
+        self.release_free(geometry, platform)
+    }
+
+    /// Checks the lists against themselves: every slab is this cache's, on the list its use
+    /// count calls for, with a free chain as long as its free objects and every other object
+    /// marked out; the totals agree. Calls `each` for every object with its state.
+    pub fn audit(
+        &self,
+        geometry: &Geometry,
+        owner: usize,
+        mut each: impl FnMut(Place, State),
+    ) -> Result<Census, Inconsistency> {
+        let mut census = Census::default();
+        let mut inuse = 0;
+        for list in [FULL, PARTIAL, FREE] {
+            let mut previous: *mut SlabHeader = ptr::null_mut();
+            let mut s = self.heads[list];
+            while !s.is_null() {
+                let slab = s as usize;
+                // SAFETY: slabs on our lists are live.
+                let header = unsafe { &*s };
+                if header.magic != MAGIC || header.owner != owner {
+                    return Err(Inconsistency::ForeignSlab { slab });
+                }
+                if header.prev != previous || header.list as usize != list {
+                    return Err(Inconsistency::BrokenLinks { slab });
+                }
+                let out = header.inuse as usize;
+                let fits = match list {
+                    FREE => out == 0,
+                    FULL => out == geometry.objects,
+                    _ => out > 0 && out < geometry.objects,
+                };
+                if !fits {
+                    return Err(Inconsistency::WrongList {
+                        slab,
+                        list: list as u8,
+                        inuse: out,
+                    });
+                }
+                census.slabs += 1;
+                census.objects += geometry.objects;
+                inuse += out;
+                self.audit_slab(geometry, s, &mut census, &mut each)?;
+                previous = s;
+                s = header.next;
+            }
+        }
+        let totals = [
+            ("slabs", census.slabs, self.slabs),
+            ("objects out", inuse, self.inuse),
+            (
+                "objects marked out",
+                census.active + census.cached + census.quarantined,
+                self.inuse,
+            ),
+            ("quarantined objects", census.quarantined, self.quarantined),
+        ];
+        for (what, counted, recorded) in totals {
+            if counted != recorded {
+                return Err(Inconsistency::Totals {
+                    what,
+                    counted,
+                    recorded,
+                });
+            }
+        }
+        Ok(census)
+    }
+
+    fn audit_slab(
+        &self,
+        geometry: &Geometry,
+        slab: *mut SlabHeader,
+        census: &mut Census,
+        each: &mut impl FnMut(Place, State),
+    ) -> Result<(), Inconsistency> {
+        let mut chained = [0u64; MAX_OBJECTS.div_ceil(64)];
+        let mut count = 0;
+        // SAFETY: a live slab of ours; its chain's entries are read only while they name
+        // objects within it.
+        let (mut at, out) = unsafe { ((*slab).free, (*slab).inuse as usize) };
+        while at != END {
+            let i = at as usize;
+            if i >= geometry.objects || chained[i / 64] & 1 << (i % 64) != 0 {
+                return Err(Inconsistency::BrokenChain {
+                    slab: slab as usize,
+                    index: i,
+                });
+            }
+            chained[i / 64] |= 1 << (i % 64);
+            count += 1;
+            // SAFETY: `i` is below the slab's object count.
+            at = unsafe { bufctl(slab, at) }.load(Ordering::Relaxed);
+        }
+        if count + out != geometry.objects {
+            return Err(Inconsistency::ChainLength {
+                slab: slab as usize,
+                chained: count,
+                inuse: out,
+                objects: geometry.objects,
+            });
+        }
+        for i in 0..geometry.objects {
+            let place = Place {
+                // SAFETY: a live slab, not null.
+                slab: unsafe { NonNull::new_unchecked(slab) },
+                index: i as u16,
+            };
+            let state = if chained[i / 64] & 1 << (i % 64) != 0 {
+                census.free += 1;
+                State::Free
+            } else {
+                match place.bufctl().load(Ordering::Acquire) {
+                    ACTIVE => {
+                        census.active += 1;
+                        State::Active
+                    }
+                    CACHED => {
+                        census.cached += 1;
+                        State::Cached
+                    }
+                    QUARANTINED => {
+                        census.quarantined += 1;
+                        State::Quarantined
+                    }
+                    mark => {
+                        return Err(Inconsistency::BadMark {
+                            object: place.object(geometry).as_ptr() as usize,
+                            mark,
+                        });
+                    }
+                }
+            };
+            each(place, state);
+        }
+        Ok(())
     }
 
     /// Returns every completely free slab's pages; the number of pages returned.
@@ -319,4 +639,26 @@ pub fn locate(geometry: &Geometry, owner: usize, object: usize) -> Result<Place,
         slab: unsafe { NonNull::new_unchecked(slab) },
         index: (offset / geometry.stride) as u16,
     })
+}
+
+/// The cache (its descriptor's address) whose slab `address` lies in, if any: a slab
+/// header is looked for at each slab size, smallest first, and trusted only if it carries
+/// the magic and its own size matches. Tells a pointer of another cache from one that is
+/// nobody's object.
+pub fn owner_of(address: usize, platform: &dyn SlabPlatform) -> Option<usize> {
+    let mut pages = 1;
+    while pages <= MAX_SLAB_PAGES {
+        let bytes = pages * PAGE_SIZE;
+        let base = address & !(bytes - 1);
+        if platform.owns(base, bytes) {
+            let slab = base as *const SlabHeader;
+            // SAFETY: [base, base + bytes) is memory the platform says we may read.
+            let (magic, owner, size) = unsafe { ((*slab).magic, (*slab).owner, (*slab).pages) };
+            if magic == MAGIC && size as usize == pages {
+                return Some(owner);
+            }
+        }
+        pages *= 2;
+    }
+    None
 }

@@ -1,5 +1,6 @@
 //! The slab core on the host: pages from the host allocator, CPUs simulated by a
-//! thread-local id, and the lifecycle protocol driven step by step.
+//! thread-local id, the lifecycle protocol driven step by step, and each misuse
+//! `slab_debug` is about, with it and without.
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::cell::Cell;
@@ -7,8 +8,10 @@ use std::ptr::NonNull;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::debug::{Fate, Kind, POISON_FREE, POISON_INUSE, RED_ZONE, Seen};
 use super::geometry::PAGE_SIZE;
 use super::lifecycle::Race;
+use super::misuse::{self, STRAY};
 use super::*;
 use crate::smp::cpumask::CpuMask;
 
@@ -20,11 +23,15 @@ fn on_cpu(cpu: usize) {
     CPU.with(|c| c.set(cpu));
 }
 
-/// Pages from the host's allocator, counted.
+/// A corruption report: object, what, where seen, what became of it.
+type Report = (usize, Kind, Seen, Fate);
+
+/// Pages from the host's allocator, counted; corruption reports kept.
 #[derive(Default)]
 struct HostPages {
     blocks: Mutex<Vec<(usize, usize)>>,
     missing: AtomicUsize,
+    reports: Mutex<Vec<Report>>,
 }
 
 impl HostPages {
@@ -77,6 +84,23 @@ impl SlabPlatform for HostPages {
 
     fn array_missing(&self, _cache: &str, _cpu: usize) {
         self.missing.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn corrupted(&self, r: &Corruption<'_>) {
+        // The report names the cache and the object.
+        let text = r.to_string();
+        assert!(text.contains(&format!("cache '{}'", r.cache)), "{text}");
+        assert!(text.contains(&format!("object {:#x}", r.object)), "{text}");
+        self.reports
+            .lock()
+            .unwrap()
+            .push((r.object, r.damage.kind, r.seen, r.fate));
+    }
+}
+
+impl HostPages {
+    fn take_reports(&self) -> Vec<Report> {
+        std::mem::take(&mut *self.reports.lock().unwrap())
     }
 }
 
@@ -144,9 +168,17 @@ impl HotplugEnv<&'static Cache> for Env {
 }
 
 fn setup(online: u64, protected: bool) -> (&'static HostPages, &'static Slab, Env) {
+    setup_with(online, protected, false)
+}
+
+fn setup_with(
+    online: u64,
+    protected: bool,
+    debug: bool,
+) -> (&'static HostPages, &'static Slab, Env) {
     on_cpu(0);
     let pages: &'static HostPages = Box::leak(Box::default());
-    let slab: &'static Slab = Box::leak(Box::new(Slab::new(pages)));
+    let slab: &'static Slab = Box::leak(Box::new(Slab::new(pages, debug)));
     let env = Env::new(slab, online, protected);
     (pages, slab, env)
 }
@@ -204,7 +236,8 @@ fn double_frees_and_foreign_pointers_are_errors() {
         .unwrap();
     let o = c.alloc().unwrap();
     let addr = o.as_ptr() as usize;
-    assert_eq!(d.free(o), Err(SlabError::NotAnObject(addr)));
+    assert_eq!(d.free(o), Err(SlabError::WrongCache(addr)));
+    assert_eq!(slab.owner_name(addr).unwrap().as_str(), "a");
     // SAFETY: one byte into a live object: still inside the slab.
     let inside = unsafe { NonNull::new_unchecked(o.as_ptr().add(1)) };
     assert_eq!(c.free(inside), Err(SlabError::NotAnObject(addr + 1)));
@@ -379,4 +412,284 @@ fn unprotected_destroy_meets_race_2() {
         own.shrink();
     }
     assert_eq!(pages.pages_out(), before, "survived without losing a page");
+}
+
+/// The bytes `[object + from, object + from + len)` of a slab object.
+fn bytes_at(object: usize, from: usize, len: usize) -> Vec<u8> {
+    // SAFETY: the tests only ask for bytes of an object or its red zone, inside a slab the
+    // host platform keeps allocated; nothing writes them meanwhile (one thread).
+    unsafe { std::slice::from_raw_parts((object + from) as *const u8, len).to_vec() }
+}
+
+/// Allocates `n` objects and frees them again; the addresses handed out.
+fn churn(c: &Cache, n: usize) -> Vec<usize> {
+    let objects: Vec<_> = (0..n).map(|_| c.alloc().unwrap()).collect();
+    for &o in &objects {
+        c.free(o).unwrap();
+    }
+    objects.iter().map(|o| o.as_ptr() as usize).collect()
+}
+
+/// Drains every online CPU's array (as `kernel_slab::check_cache` does by cross-call),
+/// then checks the cache.
+fn drained_check(env: &Env, c: &Cache) -> Checked {
+    for cpu in env.online().iter() {
+        on_cpu(cpu);
+        c.drain_local();
+    }
+    on_cpu(0);
+    c.check().unwrap()
+}
+
+#[test]
+fn debug_paints_objects_poison_and_red_zones() {
+    let (_, slab, env) = setup_with(0b1, true, true);
+    let c = slab
+        .create(&env, "painted", 60, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let g = *c.geometry();
+    assert_eq!((g.stride, g.red_zone), (72, 12));
+    let o = c.alloc().unwrap().as_ptr() as usize;
+    assert_eq!(bytes_at(o, 0, 60), [POISON_INUSE; 60]);
+    assert_eq!(bytes_at(o, 60, 12), [RED_ZONE; 12]);
+    c.free(NonNull::new(o as *mut u8).unwrap()).unwrap();
+    assert_eq!(bytes_at(o, 0, 60), [POISON_FREE; 60]);
+    assert_eq!(bytes_at(o, 60, 12), [RED_ZONE; 12]);
+    // A constructor runs on zeroed memory at every hand-out, as the poison undoes it.
+    let k = slab
+        .create(&env, "made", 32, 0, SlabFlags::NONE, Some(counter_ctor))
+        .unwrap();
+    for _ in 0..3 {
+        let o = k.alloc().unwrap();
+        let mut want = [0u8; 32];
+        want[0] = 0xc7;
+        assert_eq!(bytes_at(o.as_ptr() as usize, 0, 32), want);
+        // SAFETY: a live 32-byte object.
+        unsafe { o.as_ptr().add(5).write(1) };
+        k.free(o).unwrap();
+    }
+    let checked = c.check().unwrap();
+    assert_eq!(
+        (checked.corrupted, checked.painted),
+        (0, checked.census.objects)
+    );
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+}
+
+#[test]
+fn debug_refuses_bad_frees_and_names_the_other_cache() {
+    let (pages, slab, env) = setup_with(0b1, true, true);
+    let a = slab
+        .create(&env, "a", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let b = slab
+        .create(&env, "b", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let r = misuse::double_free(&a).unwrap();
+    assert_eq!(r.result, Err(SlabError::DoubleFree(r.object)));
+    let [inside, stack] = misuse::foreign(&a).unwrap();
+    assert_eq!(inside.pointer, inside.object + 1);
+    assert_eq!(inside.result, Err(SlabError::NotAnObject(inside.pointer)));
+    assert_eq!(stack.result, Err(SlabError::NotAnObject(stack.pointer)));
+    let r = misuse::wrong_cache(&a, &b).unwrap();
+    assert_eq!(r.result, Err(SlabError::WrongCache(r.object)));
+    assert_eq!(slab.owner_name(r.object).unwrap().as_str(), "a");
+    // From a cache with bigger slabs: found by the slab size that fits.
+    let big = slab
+        .create(&env, "big", 1500, 0, SlabFlags::NONE, None)
+        .unwrap();
+    assert!(big.geometry().pages > 1);
+    let held: Vec<_> = (0..big.geometry().objects)
+        .map(|_| big.alloc().unwrap())
+        .collect();
+    let slab_bytes = big.geometry().slab_bytes();
+    let last = *held
+        .iter()
+        .find(|o| o.as_ptr() as usize % slab_bytes >= PAGE_SIZE)
+        .expect("an object past the slab's first page");
+    let last = last.as_ptr() as usize;
+    assert_eq!(
+        a.free(NonNull::new(last as *mut u8).unwrap()),
+        Err(SlabError::WrongCache(last))
+    );
+    assert_eq!(slab.owner_name(last).unwrap().as_str(), "big");
+    for o in held {
+        big.free(o).unwrap();
+    }
+    // Nothing was lost, nothing handed out twice, nothing reported as corrupted.
+    for c in [&a, &b, &big] {
+        assert_eq!(c.live_objects(), 0);
+        let census = drained_check(&env, c).census;
+        assert_eq!(
+            (census.active, census.cached, census.quarantined),
+            (0, 0, 0)
+        );
+        assert_eq!(census.free, census.objects);
+    }
+    let seen = churn(&a, 200);
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), 200, "an object handed out twice");
+    assert!(pages.take_reports().is_empty());
+}
+
+#[test]
+fn debug_catches_an_overrun_by_check_and_at_free_and_quarantines_it() {
+    let (pages, slab, env) = setup_with(0b1, true, true);
+    let before = pages.pages_out();
+    let c = slab
+        .create(&env, "over", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let mut checked = None;
+    let stray = misuse::overrun(&c, |_| checked = Some(c.check().unwrap())).unwrap();
+    assert_eq!((stray.offset, stray.bytes), (64, 8));
+    assert_eq!(checked.unwrap().corrupted, 1);
+    assert_eq!(
+        pages.take_reports(),
+        [
+            (stray.object, Kind::RedZone, Seen::Check, Fate::InUse),
+            (stray.object, Kind::RedZone, Seen::Free, Fate::Quarantined),
+        ]
+    );
+    assert_eq!(c.corruptions(), 2);
+    let stats = c.stats();
+    assert_eq!((stats.live, stats.quarantined), (0, 1));
+    // Never handed out again; the cache adds up, and a check does not report it again.
+    assert!(!churn(&c, 500).contains(&stray.object));
+    let checked = drained_check(&env, &c);
+    assert_eq!((checked.census.quarantined, checked.corrupted), (1, 0));
+    assert_eq!(checked.census.free + 1, checked.census.objects);
+    assert_eq!(
+        c.free(NonNull::new(stray.object as *mut u8).unwrap()),
+        Err(SlabError::DoubleFree(stray.object))
+    );
+    // A quarantined object does not keep its cache from being destroyed: it goes back.
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+    for own in slab.own_caches() {
+        own.shrink();
+    }
+    assert_eq!(pages.pages_out(), before);
+}
+
+#[test]
+fn debug_catches_an_overrun_freed_where_there_is_no_array() {
+    // cpu1 is not tracked, so the cache has no array there: the free takes the lists path.
+    let (pages, slab, env) = setup_with(0b1, true, true);
+    let c = slab
+        .create(&env, "noarray", 100, 0, SlabFlags::NONE, None)
+        .unwrap();
+    on_cpu(1);
+    let stray = misuse::overrun(&c, |_| {}).unwrap();
+    assert_eq!(
+        pages.take_reports(),
+        [(stray.object, Kind::RedZone, Seen::Free, Fate::Quarantined)]
+    );
+    on_cpu(0);
+    assert_eq!(c.check().unwrap().census.quarantined, 1);
+}
+
+#[test]
+fn debug_catches_a_use_after_free_at_the_next_allocation() {
+    let (pages, slab, env) = setup_with(0b1, true, true);
+    let c = slab
+        .create(&env, "uaf", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let stray = misuse::use_after_free(&c).unwrap().unwrap();
+    let next = c.alloc().unwrap();
+    assert_ne!(next.as_ptr() as usize, stray.object);
+    assert_eq!(
+        pages.take_reports(),
+        [(stray.object, Kind::Poison, Seen::Alloc, Fate::Quarantined)]
+    );
+    // The evidence stays: the stray bytes, then the poison.
+    assert_eq!(bytes_at(stray.object, 0, 8), STRAY);
+    assert_eq!(bytes_at(stray.object, 8, 56), [POISON_FREE; 56]);
+    c.free(next).unwrap();
+    assert!(!churn(&c, 500).contains(&stray.object));
+    assert_eq!(c.stats().quarantined, 1);
+    assert_eq!(drained_check(&env, &c).corrupted, 0);
+}
+
+#[test]
+fn debug_catches_a_use_after_free_by_check() {
+    let (pages, slab, env) = setup_with(0b11, true, true);
+    let c = slab
+        .create(&env, "uafc", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let stray = misuse::use_after_free(&c).unwrap().unwrap();
+    // In cpu0's array, the object's poison is not looked at (cpu0 may hand it out)...
+    assert_eq!(c.check().unwrap().corrupted, 0);
+    // ...drained to its slab, it is, and it is quarantined there.
+    let checked = drained_check(&env, &c);
+    assert_eq!((checked.corrupted, checked.census.quarantined), (1, 1));
+    assert_eq!(
+        pages.take_reports(),
+        [(stray.object, Kind::Poison, Seen::Check, Fate::Quarantined)]
+    );
+    assert!(!churn(&c, 500).contains(&stray.object));
+    assert!(pages.take_reports().is_empty());
+}
+
+#[test]
+fn without_debug_overruns_and_uses_after_free_go_unnoticed() {
+    let (pages, slab, env) = setup_with(0b1, true, false);
+    let c = slab
+        .create(&env, "plain", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    assert_eq!(c.geometry().red_zone, 0);
+    let mut checked = None;
+    let stray = misuse::overrun(&c, |_| checked = Some(c.check().unwrap())).unwrap();
+    // The write went into the next object (no red zone), and nobody noticed.
+    assert_eq!(bytes_at(stray.object, 64, 8), STRAY);
+    assert_eq!(checked.unwrap().painted, 0);
+    let stray = misuse::use_after_free(&c).unwrap().unwrap();
+    let next = c.alloc().unwrap();
+    assert_eq!(next.as_ptr() as usize, stray.object, "handed out again");
+    assert_eq!(
+        bytes_at(stray.object, 0, 8),
+        STRAY,
+        "with the stray write in it"
+    );
+    c.free(next).unwrap();
+    assert_eq!(drained_check(&env, &c).corrupted, 0);
+    assert!(pages.take_reports().is_empty());
+    assert_eq!((c.corruptions(), c.stats().quarantined), (0, 0));
+}
+
+#[test]
+fn check_finds_broken_lists() {
+    let (_, slab, env) = setup_with(0b1, true, false);
+    let c = slab
+        .create(&env, "broken", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let o = c.alloc().unwrap();
+    c.check().unwrap();
+    let g = *c.geometry();
+    let base = o.as_ptr() as usize & !(g.slab_bytes() - 1);
+    let index = (o.as_ptr() as usize - base - g.first) / g.stride;
+    // SAFETY: the object's free-list entry, in the table after the slab header of a slab
+    // the host platform keeps allocated; a 16-bit atomic as the allocator uses it.
+    let entry = unsafe {
+        &*((base + geometry::SLAB_HEADER_SIZE + index * geometry::BUFCTL_SIZE)
+            as *const std::sync::atomic::AtomicU16)
+    };
+    let mark = entry.swap(0x1234, Ordering::SeqCst);
+    assert_eq!(
+        c.check(),
+        Err(Inconsistency::BadMark {
+            object: o.as_ptr() as usize,
+            mark: 0x1234
+        })
+    );
+    entry.store(slabs::QUARANTINED, Ordering::SeqCst);
+    assert_eq!(
+        c.check(),
+        Err(Inconsistency::Totals {
+            what: "quarantined objects",
+            counted: 1,
+            recorded: 0
+        })
+    );
+    entry.store(mark, Ordering::SeqCst);
+    c.check().unwrap();
+    c.free(o).unwrap();
 }

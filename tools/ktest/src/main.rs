@@ -7,7 +7,11 @@
 //! Usage: ktest --image build/Image [--elf build/kernel.elf] [--only NAME]
 //! Ends with `RESULT qemu-suite PASS|FAIL ...` and `N passed, N failed`.
 
+mod bad_dtb;
+mod faults;
 mod gdb;
+mod slab_debug;
+mod soak;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -502,7 +506,7 @@ fn cases() -> Vec<Case> {
                 "slab: 'inode_cache': the shell holds 0 object(s), not 5",
                 "slab: argument 3 'maybe': expected on or off",
                 "slab: race_window_us 999999: give 0 to 100000",
-                "slab: argument 1 'frob': expected create, alloc, free, destroy, shrink, check or set",
+                "slab: argument 1 'frob': expected create, alloc, free, destroy, shrink, check, set or misuse",
                 "stress: 0 s: give 1 to 3600",
                 "slab shrink kmalloc-32:",
             ],
@@ -707,6 +711,10 @@ fn cases() -> Vec<Case> {
         },
     ];
     cases.extend(raspberry_pi_4_cases(&base));
+    cases.extend(faults::cases(&base));
+    cases.extend(bad_dtb::cases(&base));
+    cases.extend(soak::cases(&base));
+    cases.extend(slab_debug::cases(&base));
     // The reproducer keeps its teeth: with the lock off, each run must catch both races.
     for (machine, smp, board) in [
         ("virt,gic-version=2", 4, "gicv2-4cpus"),

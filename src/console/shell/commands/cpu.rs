@@ -1,4 +1,4 @@
-//! CPU commands: `cpus`, `cpu on|off`, `ipi`, `hotplug`.
+//! CPU commands: `cpus`, `cpu on|off`, `ipi`, `hotplug`, `fault`.
 
 use core::fmt;
 use core::sync::atomic::Ordering;
@@ -227,5 +227,36 @@ pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
         on_ns / half / 1000,
         crate::smp::cpumask::CpuMask::from_bits(lost),
     );
+    Ok(())
+}
+
+/// `fault [KIND CPU]`: arms a fault for the CPU's next bring-up or teardown, or lists the
+/// faults armed.
+pub(super) fn fault<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    use crate::smp::fault::{FAULTS, Fault};
+    args.at_most(2)?;
+    if args.is_empty() {
+        let mut any = false;
+        for cpu in 0..boot::platform().cpus.len().min(crate::MAX_CPUS) {
+            for fault in FAULTS.armed(cpu) {
+                println!("cpu{cpu}: {fault}");
+                any = true;
+            }
+        }
+        if !any {
+            println!("no fault armed");
+        }
+        return Ok(());
+    }
+    let kind = args.word(0, "a fault kind")?;
+    let Some(fault) = Fault::from_name(kind) else {
+        return Err(CmdError::failed(format_args!(
+            "'{kind}': unknown fault; one of cpu_on_invalid cpu_on_already_on cpu_on_denied \
+             no_arrival no_death death_unconfirmed"
+        )));
+    };
+    let cpu = cpu_number(args, 1)?;
+    FAULTS.arm(fault, cpu);
+    println!("fault: {fault} armed for cpu{cpu} (fires once)");
     Ok(())
 }

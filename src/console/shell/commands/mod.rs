@@ -100,6 +100,14 @@ const COMMANDS: &[Command] = &[
         run: cpu::hotplug,
     },
     Command {
+        name: "fault",
+        args: "[KIND CPU]",
+        help: "inject a fault into CPU's next bring-up or teardown (none: list them):\n\
+               cpu_on_invalid|cpu_on_already_on|cpu_on_denied|no_arrival|no_death|\n\
+               death_unconfirmed",
+        run: cpu::fault,
+    },
+    Command {
         name: "slabinfo",
         args: "",
         help: "every slab cache, in the layout of Linux's /proc/slabinfo",
@@ -109,14 +117,17 @@ const COMMANDS: &[Command] = &[
         name: "slab",
         args: "SUBCOMMAND ...",
         help: "slab caches by hand: create NAME SIZE [ALIGN] | alloc NAME N |\n\
-               free NAME N | destroy NAME | shrink NAME | check (the invariant) |\n\
-               set hotplug_lock on|off | set race_window_us N",
+               free NAME N | destroy NAME | shrink NAME | check (the invariant,\n\
+               every cache's lists, red zones and poison) |\n\
+               set hotplug_lock on|off | set race_window_us N |\n\
+               misuse double-free|foreign|wrong-cache|overrun|use-after-free [NAME]",
         run: slab::slab_command,
     },
     Command {
         name: "stress",
-        args: "slab-hotplug [seconds]",
-        help: "the 2004 scenario: caches made and destroyed while CPUs come and go (default 10 s)",
+        args: "slab-hotplug|all [seconds]",
+        help: "slab-hotplug: the 2004 scenario, caches made and destroyed while CPUs come and\n\
+               go; all: the soak, traffic on every CPU, cache churn, random hotplug (10 s)",
         run: slab::stress,
     },
     Command {

@@ -1,5 +1,5 @@
-//! Slab commands: `slabinfo`, `slab create|alloc|free|destroy|shrink|check|set`, and
-//! `stress slab-hotplug`.
+//! Slab commands: `slabinfo`, `slab create|alloc|free|destroy|shrink|check|set|misuse`,
+//! and `stress slab-hotplug`.
 //!
 //! Caches made with `slab create` belong to the shell, which keeps the objects it
 //! allocated from them, so `slab free` and `slab destroy` work by name; the kernel's own
@@ -14,7 +14,9 @@ use crate::dt::bootargs::{MAX_RACE_WINDOW_US, parse_on_off};
 use crate::mm::kernel_slab as slab;
 use crate::mm::slab::{CacheHandle, SlabFlags, cache::valid_name, geometry::MAX_OBJECT_SIZE};
 use crate::println;
-use crate::selftest::slab_hotplug;
+use crate::selftest::{slab_hotplug, stress_all};
+
+mod misuse;
 
 /// The most objects one `slab alloc` or `slab free` moves.
 const MAX_COUNT: u64 = 100_000;
@@ -66,9 +68,9 @@ pub(super) fn slab_command<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let action = args.choice(
         0,
         &[
-            "create", "alloc", "free", "destroy", "shrink", "check", "set",
+            "create", "alloc", "free", "destroy", "shrink", "check", "set", "misuse",
         ],
-        "create, alloc, free, destroy, shrink, check or set",
+        "create, alloc, free, destroy, shrink, check, set or misuse",
     )?;
     match action {
         "create" => create(args),
@@ -77,6 +79,7 @@ pub(super) fn slab_command<'a>(args: &Args<'a>) -> CmdResult<'a> {
         "destroy" => destroy(args),
         "shrink" => shrink(args),
         "check" => check(args),
+        "misuse" => misuse::misuse(args),
         _ => set(args),
     }
 }
@@ -247,7 +250,48 @@ fn check<'a>(args: &Args<'a>) -> CmdResult<'a> {
             println!("slab check: BROKEN: {v} (races met since boot: race1={race1} race2={race2})")
         }
     }
+    check_objects();
     Ok(())
+}
+
+/// Every cache's lists and counts, and with `slab_debug` every object's red zone and every
+/// free object's poison (corrupted objects are reported as they are found).
+fn check_objects() {
+    let (mut caches, mut objects, mut painted, mut corrupted, mut broken) = (0, 0, 0, 0, 0);
+    let mut quarantined = 0;
+    slab::check_caches(|cache, result| {
+        caches += 1;
+        match result {
+            Ok(c) => {
+                objects += c.census.objects;
+                painted += c.painted;
+                corrupted += c.corrupted;
+                quarantined += c.census.quarantined;
+            }
+            Err(e) => {
+                broken += 1;
+                println!("slab check: BROKEN: cache '{}': {e}", cache.name());
+            }
+        }
+    });
+    let lists = if broken == 0 {
+        "consistent"
+    } else {
+        "NOT consistent"
+    };
+    println!(
+        "slab check: {caches} caches' slab lists and counts {lists} ({objects} objects, \
+         {quarantined} quarantined)"
+    );
+    if !slab::debug() {
+        println!("slab check: red zones and poison: off (boot with slab_debug to check them)");
+    } else if corrupted == 0 {
+        println!("slab check: red zones and poison: {painted} objects intact");
+    } else {
+        println!(
+            "slab check: red zones and poison: {corrupted} of {painted} objects CORRUPTED              (reported above)"
+        );
+    }
 }
 
 fn set<'a>(args: &Args<'a>) -> CmdResult<'a> {
@@ -283,12 +327,15 @@ fn set<'a>(args: &Args<'a>) -> CmdResult<'a> {
 
 pub(super) fn stress<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(2)?;
-    args.choice(0, &["slab-hotplug"], "slab-hotplug")?;
+    let scenario = args.choice(0, &["slab-hotplug", "all"], "slab-hotplug or all")?;
     let seconds = args.number_or(1, 10, "a number of seconds")?;
     if seconds == 0 || seconds > 3600 {
         return Err(CmdError::failed(format_args!(
             "{seconds} s: give 1 to 3600"
         )));
+    }
+    if scenario == "all" {
+        return stress_all(seconds);
     }
     let (r, failure) =
         slab_hotplug::run(seconds).map_err(|e| CmdError::failed(format_args!("{e}")))?;
@@ -308,6 +355,27 @@ pub(super) fn stress<'a>(args: &Args<'a>) -> CmdResult<'a> {
         r.race1,
         r.race2,
         r.invariant_breaks,
+        r.pages_leaked,
+        r.objects_leaked
+    );
+    Ok(())
+}
+
+fn stress_all<'a>(seconds: u64) -> CmdResult<'a> {
+    let (r, failure) =
+        stress_all::run(seconds).map_err(|e| CmdError::failed(format_args!("{e}")))?;
+    if let Some(why) = failure {
+        println!("stress all: first failure: {why}");
+    }
+    println!(
+        "RESULT stress-all {} seconds={} hotplug_ops={} caches={} objects={} failures={} \
+         pages_leaked={} objects_leaked={}",
+        if r.passed { "PASS" } else { "FAIL" },
+        r.seconds,
+        r.hotplug_ops,
+        r.caches,
+        r.objects,
+        r.failures,
         r.pages_leaked,
         r.objects_leaked
     );

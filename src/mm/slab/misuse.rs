@@ -1,0 +1,163 @@
+//! Misuse on purpose: the five bugs `slab_debug` is about, done to a cache the way a
+//! careless caller would, for the shell's `slab misuse` and the tests.
+//!
+//! The three bad frees (twice, not an object, the wrong cache) are plain calls: the cache
+//! refuses them and changes nothing, and the object is then freed properly. The two stray
+//! writes (past an object, into a freed one) are the only writes here a caller must not
+//! make, and each is confined to bytes nobody else may be using at that moment: a red
+//! zone, padding, an object this code holds, or an object just freed on this CPU with
+//! interrupts masked. So provoking them breaks the rule being shown and nothing else.
+
+use core::ptr::{self, NonNull};
+
+use arrayvec::ArrayVec;
+
+use super::{Cache, SlabError};
+
+/// What the stray writes write.
+pub const STRAY: [u8; 8] = *b"stray!!!";
+/// Objects `overrun` may take while looking for one it can safely write past.
+const TRIES: usize = 64;
+
+/// A free that should have been refused, and what the cache said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The object the misuse started from.
+    pub object: usize,
+    /// What was handed to `free`.
+    pub pointer: usize,
+    pub result: Result<(), SlabError>,
+}
+
+/// Where a stray write went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stray {
+    pub object: usize,
+    /// From the object's start.
+    pub offset: usize,
+    pub bytes: usize,
+}
+
+/// Allocates an object, frees it, and frees it again.
+pub fn double_free(cache: &Cache) -> Result<Refusal, SlabError> {
+    let object = cache.alloc()?;
+    cache.free(object)?;
+    Ok(Refusal {
+        object: object.as_ptr() as usize,
+        pointer: object.as_ptr() as usize,
+        result: cache.free(object),
+    })
+}
+
+/// Frees two pointers that are not objects: one byte into an object, and a local
+/// variable on the stack. Then frees the object.
+pub fn foreign(cache: &Cache) -> Result<[Refusal; 2], SlabError> {
+    let object = cache.alloc()?;
+    let local = 0u64;
+    let pointers = [
+        object.as_ptr().wrapping_add(1) as usize,
+        ptr::from_ref(&local) as usize,
+    ];
+    let refusals = pointers.map(|pointer| Refusal {
+        object: object.as_ptr() as usize,
+        pointer,
+        result: cache.free(NonNull::new(pointer as *mut u8).expect("not null")),
+    });
+    cache.free(object)?;
+    Ok(refusals)
+}
+
+/// Frees an object of `from` to `to`, then to `from`.
+pub fn wrong_cache(from: &Cache, to: &Cache) -> Result<Refusal, SlabError> {
+    let object = from.alloc()?;
+    let result = to.free(object);
+    from.free(object)?;
+    Ok(Refusal {
+        object: object.as_ptr() as usize,
+        pointer: object.as_ptr() as usize,
+        result,
+    })
+}
+
+/// Writes 8 bytes just past an object, calls `while_allocated` with the object's address,
+/// then frees it (where red zones catch the write). The bytes past the object are its red
+/// zone or padding, or else the start of the next object, which this function then holds
+/// (it allocates until it has such a pair), so the write lands on nobody else's data.
+pub fn overrun(cache: &Cache, while_allocated: impl FnOnce(usize)) -> Result<Stray, SlabError> {
+    let g = *cache.geometry();
+    let bytes = STRAY.len();
+    let mut held = ArrayVec::<NonNull<u8>, TRIES>::new();
+    let found = loop {
+        if held.is_full() {
+            break None;
+        }
+        match cache.alloc() {
+            Ok(object) => held.push(object),
+            Err(e) => {
+                free_all(cache, &held);
+                return Err(e);
+            }
+        }
+        let safe = |o: &NonNull<u8>| {
+            let next = o.as_ptr() as usize + g.stride;
+            g.stride - g.object_size >= bytes || held.iter().any(|h| h.as_ptr() as usize == next)
+        };
+        if let Some(at) = held.iter().position(safe) {
+            break Some(at);
+        }
+    };
+    let Some(at) = found else {
+        free_all(cache, &held);
+        return Err(SlabError::OutOfMemory);
+    };
+    let object = held.remove(at);
+    // SAFETY: the `bytes` bytes after the object are its red zone or padding (allocator
+    // memory no user has), or run into the next slot, an object held here; either way
+    // inside the slab and used by no one else.
+    unsafe {
+        ptr::copy_nonoverlapping(STRAY.as_ptr(), object.as_ptr().add(g.object_size), bytes);
+    }
+    while_allocated(object.as_ptr() as usize);
+    let freed = cache.free(object);
+    free_all(cache, &held);
+    freed?;
+    Ok(Stray {
+        object: object.as_ptr() as usize,
+        offset: g.object_size,
+        bytes,
+    })
+}
+
+/// Allocates an object, frees it, and writes 8 bytes (or the whole object, if smaller)
+/// at its start. The free and the write happen with interrupts masked, and the object
+/// goes to this CPU's per-CPU array, so nobody can have taken it in between; without
+/// such an array here nothing is written (`None`).
+pub fn use_after_free(cache: &Cache) -> Result<Option<Stray>, SlabError> {
+    let object = cache.alloc()?;
+    let platform = cache.platform();
+    let irq = platform.irq_save();
+    let here = cache.has_array(platform.cpu());
+    let freed = cache.free(object);
+    let bytes = STRAY.len().min(cache.geometry().object_size);
+    if here && freed.is_ok() {
+        // SAFETY: the object was just freed onto this CPU's array, which only this CPU
+        // uses, with interrupts masked: nobody can have allocated it since. Its bytes are
+        // inside the slab; a free object's bytes hold nothing the allocator needs.
+        unsafe { ptr::copy_nonoverlapping(STRAY.as_ptr(), object.as_ptr(), bytes) };
+    }
+    platform.irq_restore(irq);
+    freed?;
+    Ok(here.then_some(Stray {
+        object: object.as_ptr() as usize,
+        offset: 0,
+        bytes,
+    }))
+}
+
+fn free_all(cache: &Cache, objects: &[NonNull<u8>]) {
+    for &o in objects {
+        cache
+            .free(o)
+            .expect("an object this module allocated goes back");
+    }
+}
