@@ -12,10 +12,10 @@
 //! hotplug lock) and returns from its job as soon as it is asked to die: a job that waited
 //! for the hotplug lock while its CPU was being taken down would never let it die.
 
+use alloc::boxed::Box;
+use alloc::vec;
 use alloc::vec::Vec;
-use core::alloc::Layout;
 use core::fmt::Write;
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arrayvec::{ArrayString, ArrayVec};
@@ -23,8 +23,7 @@ use arrayvec::{ArrayString, ArrayVec};
 use crate::arch::cpu;
 use crate::drivers::timer::{self, Deadline};
 use crate::mm::kernel_slab::{self as slab};
-use crate::mm::kmalloc;
-use crate::mm::slab::{Cache, CacheHandle, SlabFlags};
+use crate::mm::slab::{Cache, CacheHandle, OwnedObject, SlabFlags};
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{hotplug, state, work};
 use crate::sync::IrqSpinLock;
@@ -69,25 +68,28 @@ fn fail(args: core::fmt::Arguments<'_>) {
     }
 }
 
-/// An object held by the traffic: where it came from, and its size.
-#[derive(Clone, Copy)]
-struct Held {
-    object: NonNull<u8>,
-    from: Source,
-    size: usize,
-}
-
-// SAFETY: a `Held` is an exclusively owned allocation; handing it to another CPU hands
-// over the ownership (the exchange queue is the only place two CPUs meet it).
-unsafe impl Send for Held {}
-
-#[derive(Clone, Copy)]
-enum Source {
-    Kmalloc,
-    Cache(&'static Cache),
+/// An object held by the traffic: a kmalloc allocation (through the global allocator,
+/// which is kmalloc) or an object of a cache.
+enum Held {
+    Kmalloc(Box<[u8]>),
+    Cache(OwnedObject),
 }
 
 impl Held {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Held::Kmalloc(b) => b,
+            Held::Cache(o) => o.bytes(),
+        }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Held::Kmalloc(b) => b,
+            Held::Cache(o) => o.bytes_mut(),
+        }
+    }
+
     /// The byte at `i` of an object at `addr`: a different pattern per object, so an
     /// object handed out twice, or written by a stranger, shows.
     fn pattern(addr: usize, i: usize) -> u8 {
@@ -99,40 +101,35 @@ impl Held {
         (0..size.min(16)).chain(size.saturating_sub(16).max(16)..size)
     }
 
-    fn fill(&self) {
-        let addr = self.object.as_ptr() as usize;
-        for i in Self::checked_bytes(self.size) {
-            // SAFETY: `i` < `size`, the object's size, and the object is ours.
-            unsafe {
-                self.object
-                    .as_ptr()
-                    .add(i)
-                    .write_volatile(Self::pattern(addr, i))
-            };
+    fn fill(&mut self) {
+        let bytes = self.bytes_mut();
+        let addr = bytes.as_ptr() as usize;
+        for i in Self::checked_bytes(bytes.len()) {
+            bytes[i] = Self::pattern(addr, i);
         }
     }
 
     fn intact(&self) -> bool {
-        let addr = self.object.as_ptr() as usize;
-        Self::checked_bytes(self.size).all(|i| {
-            // SAFETY: as in `fill`.
-            unsafe { self.object.as_ptr().add(i).read_volatile() == Self::pattern(addr, i) }
-        })
+        let bytes = self.bytes();
+        let addr = bytes.as_ptr() as usize;
+        Self::checked_bytes(bytes.len()).all(|i| bytes[i] == Self::pattern(addr, i))
     }
 
     fn release(self) {
         if !self.intact() {
+            let bytes = self.bytes();
             fail(format_args!(
                 "cpu{}: object {:p} ({} bytes) changed while held",
                 cpu::id(),
-                self.object,
-                self.size
+                bytes.as_ptr(),
+                bytes.len()
             ));
         }
-        match self.from {
-            Source::Kmalloc => kmalloc::kfree(self.object, kmalloc_layout(self.size)),
-            Source::Cache(cache) => {
-                if let Err(e) = cache.free(self.object) {
+        match self {
+            Held::Kmalloc(b) => drop(b),
+            Held::Cache(o) => {
+                let cache = o.cache();
+                if let Err(e) = o.free() {
                     fail(format_args!(
                         "cpu{}: free to {}: {e}",
                         cpu::id(),
@@ -143,10 +140,6 @@ impl Held {
         }
         OBJECTS.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-fn kmalloc_layout(size: usize) -> Layout {
-    Layout::from_size_align(size, 8).expect("sizes from KMALLOC_SIZES")
 }
 
 /// A small xorshift generator: the traffic's choices, different per CPU.
@@ -171,21 +164,15 @@ fn traffic_step(rng: &mut Rng, held: &mut ArrayVec<Held, HELD>) {
     let shared = SHARED_CACHES.lock().clone();
     let choice = rng.below(KMALLOC_SIZES.len() + shared.len());
     let new = if let Some(&cache) = shared.get(choice) {
-        cache.alloc().ok().map(|object| Held {
-            object,
-            from: Source::Cache(cache),
-            size: cache.geometry().object_size,
-        })
+        OwnedObject::alloc(cache).ok().map(Held::Cache)
     } else {
         let size = KMALLOC_SIZES[choice - shared.len()];
-        kmalloc::kmalloc(kmalloc_layout(size)).map(|object| Held {
-            object,
-            from: Source::Kmalloc,
-            size,
-        })
+        // A failed allocation here would be the global allocator's panic, not an error:
+        // the soak holds little enough that it cannot run out.
+        Some(Held::Kmalloc(vec![0u8; size].into_boxed_slice()))
     };
     match new {
-        Some(h) => {
+        Some(mut h) => {
             h.fill();
             if held.is_full() {
                 held.remove(0).release();
@@ -452,13 +439,9 @@ fn churn_a_cache(number: u64, rng: &mut Rng) {
     let cache = handle.cache();
     let mut held: ArrayVec<Held, 16> = ArrayVec::new();
     for _ in 0..16 {
-        match cache.alloc() {
+        match OwnedObject::alloc(cache) {
             Ok(object) => {
-                let h = Held {
-                    object,
-                    from: Source::Cache(cache),
-                    size: cache.geometry().object_size,
-                };
+                let mut h = Held::Cache(object);
                 h.fill();
                 held.push(h);
             }

@@ -8,6 +8,7 @@
 //! - `cache`: one cache: alloc, free, shrink, per-CPU arrays, check.
 //! - `debug`: `slab_debug`'s red zones and poison, and the report of a corrupted object.
 //! - `misuse`: the misuses `slab_debug` is about, done on purpose (shell and tests).
+//! - `owned`: an object whose bytes its owner may use through safe slices.
 //! - `lifecycle`: the chain of caches and the create/destroy/hotplug protocol (the 2004
 //!   races and their fix).
 //! - `allocator`: the allocator as a whole: its own caches for descriptors and arrays,
@@ -25,6 +26,7 @@ mod error;
 pub mod geometry;
 pub mod lifecycle;
 pub mod misuse;
+mod owned;
 mod slabs;
 
 #[cfg(all(test, loom))]
@@ -39,6 +41,7 @@ pub use cache::{Cache, CacheStats, Checked, Ctor};
 pub use debug::Corruption;
 pub use error::SlabError;
 pub use lifecycle::{HotplugEnv, Race, Violation};
+pub use owned::OwnedObject;
 pub use slabs::{Census, Inconsistency};
 
 /// What the slab allocator needs of the machine under it.

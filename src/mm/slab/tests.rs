@@ -693,3 +693,23 @@ fn check_finds_broken_lists() {
     c.check().unwrap();
     c.free(o).unwrap();
 }
+
+#[test]
+fn owned_objects_give_their_bytes_and_go_back() {
+    let (_, slab, env) = setup(0b1, true);
+    let c = slab
+        .create(&env, "owned", 40, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let mut a = OwnedObject::alloc(c.cache()).unwrap();
+    let mut b = OwnedObject::alloc(c.cache()).unwrap();
+    assert_eq!(a.bytes().len(), 40);
+    assert_ne!(a.address(), b.address());
+    a.bytes_mut().fill(0x11);
+    b.bytes_mut().fill(0x22);
+    assert!(a.bytes().iter().all(|&x| x == 0x11));
+    assert!(b.bytes().iter().all(|&x| x == 0x22));
+    let live = c.live_objects();
+    a.free().unwrap();
+    b.free().unwrap();
+    assert_eq!(c.live_objects(), live - 2);
+}

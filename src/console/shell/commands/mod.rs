@@ -125,9 +125,10 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "stress",
-        args: "slab-hotplug|all [seconds]",
-        help: "slab-hotplug: the 2004 scenario, caches made and destroyed while CPUs come and\n\
-               go; all: the soak, traffic on every CPU, cache churn, random hotplug (10 s)",
+        args: "slab-hotplug|all [s]",
+        help: "slab-hotplug: the 2004 scenario, caches made and destroyed while CPUs\n\
+               come and go; all: the soak, traffic on every CPU, cache churn and\n\
+               random hotplug; for s seconds (default 10)",
         run: slab::stress,
     },
     Command {
