@@ -4,11 +4,11 @@
 //! stdout-path to nowhere, and a machine with more CPUs than the kernel's limit. Each must
 //! end with a message that says what is wrong (over semihosting when there is no UART),
 //! then either a working shell on what could be found, or a stop within seconds: never a
-//! hang, never a panic. (A CPU with a wrong MPIDR is `bad-mpidr-cpu-stays-offline`.)
+//! hang, never a panic. (A CPU with a wrong MPIDR is `wrong-mpidr-rolls-back`.)
 //!
 //! QEMU's boot code adds /memory and /psci to a tree given with `-dtb`, so the trees
 //! without them are loaded unedited with QEMU's generic loader instead, and CPU 0 enters
-//! the kernel through a four-instruction stub, as QEMU's own boot code would do.
+//! the kernel through a six-instruction stub, as QEMU's own boot code would do.
 
 use std::time::Duration;
 
