@@ -138,22 +138,8 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
     let deadline = Deadline::after_us(seconds * 1_000_000);
     loader(0, Some(&deadline));
     STOP.store(true, Ordering::Release);
-    let give_up = Deadline::after_us(30_000_000);
-    while workers.iter().any(work::busy) {
-        if give_up.passed() {
-            fail(format_args!("a worker did not stop within 30 s"));
-            break;
-        }
-        core::hint::spin_loop();
-    }
     // Every cycled CPU back online, so the arrays are what they were.
-    for cpu in targets.iter() {
-        if !state::online().contains(cpu)
-            && let Err(e) = hotplug::cpu_up(cpu)
-        {
-            fail(format_args!("bringing cpu{cpu} back: {e}"));
-        }
-    }
+    super::wind_down(workers, targets, fail);
     let after = holdings();
     let (race1_after, race2_after) = slab::races();
     let pages_leaked = (before.free_pages as i64 - after.free_pages as i64)

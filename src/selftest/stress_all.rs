@@ -357,21 +357,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
     }
     STOP.store(true, Ordering::Release);
     release_all(&mut held);
-    let give_up = Deadline::after_us(30_000_000);
-    while others.iter().any(work::busy) {
-        if give_up.passed() {
-            fail(format_args!("a traffic job did not stop within 30 s"));
-            break;
-        }
-        core::hint::spin_loop();
-    }
-    for c in others.iter() {
-        if !state::online().contains(c)
-            && let Err(e) = hotplug::cpu_up(c)
-        {
-            fail(format_args!("bringing cpu{c} back: {e}"));
-        }
-    }
+    super::wind_down(others, targets, fail);
     let left: ArrayVec<Held, EXCHANGE> = EXCHANGE_QUEUE.lock().drain(..).collect();
     for h in left {
         h.release();
