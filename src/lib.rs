@@ -13,6 +13,7 @@ pub mod bench;
 pub mod console;
 pub mod dt;
 pub mod mm;
+pub mod rng;
 pub mod smp;
 
 #[cfg(target_os = "none")]

@@ -24,6 +24,7 @@ use super::tests::blob;
 use super::walk::MAX_DEPTH;
 use super::{DtError, MAX_MEMORY_REGIONS, MAX_RESERVATIONS, Platform};
 use crate::MAX_CPUS;
+use crate::rng::Rng;
 
 const DEFAULT_MUTATIONS: u64 = 12_000;
 const DEFAULT_SEED: u64 = 0x5eed_0000;
@@ -39,23 +40,8 @@ const BASES: [&str; 7] = [
     "virt-no-uart.dtb",
 ];
 
-/// SplitMix64: small, fast, and the same everywhere.
-struct Rng(u64);
-
+/// What the mutations draw on, beyond the crate's generator.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
     fn chance(&mut self, one_in: usize) -> bool {
         self.below(one_in) == 0
     }
@@ -67,7 +53,7 @@ impl Rng {
     /// Random bytes, `min` to `max` of them.
     fn bytes(&mut self, min: usize, max: usize) -> Vec<u8> {
         let len = min + self.below(max - min + 1);
-        (0..len).map(|_| self.next() as u8).collect()
+        (0..len).map(|_| self.next_u64() as u8).collect()
     }
 
     /// A 32-bit value that tends to sit on a boundary.
@@ -89,7 +75,7 @@ impl Rng {
             u32::MAX,
         ];
         if self.chance(4) {
-            self.next() as u32
+            self.next_u64() as u32
         } else {
             *self.pick(&VALUES)
         }
@@ -110,7 +96,7 @@ impl Rng {
             u64::MAX,
         ];
         if self.chance(4) {
-            self.next()
+            self.next_u64()
         } else {
             *self.pick(&VALUES)
         }
@@ -477,7 +463,7 @@ fn mutate_bytes(rng: &mut Rng, blob: &mut Vec<u8>, layout: &Layout, log: &mut St
                 *b = match fill {
                     0 => 0,
                     1 => 0xff,
-                    _ => rng.next() as u8,
+                    _ => rng.next_u64() as u8,
                 };
             }
             let _ = write!(log, "{run} bytes at {at:#x} overwritten ({fill}); ");
@@ -550,7 +536,7 @@ fn mutate_bytes(rng: &mut Rng, blob: &mut Vec<u8>, layout: &Layout, log: &mut St
         }
         6 | 7 => {
             let at = *rng.pick(&layout.tokens);
-            let random = rng.next() as u32;
+            let random = rng.next_u64() as u32;
             let new = *rng.pick(&[
                 FDT_BEGIN_NODE,
                 FDT_END_NODE,
@@ -596,7 +582,7 @@ fn mutate_bytes(rng: &mut Rng, blob: &mut Vec<u8>, layout: &Layout, log: &mut St
 
 /// One case: the damaged blob and what was done to it.
 fn make_case(seed: u64, bases: &[(&str, Tree)]) -> (Vec<u8>, String) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let (name, base) = &bases[rng.below(bases.len())];
     let mut log = format!("{name}: ");
     let mut tree = base.clone();

@@ -7,10 +7,9 @@
 //! then are the ones whose arrays every cache starts with; later CPUs get theirs from the
 //! UP_PREPARE callback.
 
+use core::fmt;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-use core::fmt;
 
 use arrayvec::ArrayString;
 
@@ -324,8 +323,8 @@ pub enum InvariantBreak {
     Leftover { cpu: usize },
 }
 
-impl core::fmt::Display for InvariantBreak {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl fmt::Display for InvariantBreak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InvariantBreak::Missing(v) => write!(f, "{v}"),
             InvariantBreak::Leftover { cpu } => write!(

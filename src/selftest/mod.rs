@@ -1,14 +1,67 @@
-//! Stress scenarios run from the shell, and what they share: their end, where the CPUs
-//! they ran on are waited for and every CPU they took down is brought back.
+//! Stress scenarios run from the shell, and what they share: the record of their
+//! failures, and their end, where the CPUs they ran on are waited for and every CPU they
+//! took down is brought back.
 
 pub mod slab_hotplug;
 pub mod stress_all;
 
-use core::fmt;
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use arrayvec::ArrayString;
 
 use crate::drivers::timer::Deadline;
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{hotplug, state, work};
+use crate::sync::IrqSpinLock;
+
+/// A failure's description, as a scenario reports it.
+pub type FailureText = ArrayString<160>;
+
+/// A scenario's failures, from any CPU: how many, and what the first one was.
+pub struct Failures {
+    count: AtomicU64,
+    first: IrqSpinLock<Option<FailureText>>,
+}
+
+impl Failures {
+    pub const fn new() -> Self {
+        Self {
+            count: AtomicU64::new(0),
+            first: IrqSpinLock::new(None),
+        }
+    }
+
+    /// Forgets the last run's.
+    pub fn clear(&self) {
+        self.count.store(0, Ordering::Relaxed);
+        *self.first.lock() = None;
+    }
+
+    pub fn record(&self, args: fmt::Arguments<'_>) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first.lock();
+        if first.is_none() {
+            let mut text = FailureText::new();
+            let _ = text.write_fmt(args);
+            *first = Some(text);
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn first(&self) -> Option<FailureText> {
+        *self.first.lock()
+    }
+}
+
+impl Default for Failures {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// How long a scenario's jobs may take to notice it has stopped.
 const JOBS_STOP_US: u64 = 30_000_000;

@@ -15,13 +15,13 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arrayvec::ArrayString;
 
+use super::{FailureText, Failures};
 use crate::arch::cpu;
 use crate::drivers::timer::{self, Deadline};
 use crate::mm::kernel_slab::{self as slab};
 use crate::mm::slab::{Cache, SlabFlags};
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{hotplug, state, work};
-use crate::sync::IrqSpinLock;
 
 /// The pretend module's caches: (name suffix, object size, constructor).
 const MODULE_CACHES: [(&str, usize, bool); 3] = [
@@ -39,16 +39,11 @@ static OBJECTS: AtomicU64 = AtomicU64::new(0);
 static INVARIANT_BREAKS: AtomicU64 = AtomicU64::new(0);
 /// CPUs the controller cycles.
 static TARGETS: AtomicU64 = AtomicU64::new(0);
-/// The first failure, if any.
-static FAILURE: IrqSpinLock<Option<ArrayString<160>>> = IrqSpinLock::new(None);
+static FAILURES: Failures = Failures::new();
 
+/// Records a failure and stops the run.
 fn fail(args: core::fmt::Arguments<'_>) {
-    let mut failure = FAILURE.lock();
-    if failure.is_none() {
-        let mut text = ArrayString::new();
-        let _ = text.write_fmt(args);
-        *failure = Some(text);
-    }
+    FAILURES.record(args);
     STOP.store(true, Ordering::Release);
 }
 
@@ -86,7 +81,7 @@ fn holdings() -> Holdings {
 }
 
 /// Runs the scenario for `seconds` on this CPU and others; `Err` if it cannot start.
-pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static str> {
+pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> {
     let me = cpu::id();
     let online = state::online();
     if online.len() < 3 {
@@ -107,7 +102,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
     for counter in [&CYCLES, &HOTPLUG_OPS, &OBJECTS, &INVARIANT_BREAKS] {
         counter.store(0, Ordering::Relaxed);
     }
-    *FAILURE.lock() = None;
+    FAILURES.clear();
     TARGETS.store(targets.bits(), Ordering::Release);
     let lock = slab::hotplug_lock();
     let (race1_before, race2_before) = slab::races();
@@ -145,7 +140,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
     let pages_leaked = (before.free_pages as i64 - after.free_pages as i64)
         - (after.slab_pages as i64 - before.slab_pages as i64);
     let objects_leaked = after.live_objects as i64 - before.live_objects as i64;
-    let failure = *FAILURE.lock();
+    let failure = FAILURES.first();
     let report = Report {
         passed: false,
         seconds: (timer::now_ns() - started) / 1_000_000_000,

@@ -20,10 +20,12 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arrayvec::{ArrayString, ArrayVec};
 
+use super::{FailureText, Failures};
 use crate::arch::cpu;
 use crate::drivers::timer::{self, Deadline};
 use crate::mm::kernel_slab::{self as slab};
 use crate::mm::slab::{Cache, CacheHandle, OwnedObject, SlabFlags};
+use crate::rng::Rng;
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{hotplug, state, work};
 use crate::sync::IrqSpinLock;
@@ -48,24 +50,15 @@ static HOTPLUG_OPS: AtomicU64 = AtomicU64::new(0);
 /// The CPUs the controller takes down and up.
 static TARGETS: AtomicU64 = AtomicU64::new(0);
 static OBJECTS: AtomicU64 = AtomicU64::new(0);
-static FAILURES: AtomicU64 = AtomicU64::new(0);
+static FAILURES: Failures = Failures::new();
 /// The shared caches, while the run lasts.
 static SHARED_CACHES: IrqSpinLock<ArrayVec<&'static Cache, 3>> =
     IrqSpinLock::new(ArrayVec::new_const());
 /// Objects one CPU allocated and left for another to free.
 static EXCHANGE_QUEUE: IrqSpinLock<ArrayVec<Held, EXCHANGE>> =
     IrqSpinLock::new(ArrayVec::new_const());
-/// The first failure's description.
-static FIRST_FAILURE: IrqSpinLock<Option<ArrayString<160>>> = IrqSpinLock::new(None);
-
 fn fail(args: core::fmt::Arguments<'_>) {
-    FAILURES.fetch_add(1, Ordering::Relaxed);
-    let mut first = FIRST_FAILURE.lock();
-    if first.is_none() {
-        let mut text = ArrayString::new();
-        let _ = text.write_fmt(args);
-        *first = Some(text);
-    }
+    FAILURES.record(args);
 }
 
 /// An object held by the traffic: a kmalloc allocation (through the global allocator,
@@ -139,22 +132,6 @@ impl Held {
             }
         }
         OBJECTS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// A small xorshift generator: the traffic's choices, different per CPU.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
     }
 }
 
@@ -281,7 +258,7 @@ fn live_objects() -> i64 {
 }
 
 /// Runs the soak for `seconds`; `Err` if it cannot start.
-pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static str> {
+pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> {
     let me = cpu::id();
     let others = state::online().without(me);
     if others.is_empty() {
@@ -295,8 +272,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
     HOTPLUG_OPS.store(0, Ordering::Relaxed);
     TARGETS.store(targets.bits(), Ordering::Release);
     OBJECTS.store(0, Ordering::Relaxed);
-    FAILURES.store(0, Ordering::Relaxed);
-    *FIRST_FAILURE.lock() = None;
+    FAILURES.clear();
     let before = free_pages_plus_slab();
     let live_before = live_objects();
     let races_before = slab::races();
@@ -389,7 +365,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
              {race2} of race 2"
         ));
     }
-    let failures = FAILURES.load(Ordering::Relaxed);
+    let failures = FAILURES.count();
     let hotplug_ops = HOTPLUG_OPS.load(Ordering::Relaxed);
     let report = Report {
         passed: failures == 0 && pages_leaked == 0 && objects_leaked == 0 && hotplug_ops > 0,
@@ -401,7 +377,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<ArrayString<160>>), &'static 
         pages_leaked,
         objects_leaked,
     };
-    Ok((report, *FIRST_FAILURE.lock()))
+    Ok((report, FAILURES.first()))
 }
 
 /// A random CPU of `cpus` (not empty).

@@ -322,14 +322,16 @@ impl Cache {
         let place = self.locate(object.as_ptr() as usize)?;
         let irq = self.platform.irq_save();
         let cpu = self.platform.cpu();
-        let result = if self.debug() {
-            self.free_checked(cpu, object, place)
-        } else {
-            self.free_object(cpu, object, place)
-        };
-        if result.is_ok() {
+        // The mark first: a double free, even from two CPUs at once, changes nothing.
+        let result = if place.mark(ACTIVE, CACHED) {
+            if !self.debug() || self.check_freed(object, place) {
+                self.stash(cpu, object, place);
+            }
             self.count_live(cpu, -1);
-        }
+            Ok(())
+        } else {
+            Err(SlabError::DoubleFree(object.as_ptr() as usize))
+        };
         self.platform.irq_restore(irq);
         result
     }
@@ -349,44 +351,10 @@ impl Cache {
         }
     }
 
-    /// The plain free: on this CPU's array (flushing a batch when it is full), or straight
-    /// to the slab lists without one.
-    fn free_object(&self, cpu: usize, object: NonNull<u8>, place: Place) -> Result<(), SlabError> {
-        let address = object.as_ptr() as usize;
-        let cached = self.with_array(cpu, |array| {
-            if !place.mark(ACTIVE, CACHED) {
-                return Err(SlabError::DoubleFree(address));
-            }
-            if array.is_full() {
-                let mut lists = self.lists.lock();
-                array.take_oldest(array.batch, |o| self.put_cached(&mut lists, o));
-            }
-            array.push(object);
-            Ok(())
-        });
-        cached.unwrap_or_else(|| {
-            self.missing_array(cpu);
-            self.lists.lock().put(&self.geometry, place, ACTIVE)
-        })
-    }
-
-    /// The free with red zones: the mark first (so a double free changes nothing), then
-    /// the red zone, then the poison, then where the plain free puts objects. Out of line,
-    /// so the plain path stays as short as it was.
-    #[inline(never)]
-    fn free_checked(&self, cpu: usize, object: NonNull<u8>, place: Place) -> Result<(), SlabError> {
-        if !place.mark(ACTIVE, CACHED) {
-            return Err(SlabError::DoubleFree(object.as_ptr() as usize));
-        }
-        // SAFETY: an object of this cache whose user just gave it up; marked, so no other
-        // free or allocation can take it: ours alone.
-        if let Some(damage) = unsafe { debug::check_red_zone(object, &self.geometry) } {
-            self.quarantine(place, CACHED);
-            self.report(object, damage, Seen::Free, Fate::Quarantined);
-            return Ok(());
-        }
-        // SAFETY: as above.
-        unsafe { debug::paint(object, &self.geometry, debug::POISON_FREE) };
+    /// An object just marked CACHED by its free: onto this CPU's array (flushing the
+    /// oldest batch to the slab lists when it is full), or back to its slab without one.
+    #[inline(always)]
+    fn stash(&self, cpu: usize, object: NonNull<u8>, place: Place) {
         let pushed = self.with_array(cpu, |array| {
             if array.is_full() {
                 let mut lists = self.lists.lock();
@@ -399,9 +367,25 @@ impl Cache {
             self.lists
                 .lock()
                 .put(&self.geometry, place, CACHED)
-                .expect("an object marked cached above goes back to its slab");
+                .expect("an object marked cached by its free goes back to its slab");
         }
-        Ok(())
+    }
+
+    /// With red zones, on a free (the object marked): checks the red zone and poisons the
+    /// object; false if the zone was overwritten and the object is quarantined instead.
+    /// Out of line, so the plain path stays as short as it was.
+    #[inline(never)]
+    fn check_freed(&self, object: NonNull<u8>, place: Place) -> bool {
+        // SAFETY: an object of this cache whose user just gave it up; marked, so no other
+        // free or allocation can take it: ours alone.
+        if let Some(damage) = unsafe { debug::check_red_zone(object, &self.geometry) } {
+            self.quarantine(place, CACHED);
+            self.report(object, damage, Seen::Free, Fate::Quarantined);
+            return false;
+        }
+        // SAFETY: as above.
+        unsafe { debug::paint(object, &self.geometry, debug::POISON_FREE) };
+        true
     }
 
     /// Adds `delta` to `cpu`'s live count. Only `cpu` itself writes its count, with

@@ -233,7 +233,7 @@ pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
 /// `fault [KIND CPU]`: arms a fault for the CPU's next bring-up or teardown, or lists the
 /// faults armed.
 pub(super) fn fault<'a>(args: &Args<'a>) -> CmdResult<'a> {
-    use crate::smp::fault::{FAULTS, Fault};
+    use crate::smp::fault::{FAULTS, Fault, FaultSpecError};
     args.at_most(2)?;
     if args.is_empty() {
         let mut any = false;
@@ -251,8 +251,8 @@ pub(super) fn fault<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let kind = args.word(0, "a fault kind")?;
     let Some(fault) = Fault::from_name(kind) else {
         return Err(CmdError::failed(format_args!(
-            "'{kind}': unknown fault; one of cpu_on_invalid cpu_on_already_on cpu_on_denied \
-             no_arrival no_death death_unconfirmed"
+            "{}",
+            FaultSpecError::UnknownKind(kind)
         )));
     };
     let cpu = cpu_number(args, 1)?;
