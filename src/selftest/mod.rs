@@ -2,6 +2,7 @@
 //! failures, and their end, where the CPUs they ran on are waited for and every CPU they
 //! took down is brought back.
 
+pub mod fpsimd;
 pub mod slab_hotplug;
 pub mod stress_all;
 

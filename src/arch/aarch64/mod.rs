@@ -8,6 +8,7 @@ pub mod cache;
 pub mod cpu;
 mod entry;
 pub mod exceptions;
+pub mod fpsimd;
 pub mod layout;
 pub mod mmu;
 pub mod psci;

@@ -8,6 +8,7 @@ mod bench;
 mod cpu;
 mod machine;
 mod slab;
+mod stress;
 
 pub use cpu::finish_cpu_off;
 
@@ -125,11 +126,12 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "stress",
-        args: "slab-hotplug|all [s]",
+        args: "slab-hotplug|all|fpsimd [s]",
         help: "slab-hotplug: the 2004 scenario, caches made and destroyed while CPUs\n\
                come and go; all: the soak, traffic on every CPU, cache churn and\n\
-               random hotplug; for s seconds (default 10)",
-        run: slab::stress,
+               random hotplug; fpsimd: vector registers held across cross-calls on\n\
+               every CPU; for s seconds (default 10)",
+        run: stress::stress,
     },
     Command {
         name: "bench",

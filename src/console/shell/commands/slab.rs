@@ -1,5 +1,4 @@
-//! Slab commands: `slabinfo`, `slab create|alloc|free|destroy|shrink|check|set|misuse`,
-//! and `stress slab-hotplug`.
+//! Slab commands: `slabinfo`, `slab create|alloc|free|destroy|shrink|check|set|misuse`.
 //!
 //! Caches made with `slab create` belong to the shell, which keeps the objects it
 //! allocated from them, so `slab free` and `slab destroy` work by name; the kernel's own
@@ -14,7 +13,6 @@ use crate::dt::bootargs::{MAX_RACE_WINDOW_US, parse_on_off};
 use crate::mm::kernel_slab as slab;
 use crate::mm::slab::{CacheHandle, SlabFlags, cache::valid_name, geometry::MAX_OBJECT_SIZE};
 use crate::println;
-use crate::selftest::{slab_hotplug, stress_all};
 
 mod misuse;
 
@@ -322,62 +320,5 @@ fn set<'a>(args: &Args<'a>) -> CmdResult<'a> {
         slab::set_race_window_us(us);
         println!("slab.race_window_us={us}");
     }
-    Ok(())
-}
-
-pub(super) fn stress<'a>(args: &Args<'a>) -> CmdResult<'a> {
-    args.at_most(2)?;
-    let scenario = args.choice(0, &["slab-hotplug", "all"], "slab-hotplug or all")?;
-    let seconds = args.number_or(1, 10, "a number of seconds")?;
-    if seconds == 0 || seconds > 3600 {
-        return Err(CmdError::failed(format_args!(
-            "{seconds} s: give 1 to 3600"
-        )));
-    }
-    if scenario == "all" {
-        return stress_all(seconds);
-    }
-    let (r, failure) =
-        slab_hotplug::run(seconds).map_err(|e| CmdError::failed(format_args!("{e}")))?;
-    if let Some(why) = failure {
-        println!("stress slab-hotplug: {why}");
-    }
-    println!(
-        "RESULT stress-slab-hotplug {} seconds={} lock={} window_us={} cycles={} hotplug_ops={} \
-         objects={} race1={} race2={} invariant_breaks={} pages_leaked={} objects_leaked={}",
-        if r.passed { "PASS" } else { "FAIL" },
-        r.seconds,
-        if r.lock { "on" } else { "off" },
-        r.window_us,
-        r.cycles,
-        r.hotplug_ops,
-        r.objects,
-        r.race1,
-        r.race2,
-        r.invariant_breaks,
-        r.pages_leaked,
-        r.objects_leaked
-    );
-    Ok(())
-}
-
-fn stress_all<'a>(seconds: u64) -> CmdResult<'a> {
-    let (r, failure) =
-        stress_all::run(seconds).map_err(|e| CmdError::failed(format_args!("{e}")))?;
-    if let Some(why) = failure {
-        println!("stress all: first failure: {why}");
-    }
-    println!(
-        "RESULT stress-all {} seconds={} hotplug_ops={} caches={} objects={} failures={} \
-         pages_leaked={} objects_leaked={}",
-        if r.passed { "PASS" } else { "FAIL" },
-        r.seconds,
-        r.hotplug_ops,
-        r.caches,
-        r.objects,
-        r.failures,
-        r.pages_leaked,
-        r.objects_leaked
-    );
     Ok(())
 }
