@@ -28,7 +28,7 @@ GDBPORT ?= 1234
 GDBFLAGS ?=
 SYMBOLIZE ?= 1
 
-TARGET  := aarch64-unknown-none
+TARGET  := aarch64-unknown-none-softfloat
 ELF     := target/$(TARGET)/release/kernel
 BUILD   := build
 IMAGE   := $(BUILD)/Image
@@ -149,11 +149,13 @@ sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disabl
 	cp tools/sdcard/config.txt tools/sdcard/cmdline.txt $(SDCARD)/
 	@echo "$(SDCARD): copy these files onto the FAT boot partition of a card (README: Raspberry Pi 4)"
 
-lint: $(BUILD)/.setup
+# Style and static checks, the image's included: no FP/SIMD register outside fpsimd.s.
+lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 	cargo fmt --all -- --check
 	cargo clippy --lib --tests -- -D warnings
 	cargo clippy -p ktest -p symbolize -p bench --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
+	tools/check-fpsimd.sh $(BUILD)/kernel.elf src/arch/aarch64/fpsimd.s
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
 QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb

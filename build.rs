@@ -6,7 +6,7 @@ fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     println!("cargo:rerun-if-changed=linker.ld");
     println!("cargo:rerun-if-changed=build.rs");
-    if target == "aarch64-unknown-none" {
+    if target == "aarch64-unknown-none-softfloat" {
         let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
         println!("cargo:rustc-link-arg-bins=-T{dir}/linker.ld");
         // A static PIE: the image carries its own R_AARCH64_RELATIVE relocations and applies

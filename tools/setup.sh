@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing the kernel needs, and only what is missing:
-# the aarch64-unknown-none Rust target, qemu-system-arm >= 9 (Debian bookworm-backports on
+# the aarch64-unknown-none-softfloat Rust target, qemu-system-arm >= 9 (Debian bookworm-backports on
 # bookworm), gdb-multiarch and device-tree-compiler. Says what it does; stops with a clear
 # message where it cannot (not root, no apt-get).
 set -euo pipefail
@@ -21,9 +21,10 @@ qemu_ok() {
 if ! command -v rustup >/dev/null 2>&1; then
     die "rustup not found: install Rust with rustup first (https://rustup.rs), then re-run"
 fi
-if ! rustup target list --installed | grep -qx aarch64-unknown-none; then
-    say "adding Rust target aarch64-unknown-none"
-    rustup target add aarch64-unknown-none
+# The kernel's target: no FP/SIMD registers in compiled code (src/arch/aarch64/fpsimd.rs).
+if ! rustup target list --installed | grep -qx aarch64-unknown-none-softfloat; then
+    say "adding Rust target aarch64-unknown-none-softfloat"
+    rustup target add aarch64-unknown-none-softfloat
 fi
 for comp in rustfmt clippy; do
     if ! rustup component list --installed | grep -q "^$comp"; then
@@ -37,7 +38,8 @@ missing=()
 qemu_ok || missing+=(qemu)
 command -v gdb-multiarch >/dev/null 2>&1 || missing+=(gdb-multiarch)
 command -v dtc >/dev/null 2>&1 || missing+=(device-tree-compiler)
-command -v llvm-objcopy >/dev/null 2>&1 || command -v rust-objcopy >/dev/null 2>&1 || missing+=(llvm)
+# llvm-objcopy makes the Image; llvm-objdump checks it (tools/check-fpsimd.sh).
+command -v llvm-objcopy >/dev/null 2>&1 && command -v llvm-objdump >/dev/null 2>&1 || missing+=(llvm)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

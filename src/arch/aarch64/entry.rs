@@ -1,5 +1,5 @@
-//! The assembly a core runs before Rust: the arm64 Image header, the EL2→EL1 drop, FP/SIMD
-//! enable, self-relocation, BSS and the boot stack (`entry.s`), and the exception vector
+//! The assembly a core runs before Rust: the arm64 Image header, the EL2→EL1 drop, the
+//! FP/SIMD trap, self-relocation, BSS and the boot stack (`entry.s`), and the exception vector
 //! table (`vectors.s`).
 
 core::arch::global_asm!(include_str!("entry.s"));

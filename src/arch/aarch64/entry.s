@@ -122,14 +122,15 @@ at_el1:
     isb
     ret
 
-// At EL1, before any Rust code: SP_EL1 selected, interrupts masked, FP/SIMD enabled
-// (the compiler uses the vector registers freely).
+// At EL1, before any Rust code: SP_EL1 selected, interrupts masked, FP/SIMD trapped.
+// The kernel is compiled without FP/SIMD (aarch64-unknown-none-softfloat), so the
+// exception vectors save none of those registers; a use anyway is an Oops that says so
+// (fpsimd.rs). CPACR_EL1 resets to an unknown value: FPEN = 0b00 traps EL1 and EL0.
     .global cpu_early_setup
 cpu_early_setup:
     msr     spsel, #1
     msr     daifset, #0xf
-    mov     x0, #(3 << 20)          // CPACR_EL1.FPEN: no traps
-    msr     cpacr_el1, x0
+    msr     cpacr_el1, xzr
     isb
     ret
 

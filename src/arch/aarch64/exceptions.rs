@@ -140,7 +140,10 @@ pub fn exception_class(ec: u64) -> &'static str {
     match ec {
         0x00 => "unknown reason (undefined instruction)",
         0x01 => "trapped WFI/WFE",
-        0x07 => "trapped FP/SIMD access",
+        0x07 => {
+            "FP/SIMD instruction at EL1, where it is trapped: the kernel is built without \
+             FP/SIMD (aarch64-unknown-none-softfloat) and saves no vector registers"
+        }
         0x0e => "illegal execution state",
         0x15 => "SVC",
         0x18 => "trapped system register access",

@@ -5,8 +5,9 @@
 //! `-mgeneral-regs-only`: the compiler never puts a value in a vector or FP register, so
 //! an exception cannot change what the code it interrupts holds there, and the vectors save
 //! none of them. Each core traps FP/SIMD at EL1 (CPACR_EL1.FPEN, set in `entry.s`), so an
-//! instruction that uses them anyway, outside [`with_fpsimd`], is an Oops that says so.
-//! `make test` checks the image: only [`hold_vector_registers`] names a vector register.
+//! instruction that uses them anyway, outside [`with_fpsimd`], is an Oops that says so
+//! (`crash fpsimd` shows one). `make test` checks the image: only the routines of
+//! `fpsimd.s` name an FP or vector register.
 //!
 //! [`with_fpsimd`] is Linux's `kernel_neon_begin`/`kernel_neon_end`: FP/SIMD access on
 //! this core for the length of a closure run in thread context. Nothing saves the registers
@@ -15,7 +16,7 @@
 
 use aarch64_cpu::registers::{CPACR_EL1, ReadWriteable, Readable, Writeable};
 
-/// v0-v31, FPCR and FPSR, laid out as `fpsimd_hold.s` reads and writes them.
+/// v0-v31, FPCR and FPSR, laid out as `fpsimd.s` reads and writes them.
 #[repr(C, align(16))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VectorFile {
@@ -105,9 +106,10 @@ impl VectorFile {
 
 unsafe extern "C" {
     fn hold_vector_registers_asm(expected: *const VectorFile, seen: *mut VectorFile, until: u64);
+    fn use_fpsimd_asm();
 }
 
-core::arch::global_asm!(include_str!("fpsimd_hold.s"));
+core::arch::global_asm!(include_str!("fpsimd.s"));
 
 /// Runs `f` with FP/SIMD access enabled on this core (Linux's `kernel_neon_begin` and
 /// `kernel_neon_end`). Thread context only, not nested: an interrupt handler that used
@@ -120,6 +122,13 @@ pub fn with_fpsimd<R>(f: impl FnOnce() -> R) -> R {
     CPACR_EL1.set(before);
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     result
+}
+
+/// Executes one FP instruction as this core stands: outside [`with_fpsimd`] the trap
+/// makes it an Oops (for `crash fpsimd`).
+pub fn use_fpsimd() {
+    // SAFETY: the routine writes d0 only, which no compiled code of the kernel uses.
+    unsafe { use_fpsimd_asm() }
 }
 
 /// Loads `expected` into v0-v31, FPCR and FPSR, spins with interrupts as they are until

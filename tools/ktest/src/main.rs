@@ -9,6 +9,7 @@
 
 mod bad_dtb;
 mod faults;
+mod fpsimd;
 mod gdb;
 mod slab_debug;
 mod soak;
@@ -325,7 +326,7 @@ fn cases() -> Vec<Case> {
                 "entered at EL1, now EL1",
                 "psci: Hvc conduit, version",
                 "hotslab> help",
-                "crash null|undefined|panic",
+                "crash null|undefined|fpsimd|panic",
                 "gic:         GICv2, distributor [0x0008000000-0x000800ffff]",
                 "console:     pl011@9000000",
                 "memory:      [0x0040000000-0x005fffffff] (512 MiB)",
@@ -335,8 +336,8 @@ fn cases() -> Vec<Case> {
                 "cpu0: 4 CPU(s) in the device tree",
                 "bogus: unknown command",
                 "cpus: too many arguments (at most 0)",
-                "crash: argument 1 'sideways': expected null, undefined or panic",
-                "usage: crash null|undefined|panic",
+                "crash: argument 1 'sideways': expected null, undefined, fpsimd or panic",
+                "usage: crash null|undefined|fpsimd|panic",
                 "hotslab> poweroff",
             ],
             ..base
@@ -712,6 +713,7 @@ fn cases() -> Vec<Case> {
     ];
     cases.extend(raspberry_pi_4_cases(&base));
     cases.extend(faults::cases(&base));
+    cases.extend(fpsimd::cases(&base));
     cases.extend(bad_dtb::cases(&base));
     cases.extend(soak::cases(&base));
     cases.extend(slab_debug::cases(&base));

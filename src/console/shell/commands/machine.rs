@@ -148,11 +148,12 @@ pub(super) fn crash<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(1)?;
     match args.choice(
         0,
-        &["null", "undefined", "panic"],
-        "null, undefined or panic",
+        &["null", "undefined", "fpsimd", "panic"],
+        "null, undefined, fpsimd or panic",
     )? {
         "null" => exceptions::provoke(Fault::NullDereference),
         "undefined" => exceptions::provoke(Fault::UndefinedInstruction),
+        "fpsimd" => crate::arch::fpsimd::use_fpsimd(),
         _ => panic!("the crash command asked for a panic"),
     }
     Ok(())

@@ -165,7 +165,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        args: "null|undefined|panic",
+        args: "null|undefined|fpsimd|panic",
         help: "make the kernel fail on purpose, to see its Oops report",
         run: machine::crash,
     },

@@ -1,6 +1,9 @@
+// The kernel's only FP/SIMD instructions (fpsimd.rs): `make test` checks that no other
+// function of the image names an FP or vector register.
+//
 // hold_vector_registers_asm(expected: *const VectorFile, seen: *mut VectorFile, until: u64)
 //
-// The one routine of the kernel that uses the FP/SIMD registers: it loads v0-v31, FPCR
+// Loads v0-v31, FPCR
 // and FPSR from `expected`, spins with interrupts as the caller left them until the
 // system counter (CNTPCT_EL0) reaches `until`, then stores all of them into `seen`. Any
 // difference is what an exception taken during the spin changed. Nothing between the
@@ -75,4 +78,13 @@ hold_vector_registers_asm:
     ldp     d12, d13, [sp, #48]
     ldp     d14, d15, [sp, #64]
     ldp     x29, x30, [sp], #80
+    ret
+
+// use_fpsimd_asm(): one FP instruction, with whatever access the core has: at EL1 outside
+// with_fpsimd it traps, which is what `crash fpsimd` shows.
+    .section .text.use_fpsimd_asm, "ax"
+    .global use_fpsimd_asm
+    .balign 4
+use_fpsimd_asm:
+    fmov    d0, xzr
     ret
