@@ -182,7 +182,7 @@ QEMU_DTBS += $(BUILD)/dts/qemu-raspi4b-rpi4.dtb $(BUILD)/dts/qemu-raspi4b-upstre
 BAD_DTB_BASE := $(BUILD)/dts/qemu-virt-gicv2.dtb
 BAD_DTB_RUN  := run="dt; cpus; cpu on 1; mem; poweroff"
 BAD_DTBS := $(patsubst %,$(BUILD)/dts/qemu-virt-%.dtb,no-psci no-memory no-cpus no-uart \
-	unknown-gic dangling-stdout-path)
+	unknown-gic dangling-stdout-path no-enable-method)
 $(BUILD)/dts/qemu-virt-no-psci.dtb: $(BAD_DTB_BASE)
 	cp $< $@.tmp && fdtput -r $@.tmp /psci && \
 	  fdtput -t s $@.tmp /chosen bootargs '$(BAD_DTB_RUN)' && mv $@.tmp $@
@@ -198,16 +198,37 @@ $(BUILD)/dts/qemu-virt-unknown-gic.dtb: $(BAD_DTB_BASE)
 	cp $< $@.tmp && \
 	  fdtput -t s $@.tmp /$$(fdtget -l $@.tmp / | grep '^intc@') compatible acme,imaginary-gic && \
 	  mv $@.tmp $@
+# CPUs 1-3 without an enable-method: the boot CPU runs alone and says why.
+$(BUILD)/dts/qemu-virt-no-enable-method.dtb: $(BAD_DTB_BASE)
+	cp $< $@.tmp && for c in 1 2 3; do fdtput -d $@.tmp /cpus/cpu@$$c enable-method || exit 1; done && \
+	  mv $@.tmp $@
 $(BUILD)/dts/qemu-virt-dangling-stdout-path.dtb: $(BAD_DTB_BASE)
 	cp $< $@.tmp && fdtput -t s $@.tmp /chosen stdout-path /uart@7770000 && mv $@.tmp $@
 
-unit: image $(QEMU_DTBS)
+# Every arm64 device tree of Debian's Linux package, and libfdt's reading of each, which
+# the host test src/dt/corpus_tests.rs compares the kernel's reader with. Where the package
+# cannot be fetched that test says so loudly and skips.
+LINUX_DTBS    := $(BUILD)/dts/linux
+LINUX_READING := $(BUILD)/dts/linux.reading
+PYTHON_LIBFDT  = $(firstword $(foreach p,/usr/bin/python3 python3,$(shell $(p) -c 'import libfdt' 2>/dev/null && echo $(p))))
+$(LINUX_DTBS)/.fetched:
+	@rm -rf $(LINUX_DTBS)
+	@if tools/fetch-debian.sh --meta --under 'usr/lib/linux-image-*' linux-image-arm64 main \
+	    $(LINUX_DTBS) '*.dtb'; then touch $@; else \
+	  echo "*** WARNING: could not fetch Debian's arm64 device trees: their comparison with libfdt will be SKIPPED ***"; fi
+$(LINUX_READING): $(LINUX_DTBS)/.fetched tools/dt-reference/libfdt_reading.py $(BUILD)/.setup
+	@test -n "$(PYTHON_LIBFDT)" || { echo "error: no Python with libfdt (tools/setup.sh installs python3-libfdt)"; exit 1; }
+	$(PYTHON_LIBFDT) tools/dt-reference/libfdt_reading.py $(LINUX_DTBS) > $@.tmp && mv $@.tmp $@
+
+unit: image $(QEMU_DTBS) $(LINUX_READING)
 	cargo test --workspace
 	@test -f $(UPSTREAM_DTB) || echo "*** SKIPPED: the upstream Raspberry Pi 4 DTB tests (no $(UPSTREAM_DTB)) ***"
+	# Every Linux arm64 tree against libfdt's reading of it, with the count of each outcome.
+	cargo test --lib dt::corpus_tests -- --ignored --nocapture
 	# The hotplug lock under loom, every interleaving (bounded): its own build directory.
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
-qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS)
+qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(LINUX_DTBS)/.fetched
 	cargo run --release -p ktest -- --image $(IMAGE)
 
 test: lint unit qemu-test
@@ -217,11 +238,11 @@ test: lint unit qemu-test
 # seeded with every tree of build/dts/; what a target finds is left in fuzz/artifacts/.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= dt_parse shell_line
-fuzz: $(DTBS) $(QEMU_DTBS) $(BAD_DTBS)
+fuzz: $(DTBS) $(QEMU_DTBS) $(BAD_DTBS) $(LINUX_DTBS)/.fetched
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 	@mkdir -p fuzz/corpus/dt_parse fuzz/corpus/shell_line
-	@for f in $(BUILD)/dts/*.dtb $(BUILD)/dts/upstream/*.dtb; do [ -f "$$f" ] || continue; \
+	@for f in $(BUILD)/dts/*.dtb $(BUILD)/dts/upstream/*.dtb $(LINUX_DTBS)/*/*.dtb; do [ -f "$$f" ] || continue; \
 	  dtc -q -I dtb -O dtb -o fuzz/corpus/dt_parse/seed-$$(basename $$f) $$f || exit 1; done
 	@cp fuzz/seeds/shell_line/* fuzz/corpus/shell_line/
 	@for t in $(FUZZ_TARGETS); do \

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Fetches files out of one of Debian's arm64 packages, as data, on any host with apt:
 #
-#   tools/fetch-debian.sh [--meta] PACKAGE COMPONENT DEST PATTERN...
+#   tools/fetch-debian.sh [--meta] [--under DIR] PACKAGE COMPONENT DEST PATTERN...
 #
 # With --meta, PACKAGE is a metapackage and its first dependency is fetched instead
 # (linux-image-arm64 -> linux-image-6.1.0-N-arm64). Each file matching a shell PATTERN
-# (e.g. '*/bcm2711-rpi-4-b.dtb') is copied flat into DEST. apt runs on private state under
+# (e.g. '*/bcm2711-rpi-4-b.dtb') is copied flat into DEST; with --under DIR (a shell
+# pattern for a directory of the package, e.g. 'usr/lib/linux-image-*'), with its path
+# below DIR kept. apt runs on private state under
 # build/debian/, so the host's apt configuration is neither needed nor changed, and no root
 # is needed. Exits 3, saying why, when apt or the network is not there.
 set -euo pipefail
 
 die() { printf 'fetch-debian: %s\n' "$*" >&2; exit "${2:-1}"; }
-meta=
-if [ "${1:-}" = --meta ]; then meta=1; shift; fi
+meta= under=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --meta) meta=1; shift ;;
+        --under) under=${2:?--under needs a directory}; shift 2 ;;
+        *) break ;;
+    esac
+done
 [ $# -ge 4 ] || die "usage: $0 [--meta] PACKAGE COMPONENT DEST PATTERN..." 2
 package=$1 component=$2 dest=$3
 shift 3
@@ -54,9 +62,19 @@ if [ -z "$deb" ]; then
 fi
 
 mkdir -p "$dest"
+dest=$(cd "$dest" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "${@/#/.\/}" 2>/dev/null ||
     die "$(basename "$deb") holds none of: $*"
-find "$tmp" -type f -exec cp {} "$dest"/ \;
-printf 'fetch-debian: %s from %s\n' "$(cd "$tmp" && find . -type f -printf '%f ' )" "$(basename "$deb")" >&2
+if [ -n "$under" ]; then
+    # shellcheck disable=SC2086 # the pattern is meant to expand
+    top=$(cd "$tmp" && ls -d $under 2>/dev/null | head -n1)
+    [ -n "$top" ] || die "$(basename "$deb") has no directory $under"
+    (cd "$tmp/$top" && find . -type f -exec cp --parents {} "$dest"/ \;)
+    printf 'fetch-debian: %s file(s) under %s from %s\n' "$(find "$tmp/$top" -type f | wc -l)" \
+        "$top" "$(basename "$deb")" >&2
+else
+    find "$tmp" -type f -exec cp {} "$dest"/ \;
+    printf 'fetch-debian: %s from %s\n' "$(cd "$tmp" && find . -type f -printf '%f ' )" "$(basename "$deb")" >&2
+fi

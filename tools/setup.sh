@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing the kernel needs, and only what is missing:
 # the aarch64-unknown-none-softfloat Rust target, qemu-system-arm >= 9 (Debian bookworm-backports on
-# bookworm), gdb-multiarch and device-tree-compiler. Says what it does; stops with a clear
+# bookworm), gdb-multiarch, device-tree-compiler, python3-libfdt and llvm. Says what it does; stops with a clear
 # message where it cannot (not root, no apt-get).
 set -euo pipefail
 
@@ -38,6 +38,8 @@ missing=()
 qemu_ok || missing+=(qemu)
 command -v gdb-multiarch >/dev/null 2>&1 || missing+=(gdb-multiarch)
 command -v dtc >/dev/null 2>&1 || missing+=(device-tree-compiler)
+# libfdt for Python: the independent reading of Linux's device trees (tools/dt-reference).
+/usr/bin/python3 -c 'import libfdt' >/dev/null 2>&1 || missing+=(python3-libfdt)
 # llvm-objcopy makes the Image; llvm-objdump checks it (tools/check-fpsimd.sh).
 command -v llvm-objcopy >/dev/null 2>&1 && command -v llvm-objdump >/dev/null 2>&1 || missing+=(llvm)
 

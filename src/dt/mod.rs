@@ -6,10 +6,11 @@
 //! the CPUs, every address translated through the parents' `ranges`. Parsing is pure (no hardware access, no allocation) and compiles
 //! on the host, where it is unit-tested on real blobs.
 //!
-//! The blob is structurally validated by `dtoolkit` before anything walks it, so a corrupt
-//! blob is an error value, not a panic (see the README on why not the `fdt` crate). Its
-//! one known defect: it refuses property names longer than the specification's 31
-//! characters, which some Linux trees use; such a blob is reported as malformed.
+//! The blob is walked with `dtoolkit`, after a structural check of our own (`blob`) that
+//! is dtoolkit's without its one defect, the refusal of names longer than the
+//! specification's 31 characters that Linux's and QEMU's trees use; so a corrupt blob is
+//! an error value, never a panic, and every tree dtc reads is read (see docs/device-tree.md
+//! on why dtoolkit and not the `fdt` crate).
 //! Problems in the tree's content (a UART without `reg`, an unknown enable method) are
 //! collected as [`Problem`]s and reported at boot; only a blob the kernel cannot run from
 //! at all is a [`DtError`]. What the reader cannot use it leaves out, so every platform it
@@ -17,9 +18,11 @@
 //! region that wraps, interrupts in range, MPIDRs that name cores...), which boot code
 //! relies on; the mutation tests and the fuzz targets hold it to them on damaged blobs.
 
+pub mod blob;
 pub mod bootargs;
 pub mod cells;
 mod consistency;
+mod interrupts;
 mod platform;
 mod walk;
 
@@ -38,6 +41,8 @@ pub fn blob_size(header: &[u8]) -> Option<usize> {
     (magic == FDT_MAGIC).then_some(size as usize)
 }
 
+#[cfg(test)]
+mod corpus_tests;
 #[cfg(test)]
 mod mutation_tests;
 #[cfg(test)]

@@ -883,7 +883,7 @@ fn interrupts_outside_their_ranges_are_not_used() {
         assert_eq!(p.timer, None);
         assert_eq!(p.console.map(|c| c.irq), Some(None));
     });
-    assert_reported(&problems, "timer 'interrupts' unreadable or not PPIs");
+    assert_reported(&problems, "timer interrupts are not PPIs of the GIC");
 }
 
 #[test]

@@ -3,30 +3,41 @@
 use core::fmt::{self, Write};
 
 use arrayvec::{ArrayString, ArrayVec};
-use dtoolkit::error::FdtParseError;
 use dtoolkit::fdt::Fdt;
 
+use super::blob::{self, BlobError};
 use super::cells;
-use super::consistency::{
-    MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK, PPI_INTIDS, SPI_INTIDS, region_is_sane,
-};
+use super::consistency::{MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK, region_is_sane};
+use super::interrupts::{Controllers, GicInterrupt, Specifiers, decode_gic};
 use super::walk::{self, Visit};
 use crate::MAX_CPUS;
 use crate::mm::region::PhysRegion;
 
-pub const MAX_MEMORY_REGIONS: usize = 8;
-pub const MAX_RESERVATIONS: usize = 32;
+// Limits of what one tree may describe. Debian's 576 arm64 trees from Linux need at most
+// 6 memory ranges, 44 reservations, 4 UARTs and 42 aliases.
+pub const MAX_MEMORY_REGIONS: usize = 16;
+pub const MAX_RESERVATIONS: usize = 64;
 const MAX_PROBLEMS: usize = 16;
 const MAX_UARTS: usize = 8;
-const MAX_ALIASES: usize = 32;
-const MAX_CLOCKS: usize = 32;
+const MAX_ALIASES: usize = 64;
+const MAX_CLOCKS: usize = 64;
 const MAX_GICV3_REDIST_REGIONS: usize = 8;
+/// Interrupt controllers of a GIC binding the walk keeps until it knows the root one.
+const MAX_GICS: usize = 4;
+/// The GICv2 implementations the kernel drives (Linux's irq-gic.c names, GICv1 aside).
+const GICV2_COMPATIBLE: [&str; 4] = [
+    "arm,gic-400",
+    "arm,cortex-a15-gic",
+    "arm,cortex-a7-gic",
+    "qcom,msm-qgic2",
+];
+const GICV3_COMPATIBLE: [&str; 1] = ["arm,gic-v3"];
 
 /// Why a blob cannot describe a machine this kernel can run on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DtError {
-    /// The blob failed structural validation (header, tokens, strings, offsets).
-    Malformed(FdtParseError),
+    /// The blob's structure is broken (header, tokens, strings, offsets): `blob::check`.
+    Malformed(BlobError),
     /// The blob's header claims a size that does not fit where it was found.
     BadSize { claimed: usize, available: usize },
     /// No usable `/memory` node: there is nothing to run in.
@@ -185,6 +196,8 @@ pub struct Platform<'dtb> {
     /// Every enabled UART this kernel has a driver for, in tree order.
     pub uarts: ArrayVec<Uart<'dtb>, MAX_UARTS>,
     pub gic: Option<Gic>,
+    /// The GIC's phandle, which interrupt specifiers name it by.
+    pub gic_phandle: Option<u32>,
     pub psci: Option<PsciMethod>,
     pub timer: Option<Timer>,
     /// The BCM2835/BCM2711 power-management block whose watchdog resets the SoC.
@@ -197,13 +210,31 @@ pub struct Platform<'dtb> {
     pub problems_dropped: usize,
 }
 
+/// A UART as the walk finds it: its node path, the phandle of its clock and its
+/// interrupts, resolved once the whole tree is known.
+struct FoundUart<'dtb> {
+    path: ArrayString<{ walk::MAX_PATH }>,
+    uart: Uart<'dtb>,
+    clock: Option<u32>,
+    interrupts: Option<Specifiers<'dtb>>,
+}
+
 /// Per-walk scratch state the final [`Platform`] does not keep.
 struct Scratch<'dtb> {
-    /// Each UART with its node path and the phandle of its clock (resolved after the walk).
-    uarts: ArrayVec<(ArrayString<{ walk::MAX_PATH }>, Uart<'dtb>, Option<u32>), MAX_UARTS>,
+    uarts: ArrayVec<FoundUart<'dtb>, MAX_UARTS>,
     aliases: ArrayVec<(ArrayString<32>, &'dtb str), MAX_ALIASES>,
     /// `(phandle, clock-frequency)` of every node that has both.
     clocks: ArrayVec<(u32, u32), MAX_CLOCKS>,
+    /// Every interrupt controller, for following `interrupt-parent` chains.
+    controllers: Controllers,
+    /// The root's `interrupt-parent`: where the chain to the root controller starts.
+    root_interrupt_parent: Option<u32>,
+    /// Each enabled GIC with its phandle (`None` inside: its registers were unusable).
+    gics: ArrayVec<(Option<u32>, &'dtb str, Option<Gic>), MAX_GICS>,
+    /// The first enabled architected timer: its name and interrupts.
+    timer: Option<(&'dtb str, Option<Specifiers<'dtb>>)>,
+    /// Whether a PSCI node has been met (the first one decides).
+    psci_seen: bool,
 }
 
 impl<'dtb> Platform<'dtb> {
@@ -221,7 +252,7 @@ impl<'dtb> Platform<'dtb> {
     /// [`Platform::check_consistency`] promises holds.
     pub fn read_tree(blob: &'dtb [u8], blob_base: u64) -> Result<Self, DtError> {
         // The header's size decides how much of `blob` is the tree; without a valid magic,
-        // dtoolkit's validation gives the reason.
+        // the structural check gives the reason.
         let blob = match super::blob_size(blob) {
             Some(claimed) if claimed > blob.len() => {
                 return Err(DtError::BadSize {
@@ -232,7 +263,10 @@ impl<'dtb> Platform<'dtb> {
             Some(claimed) => &blob[..claimed],
             None => blob,
         };
-        let fdt = Fdt::new(blob).map_err(DtError::Malformed)?;
+        blob::check(blob).map_err(DtError::Malformed)?;
+        // dtoolkit's own check would also refuse names longer than 31 characters, which
+        // real trees use; `blob::check` is the same check without that limit.
+        let fdt = Fdt::new_unchecked(blob);
 
         let mut platform = Platform {
             dtb: PhysRegion::new(blob_base, blob.len() as u64),
@@ -244,6 +278,7 @@ impl<'dtb> Platform<'dtb> {
             console: None,
             uarts: ArrayVec::new(),
             gic: None,
+            gic_phandle: None,
             psci: None,
             timer: None,
             watchdog: None,
@@ -256,6 +291,11 @@ impl<'dtb> Platform<'dtb> {
             uarts: ArrayVec::new(),
             aliases: ArrayVec::new(),
             clocks: ArrayVec::new(),
+            controllers: Controllers::new(),
+            root_interrupt_parent: None,
+            gics: ArrayVec::new(),
+            timer: None,
+            psci_seen: false,
         };
 
         for r in fdt.memory_reservations() {
@@ -282,8 +322,10 @@ impl<'dtb> Platform<'dtb> {
         }
 
         scratch.resolve_uart_clocks();
+        platform.choose_gic(&scratch);
+        platform.resolve_interrupts(&mut scratch);
         platform.choose_console(&scratch);
-        platform.uarts = scratch.uarts.iter().map(|(_, uart, _)| *uart).collect();
+        platform.uarts = scratch.uarts.iter().map(|found| found.uart).collect();
         platform.check_cpus();
         Ok(platform)
     }
@@ -386,9 +428,11 @@ impl<'dtb> Platform<'dtb> {
         {
             let _ = scratch.clocks.try_push((phandle, freq));
         }
+        scratch.controllers.record(v);
         match v.depth() {
             0 => {
                 self.model = v.prop_str("model");
+                scratch.root_interrupt_parent = v.prop_u32("interrupt-parent");
                 return;
             }
             1 => match v.node_name_base() {
@@ -398,26 +442,35 @@ impl<'dtb> Platform<'dtb> {
             },
             _ => {}
         }
-        if v.parent_name().is_some_and(|p| p == "reserved-memory") && v.depth() == 2 {
-            return self.visit_reserved_memory(v);
-        }
-        if v.parent_name().is_some_and(|p| p == "cpus") && v.prop_str("device_type") == Some("cpu")
-        {
+        if v.depth() == 2 && v.parent_name() == Some("cpus") && is_cpu(v) {
+            // A CPU's status says whether it runs now, not whether it exists: every CPU
+            // node is read (Linux's rule), and its enable method decides.
             return self.visit_cpu(v);
         }
         if !v.enabled() {
             return;
         }
-        if v.prop_str("device_type") == Some("memory") {
+        if v.depth() == 2 && v.parent_name() == Some("reserved-memory") {
+            return self.visit_reserved_memory(v);
+        }
+        if v.depth() == 1 && v.prop_str("device_type") == Some("memory") {
+            // Memory nodes are children of the root (Linux 6.1 reads no others).
             self.visit_memory(v);
         } else if v.compatible_with(&["arm,psci", "arm,psci-0.2", "arm,psci-1.0"]) {
-            self.visit_psci(v);
+            if !scratch.psci_seen {
+                scratch.psci_seen = true;
+                self.visit_psci(v);
+            }
         } else if v.compatible_with(&["arm,armv8-timer", "arm,armv7-timer"]) {
-            self.visit_timer(v);
-        } else if v.compatible_with(&["arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a7-gic"]) {
-            self.visit_gic_v2(v);
-        } else if v.compatible_with(&["arm,gic-v3"]) {
-            self.visit_gic_v3(v);
+            if scratch.timer.is_none() {
+                scratch.timer = Some((v.name, Specifiers::of(v)));
+            }
+        } else if v.compatible_with(&GICV2_COMPATIBLE) {
+            let gic = self.visit_gic_v2(v);
+            self.keep_gic(v, gic, scratch);
+        } else if v.compatible_with(&GICV3_COMPATIBLE) {
+            let gic = self.visit_gic_v3(v);
+            self.keep_gic(v, gic, scratch);
         } else if v.compatible_with(&["arm,pl011"]) {
             self.visit_uart(v, UartKind::Pl011, scratch);
         } else if v.compatible_with(&["brcm,bcm2835-aux-uart"]) {
@@ -514,8 +567,10 @@ impl<'dtb> Platform<'dtb> {
         }
         let enable_method = match v.prop_str("enable-method") {
             Some("psci") => EnableMethod::Psci,
+            // A 64-bit value (arm64's booting.rst), as Linux reads it.
             Some("spin-table") => match v
                 .prop("cpu-release-addr")
+                .filter(|value| value.len() == 8)
                 .and_then(cells::as_u64)
                 .filter(|addr| addr.is_multiple_of(8) && *addr < MAX_RELEASE_ADDR)
             {
@@ -524,7 +579,7 @@ impl<'dtb> Platform<'dtb> {
                     self.problem(
                         v.path,
                         format_args!(
-                            "spin-table without a valid (8-byte aligned, below {MAX_RELEASE_ADDR:#x}) 'cpu-release-addr'"
+                            "spin-table without a valid (64-bit, 8-byte aligned, below {MAX_RELEASE_ADDR:#x}) 'cpu-release-addr'"
                         ),
                     );
                     EnableMethod::Unsupported("spin-table")
@@ -556,6 +611,14 @@ impl<'dtb> Platform<'dtb> {
     }
 
     fn visit_psci(&mut self, v: &Visit<'_, 'dtb>) {
+        if !v.compatible_with(&["arm,psci-0.2", "arm,psci-1.0"]) {
+            // PSCI 0.1 has no standard function numbers: the tree gives its own, and the
+            // kernel calls the standard ones.
+            return self.problem(
+                v.path,
+                format_args!("PSCI 0.1 ('arm,psci' alone) is not supported: no PSCI"),
+            );
+        }
         self.psci = match v.prop_str("method") {
             Some("hvc") => Some(PsciMethod::Hvc),
             Some("smc") => Some(PsciMethod::Smc),
@@ -569,74 +632,147 @@ impl<'dtb> Platform<'dtb> {
         };
     }
 
-    fn visit_timer(&mut self, v: &Visit<'_, 'dtb>) {
-        // Secure physical, non-secure physical, virtual, hypervisor: each a PPI.
-        let ppi = |index| gic_intid(v, index).filter(|irq| PPI_INTIDS.contains(irq));
-        match (ppi(1), ppi(2)) {
-            (Some(phys_irq), Some(virt_irq)) => self.timer = Some(Timer { phys_irq, virt_irq }),
-            _ => self.problem(
-                v.path,
-                format_args!("timer 'interrupts' unreadable or not PPIs"),
-            ),
-        }
-    }
-
-    fn visit_gic_v2(&mut self, v: &Visit<'_, 'dtb>) {
+    /// A GICv2's distributor and CPU interface, or `None` (a problem) if unusable.
+    fn visit_gic_v2(&mut self, v: &Visit<'_, 'dtb>) -> Option<Gic> {
         match (v.reg(0), v.reg(1)) {
             (Ok(Some(d)), Ok(Some(c))) => {
                 let distributor = self.checked_region(v.path, "GIC distributor", d);
                 let cpu_interface = self.checked_region(v.path, "GIC CPU interface", c);
-                if let (Some(distributor), Some(cpu_interface)) = (distributor, cpu_interface) {
-                    self.set_gic(
-                        v,
-                        Gic::V2 {
-                            distributor,
-                            cpu_interface,
-                        },
-                    );
-                }
+                Some(Gic::V2 {
+                    distributor: distributor?,
+                    cpu_interface: cpu_interface?,
+                })
             }
-            (Err(e), _) | (_, Err(e)) => self.problem(v.path, format_args!("bad 'reg': {e}")),
-            _ => self.problem(
-                v.path,
-                format_args!("GICv2 needs distributor and CPU interface 'reg'"),
-            ),
+            (Err(e), _) | (_, Err(e)) => {
+                self.problem(v.path, format_args!("bad 'reg': {e}"));
+                None
+            }
+            _ => {
+                self.problem(
+                    v.path,
+                    format_args!("GICv2 needs distributor and CPU interface 'reg'"),
+                );
+                None
+            }
         }
     }
 
-    fn visit_gic_v3(&mut self, v: &Visit<'_, 'dtb>) {
+    /// A GICv3's distributor and redistributor regions, or `None` (a problem) if unusable.
+    fn visit_gic_v3(&mut self, v: &Visit<'_, 'dtb>) -> Option<Gic> {
         let count = v.prop_u32("#redistributor-regions").unwrap_or(1) as usize;
         let distributor = match v.reg(0) {
-            Ok(Some(reg)) => match self.checked_region(v.path, "GIC distributor", reg) {
-                Some(region) => region,
-                None => return,
-            },
+            Ok(Some(reg)) => self.checked_region(v.path, "GIC distributor", reg)?,
             Ok(None) => {
-                return self.problem(v.path, format_args!("GICv3 without a distributor 'reg'"));
+                self.problem(v.path, format_args!("GICv3 without a distributor 'reg'"));
+                return None;
             }
-            Err(e) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
+            Err(e) => {
+                self.problem(v.path, format_args!("bad 'reg': {e}"));
+                return None;
+            }
         };
         let mut redistributors = ArrayVec::new();
         for i in 1..=count.min(MAX_GICV3_REDIST_REGIONS) {
             match v.reg(i) {
-                Ok(Some(reg)) => match self.checked_region(v.path, "GIC redistributors", reg) {
-                    Some(region) => redistributors.push(region),
-                    None => return,
-                },
+                Ok(Some(reg)) => {
+                    redistributors.push(self.checked_region(v.path, "GIC redistributors", reg)?)
+                }
                 Ok(None) => break,
-                Err(e) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
+                Err(e) => {
+                    self.problem(v.path, format_args!("bad 'reg': {e}"));
+                    return None;
+                }
             }
         }
         if redistributors.is_empty() {
-            return self.problem(v.path, format_args!("GICv3 without redistributors"));
+            self.problem(v.path, format_args!("GICv3 without redistributors"));
+            return None;
         }
-        self.set_gic(
-            v,
-            Gic::V3 {
-                distributor,
-                redistributors,
-            },
-        );
+        Some(Gic::V3 {
+            distributor,
+            redistributors,
+        })
+    }
+
+    /// Keeps a GIC until the root controller is known.
+    fn keep_gic(&mut self, v: &Visit<'_, 'dtb>, gic: Option<Gic>, scratch: &mut Scratch<'dtb>) {
+        if scratch
+            .gics
+            .try_push((v.prop_u32("phandle"), v.name, gic))
+            .is_err()
+        {
+            self.problem(
+                v.path,
+                format_args!("more than {MAX_GICS} GICs: this one ignored"),
+            );
+        }
+    }
+
+    /// The GIC the kernel drives: the root interrupt controller (where the root's
+    /// `interrupt-parent` chain ends) if it is a GIC, else the first GIC in the tree.
+    fn choose_gic(&mut self, scratch: &Scratch<'dtb>) {
+        if scratch.controllers.dropped > 0 {
+            self.problem(
+                "/",
+                format_args!(
+                    "more than {} interrupt controllers: {} not followed",
+                    super::interrupts::MAX_CONTROLLERS,
+                    scratch.controllers.dropped
+                ),
+            );
+        }
+        let root = scratch
+            .root_interrupt_parent
+            .and_then(|p| scratch.controllers.root_of(p));
+        let chosen = root
+            .and_then(|ph| scratch.gics.iter().find(|(p, _, _)| *p == Some(ph)))
+            .or(scratch.gics.first());
+        let Some((phandle, name, gic)) = chosen else {
+            return;
+        };
+        for (_, other, _) in scratch
+            .gics
+            .iter()
+            .filter(|(p, n, _)| (p, n) != (phandle, name))
+        {
+            self.problem(
+                other,
+                format_args!("not the root interrupt controller ({name} is): ignored"),
+            );
+        }
+        self.gic = gic.clone();
+        self.gic_phandle = *phandle;
+    }
+
+    /// The timer's PPIs and each UART's SPI, from specifiers of the chosen GIC.
+    fn resolve_interrupts(&mut self, scratch: &mut Scratch<'dtb>) {
+        let gic = self.gic.as_ref().and(self.gic_phandle);
+        let controllers = &scratch.controllers;
+        let on_gic = |specifiers: &Option<Specifiers<'dtb>>, index| {
+            let (controller, cells) = controllers.specifier(specifiers.as_ref()?, index)?;
+            (Some(controller) == gic)
+                .then(|| decode_gic(cells))
+                .flatten()
+        };
+        if let Some((name, specifiers)) = scratch.timer {
+            // Secure physical, non-secure physical, virtual, hypervisor: each a PPI.
+            match (on_gic(&specifiers, 1), on_gic(&specifiers, 2)) {
+                (Some(GicInterrupt::Ppi(phys_irq)), Some(GicInterrupt::Ppi(virt_irq))) => {
+                    self.timer = Some(Timer { phys_irq, virt_irq })
+                }
+                // Without a GIC the kernel says so once; the timer is only what follows.
+                _ if gic.is_none() => {}
+                _ => self.problem(
+                    name,
+                    format_args!("timer interrupts are not PPIs of the GIC"),
+                ),
+            }
+        }
+        for found in scratch.uarts.iter_mut() {
+            if let Some(GicInterrupt::Spi(irq)) = on_gic(&found.interrupts, 0) {
+                found.uart.irq = Some(irq);
+            }
+        }
     }
 
     fn visit_watchdog(&mut self, v: &Visit<'_, 'dtb>) {
@@ -645,16 +781,6 @@ impl<'dtb> Platform<'dtb> {
             Ok(None) => self.problem(v.path, format_args!("watchdog without 'reg'")),
             Err(e) => self.problem(v.path, format_args!("bad 'reg': {e}")),
         }
-    }
-
-    fn set_gic(&mut self, v: &Visit<'_, 'dtb>, gic: Gic) {
-        if self.gic.is_some() {
-            return self.problem(
-                v.path,
-                format_args!("a second interrupt controller: ignored"),
-            );
-        }
-        self.gic = Some(gic);
     }
 
     fn visit_uart(&mut self, v: &Visit<'_, 'dtb>, kind: UartKind, scratch: &mut Scratch<'dtb>) {
@@ -675,11 +801,19 @@ impl<'dtb> Platform<'dtb> {
             name: v.name,
             region,
             clock_hz: None,
-            irq: gic_intid(v, 0).filter(|irq| SPI_INTIDS.contains(irq)),
+            irq: None,
         };
         let mut path = ArrayString::new();
         push_truncated(&mut path, format_args!("{}", v.path));
-        let _ = scratch.uarts.try_push((path, uart, clock_phandle));
+        let found = FoundUart {
+            path,
+            uart,
+            clock: clock_phandle,
+            interrupts: Specifiers::of(v),
+        };
+        if scratch.uarts.try_push(found).is_err() {
+            self.problem(v.path, format_args!("more than {MAX_UARTS} UARTs: ignored"));
+        }
     }
 
     /// Picks the console: the UART the last `console=` bootarg names (an alias or a node
@@ -713,7 +847,11 @@ impl<'dtb> Platform<'dtb> {
                     .find(|(alias, _)| alias.as_str() == wanted)
                     .map_or(wanted, |(_, path)| *path)
             };
-            match scratch.uarts.iter().find(|(p, _, _)| path_matches(p, path)) {
+            match scratch
+                .uarts
+                .iter()
+                .find(|found| path_matches(&found.path, path))
+            {
                 Some(found) => {
                     chosen = Some(found);
                     break;
@@ -724,7 +862,7 @@ impl<'dtb> Platform<'dtb> {
                 ),
             }
         }
-        self.console = chosen.or(scratch.uarts.first()).map(|(_, uart, _)| *uart);
+        self.console = chosen.or(scratch.uarts.first()).map(|found| found.uart);
     }
 
     /// Memory minus nothing: the RAM ranges as the DT gives them.
@@ -742,8 +880,8 @@ impl Scratch<'_> {
     /// Fills in each UART's clock rate from its `clocks` phandle, where that is a clock
     /// with a fixed `clock-frequency`.
     fn resolve_uart_clocks(&mut self) {
-        for (_, uart, phandle) in self.uarts.iter_mut() {
-            uart.clock_hz = phandle.and_then(|ph| {
+        for FoundUart { uart, clock, .. } in self.uarts.iter_mut() {
+            uart.clock_hz = clock.and_then(|ph| {
                 self.clocks
                     .iter()
                     .find(|(p, _)| *p == ph)
@@ -751,6 +889,12 @@ impl Scratch<'_> {
             });
         }
     }
+}
+
+/// A child of /cpus that is a CPU: named `cpu` or of `device_type` "cpu" (Linux's test;
+/// `cpu-map` and other helpers are neither).
+fn is_cpu(v: &Visit<'_, '_>) -> bool {
+    v.node_name_base() == "cpu" || v.prop_str("device_type") == Some("cpu")
 }
 
 impl<'dtb> Visit<'_, 'dtb> {
@@ -771,19 +915,6 @@ fn visit_aliases<'dtb>(v: &Visit<'_, 'dtb>, scratch: &mut Scratch<'dtb>) {
         if let (Ok(path), Ok(())) = (core::str::from_utf8(value), name.try_push_str(prop.name())) {
             let _ = scratch.aliases.try_push((name, path));
         }
-    }
-}
-
-/// The `index`th interrupt of a node as a GIC INTID, for the three-cell GIC binding.
-fn gic_intid(v: &Visit<'_, '_>, index: usize) -> Option<u32> {
-    let value = v.prop("interrupts")?;
-    let entry = value.get(index * 12..index * 12 + 12)?;
-    let kind = cells::as_u32(&entry[0..4])?;
-    let number = cells::as_u32(&entry[4..8])?;
-    match kind {
-        0 => number.checked_add(32), // SPI
-        1 => number.checked_add(16), // PPI
-        _ => None,
     }
 }
 

@@ -150,9 +150,10 @@ pub struct Layout {
 }
 
 impl Tree {
-    /// Reads a blob dtoolkit accepts.
+    /// Reads a structurally valid blob.
     pub fn read(blob: &[u8]) -> Tree {
-        let fdt = Fdt::new(blob).expect("a valid blob to start from");
+        super::blob::check(blob).expect("a valid blob to start from");
+        let fdt = Fdt::new_unchecked(blob);
         Tree {
             reservations: fdt
                 .memory_reservations()

@@ -415,3 +415,212 @@ fn rpi4_with_bootargs(bootargs: &str) -> Vec<u8> {
     );
     out.stdout
 }
+
+// What real trees do that the reader once got wrong: each found by comparing it with
+// libfdt over Linux's trees (corpus_tests), pinned here on QEMU's virt tree.
+
+fn virt_with(edit: impl FnOnce(&mut super::test_tree::Node)) -> Vec<u8> {
+    let mut tree = super::test_tree::Tree::read(&blob("qemu-virt-gicv2.dtb"));
+    edit(&mut tree.root);
+    tree.write().0
+}
+
+#[test]
+fn names_longer_than_31_characters_are_read() {
+    // Linux's trees use such names (snps,quirk-frame-length-adjustment, 34), and so does
+    // QEMU's xlnx-versal-virt; dtc, libfdt and Linux read them.
+    let b = virt_with(|root| {
+        root.set_str("arm,cpu-registers-not-fw-configured", "");
+        root.child_or_new("a-pinmux-node-name-of-thirty-four-c")
+            .set_cells("snps,quirk-frame-length-adjustment", &[0x20]);
+    });
+    let p = Platform::parse(&b, 0).expect("a tree with long names");
+    assert_eq!(p.cpus.len(), 4);
+    assert!(p.console.is_some());
+}
+
+#[test]
+fn a_property_after_a_child_node_is_malformed() {
+    // / { a { }; x; }: what dtoolkit's walk cannot read (its iterator panics on it),
+    // refused up front. The same tree with the property first is fine.
+    use super::test_tree::{FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_PROP};
+    let build = |property_first: bool| {
+        let property = [FDT_PROP, 0, 0];
+        let child = [
+            FDT_BEGIN_NODE,
+            u32::from_be_bytes(*b"a\0\0\0"),
+            FDT_END_NODE,
+        ];
+        let mut structure = vec![FDT_BEGIN_NODE, 0];
+        if property_first {
+            structure.extend(property.iter().chain(&child));
+        } else {
+            structure.extend(child.iter().chain(&property));
+        }
+        structure.extend([FDT_END_NODE, FDT_END]);
+        let (off_rsvmap, off_struct) = (40u32, 56u32);
+        let off_strings = off_struct + 4 * structure.len() as u32;
+        let total = off_strings + 4;
+        let header = [
+            0xd00d_feed,
+            total,
+            off_struct,
+            off_strings,
+            off_rsvmap,
+            17,
+            16,
+            0,
+            4,
+            4 * structure.len() as u32,
+        ];
+        let mut blob: Vec<u8> = header.iter().flat_map(|w| w.to_be_bytes()).collect();
+        blob.extend([0; 16]);
+        blob.extend(structure.iter().flat_map(|w| w.to_be_bytes()));
+        blob.extend(b"x\0\0\0");
+        blob
+    };
+    assert_eq!(super::blob::check(&build(true)), Ok(()));
+    let e = super::blob::check(&build(false)).expect_err("a property after a child");
+    assert_eq!(e.kind, super::blob::BlobErrorKind::BadToken(FDT_PROP));
+    assert!(matches!(
+        Platform::parse(&build(false), 0),
+        Err(DtError::Malformed(_))
+    ));
+}
+
+#[test]
+fn interrupts_extended_and_four_cell_specifiers_are_decoded() {
+    // Renesas trees give the timer `interrupts-extended`; GICv3 trees with PPI partitions
+    // use four cells per interrupt.
+    let b = virt_with(|root| {
+        let gic_phandle = root
+            .child_or_new("intc@8000000")
+            .prop("phandle")
+            .map(|v| u32::from_be_bytes(v.try_into().unwrap()));
+        let gic = gic_phandle.expect("the GIC has a phandle");
+        let timer = root.child_or_new("timer");
+        timer.props.retain(|(n, _)| n != b"interrupts");
+        timer.set_cells(
+            "interrupts-extended",
+            &[gic, 1, 13, 4, gic, 1, 14, 4, gic, 1, 11, 4, gic, 1, 10, 4],
+        );
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(
+        p.timer,
+        Some(Timer {
+            phys_irq: 30,
+            virt_irq: 27
+        })
+    );
+
+    let b = virt_with(|root| {
+        root.child_or_new("intc@8000000")
+            .set_cells("#interrupt-cells", &[4]);
+        root.child_or_new("timer").set_cells(
+            "interrupts",
+            &[1, 13, 4, 0, 1, 14, 4, 0, 1, 11, 4, 0, 1, 10, 4, 0],
+        );
+        root.child_or_new("pl011@9000000")
+            .set_cells("interrupts", &[0, 1, 4, 0]);
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(
+        p.timer,
+        Some(Timer {
+            phys_irq: 30,
+            virt_irq: 27
+        })
+    );
+    assert_eq!(p.console.unwrap().irq, Some(33));
+}
+
+#[test]
+fn the_root_interrupt_controller_is_the_gic_even_when_another_comes_first() {
+    // A second GIC earlier in the tree, not the root's interrupt parent.
+    let b = virt_with(|root| {
+        let other = root.child_or_new("aaa-gic@2c000000");
+        other.set_str("compatible", "arm,gic-400");
+        other.set_cells(
+            "reg",
+            &[0, 0x2c00_0000, 0, 0x1000, 0, 0x2c00_2000, 0, 0x2000],
+        );
+        other.set("interrupt-controller", Vec::new());
+        other.set_cells("#interrupt-cells", &[3]);
+        other.set_cells("phandle", &[0x7777]);
+        root.children.rotate_right(1);
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    match p.gic {
+        Some(Gic::V2 { distributor, .. }) => assert_eq!(distributor.base, 0x800_0000),
+        other => panic!("the root GIC, not {other:?}"),
+    }
+    assert!(
+        p.problems
+            .iter()
+            .any(|q| q.message.contains("not the root interrupt controller"))
+    );
+}
+
+#[test]
+fn psci_0_1_alone_is_not_taken_for_psci_0_2() {
+    // "arm,psci" alone names its own function numbers (cpu_on = <...>); the kernel calls
+    // the standard ones, so such a PSCI is not used and its CPUs say why.
+    let b = virt_with(|root| {
+        root.child_or_new("psci").set_str("compatible", "arm,psci");
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(p.psci, None);
+    assert!(
+        p.cpus
+            .iter()
+            .all(|c| c.enable_method == EnableMethod::Unsupported("psci"))
+    );
+    assert!(p.problems.iter().any(|q| q.message.contains("PSCI 0.1")));
+}
+
+#[test]
+fn disabled_reservations_and_nested_memory_nodes_are_not_read() {
+    let b = virt_with(|root| {
+        let resmem = root.child_or_new("reserved-memory");
+        resmem.set_cells("#address-cells", &[2]);
+        resmem.set_cells("#size-cells", &[2]);
+        resmem.set("ranges", Vec::new());
+        let on = resmem.child_or_new("fw@50000000");
+        on.set_cells("reg", &[0, 0x5000_0000, 0, 0x10_0000]);
+        on.set("no-map", Vec::new());
+        let off = resmem.child_or_new("unused@51000000");
+        off.set_cells("reg", &[0, 0x5100_0000, 0, 0x10_0000]);
+        off.set_str("status", "disabled");
+        let bus = root.child_or_new("bus");
+        let memory = bus.child_or_new("memory@80000000");
+        memory.set_str("device_type", "memory");
+        memory.set_cells("reg", &[0, 0x8000_0000, 0, 0x1000_0000]);
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    let reserved: Vec<_> = p
+        .reservations
+        .iter()
+        .map(|r| (r.region.base, r.no_map))
+        .collect();
+    assert_eq!(reserved, vec![(0x5000_0000, true)]);
+    assert_eq!(
+        p.memory.as_slice(),
+        &[PhysRegion::new(0x4000_0000, 512 << 20)]
+    );
+}
+
+#[test]
+fn a_32_bit_spin_table_release_address_is_not_read_as_64() {
+    let b = virt_with(|root| {
+        let cpus = root.child_or_new("cpus");
+        let cpu = cpus.child_or_new("cpu@1");
+        cpu.set_str("enable-method", "spin-table");
+        cpu.set_cells("cpu-release-addr", &[0x8000_00d8]);
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(
+        p.cpus[1].enable_method,
+        EnableMethod::Unsupported("spin-table")
+    );
+}

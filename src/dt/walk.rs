@@ -1,6 +1,7 @@
 //! A depth-first walk over every node of a validated blob that keeps, for each node, the
-//! chain of buses from the root to its parent: what `reg` decoding and `ranges` translation
-//! need, and what dtoolkit's streaming nodes do not carry.
+//! chain of buses from the root to its parent (what `reg` decoding and `ranges` translation
+//! need) and the interrupt parent its ancestors pass down: what dtoolkit's streaming nodes
+//! do not carry.
 //!
 //! Each node's properties are read from the blob once, and the values of those the parser
 //! asks about ([`KNOWN_PROPERTIES`]) kept in a table: dtoolkit's own lookup re-reads every
@@ -19,7 +20,7 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_PATH: usize = 256;
 /// The properties whose values each visited node keeps at hand; [`Visit::prop`] searches
 /// the blob for any other name.
-const KNOWN_PROPERTIES: [&str; 20] = [
+const KNOWN_PROPERTIES: [&str; 24] = [
     "compatible",
     "status",
     "device_type",
@@ -40,6 +41,10 @@ const KNOWN_PROPERTIES: [&str; 20] = [
     "cpu-release-addr",
     "no-map",
     "#redistributor-regions",
+    "interrupt-parent",
+    "interrupts-extended",
+    "interrupt-controller",
+    "#interrupt-cells",
 ];
 
 /// The values of a node's [`KNOWN_PROPERTIES`], by index; `None` where the node lacks one.
@@ -53,6 +58,8 @@ pub struct Visit<'w, 'dtb> {
     pub path: &'w str,
     /// Buses from the root to the parent; empty for the root itself.
     pub buses: &'w [Bus<'dtb>],
+    /// The nearest ancestor's `interrupt-parent`, which the node inherits without its own.
+    inherited_interrupt_parent: Option<u32>,
     known: &'w KnownValues<'dtb>,
 }
 
@@ -90,6 +97,13 @@ impl<'dtb> Visit<'_, 'dtb> {
     /// `status` absent, "okay" or "ok".
     pub fn enabled(&self) -> bool {
         matches!(self.prop_str("status"), None | Some("okay") | Some("ok"))
+    }
+
+    /// The phandle of the controller the node's `interrupts` go to: its own
+    /// `interrupt-parent`, or the nearest ancestor's.
+    pub fn interrupt_parent(&self) -> Option<u32> {
+        self.prop_u32("interrupt-parent")
+            .or(self.inherited_interrupt_parent)
     }
 
     /// The depth of the node: 0 for the root.
@@ -132,12 +146,13 @@ pub fn walk<'dtb>(
 ) {
     let mut buses = ArrayVec::<Bus<'dtb>, MAX_DEPTH>::new();
     let mut path = ArrayString::<MAX_PATH>::new();
-    walk_node(root, &mut buses, &mut path, visit, too_deep);
+    walk_node(root, &mut buses, None, &mut path, visit, too_deep);
 }
 
 fn walk_node<'dtb>(
     node: FdtNode<'dtb>,
     buses: &mut ArrayVec<Bus<'dtb>, MAX_DEPTH>,
+    inherited_interrupt_parent: Option<u32>,
     path: &mut ArrayString<MAX_PATH>,
     visit: &mut dyn FnMut(&Visit<'_, 'dtb>),
     too_deep: &mut dyn FnMut(TooDeep<'dtb>),
@@ -169,9 +184,11 @@ fn walk_node<'dtb>(
         name,
         path: path.as_str(),
         buses: buses.as_slice(),
+        inherited_interrupt_parent,
         known: &known,
     };
     visit(&here);
+    let interrupt_parent = here.interrupt_parent();
 
     let bus = Bus {
         name,
@@ -190,7 +207,7 @@ fn walk_node<'dtb>(
         too_deep(TooDeep { name });
     } else {
         for child in node.children() {
-            walk_node(child, buses, path, visit, too_deep);
+            walk_node(child, buses, interrupt_parent, path, visit, too_deep);
         }
         buses.pop();
     }

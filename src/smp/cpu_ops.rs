@@ -5,6 +5,7 @@ use core::fmt;
 
 use super::psci_ops::PsciOps;
 use super::spin_table::SpinTableOps;
+use super::state::Absence;
 use crate::arch::psci;
 use crate::dt::EnableMethod;
 
@@ -52,11 +53,16 @@ pub trait CpuOps: Sync {
     fn confirm_dead(&self, cpu: usize, mpidr: u64, timeout_us: u64) -> Result<(), OpsError>;
 }
 
-/// The operations for a device-tree enable method, if this kernel implements it.
-pub fn for_method(method: EnableMethod<'_>) -> Option<&'static dyn CpuOps> {
+/// The operations for a device-tree enable method, or why there are none.
+pub fn for_method(method: EnableMethod<'_>) -> Result<&'static dyn CpuOps, Absence> {
     match method {
-        EnableMethod::Psci => PsciOps::get().map(|ops| ops as &'static dyn CpuOps),
-        EnableMethod::SpinTable { .. } => Some(&SpinTableOps),
-        EnableMethod::Unsupported(_) | EnableMethod::None => None,
+        EnableMethod::Psci => PsciOps::get()
+            .map(|ops| ops as &'static dyn CpuOps)
+            .ok_or(Absence::PsciWithoutNode),
+        EnableMethod::SpinTable { .. } => Ok(&SpinTableOps),
+        EnableMethod::Unsupported("psci") => Err(Absence::PsciWithoutNode),
+        EnableMethod::Unsupported("spin-table") => Err(Absence::SpinTableWithoutAddress),
+        EnableMethod::Unsupported(_) => Err(Absence::UnknownMethod),
+        EnableMethod::None => Err(Absence::NoEnableMethod),
     }
 }

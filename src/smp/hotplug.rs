@@ -136,8 +136,8 @@ pub enum HotplugError {
         cpu: usize,
         state: HotplugState,
     },
-    /// The CPU has no enable method this kernel can use.
-    NotPresent(usize),
+    /// The CPU can never come online here, and why.
+    NotPresent(usize, Option<state::Absence>),
     LastCpu(usize),
     /// A CPU cannot take itself down: another CPU must control it.
     IsCaller(usize),
@@ -166,7 +166,8 @@ impl fmt::Display for HotplugError {
         match self {
             HotplugError::NoSuchCpu(c) => write!(f, "there is no cpu{c}"),
             HotplugError::WrongState { cpu, state } => write!(f, "cpu{cpu} is {state}"),
-            HotplugError::NotPresent(c) => write!(f, "cpu{c} has no usable enable method"),
+            HotplugError::NotPresent(c, Some(why)) => write!(f, "cpu{c} cannot come online: {why}"),
+            HotplugError::NotPresent(c, None) => write!(f, "cpu{c} cannot come online"),
             HotplugError::LastCpu(c) => write!(f, "cpu{c} is the last online CPU"),
             HotplugError::IsCaller(c) => write!(f, "cpu{c} cannot take itself down"),
             HotplugError::Callback { name, error } => {
@@ -193,7 +194,7 @@ impl fmt::Display for HotplugError {
 }
 
 fn ops(cpu: usize) -> Option<&'static dyn CpuOps> {
-    cpu_ops::for_method(crate::boot::platform().cpus.get(cpu)?.enable_method)
+    cpu_ops::for_method(crate::boot::platform().cpus.get(cpu)?.enable_method).ok()
 }
 
 pub fn mpidr(cpu: usize) -> u64 {
@@ -209,8 +210,14 @@ pub fn cpu_up(cpu: usize) -> Result<(), HotplugError> {
     if !state::possible().contains(cpu) {
         return Err(HotplugError::NoSuchCpu(cpu));
     }
+    // An online CPU (the boot CPU of a machine without an enable method too) is that first.
+    if let state @ (HotplugState::Online | HotplugState::Booting | HotplugState::UpPrepare) =
+        slot(cpu).state()
+    {
+        return Err(HotplugError::WrongState { cpu, state });
+    }
     let Some(ops) = ops(cpu).filter(|_| state::present().contains(cpu)) else {
-        return Err(HotplugError::NotPresent(cpu));
+        return Err(HotplugError::NotPresent(cpu, state::absence(cpu)));
     };
     cpu_hotplug_begin();
     let result = bring_up(cpu, ops);
@@ -326,7 +333,7 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
         return Err(HotplugError::LastCpu(cpu));
     }
     let Some(ops) = ops(cpu) else {
-        return Err(HotplugError::NotPresent(cpu));
+        return Err(HotplugError::NotPresent(cpu, state::absence(cpu)));
     };
     s.set_state(HotplugState::DownPrepare);
     for cb in CALLBACKS {

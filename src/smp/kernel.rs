@@ -55,8 +55,10 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     // The boot CPU is present even where the tree does not list it (or any CPU).
     state::PRESENT.insert(me);
     for c in 0..count {
-        if cpu_ops::for_method(platform.cpus[c].enable_method).is_some() {
-            state::PRESENT.insert(c);
+        match cpu_ops::for_method(platform.cpus[c].enable_method) {
+            Ok(_) => state::PRESENT.insert(c),
+            Err(why) if c != me => state::set_absence(c, Some(why)),
+            Err(_) => {}
         }
     }
     let mpidrs: arrayvec::ArrayVec<u64, MAX_CPUS> =
@@ -68,6 +70,9 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     if let Err(e) = &gic_ready {
         // Without interrupts no other CPU can be brought up or called: only this one is.
         log!("interrupt controller: {e}; running on cpu{me} alone");
+        for c in state::present().without(me).iter() {
+            state::set_absence(c, Some(state::Absence::NoInterruptController));
+        }
         state::PRESENT.set(CpuMask::single(me));
     }
     let s = slot(me);

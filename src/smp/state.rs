@@ -109,6 +109,71 @@ impl CpuSlot {
     }
 }
 
+/// Why a possible CPU is not present: what keeps it from ever coming online.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Absence {
+    /// The device tree gives it no `enable-method`.
+    NoEnableMethod = 1,
+    /// `psci`, but the tree has no `/psci` node the kernel can call.
+    PsciWithoutNode,
+    /// `spin-table` without a release address the kernel can write.
+    SpinTableWithoutAddress,
+    /// An enable method this kernel does not implement.
+    UnknownMethod,
+    /// No interrupt controller the kernel drives: it could be started but never called.
+    NoInterruptController,
+}
+
+impl Absence {
+    const ALL: [Absence; 5] = [
+        Absence::NoEnableMethod,
+        Absence::PsciWithoutNode,
+        Absence::SpinTableWithoutAddress,
+        Absence::UnknownMethod,
+        Absence::NoInterruptController,
+    ];
+}
+
+impl TryFrom<u8> for Absence {
+    type Error = u8;
+    fn try_from(v: u8) -> Result<Self, u8> {
+        Absence::ALL.into_iter().find(|a| *a as u8 == v).ok_or(v)
+    }
+}
+
+impl fmt::Display for Absence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Absence::NoEnableMethod => "the device tree gives it no enable-method",
+            Absence::PsciWithoutNode => "enable-method psci, but no /psci node the kernel can call",
+            Absence::SpinTableWithoutAddress => {
+                "enable-method spin-table without a usable cpu-release-addr"
+            }
+            Absence::UnknownMethod => "an enable-method this kernel does not drive",
+            Absence::NoInterruptController => {
+                "no interrupt controller this kernel drives (GICv2 or GICv3): it could not be \
+                 called"
+            }
+        })
+    }
+}
+
+/// Per CPU: 0, or the [`Absence`] that keeps it from being present.
+static ABSENCE: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(0) }; MAX_CPUS];
+
+/// Records why `cpu` is not present (`None`: it is).
+pub fn set_absence(cpu: usize, why: Option<Absence>) {
+    ABSENCE[cpu].store(why.map_or(0, |a| a as u8), Ordering::Release);
+}
+
+/// Why `cpu` is not present, if it is not.
+pub fn absence(cpu: usize) -> Option<Absence> {
+    ABSENCE
+        .get(cpu)
+        .and_then(|a| Absence::try_from(a.load(Ordering::Acquire)).ok())
+}
+
 static SLOTS: [CpuSlot; MAX_CPUS] = [const { CpuSlot::new() }; MAX_CPUS];
 
 /// CPUs the kernel manages (device-tree CPUs within the limits).

@@ -11,6 +11,7 @@ mod bad_dtb;
 mod faults;
 mod fpsimd;
 mod gdb;
+mod machines;
 mod slab_debug;
 mod soak;
 
@@ -180,8 +181,8 @@ struct Case {
     smp: u32,
     /// Which file to boot: the Image, a relocated copy of it, or the ELF.
     kernel: Kernel,
-    /// A device tree (build/dts/NAME) instead of QEMU's own. One under `upstream/` is
-    /// fetched from Debian; where that failed, the case is skipped, loudly.
+    /// A device tree (build/dts/NAME) instead of QEMU's own. One under `upstream/` or
+    /// `linux/` is fetched from Debian; where that failed, the case is skipped, loudly.
     dtb: Option<&'static str>,
     /// Whether QEMU services semihosting calls (exit status, poweroff).
     semihosting: bool,
@@ -578,10 +579,12 @@ fn cases() -> Vec<Case> {
             name: "virt-1cpu-cortex-a53",
             cpu: "cortex-a53",
             smp: 1,
-            bootargs: "run=\"cpus; mem; poweroff\"",
+            bootargs: "run=\"cpus; mem; cpu on 0; poweroff\"",
             expect: &[
                 "1 CPU(s) in the device tree",
                 "  0  0x0          none         online",
+                // Online first: that it has no enable method does not matter here.
+                "cpu: cpu0 is online",
             ],
             ..base
         },
@@ -714,6 +717,7 @@ fn cases() -> Vec<Case> {
     cases.extend(raspberry_pi_4_cases(&base));
     cases.extend(faults::cases(&base));
     cases.extend(fpsimd::cases(&base));
+    cases.extend(machines::cases(&base));
     cases.extend(bad_dtb::cases(&base));
     cases.extend(soak::cases(&base));
     cases.extend(slab_debug::cases(&base));
@@ -784,7 +788,9 @@ fn main() -> ExitCode {
             Kernel::Relocated => &relocated,
             Kernel::Elf => &elf,
         };
-        if let Some(dtb) = case.dtb.filter(|d| d.starts_with("upstream/"))
+        if let Some(dtb) = case
+            .dtb
+            .filter(|d| d.starts_with("upstream/") || d.starts_with("linux/"))
             && !image.with_file_name("dts").join(dtb).exists()
         {
             skipped += 1;

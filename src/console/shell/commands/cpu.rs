@@ -25,16 +25,22 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
             &mut Truncate(&mut method),
             format_args!("{}", cpu.enable_method),
         );
-        let mut state_text = ArrayString::<40>::new();
-        let _ = match state::possible()
-            .contains(i)
-            .then(|| state::slot(i).state())
-        {
-            None => fmt::write(&mut state_text, format_args!("left out")),
-            Some(HotplugState::Offline) if state::slot(i).parked.load(Ordering::Acquire) => {
-                fmt::write(&mut state_text, format_args!("parked (offline)"))
+        let mut state_text = ArrayString::<120>::new();
+        let out = &mut Truncate(&mut state_text);
+        let _ = match (
+            state::possible()
+                .contains(i)
+                .then(|| state::slot(i).state()),
+            state::absence(i),
+        ) {
+            (None, _) => fmt::write(out, format_args!("left out")),
+            (Some(HotplugState::Offline), _) if state::slot(i).parked.load(Ordering::Acquire) => {
+                fmt::write(out, format_args!("parked (offline)"))
             }
-            Some(s) => fmt::write(&mut state_text, format_args!("{s}")),
+            (Some(HotplugState::Offline), Some(why)) => {
+                fmt::write(out, format_args!("offline: {why}"))
+            }
+            (Some(s), _) => fmt::write(out, format_args!("{s}")),
         };
         if i == shell_cpu {
             let _ = state_text.try_push_str(", shell");
@@ -98,7 +104,7 @@ pub(super) fn cpu_on_off<'a>(args: &Args<'a>) -> CmdResult<'a> {
         Err(
             e @ (HotplugError::NoSuchCpu(_)
             | HotplugError::WrongState { .. }
-            | HotplugError::NotPresent(_)
+            | HotplugError::NotPresent(..)
             | HotplugError::LastCpu(_)
             | HotplugError::IsCaller(_)),
         ) => Err(CmdError::failed(format_args!("{e}"))),

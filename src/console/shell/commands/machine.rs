@@ -18,13 +18,16 @@ pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
     println!("stdout-path: {}", p.stdout_path.unwrap_or("(none)"));
     match &p.console {
         Some(u) => {
-            println!(
-                "console:     {} ({:?}) at {}, irq {}",
-                u.name,
-                u.kind,
-                u.region,
-                u.irq.map_or(-1, i64::from)
-            );
+            match u.irq {
+                Some(irq) => println!(
+                    "console:     {} ({:?}) at {}, irq {irq}",
+                    u.name, u.kind, u.region
+                ),
+                None => println!(
+                    "console:     {} ({:?}) at {}, no interrupt on the GIC",
+                    u.name, u.kind, u.region
+                ),
+            }
             match u.clock_hz {
                 Some(hz) => println!("             clock {hz} Hz: the kernel sets 115200 baud"),
                 None => println!("             clock unknown: the firmware's baud rate is kept"),

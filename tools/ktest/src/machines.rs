@@ -1,0 +1,68 @@
+//! Machines and trees nobody here wrote: QEMU's xlnx-versal-virt with the tree QEMU makes
+//! for it (names longer than 31 characters), QEMU's raspi3b with Linux's own
+//! bcm2837-rpi-3-b.dtb (no GIC: one CPU), and QEMU's virt tree with the CPUs' enable
+//! methods taken out. Each reaches the shell, and `cpus` says why CPUs stay off.
+
+use super::Case;
+
+pub fn cases(base: &Case) -> Vec<Case> {
+    vec![
+        Case {
+            // QEMU's own tree for the board: a PL011, a GICv3, PSCI over SMC, entered at
+            // EL2; its USB node has `snps,quirk-frame-length-adjustment` (34 characters).
+            name: "versal-virt-own-tree",
+            machine: "xlnx-versal-virt",
+            // The board counts its Cortex-R5s too: it wants at least 4; two are A72s.
+            smp: 4,
+            bootargs: "run=\"dt; cpus; cpu off 1; cpu on 1; ipi 1; stress fpsimd 3; poweroff\"",
+            expect: &[
+                "hotslab 0.1.0 on Xilinx Versal Virtual development board",
+                "entered at EL2, now EL1",
+                "console:     uart@ff000000 (Pl011) at [0x00ff000000-0x00ff000fff]",
+                "gic:         GICv3, distributor [0x00f9000000-0x00f900ffff]",
+                "psci:        Smc",
+                "  1  0x1          psci         online",
+                "cpu off 1: done in",
+                "cpu on 1: done in",
+                "ipi 1: 100 round trips",
+                "RESULT stress-fpsimd PASS",
+                "hotslab> poweroff",
+            ],
+            forbid: &["Oops:", "malformed"],
+            ..*base
+        },
+        Case {
+            // Linux's tree for a Raspberry Pi 3 on QEMU's board: both UARTs, spin-table
+            // CPUs, but the BCM2836 interrupt controller rather than a GIC.
+            name: "rpi3b-linux-tree-without-gic",
+            machine: "raspi3b",
+            dtb: Some("linux/broadcom/bcm2837-rpi-3-b.dtb"),
+            bootargs: "run=\"cpus; cpu on 1; cpu on 0; mem; poweroff\"",
+            expect: &[
+                "hotslab 0.1.0 on Raspberry Pi 3 Model B",
+                "the device tree describes no GIC; running on cpu0 alone",
+                "  0  0x0          spin-table   online, shell",
+                "  1  0x1          spin-table   offline: no interrupt controller this kernel drives",
+                "cpu: cpu1 cannot come online: no interrupt controller this kernel drives",
+                "cpu: cpu0 is online",
+                "hotslab> poweroff",
+            ],
+            ..*base
+        },
+        Case {
+            name: "virt-cpus-without-enable-method",
+            dtb: Some("qemu-virt-no-enable-method.dtb"),
+            bootargs: "run=\"cpus; cpu on 2; ipi 1; poweroff\"",
+            expect: &[
+                "  0  0x0          psci         online, shell",
+                "  1  0x1          none         offline: the device tree gives it no enable-method",
+                "  3  0x3          none         offline: the device tree gives it no enable-method",
+                "1 of 4 CPUs online: 0",
+                "cpu: cpu2 cannot come online: the device tree gives it no enable-method",
+                "ipi: cpu 1 offline",
+                "hotslab> poweroff",
+            ],
+            ..*base
+        },
+    ]
+}
