@@ -40,6 +40,11 @@ impl Deadline {
     pub fn passed(&self) -> bool {
         ticks() >= self.0
     }
+
+    /// The counter value it passes at.
+    pub fn ticks(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Arms this core's EL1 physical timer to interrupt once, `us` from now.

@@ -205,7 +205,7 @@ impl<'a> BootOptions<'a> {
                         value: v,
                         expected: "KIND@CPU[,KIND@CPU...], KIND one of cpu_on_invalid, \
                                    cpu_on_already_on, cpu_on_denied, no_arrival, no_death, \
-                                   death_unconfirmed",
+                                   death_unconfirmed, death_taken_late, down_prepare_refused",
                     });
                 }
                 self.faults = Some(v);

@@ -364,6 +364,7 @@ pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     up_canceled: Some(up_canceled),
     online: None,
     down_prepare: None,
+    down_failed: None,
     dead: Some(dead),
 };
 

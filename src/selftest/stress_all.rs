@@ -193,7 +193,7 @@ fn traffic_job(seed: u64) {
     let me = cpu::id();
     let mut rng = Rng::new(seed);
     let mut held = ArrayVec::new();
-    while !STOP.load(Ordering::Acquire) && !state::slot(me).die_requested.load(Ordering::Acquire) {
+    while !STOP.load(Ordering::Acquire) && !work::should_stop(me) {
         traffic_step(&mut rng, &mut held);
     }
     release_all(&mut held);

@@ -7,7 +7,7 @@
 //! or at the first later operation) or the shell's `fault KIND CPU`.
 
 use core::fmt;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::MAX_CPUS;
 
@@ -27,16 +27,24 @@ pub enum Fault {
     /// The CPU dies, but the enable method never confirms it is off (PSCI AFFINITY_INFO
     /// keeps answering ON, a parked spin-table CPU is not seen parked) within the timeout.
     DeathUnconfirmed,
+    /// The CPU sees its death request in time but takes it only once the controller's
+    /// deadline has passed, when the controller is giving up: exactly one of them wins.
+    DeathTakenLate,
+    /// A DOWN_PREPARE callback (the injector's own, after every other) refuses the
+    /// CPU's teardown.
+    DownPrepareRefused,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 8] = [
         Fault::CpuOnInvalid,
         Fault::CpuOnAlreadyOn,
         Fault::CpuOnDenied,
         Fault::NoArrival,
         Fault::NoDeath,
         Fault::DeathUnconfirmed,
+        Fault::DeathTakenLate,
+        Fault::DownPrepareRefused,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +55,8 @@ impl Fault {
             Fault::NoArrival => "no_arrival",
             Fault::NoDeath => "no_death",
             Fault::DeathUnconfirmed => "death_unconfirmed",
+            Fault::DeathTakenLate => "death_taken_late",
+            Fault::DownPrepareRefused => "down_prepare_refused",
         }
     }
 
@@ -54,7 +64,7 @@ impl Fault {
         Fault::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    fn bit(self) -> u8 {
+    fn bit(self) -> u32 {
         1 << Fault::ALL.iter().position(|f| *f == self).unwrap_or(0)
     }
 }
@@ -112,7 +122,7 @@ pub fn parse_list(list: &str) -> impl Iterator<Item = Result<(Fault, usize), Fau
 
 /// The faults armed, one bit per kind, per CPU.
 pub struct FaultSet {
-    armed: [AtomicU8; MAX_CPUS],
+    armed: [AtomicU32; MAX_CPUS],
 }
 
 impl Default for FaultSet {
@@ -124,7 +134,7 @@ impl Default for FaultSet {
 impl FaultSet {
     pub const fn new() -> Self {
         Self {
-            armed: [const { AtomicU8::new(0) }; MAX_CPUS],
+            armed: [const { AtomicU32::new(0) }; MAX_CPUS],
         }
     }
 
@@ -150,6 +160,30 @@ impl FaultSet {
 
 /// The kernel's armed faults.
 pub static FAULTS: FaultSet = FaultSet::new();
+
+/// The injector's place in the hotplug state machine, last: it refuses a DOWN_PREPARE
+/// when `down_prepare_refused` is armed for the CPU.
+#[cfg(target_os = "none")]
+pub static CALLBACKS: super::hotplug::HotplugCallbacks = super::hotplug::HotplugCallbacks {
+    name: "fault injection",
+    up_prepare: None,
+    up_canceled: None,
+    online: None,
+    down_prepare: Some(refuse_down_prepare),
+    down_failed: None,
+    dead: None,
+};
+
+#[cfg(target_os = "none")]
+fn refuse_down_prepare(cpu: usize) -> Result<(), super::hotplug::CallbackError> {
+    if FAULTS.take(Fault::DownPrepareRefused, cpu) {
+        crate::log!("cpu{cpu}: fault injected: {}", Fault::DownPrepareRefused);
+        return Err(super::hotplug::CallbackError(
+            "down_prepare_refused was injected",
+        ));
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

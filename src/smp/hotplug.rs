@@ -6,15 +6,21 @@
 //!       set, serve calls already queued, GIC interface off, interrupts masked, CPU_OFF or
 //!       park) -> DEAD (on the controller, after death is confirmed: callbacks) -> OFFLINE.
 //!
-//! A failing UP_PREPARE callback, an enable-method error, or a CPU that does not come
-//! online in time runs UP_CANCELED for every callback whose UP_PREPARE succeeded, in
+//! The controller and the CPU meet through two handshakes (`smp::handshake`), the boot
+//! ticket and the death request: the CPU takes the request, or the controller, giving up
+//! at its deadline, withdraws it, each by compare-and-swap, so exactly one side acts.
+//!
+//! A failing UP_PREPARE callback, an enable-method error, or a CPU that does not take its
+//! boot ticket in time runs UP_CANCELED for every callback whose UP_PREPARE succeeded, in
 //! reverse order, and returns the error; the CPU can be tried again (a late CPU finds its
-//! boot cancelled and turns itself off; the controller waits for that before returning).
-//! A CPU that never starts dying stays ONLINE and keeps working. One whose death the
-//! enable method cannot confirm stays DYING, keeping what it had; bringing it up asks the
-//! method again, and once confirmed the DEAD callbacks run first. Both directions run
-//! under the hotplug lock's write side, so `cpus_read_lock` keeps the online set still.
-//! Each of these failures can be injected on demand (`smp::fault`).
+//! ticket withdrawn and turns itself off; the controller waits for that before returning).
+//! A refused DOWN_PREPARE, or a CPU that does not take its death request in time, runs
+//! DOWN_FAILED for every callback whose DOWN_PREPARE succeeded, in reverse, as the 2.6
+//! notifier chain's CPU_DOWN_FAILED did, and the CPU stays ONLINE and keeps working. One
+//! whose death the enable method cannot confirm stays DYING, keeping what it had; bringing
+//! it up asks the method again, and once confirmed the DEAD callbacks run first. Both
+//! directions run under the hotplug lock's write side, so `cpus_read_lock` keeps the
+//! online set still. Each of these failures can be injected on demand (`smp::fault`).
 
 use core::fmt;
 use core::sync::atomic::Ordering;
@@ -22,8 +28,9 @@ use core::sync::atomic::Ordering;
 use super::cpu_ops::{self, CpuOps, OpsError};
 use super::cpumask::CpuMask;
 use super::fault::{FAULTS, Fault};
+use super::handshake::Request;
 use super::hotplug_lock::{HotplugLock, LockState};
-use super::state::{self, HotplugState, slot, ticket};
+use super::state::{self, HotplugState, slot};
 use crate::MAX_CPUS;
 use crate::arch::{cpu, smp as arch_smp};
 use crate::drivers::gic;
@@ -113,6 +120,8 @@ pub struct HotplugCallbacks {
     pub online: Option<fn(usize)>,
     /// Before the CPU goes: may refuse.
     pub down_prepare: Option<fn(usize) -> Result<(), CallbackError>>,
+    /// The CPU did not go after `down_prepare` succeeded: undo it.
+    pub down_failed: Option<fn(usize)>,
     /// The CPU is confirmed dead: reclaim what it had.
     pub dead: Option<fn(usize)>,
 }
@@ -121,11 +130,14 @@ pub struct HotplugCallbacks {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallbackError(pub &'static str);
 
-/// The callbacks, in the order they run going up (down runs the same order; cancel runs
-/// it in reverse).
+/// The callbacks, in the order they run going up (down runs the same order; the cancel
+/// and failure steps run it in reverse). The fault injector's comes last, so that a
+/// DOWN_PREPARE it refuses comes after every other one succeeded.
 static CALLBACKS: &[&HotplugCallbacks] = &[
     &super::stacks::CALLBACKS,
     &crate::mm::kernel_slab::CALLBACKS,
+    &super::work::CALLBACKS,
+    &super::fault::CALLBACKS,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,33 +263,23 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
         }
     }
     s.set_state(HotplugState::Booting);
-    let number = (s.boot_ticket.load(Ordering::Relaxed) >> 2) + 1;
-    let waiting = (number << 2) | ticket::WAITING;
-    s.die_requested.store(false, Ordering::Relaxed);
     s.dying.store(false, Ordering::Relaxed);
     s.controller.store(cpu::id(), Ordering::Relaxed);
-    s.boot_ticket.store(waiting, Ordering::Release);
+    let ticket = s.boot.request();
     let stack_top = s.stack_top.load(Ordering::Acquire);
     arch_smp::prepare(cpu, mpidr(cpu), stack_top);
     if let Err(e) = ops.boot(cpu, mpidr(cpu), arch_smp::entry_point()) {
-        s.boot_ticket.store(ticket::NONE, Ordering::Release);
+        // Nothing runs that could take it: withdrawing only closes it.
+        s.boot.withdraw(ticket);
         cancel(cpu, CALLBACKS);
         return Err(HotplugError::Ops { cpu, error: e });
     }
     let deadline = Deadline::after_us(BOOT_TIMEOUT_US);
     let stop_spinning = Deadline::after_us(ARRIVAL_SPIN_US);
-    let arrived = || s.boot_ticket.load(Ordering::Acquire) == (number << 2) | ticket::ARRIVED;
+    let arrived = || s.boot.taken(ticket);
     while !arrived() {
-        if deadline.passed()
-            && s.boot_ticket
-                .compare_exchange(
-                    waiting,
-                    (number << 2) | ticket::CANCELLED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok()
-        {
+        // At the deadline the ticket is withdrawn, unless the CPU takes it first.
+        if deadline.passed() && s.boot.withdraw(ticket) {
             cancel(cpu, CALLBACKS);
             // A CPU that is merely late finds the boot cancelled and turns itself off;
             // wait for that, so that trying again does not find it still on.
@@ -297,6 +299,16 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
         }
     }
     Ok(())
+}
+
+/// Runs DOWN_FAILED for `prepared`, last first, and leaves `cpu` online.
+fn down_failed(cpu: usize, prepared: &[&HotplugCallbacks]) {
+    for cb in prepared.iter().rev() {
+        if let Some(failed) = cb.down_failed {
+            failed(cpu);
+        }
+    }
+    slot(cpu).set_state(HotplugState::Online);
 }
 
 /// Runs UP_CANCELED for `prepared`, last first, and leaves `cpu` offline.
@@ -336,11 +348,11 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
         return Err(HotplugError::NotPresent(cpu, state::absence(cpu)));
     };
     s.set_state(HotplugState::DownPrepare);
-    for cb in CALLBACKS {
+    for (i, cb) in CALLBACKS.iter().enumerate() {
         if let Some(prepare) = cb.down_prepare
             && let Err(error) = prepare(cpu)
         {
-            s.set_state(HotplugState::Online);
+            down_failed(cpu, &CALLBACKS[..i]);
             return Err(HotplugError::Callback {
                 name: cb.name,
                 error,
@@ -348,17 +360,21 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
         }
     }
     s.set_state(HotplugState::Dying);
-    s.death_requests.fetch_add(1, Ordering::AcqRel);
-    s.die_requested.store(true, Ordering::Release);
-    gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
     let deadline = Deadline::after_us(DEATH_TIMEOUT_US);
-    while !s.dying.load(Ordering::Acquire) {
-        if deadline.passed() {
-            // It never left: it is still online and working.
-            s.die_requested.store(false, Ordering::Release);
-            s.set_state(HotplugState::Online);
+    s.death_deadline.store(deadline.ticks(), Ordering::Release);
+    let request = s.death.request();
+    gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
+    // Once the CPU takes the request it leaves; until then the deadline can withdraw it.
+    while !s.death.taken(request) {
+        if deadline.passed() && s.death.withdraw(request) {
+            // It never took it: it is still online and working.
+            down_failed(cpu, CALLBACKS);
             return Err(HotplugError::DyingTimeout(cpu));
         }
+        core::hint::spin_loop();
+    }
+    let dying = Deadline::after_us(DEATH_TIMEOUT_US);
+    while !s.dying.load(Ordering::Acquire) && !dying.passed() {
         core::hint::spin_loop();
     }
     let confirmed = if FAULTS.take(Fault::DeathUnconfirmed, cpu) {
@@ -403,20 +419,13 @@ pub fn arrive(cpu: usize) -> bool {
         crate::log!("cpu{cpu}: interrupt controller: {e}");
         return false;
     }
-    let t = s.boot_ticket.load(Ordering::Acquire);
-    if t & 3 != ticket::WAITING {
+    let Some(ticket) = s.boot.pending() else {
         return false;
-    }
+    };
+    // Online before the controller can see the ticket taken; out again if it was
+    // withdrawn meanwhile (a call queued in between is served on the way out).
     state::ONLINE.insert(cpu);
-    if s.boot_ticket
-        .compare_exchange(
-            t,
-            (t & !3) | ticket::ARRIVED,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_err()
-    {
+    if !s.boot.take(ticket) {
         state::ONLINE.remove(cpu);
         return false;
     }
@@ -430,20 +439,24 @@ pub fn arrive(cpu: usize) -> bool {
 /// For an injected `no_arrival`: holds a CPU that has just started, before it announces
 /// itself, until the controller has given up on its boot.
 pub fn hold_until_given_up(cpu: usize) {
-    let s = slot(cpu);
-    while s.boot_ticket.load(Ordering::Acquire) & 3 == ticket::WAITING {
+    while slot(cpu).boot.pending().is_some() {
         core::hint::spin_loop();
     }
 }
 
 /// For an injected `no_death`: keeps serving interrupts, without dying, until the
-/// controller has given up this request (a next one is not ignored).
-pub fn ignore_death_request(cpu: usize) {
-    let s = slot(cpu);
-    let ignored = s.death_requests.load(Ordering::Acquire);
-    while s.die_requested.load(Ordering::Acquire)
-        && s.death_requests.load(Ordering::Acquire) == ignored
-    {
+/// controller has withdrawn `request` (a next one is not ignored).
+pub fn ignore_death_request(cpu: usize, request: Request) {
+    while slot(cpu).death.pending() == Some(request) {
+        core::hint::spin_loop();
+    }
+}
+
+/// For an injected `death_taken_late`: waits, seeing `request`, until the controller's
+/// deadline for it has passed.
+pub fn wait_past_death_deadline(cpu: usize) {
+    let deadline = slot(cpu).death_deadline.load(Ordering::Acquire);
+    while timer::ticks() < deadline {
         core::hint::spin_loop();
     }
 }
@@ -454,8 +467,6 @@ pub fn leave(cpu: usize) -> &'static dyn CpuOps {
     super::call::run_pending();
     gic::shutdown_cpu(cpu);
     timer::disarm();
-    let s = slot(cpu);
-    s.die_requested.store(false, Ordering::Relaxed);
-    s.dying.store(true, Ordering::Release);
+    slot(cpu).dying.store(true, Ordering::Release);
     ops(cpu).expect("a CPU that came up has an enable method")
 }

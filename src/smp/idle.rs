@@ -3,8 +3,6 @@
 //! interrupts, runs jobs handed to it (`work`), takes the shell when the console moves to
 //! it, and leaves when told to die.
 
-use core::sync::atomic::Ordering;
-
 use super::fault::{FAULTS, Fault};
 use super::{hotplug, state::slot};
 use crate::arch::cpu;
@@ -38,15 +36,24 @@ pub fn idle_loop(cpu: usize) -> ! {
             cpu::enable_irqs();
             continue;
         }
-        if slot(cpu).die_requested.load(Ordering::Acquire) {
+        if let Some(request) = slot(cpu).death.pending() {
             if FAULTS.take(Fault::NoDeath, cpu) {
                 cpu::enable_irqs();
                 crate::log!("fault injected: {}", Fault::NoDeath);
-                hotplug::ignore_death_request(cpu);
+                hotplug::ignore_death_request(cpu, request);
                 continue;
             }
-            let ops = hotplug::leave(cpu);
-            ops.die(cpu);
+            if FAULTS.take(Fault::DeathTakenLate, cpu) {
+                crate::log!("fault injected: {}", Fault::DeathTakenLate);
+                hotplug::wait_past_death_deadline(cpu);
+            }
+            if slot(cpu).death.take(request) {
+                let ops = hotplug::leave(cpu);
+                ops.die(cpu);
+            }
+            // The controller gave up first: this CPU stays online.
+            cpu::enable_irqs();
+            continue;
         }
         if crate::console::is_console_cpu(cpu) {
             cpu::enable_irqs();

@@ -4,6 +4,7 @@
 
 pub mod cpumask;
 pub mod fault;
+pub mod handshake;
 pub mod hotplug_lock;
 
 #[cfg(target_os = "none")]

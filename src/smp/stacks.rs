@@ -16,6 +16,7 @@ pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     up_canceled: None,
     online: None,
     down_prepare: None,
+    down_failed: None,
     dead: None,
 };
 

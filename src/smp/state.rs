@@ -5,6 +5,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use super::cpumask::{AtomicCpuMask, CpuMask};
+use super::handshake::Handshake;
 use crate::MAX_CPUS;
 
 /// Where a CPU is in the hotplug state machine.
@@ -21,16 +22,24 @@ pub enum HotplugState {
 }
 
 impl HotplugState {
-    fn from_u8(v: u8) -> Self {
-        match v {
-            1 => HotplugState::UpPrepare,
-            2 => HotplugState::Booting,
-            3 => HotplugState::Online,
-            4 => HotplugState::DownPrepare,
-            5 => HotplugState::Dying,
-            6 => HotplugState::Dead,
-            _ => HotplugState::Offline,
-        }
+    const ALL: [HotplugState; 7] = [
+        HotplugState::Offline,
+        HotplugState::UpPrepare,
+        HotplugState::Booting,
+        HotplugState::Online,
+        HotplugState::DownPrepare,
+        HotplugState::Dying,
+        HotplugState::Dead,
+    ];
+}
+
+impl TryFrom<u8> for HotplugState {
+    type Error = u8;
+    fn try_from(v: u8) -> Result<Self, u8> {
+        HotplugState::ALL
+            .into_iter()
+            .find(|s| *s as u8 == v)
+            .ok_or(v)
     }
 }
 
@@ -48,25 +57,18 @@ impl fmt::Display for HotplugState {
     }
 }
 
-/// How a booting CPU and its controller meet: the controller opens a boot with a fresh
-/// ticket; the CPU claims it when it is ready to go online; a controller that gave up
-/// cancels it, and a CPU arriving late finds it cancelled and turns itself off again.
-pub mod ticket {
-    pub const NONE: u64 = 0;
-    /// Low two bits: the boot's stage; the rest: its number.
-    pub const WAITING: u64 = 1;
-    pub const ARRIVED: u64 = 2;
-    pub const CANCELLED: u64 = 3;
-}
-
 /// One CPU's hotplug bookkeeping.
 pub struct CpuSlot {
     state: AtomicU8,
-    /// Set by the controller: the CPU leaves at its next look at its flags.
-    pub die_requested: AtomicBool,
-    /// How many times the controller has asked this CPU to die (tells one request from
-    /// the next).
-    pub death_requests: AtomicU64,
+    /// The boot ticket: the controller requests a boot, the arriving CPU takes it when it
+    /// is ready to go online; a controller that gave up withdraws it first, and a CPU
+    /// arriving late finds it withdrawn and turns itself off again.
+    pub boot: Handshake,
+    /// The death request: the controller requests it, the CPU takes it from its idle loop
+    /// and dies; a controller that gave up withdraws it first, and the CPU stays online.
+    pub death: Handshake,
+    /// When the controller gives up on the death request (counter ticks).
+    pub death_deadline: AtomicU64,
     /// Set by the dying CPU once it is off the online set, interrupts masked, its GIC
     /// interface off: only the enable method's last step is left.
     pub dying: AtomicBool,
@@ -74,8 +76,6 @@ pub struct CpuSlot {
     pub parked: AtomicBool,
     /// Set by the controller to release a parked CPU.
     pub release: AtomicBool,
-    /// The boot ticket (see [`ticket`]).
-    pub boot_ticket: AtomicU64,
     /// Top of this CPU's stack (0 until it has one).
     pub stack_top: AtomicU64,
     /// Set once the CPU has run kernel code (spin-table: it left the firmware's pen).
@@ -88,20 +88,23 @@ impl CpuSlot {
     const fn new() -> Self {
         Self {
             state: AtomicU8::new(HotplugState::Offline as u8),
-            die_requested: AtomicBool::new(false),
-            death_requests: AtomicU64::new(0),
+            boot: Handshake::new(),
+            death: Handshake::new(),
+            death_deadline: AtomicU64::new(0),
             dying: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             release: AtomicBool::new(false),
-            boot_ticket: AtomicU64::new(ticket::NONE),
             stack_top: AtomicU64::new(0),
             ever_started: AtomicBool::new(false),
             controller: AtomicUsize::new(0),
         }
     }
 
+    /// Where the CPU stands. A value that names no state is memory corruption.
     pub fn state(&self) -> HotplugState {
-        HotplugState::from_u8(self.state.load(Ordering::Acquire))
+        let v = self.state.load(Ordering::Acquire);
+        HotplugState::try_from(v)
+            .unwrap_or_else(|bad| panic!("a CPU's hotplug state reads {bad}, which is no state"))
     }
 
     pub fn set_state(&self, state: HotplugState) {

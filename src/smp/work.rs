@@ -1,12 +1,16 @@
 //! Long jobs handed to another CPU: run from its idle loop in thread context, interrupts
 //! enabled, so a job may take locks, wait, and make cross-calls (a cross-call itself runs
 //! in interrupt context and must be short). One job per CPU at a time. A CPU with a job
-//! goes offline only after the job returns: its idle loop is where it dies.
+//! goes offline only after the job returns: its idle loop is where it dies. So the jobs
+//! are told, the way Linux parks a CPU's kthreads: from DOWN_PREPARE a CPU's job sees
+//! [`should_stop`] and no new job starts there; DOWN_FAILED, when the CPU stays, and
+//! DEAD, when it went, lift that again.
 
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::cpumask::CpuMask;
+use super::hotplug::{CallbackError, HotplugCallbacks};
 use super::{hotplug, state};
 use crate::MAX_CPUS;
 use crate::drivers::gic;
@@ -16,19 +20,49 @@ pub type Job = fn(u64);
 struct Slot {
     job: spin::Mutex<Option<(Job, u64)>>,
     busy: AtomicBool,
+    /// The CPU is going down: its job should return, and no new one starts.
+    stopping: AtomicBool,
 }
 
 static SLOTS: [Slot; MAX_CPUS] = [const {
     Slot {
         job: spin::Mutex::new(None),
         busy: AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
     }
 }; MAX_CPUS];
+
+/// The jobs' place in the hotplug state machine.
+pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
+    name: "work",
+    up_prepare: None,
+    up_canceled: None,
+    online: None,
+    down_prepare: Some(stop_jobs),
+    down_failed: Some(resume_jobs),
+    dead: Some(resume_jobs),
+};
+
+fn stop_jobs(cpu: usize) -> Result<(), CallbackError> {
+    SLOTS[cpu].stopping.store(true, Ordering::Release);
+    Ok(())
+}
+
+fn resume_jobs(cpu: usize) {
+    SLOTS[cpu].stopping.store(false, Ordering::Release);
+}
+
+/// For a job on `cpu`: whether to return now (the CPU is going down).
+pub fn should_stop(cpu: usize) -> bool {
+    SLOTS[cpu].stopping.load(Ordering::Acquire)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkError {
     Offline(usize),
     Busy(usize),
+    /// The CPU is on its way down.
+    Stopping(usize),
     /// A CPU cannot hand a job to itself: it would wait for its own idle loop.
     IsCaller(usize),
 }
@@ -38,6 +72,7 @@ impl fmt::Display for WorkError {
         match self {
             WorkError::Offline(c) => write!(f, "cpu{c} is offline"),
             WorkError::Busy(c) => write!(f, "cpu{c} is running a job already"),
+            WorkError::Stopping(c) => write!(f, "cpu{c} is going down"),
             WorkError::IsCaller(c) => write!(f, "cpu{c} is the caller"),
         }
     }
@@ -50,6 +85,8 @@ pub fn start_on(cpu: usize, job: Job, arg: u64) -> Result<(), WorkError> {
         Err(WorkError::IsCaller(cpu))
     } else if !state::online().contains(cpu) {
         Err(WorkError::Offline(cpu))
+    } else if should_stop(cpu) {
+        Err(WorkError::Stopping(cpu))
     } else if SLOTS[cpu].busy.swap(true, Ordering::AcqRel) {
         Err(WorkError::Busy(cpu))
     } else {

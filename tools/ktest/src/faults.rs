@@ -1,8 +1,8 @@
 //! Fault-injection cases: PSCI CPU_ON errors, a CPU that never comes online, one that
-//! never starts dying, one whose death is never confirmed (`fault=` and `fault`). Each
-//! failure must be reported, roll the CPU back, free what was made for it (the free page
-//! count is the same at every `mem`), leave the other CPUs working, and let the CPU be
-//! tried again.
+//! never starts dying, one whose death is never confirmed, one that takes its death
+//! request just as the controller gives up (`fault=` and `fault`). Each failure must be
+//! reported, roll the CPU back, free what was made for it (the free page count is the same
+//! at every `mem`), leave the other CPUs working, and let the CPU be tried again.
 
 use std::time::Duration;
 
@@ -10,6 +10,55 @@ use super::{Case, free_pages_unchanged};
 
 /// Each injected timeout costs 5 s of the kernel's patience.
 const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The script of one round of `death_taken_late` on cpu2.
+const LATE_ROUND: &str = "fault death_taken_late 2; cpu off 2; cpus; ipi 2; slab check; cpu on 2";
+
+/// Each round of `death_taken_late`: exactly one side won, and cpu2 is where the winner
+/// says: the controller gave up and cpu2 is online and answers calls, or cpu2 took the
+/// request and is offline, its DEAD callbacks run (the slab keeps no array for it) and it
+/// comes back with `cpu on`. Never both, never lost.
+fn death_taken_late_consistent(output: &str) -> Result<(), String> {
+    let rounds: Vec<&str> = output
+        .split("hotslab> fault death_taken_late 2")
+        .skip(1)
+        .collect();
+    if rounds.is_empty() {
+        return Err("no death_taken_late round".into());
+    }
+    let (mut withdrawn, mut taken) = (0, 0);
+    for (n, round) in rounds.iter().enumerate() {
+        let round = round.split("hotslab> hotplug").next().unwrap_or(round);
+        let has = |text: &str| round.contains(text);
+        let off_ok = has("cpu off 2: done in");
+        let gave_up = has("cpu: cpu2 did not start dying within 5000 ms; cpu2 is online now");
+        let consistent = match (off_ok, gave_up) {
+            (true, false) => {
+                taken += 1;
+                has("  2  0x2          psci         offline")
+                    && has("ipi: cpu 2 offline")
+                    && has("slab check: every cache has an array for every CPU")
+                    && has("cpu on 2: done in")
+            }
+            (false, true) => {
+                withdrawn += 1;
+                has("  2  0x2          psci         online")
+                    && has("ipi 2: 100 round trips")
+                    && has("slab check: every cache has an array for every CPU")
+                    && has("cpu: cpu2 is online")
+            }
+            _ => false,
+        };
+        if !consistent {
+            return Err(format!(
+                "round {}: cpu2 is not where the side that won says it is:{round}",
+                n + 1
+            ));
+        }
+    }
+    println!("     death_taken_late: {taken} taken by the CPU, {withdrawn} withdrawn in time");
+    Ok(())
+}
 
 pub fn cases(base: &Case) -> Vec<Case> {
     vec![
@@ -78,6 +127,41 @@ pub fn cases(base: &Case) -> Vec<Case> {
             ..*base
         },
         Case {
+            // DOWN_PREPARE refused by the last callback, then a CPU that never takes its
+            // death request: both run DOWN_FAILED for the callbacks that prepared, so the
+            // CPU, still online, takes jobs again (work's DOWN_PREPARE had stopped them).
+            name: "fault-down-failed-undoes-down-prepare",
+            bootargs: "run=\"fault down_prepare_refused 2; cpu off 2; cpus; stress fpsimd 2; \
+                       fault no_death 1; cpu off 1; stress fpsimd 2; hotplug 2; slab check; \
+                       poweroff\"",
+            expect: &[
+                "cpu2: fault injected: down_prepare_refused",
+                "cpu: the fault injection callback refused: down_prepare_refused was injected; \
+                 cpu2 is online now",
+                "  2  0x2          psci         online",
+                "cpu1: fault injected: no_death",
+                "cpu: cpu1 did not start dying within 5000 ms; cpu1 is online now",
+                "RESULT hotplug PASS cycles=2 ops=12 cpus=3",
+                "slab check: every cache has an array for every CPU",
+            ],
+            check: Some(fpsimd_twice_on_every_cpu),
+            forbid: &["Oops:", "BROKEN", "going down"],
+            timeout: TIMEOUT,
+            ..*base
+        },
+        Case {
+            name: "fault-death-taken-late-one-side-wins",
+            bootargs: const_format_rounds(),
+            expect: &[
+                "cpu2: fault injected: death_taken_late",
+                "RESULT hotplug PASS",
+            ],
+            check: Some(death_taken_late_consistent),
+            forbid: &["Oops:", "BROKEN"],
+            timeout: TIMEOUT,
+            ..*base
+        },
+        Case {
             // The same on the spin-table method: a late CPU parks itself, an unconfirmed
             // one is found parked when asked again.
             name: "rpi4-fault-spin-table",
@@ -100,4 +184,24 @@ pub fn cases(base: &Case) -> Vec<Case> {
             ..*base
         },
     ]
+}
+
+/// Both `stress fpsimd` runs started on all four CPUs and passed.
+fn fpsimd_twice_on_every_cpu(output: &str) -> Result<(), String> {
+    let passed = output
+        .lines()
+        .filter(|l| l.starts_with("RESULT stress-fpsimd PASS seconds=2 cpus=4"))
+        .count();
+    if passed == 2 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{passed} of 2 stress fpsimd runs passed on every CPU"
+        ))
+    }
+}
+
+/// Three rounds of `death_taken_late`, then hotplug cycles over every CPU.
+fn const_format_rounds() -> &'static str {
+    format!("run=\"{LATE_ROUND}; {LATE_ROUND}; {LATE_ROUND}; hotplug 3; poweroff\"").leak()
 }

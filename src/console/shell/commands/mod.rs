@@ -105,7 +105,7 @@ const COMMANDS: &[Command] = &[
         args: "[KIND CPU]",
         help: "inject a fault into CPU's next bring-up or teardown (none: list them):\n\
                cpu_on_invalid|cpu_on_already_on|cpu_on_denied|no_arrival|no_death|\n\
-               death_unconfirmed",
+               death_unconfirmed|death_taken_late|down_prepare_refused",
         run: cpu::fault,
     },
     Command {
