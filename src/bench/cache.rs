@@ -1,7 +1,7 @@
 //! `bench cache`: `kmem_cache_create` and `kmem_cache_destroy` of an empty cache, which
 //! make and free an array for every online CPU under the hotplug lock.
 
-use super::stats::{Micros, Samples};
+use super::stats::{Micros, Samples, Verdict};
 use super::timed;
 use crate::mm::kernel_slab;
 use crate::mm::slab::SlabFlags;
@@ -35,8 +35,13 @@ pub fn run() {
             destroy.push(destroy_ns);
         }
     }
+    let mut verdict = Verdict::new();
+    verdict.samples(&mut create, "create-samples");
+    verdict.samples(&mut destroy, "destroy-samples");
+    verdict.check(!kernel_slab::contains("bench-cache"), "cache-left-behind");
     println!(
-        "RESULT bench-cache PASS cpus={} create_us={} destroy_us={} create_p99_us={} destroy_p99_us={}",
+        "RESULT bench-cache {} cpus={} create_us={} destroy_us={} create_p99_us={} destroy_p99_us={}{verdict}",
+        verdict.word(),
         state::online().len(),
         Micros(create.median()),
         Micros(destroy.median()),

@@ -1,7 +1,7 @@
 //! `bench hotplug`: every other online CPU taken offline, then brought online, one at a
 //! time, for a number of cycles after a warm-up one; each operation timed.
 
-use super::stats::{Micros, Samples};
+use super::stats::{Micros, Samples, Verdict};
 use super::timed;
 use crate::println;
 use crate::smp::hotplug::{self, HotplugError};
@@ -50,8 +50,20 @@ pub fn run() {
         println!("RESULT bench-hotplug FAIL reason=cpu{cpu}");
         return;
     }
+    let mut verdict = Verdict::new();
+    verdict.samples(&mut offline, "offline-samples");
+    verdict.samples(&mut online, "online-samples");
+    verdict.check(
+        offline.len() == CYCLES * targets.len() && online.len() == offline.len(),
+        "operations-missing",
+    );
+    verdict.check(
+        state::online().and(targets) == targets,
+        "a-cpu-left-offline",
+    );
     println!(
-        "RESULT bench-hotplug PASS cpus={} cycles={CYCLES} ops={} offline_us={} online_us={} offline_p99_us={} online_p99_us={}",
+        "RESULT bench-hotplug {} cpus={} cycles={CYCLES} ops={} offline_us={} online_us={} offline_p99_us={} online_p99_us={}{verdict}",
+        verdict.word(),
         targets.len() + 1,
         offline.len() + online.len(),
         Micros(offline.median()),

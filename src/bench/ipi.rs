@@ -1,7 +1,7 @@
 //! `bench ipi`: an SGI round trip (a waiting cross-call to one other CPU, each in turn),
 //! and a waiting cross-call to every online CPU at once.
 
-use super::stats::{Micros, Samples};
+use super::stats::{Micros, Samples, Verdict};
 use super::timed;
 use crate::println;
 use crate::smp::call;
@@ -42,8 +42,13 @@ pub fn run() {
             to_all.push(all);
         }
     }
+    let mut verdict = Verdict::new();
+    verdict.samples(&mut round_trip, "round-trip-samples");
+    verdict.samples(&mut to_all, "on-each-cpu-samples");
+    verdict.check(state::online() == online, "online-set-changed");
     println!(
-        "RESULT bench-ipi PASS cpus={} roundtrip_us={} on_each_cpu_us={} roundtrip_p99_us={} on_each_cpu_p99_us={}",
+        "RESULT bench-ipi {} cpus={} roundtrip_us={} on_each_cpu_us={} roundtrip_p99_us={} on_each_cpu_p99_us={}{verdict}",
+        verdict.word(),
         online.len(),
         Micros(round_trip.median()),
         Micros(to_all.median()),

@@ -3,7 +3,7 @@
 
 use core::hint::black_box;
 
-use super::stats::Samples;
+use super::stats::{Samples, Verdict};
 use super::timed;
 use crate::println;
 use crate::smp::hotplug;
@@ -32,8 +32,22 @@ pub fn run() {
             spin.push(s / BATCH);
         }
     }
+    let mut verdict = Verdict::new();
+    verdict.samples(&mut read_lock, "read-lock-samples");
+    verdict.samples(&mut spin, "spin-samples");
+    // Every spin-locked section ran; every read lock was given back.
+    verdict.check(
+        *mutex.lock() == (SAMPLES as u64 + 1) * BATCH,
+        "spin-sections-lost",
+    );
+    let lock = hotplug::lock_state();
+    verdict.check(
+        lock.refcount == 0 && lock.writer.is_none(),
+        "read-lock-held",
+    );
     println!(
-        "RESULT bench-lock PASS read_lock_ns={} spin_ns={} read_lock_p99_ns={} spin_p99_ns={}",
+        "RESULT bench-lock {} read_lock_ns={} spin_ns={} read_lock_p99_ns={} spin_p99_ns={}{verdict}",
+        verdict.word(),
         read_lock.median(),
         spin.median(),
         read_lock.p99(),

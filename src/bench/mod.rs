@@ -58,8 +58,16 @@ fn boot() {
         ("cpus", t.reported, t.cpus),
         ("shell", t.cpus, ready),
     ];
+    // Each phase's end is stamped where it happens; stamps out of order mean a phase
+    // was stamped in the wrong place (a negative phase would print as 0 otherwise).
+    let mut verdict = stats::Verdict::new();
+    verdict.check(
+        phases.iter().all(|&(_, from, to)| from < to),
+        "phases-out-of-order",
+    );
     crate::print!(
-        "RESULT bench-boot PASS boot_ms={}",
+        "RESULT bench-boot {} boot_ms={}",
+        verdict.word(),
         stats::Millis(ticks_to_ns(ready))
     );
     for (name, from, to) in phases {
@@ -68,7 +76,7 @@ fn boot() {
             stats::Millis(ticks_to_ns(to.saturating_sub(from)))
         );
     }
-    crate::println!();
+    crate::println!("{verdict}");
 }
 
 /// What `f` returned, and the nanoseconds it took.

@@ -7,12 +7,12 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use super::stats::{Hundredths, Samples};
+use super::stats::{Hundredths, Samples, Verdict};
 use super::timed;
 use crate::drivers::timer::{self, Deadline};
 use crate::mm::kernel_slab;
 use crate::mm::peer_heaps::{self, PeerHeap, PeerObject};
-use crate::mm::slab::{Cache, SlabFlags};
+use crate::mm::slab::{SharedCache, SlabFlags};
 use crate::println;
 use crate::smp::{state, work};
 
@@ -26,9 +26,10 @@ const PARALLEL_PAIRS: u64 = 20_000;
 const HEAP_PAGES: usize = 64;
 const PARALLEL_TIMEOUT_US: u64 = 120_000_000;
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Allocator {
-    Slab(&'static Cache),
+    /// Shared with the other cores' jobs for the run (the cache outlives it).
+    Slab(SharedCache),
     Peer(&'static PeerHeap),
 }
 
@@ -42,14 +43,14 @@ fn layout() -> Layout {
 }
 
 impl Allocator {
-    fn alloc(self) -> Option<Object> {
+    fn alloc(&self) -> Option<Object> {
         match self {
             Allocator::Slab(cache) => cache.alloc().ok().map(Object::Slab),
             Allocator::Peer(heap) => heap.alloc(layout()).map(Object::Peer),
         }
     }
 
-    fn free(self, object: Object) -> bool {
+    fn free(&self, object: Object) -> bool {
         match (self, object) {
             (Allocator::Slab(cache), Object::Slab(o)) => cache.free(o).is_ok(),
             (Allocator::Peer(_), Object::Peer(o)) => {
@@ -76,7 +77,7 @@ impl WorkingSet {
             oldest: 0,
         };
         for slot in &mut set.objects {
-            *slot = Some(allocator.alloc()?);
+            *slot = Some(set.allocator.alloc()?);
         }
         Some(set)
     }
@@ -130,7 +131,7 @@ static LAST_DONE_TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// One core's share: fill its working set, wait for the start, run its pairs.
 fn share(_: u64) {
-    let Some(allocator) = *TARGET.lock() else {
+    let Some(allocator) = TARGET.lock().clone() else {
         FAILED.store(true, Ordering::Relaxed);
         READY.fetch_add(1, Ordering::AcqRel);
         return;
@@ -149,9 +150,15 @@ fn share(_: u64) {
 
 /// Million pairs per second with every online core at once, as hundredths.
 fn all_cores(allocator: Allocator) -> Result<u64, &'static str> {
+    *TARGET.lock() = Some(allocator.clone());
+    let result = all_cores_on(allocator);
+    *TARGET.lock() = None;
+    result
+}
+
+fn all_cores_on(allocator: Allocator) -> Result<u64, &'static str> {
     let me = crate::arch::cpu::id();
     let others = state::online().without(me);
-    *TARGET.lock() = Some(allocator);
     READY.store(0, Ordering::Release);
     GO.store(false, Ordering::Release);
     FAILED.store(false, Ordering::Release);
@@ -181,7 +188,6 @@ fn all_cores(allocator: Allocator) -> Result<u64, &'static str> {
         }
         core::hint::spin_loop();
     }
-    *TARGET.lock() = None;
     if !mine_ok || FAILED.load(Ordering::Relaxed) || started != others.len() {
         return Err("a core could not run its share");
     }
@@ -191,8 +197,9 @@ fn all_cores(allocator: Allocator) -> Result<u64, &'static str> {
 }
 
 pub fn run() {
-    match measure() {
-        Ok(line) => println!("RESULT bench-slab PASS {line}"),
+    let mut verdict = Verdict::new();
+    match measure(&mut verdict) {
+        Ok(line) => println!("RESULT bench-slab {} {line}{verdict}", verdict.word()),
         Err(why) => {
             println!("bench slab: {why}");
             println!("RESULT bench-slab FAIL reason=see-above");
@@ -200,7 +207,7 @@ pub fn run() {
     }
 }
 
-fn measure() -> Result<arrayvec::ArrayString<400>, &'static str> {
+fn measure(verdict: &mut Verdict) -> Result<arrayvec::ArrayString<400>, &'static str> {
     let cache = kernel_slab::kmem_cache_create("bench-64", OBJECT_SIZE, 8, SlabFlags::NONE, None)
         .map_err(|_| "cannot create the bench-64 cache")?;
     let heaps = [&peer_heaps::LINKED_LIST, &peer_heaps::BUDDY];
@@ -213,15 +220,26 @@ fn measure() -> Result<arrayvec::ArrayString<400>, &'static str> {
             return Err("cannot open the peer heaps");
         }
     }
-    let slab = Allocator::Slab(cache.cache());
-    let [linked_list, buddy] = heaps.map(Allocator::Peer);
     let result = (|| {
-        let one = [slab, linked_list, buddy]
+        let allocators = [
+            Allocator::Slab(cache.share()),
+            Allocator::Peer(heaps[0]),
+            Allocator::Peer(heaps[1]),
+        ];
+        let one = allocators
+            .clone()
             .map(|a| one_core(a).ok_or("an allocator failed on one core"));
-        let all = [slab, linked_list, buddy].map(all_cores);
+        let all = allocators.map(all_cores);
         let [(slab_ns, slab_p99), (ll_ns, ll_p99), (buddy_ns, buddy_p99)] =
             [one[0]?, one[1]?, one[2]?];
         let [slab_all, ll_all, buddy_all] = [all[0]?, all[1]?, all[2]?];
+        for (median, p99) in [(slab_ns, slab_p99), (ll_ns, ll_p99), (buddy_ns, buddy_p99)] {
+            verdict.check(median > 0 && median <= p99, "one-core-samples");
+        }
+        verdict.check(
+            [slab_all, ll_all, buddy_all].iter().all(|&t| t > 0),
+            "all-cores-throughput",
+        );
         let mut line = arrayvec::ArrayString::new();
         let _ = core::fmt::write(
             &mut line,
@@ -243,8 +261,10 @@ fn measure() -> Result<arrayvec::ArrayString<400>, &'static str> {
             println!("bench slab: {}: {e}", heap.name());
         }
     }
+    // Every object the run took went back: else destroy refuses.
     if let Err((_, e)) = kernel_slab::kmem_cache_destroy(cache) {
         println!("bench slab: bench-64: {e}");
+        verdict.check(false, "objects-left-behind");
     }
     result
 }

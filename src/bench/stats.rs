@@ -1,5 +1,6 @@
 //! Samples of one measurement and what the benchmarks report of them: the median and the
-//! 99th percentile (nearest rank), and times printed in microseconds with one decimal.
+//! 99th percentile (nearest rank), times printed in microseconds with one decimal, and
+//! each part's verdict from its own sanity checks.
 
 use core::fmt;
 
@@ -59,6 +60,52 @@ impl<const N: usize> Samples<N> {
 
     pub fn p99(&mut self) -> u64 {
         self.percentile(99)
+    }
+}
+
+/// A benchmark part's sanity checks, and the verdict on its RESULT line: `PASS` only if
+/// every one held, else `FAIL` with the first that did not as `reason=`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    failed: Option<&'static str>,
+}
+
+impl Verdict {
+    pub const fn new() -> Self {
+        Self { failed: None }
+    }
+
+    /// Fails the part with `reason` (a word, no spaces) unless `ok`.
+    pub fn check(&mut self, ok: bool, reason: &'static str) {
+        if !ok && self.failed.is_none() {
+            self.failed = Some(reason);
+        }
+    }
+
+    /// `samples` of `what` are usable: some were taken, the median is above zero (the
+    /// clock moved) and not above the p99.
+    pub fn samples<const N: usize>(&mut self, samples: &mut Samples<N>, what: &'static str) {
+        let (median, p99) = (samples.median(), samples.p99());
+        self.check(!samples.is_empty() && median > 0 && median <= p99, what);
+    }
+
+    pub fn passed(&self) -> bool {
+        self.failed.is_none()
+    }
+
+    /// `PASS` or `FAIL`, for the front of the line.
+    pub fn word(&self) -> &'static str {
+        if self.passed() { "PASS" } else { "FAIL" }
+    }
+}
+
+/// ` reason=...` after a failed verdict's numbers; nothing after a passed one.
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.failed {
+            Some(reason) => write!(f, " reason={reason}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -122,6 +169,25 @@ mod tests {
             s.push(v);
         }
         assert_eq!(s.len(), 4, "a full set drops what does not fit");
+    }
+
+    #[test]
+    fn a_verdict_fails_on_its_first_broken_check() {
+        let mut v = Verdict::new();
+        let mut good = Samples::<4>::new();
+        good.push(3);
+        good.push(5);
+        v.samples(&mut good, "good");
+        assert_eq!((v.word(), v.to_string()), ("PASS", String::new()));
+        v.samples(&mut Samples::<4>::new(), "empty");
+        let mut zero = Samples::<4>::new();
+        zero.push(0);
+        v.samples(&mut zero, "zero");
+        v.check(false, "later");
+        assert_eq!(
+            (v.word(), v.to_string()),
+            ("FAIL", " reason=empty".to_string())
+        );
     }
 
     #[test]

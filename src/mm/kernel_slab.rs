@@ -5,7 +5,8 @@
 //!
 //! Started after SMP bring-up, on the boot CPU, under the hotplug lock: the CPUs online
 //! then are the ones whose arrays every cache starts with; later CPUs get theirs from the
-//! UP_PREPARE callback.
+//! UP_PREPARE callback. Caches are reached as the allocator lets safe code reach them
+//! (`slab::allocator`): through their handles, or under the chain's lock.
 
 use core::fmt;
 use core::ptr::NonNull;
@@ -129,17 +130,31 @@ impl HotplugEnv<&'static Cache> for KernelEnv {
     }
 }
 
-/// Per calling CPU: the cache and function of its cache cross-call in flight.
-type CacheCall = (&'static Cache, fn(&'static Cache));
+/// A cache cross-call in flight: the cache, borrowed for as long as its caller waits.
+#[derive(Clone, Copy)]
+struct CacheCall {
+    cache: NonNull<Cache>,
+    f: fn(&Cache),
+}
+
+// SAFETY: a Cache is Sync; the pointer is only dereferenced while the caller that borrowed
+// it waits for the call (see `on_each_online_cpu`).
+unsafe impl Send for CacheCall {}
+
+/// Per calling CPU: its cache cross-call in flight.
 static CACHE_CALLS: [spin::Mutex<Option<CacheCall>>; MAX_CPUS] =
     [const { spin::Mutex::new(None) }; MAX_CPUS];
 
 /// Runs `f(cache)` on every online CPU (this one included) by cross-call, and waits.
 /// Hold the hotplug lock's read side to keep the online set still, or expect
 /// `CallError::Offline` when a CPU leaves in between.
-pub fn on_each_online_cpu(cache: &'static Cache, f: fn(&'static Cache)) -> Result<(), CallError> {
+pub fn on_each_online_cpu(cache: &Cache, f: fn(&Cache)) -> Result<(), CallError> {
     let me = cpu::id();
-    *CACHE_CALLS[me].lock() = Some((cache, f));
+    let call = CacheCall {
+        cache: NonNull::from(cache),
+        f,
+    };
+    *CACHE_CALLS[me].lock() = Some(call);
     let result = call::on_each_cpu(state::online(), run_cache_call, me as u64, true);
     *CACHE_CALLS[me].lock() = None;
     result
@@ -147,14 +162,17 @@ pub fn on_each_online_cpu(cache: &'static Cache, f: fn(&'static Cache)) -> Resul
 
 fn run_cache_call(caller: u64) {
     let call = *CACHE_CALLS[caller as usize].lock();
-    if let Some((cache, f)) = call {
-        f(cache);
+    if let Some(CacheCall { cache, f }) = call {
+        // SAFETY: the caller borrowed the cache for the length of `on_each_online_cpu`,
+        // which returns only once every target has run this or the call was taken back
+        // unstarted (`call::on_each_cpu` with `wait`): this runs within that borrow.
+        f(unsafe { cache.as_ref() });
     }
 }
 
 /// Destroy's drain, on each online CPU.
-fn drain_here(cache: &'static Cache) {
-    slab().chain.drain_cpu(&ENV, &cache, cpu::id());
+fn drain_here(cache: &Cache) {
+    slab().drain_cpu(&ENV, cache, cpu::id());
 }
 
 fn slab() -> &'static Slab {
@@ -179,7 +197,7 @@ pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool
     }
     hotplug::cpus_read_lock();
     let slab = SLAB.call_once(|| Slab::new(&PAGES, debug));
-    slab.chain.track(state::online());
+    slab.track(state::online());
     hotplug::cpus_read_unlock();
 }
 
@@ -228,7 +246,7 @@ pub fn kmem_cache_destroy(cache: CacheHandle) -> Result<(), (CacheHandle, SlabEr
 
 /// kmem_cache_shrink: flushes every online CPU's array, then returns the pages of the
 /// cache's free slabs. How many pages.
-pub fn kmem_cache_shrink(cache: &'static Cache) -> usize {
+pub fn kmem_cache_shrink(cache: &Cache) -> usize {
     hotplug::cpus_read_lock();
     let flushed = on_each_online_cpu(cache, Cache::drain_local);
     hotplug::cpus_read_unlock();
@@ -238,20 +256,25 @@ pub fn kmem_cache_shrink(cache: &'static Cache) -> usize {
     cache.shrink()
 }
 
-/// A cache on the chain by name.
-pub fn find(name: &str) -> Option<&'static Cache> {
-    slab().chain.find(name)
+/// Whether a cache of that name is on the chain.
+pub fn contains(name: &str) -> bool {
+    slab().contains(name)
 }
 
-/// Every cache: the allocator's own first, then the chain in creation order.
-pub fn for_each_cache(mut f: impl FnMut(&Cache)) {
-    let slab = slab();
-    for own in slab.own_caches() {
-        f(own);
-    }
-    for cache in slab.chain.snapshot() {
-        f(cache);
-    }
+/// Runs `f` on the chained cache called `name`, which is not destroyed meanwhile; `None` if
+/// there is none. The hotplug lock's read side is held around it (the lock order: it
+/// comes before the chain's), so `f` may make cross-calls to the online CPUs.
+pub fn with_cache<R>(name: &str, f: impl FnOnce(&Cache) -> R) -> Option<R> {
+    hotplug::cpus_read_lock();
+    let result = slab().with_cache(name, f);
+    hotplug::cpus_read_unlock();
+    result
+}
+
+/// Every cache: the allocator's own first, then the chain in creation order, each looked
+/// at under the chain's lock (none is destroyed meanwhile).
+pub fn for_each_cache(f: impl FnMut(&Cache)) {
+    slab().for_each_cache(f);
 }
 
 /// Whether caches have red zones and poison (`slab_debug`).
@@ -284,7 +307,7 @@ impl fmt::Display for Explained {
 
 /// Checks `cache` (see `Cache::check`), its per-CPU arrays drained first on every online
 /// CPU so that every free object is looked at.
-pub fn check_cache(cache: &'static Cache) -> Result<Checked, Inconsistency> {
+pub fn check_cache(cache: &Cache) -> Result<Checked, Inconsistency> {
     if cache.per_cpu() {
         hotplug::cpus_read_lock();
         let drained = on_each_online_cpu(cache, Cache::drain_local);
@@ -296,15 +319,13 @@ pub fn check_cache(cache: &'static Cache) -> Result<Checked, Inconsistency> {
     cache.check()
 }
 
-/// Checks every cache, the allocator's own first; `each` gets each result.
-pub fn check_caches(mut each: impl FnMut(&'static Cache, Result<Checked, Inconsistency>)) {
-    let slab = slab();
-    for own in slab.own_caches() {
-        each(own, check_cache(own));
-    }
-    for cache in slab.chain.snapshot() {
-        each(cache, check_cache(cache));
-    }
+/// Checks every cache, the allocator's own first; `each` gets each result. The hotplug
+/// lock comes before the chain's (the lock order), and the drains' cross-calls take
+/// neither.
+pub fn check_caches(mut each: impl FnMut(&Cache, Result<Checked, Inconsistency>)) {
+    hotplug::cpus_read_lock();
+    slab().for_each_cache(|cache| each(cache, check_cache(cache)));
+    hotplug::cpus_read_unlock();
 }
 
 /// Pages held by every cache's slabs.
@@ -339,12 +360,12 @@ impl fmt::Display for InvariantBreak {
 /// from UP_PREPARE to DEAD, and no offline CPU still has arrays.
 pub fn check_invariant() -> Result<(), InvariantBreak> {
     hotplug::cpus_read_lock();
-    let chain = &slab().chain;
-    let result = chain
-        .check()
+    let slab = slab();
+    let result = slab
+        .check_chain()
         .map_err(InvariantBreak::Missing)
         .and_then(|()| {
-            match chain
+            match slab
                 .tracked()
                 .iter()
                 .find(|&cpu| state::slot(cpu).state() == state::HotplugState::Offline)
@@ -372,7 +393,6 @@ fn up_prepare(cpu: usize) -> Result<(), CallbackError> {
     hotplug::assert_cpus_held();
     match SLAB.get() {
         Some(slab) => slab
-            .chain
             .up_prepare(cpu)
             .map_err(|_| CallbackError("no memory for the CPU's slab arrays")),
         None => Ok(()),
@@ -381,14 +401,14 @@ fn up_prepare(cpu: usize) -> Result<(), CallbackError> {
 
 fn up_canceled(cpu: usize) {
     if let Some(slab) = SLAB.get() {
-        slab.chain.up_canceled(cpu);
+        slab.up_canceled(cpu);
     }
 }
 
 fn dead(cpu: usize) {
     hotplug::assert_cpus_held();
     if let Some(slab) = SLAB.get() {
-        slab.chain.dead(&ENV, cpu);
+        slab.dead(&ENV, cpu);
     }
 }
 

@@ -23,7 +23,8 @@ pub fn init() {
             let _ = core::fmt::write(&mut name, format_args!("kmalloc-{size}"));
             kernel_slab::kmem_cache_create(&name, size, size, SlabFlags::NONE, None)
                 .unwrap_or_else(|e| panic!("cannot make {name}: {e}"))
-                .cache()
+                // kmalloc's classes live as long as the kernel: never destroyed.
+                .leak()
         })
     });
 }

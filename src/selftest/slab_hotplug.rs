@@ -258,7 +258,7 @@ fn load_and_unload(id: u64, load: u64) -> Result<(), ArrayString<120>> {
 
 /// Allocates and frees on every online CPU (the module's users), and a few here that
 /// stay allocated across the calls.
-fn use_everywhere(cache: &'static Cache, err: &mut ArrayString<120>) {
+fn use_everywhere(cache: &Cache, err: &mut ArrayString<120>) {
     let mut mine: Vec<NonNull<u8>> = Vec::new();
     for _ in 0..BURST {
         match cache.alloc() {
@@ -288,7 +288,7 @@ fn use_everywhere(cache: &'static Cache, err: &mut ArrayString<120>) {
 }
 
 /// On each CPU, interrupts masked: allocate a burst, touch it, free it.
-fn burst(cache: &'static Cache) {
+fn burst(cache: &Cache) {
     let mut objects = [None; BURST];
     for slot in &mut objects {
         match cache.alloc() {

@@ -24,7 +24,7 @@ use super::{FailureText, Failures};
 use crate::arch::cpu;
 use crate::drivers::timer::{self, Deadline};
 use crate::mm::kernel_slab::{self as slab};
-use crate::mm::slab::{Cache, CacheHandle, OwnedObject, SlabFlags};
+use crate::mm::slab::{CacheHandle, OwnedObject, SharedCache, SlabFlags};
 use crate::rng::Rng;
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{hotplug, state, work};
@@ -52,7 +52,7 @@ static TARGETS: AtomicU64 = AtomicU64::new(0);
 static OBJECTS: AtomicU64 = AtomicU64::new(0);
 static FAILURES: Failures = Failures::new();
 /// The shared caches, while the run lasts.
-static SHARED_CACHES: IrqSpinLock<ArrayVec<&'static Cache, 3>> =
+static SHARED_CACHES: IrqSpinLock<ArrayVec<SharedCache, 3>> =
     IrqSpinLock::new(ArrayVec::new_const());
 /// Objects one CPU allocated and left for another to free.
 static EXCHANGE_QUEUE: IrqSpinLock<ArrayVec<Held, EXCHANGE>> =
@@ -121,13 +121,10 @@ impl Held {
         match self {
             Held::Kmalloc(b) => drop(b),
             Held::Cache(o) => {
-                let cache = o.cache();
+                let cache: ArrayString<24> =
+                    ArrayString::from(o.cache().name()).unwrap_or_default();
                 if let Err(e) = o.free() {
-                    fail(format_args!(
-                        "cpu{}: free to {}: {e}",
-                        cpu::id(),
-                        cache.name()
-                    ));
+                    fail(format_args!("cpu{}: free to {cache}: {e}", cpu::id()));
                 }
             }
         }
@@ -138,16 +135,20 @@ impl Held {
 /// One step of traffic: allocate something, and free the oldest held object, sometimes
 /// through another CPU.
 fn traffic_step(rng: &mut Rng, held: &mut ArrayVec<Held, HELD>) {
-    let shared = SHARED_CACHES.lock().clone();
-    let choice = rng.below(KMALLOC_SIZES.len() + shared.len());
-    let new = if let Some(&cache) = shared.get(choice) {
-        OwnedObject::alloc(cache).ok().map(Held::Cache)
-    } else {
-        let size = KMALLOC_SIZES[choice - shared.len()];
-        // A failed allocation here would be the global allocator's panic, not an error:
-        // the soak holds little enough that it cannot run out.
-        Some(Held::Kmalloc(vec![0u8; size].into_boxed_slice()))
+    // An object of a shared cache is taken under the lock that keeps the share; a
+    // kmalloc size is only picked there.
+    let from_cache = {
+        let shared = SHARED_CACHES.lock();
+        let choice = rng.below(KMALLOC_SIZES.len() + shared.len());
+        match shared.get(choice) {
+            Some(cache) => Ok(OwnedObject::alloc(cache).ok().map(Held::Cache)),
+            None => Err(KMALLOC_SIZES[choice - shared.len()]),
+        }
     };
+    // A failed kmalloc here would be the global allocator's panic, not an error: the
+    // soak holds little enough that it cannot run out.
+    let new =
+        from_cache.unwrap_or_else(|size| Some(Held::Kmalloc(vec![0u8; size].into_boxed_slice())));
     match new {
         Some(mut h) => {
             h.fill();
@@ -281,7 +282,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> 
     for (name, size) in SHARED {
         match slab::kmem_cache_create(name, size, 0, SlabFlags::HWCACHE_ALIGN, None) {
             Ok(c) => {
-                SHARED_CACHES.lock().push(c.cache());
+                SHARED_CACHES.lock().push(c.share());
                 shared_handles.push(c);
             }
             Err(e) => fail(format_args!("create {name}: {e}")),

@@ -1,15 +1,47 @@
 //! The slab allocator as a whole: its two own caches (cache descriptors, per-CPU arrays),
 //! the chain, kmem_cache_create / kmem_cache_destroy on top of the lifecycle protocol, and
 //! whether every cache gets red zones and poison (`slab_debug`).
+//!
+//! How long a cache lives is in the types: [`Slab::create`] gives a [`CacheHandle`], the
+//! cache's one owner, and [`Slab::destroy`] takes it. Safe code reaches a cache only
+//! through a borrow of its handle, a [`SharedCache`] (counted: destroy refuses while one is
+//! held), an object of it ([`super::OwnedObject`]: destroy refuses while one is
+//! allocated), the chain under its lock ([`Slab::for_each_cache`]), or a cache made
+//! permanent with [`CacheHandle::leak`]. None outlives the cache:
+//!
+//! ```compile_fail,E0505
+//! use hotslab::mm::slab::{Cache, CacheHandle, HotplugEnv, Slab};
+//!
+//! fn use_after_destroy(slab: &'static Slab, env: &impl HotplugEnv<&'static Cache>, handle: CacheHandle) {
+//!     let cache: &Cache = handle.cache();
+//!     let _ = slab.destroy(env, handle); // error[E0505]: `handle` is still borrowed
+//!     let _ = cache.alloc();
+//! }
+//! ```
+//!
+//! while the same calls in order compile:
+//!
+//! ```
+//! use hotslab::mm::slab::{Cache, CacheHandle, HotplugEnv, Slab};
+//!
+//! fn use_then_destroy(slab: &'static Slab, env: &impl HotplugEnv<&'static Cache>, handle: CacheHandle) {
+//!     let cache: &Cache = handle.cache();
+//!     let _ = cache.alloc();
+//!     let _ = slab.destroy(env, handle);
+//! }
+//! ```
 
 use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
 
 use arrayvec::ArrayString;
+
+use crate::smp::cpumask::CpuMask;
 
 use super::array_cache::ArrayCache;
 use super::cache::{Cache, Ctor, NAME_MAX};
 use super::geometry::Geometry;
-use super::lifecycle::{Chain, HotplugEnv, PerCpuArrays};
+use super::lifecycle::{Chain, HotplugEnv, PerCpuArrays, Race, Violation};
 use super::slabs;
 use super::{SlabError, SlabPlatform};
 
@@ -28,17 +60,60 @@ impl SlabFlags {
     const CACHE_LINE: usize = 64;
 }
 
-/// A cache made by [`Slab::create`]. Not `Copy`: [`Slab::destroy`] takes it, so a
-/// destroyed cache cannot be used; a refused destroy hands it back.
+/// A cache made by [`Slab::create`], and its owner. Not `Copy`: [`Slab::destroy`] takes
+/// it, so a destroyed cache cannot be used; a refused destroy hands it back.
 pub struct CacheHandle(&'static Cache);
 
 impl CacheHandle {
-    pub fn cache(&self) -> &'static Cache {
+    /// The cache, for as long as this handle is not given to destroy.
+    pub fn cache(&self) -> &Cache {
+        self.0
+    }
+
+    /// A counted reference to share the cache with other CPUs; destroy refuses while any
+    /// is held.
+    pub fn share(&self) -> SharedCache {
+        SharedCache::new(self.0)
+    }
+
+    /// Keeps the cache for good: it can never be destroyed, so it lives as long as the
+    /// allocator (kmalloc's size classes).
+    pub fn leak(self) -> &'static Cache {
         self.0
     }
 }
 
 impl core::ops::Deref for CacheHandle {
+    type Target = Cache;
+    fn deref(&self) -> &Cache {
+        self.0
+    }
+}
+
+/// A cache shared beyond its handle's scope (with jobs on other CPUs): while one exists,
+/// [`Slab::destroy`] refuses with [`SlabError::Shared`], so the cache outlives it.
+pub struct SharedCache(&'static Cache);
+
+impl SharedCache {
+    fn new(cache: &'static Cache) -> Self {
+        cache.shares.fetch_add(1, Ordering::AcqRel);
+        SharedCache(cache)
+    }
+}
+
+impl Clone for SharedCache {
+    fn clone(&self) -> Self {
+        SharedCache::new(self.0)
+    }
+}
+
+impl Drop for SharedCache {
+    fn drop(&mut self) {
+        self.0.shares.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl core::ops::Deref for SharedCache {
     type Target = Cache;
     fn deref(&self) -> &Cache {
         self.0
@@ -77,7 +152,8 @@ pub struct Slab {
     descriptors: Cache,
     /// Per-CPU arrays.
     arrays: Cache,
-    pub chain: Chain<&'static Cache, MAX_CACHES>,
+    /// Every cache made by `create` and not destroyed; reached only under its lock.
+    chain: Chain<&'static Cache, MAX_CACHES>,
 }
 
 impl Slab {
@@ -126,8 +202,69 @@ impl Slab {
         if let Some(own) = self.own_caches().into_iter().find(|c| c.id() == id) {
             return name(own);
         }
-        let chained = self.chain.snapshot().into_iter().find(|c| c.id() == id);
-        chained.and_then(name)
+        let mut found = None;
+        self.chain.for_each(|c| {
+            if c.id() == id {
+                found = name(c);
+            }
+        });
+        found
+    }
+
+    /// Runs `f` on every cache, the allocator's own first, then the chain in creation
+    /// order, holding the chain's lock: none can be destroyed while `f` looks at it.
+    pub fn for_each_cache(&self, mut f: impl FnMut(&Cache)) {
+        for own in self.own_caches() {
+            f(own);
+        }
+        self.chain.for_each(|c| f(c));
+    }
+
+    /// Whether a cache of that name is on the chain.
+    pub fn contains(&self, name: &str) -> bool {
+        self.chain.find(name).is_some()
+    }
+
+    /// Runs `f` on the chained cache called `name`, holding the chain's lock: it cannot
+    /// be destroyed while `f` runs. `None` if there is none.
+    pub fn with_cache<R>(&self, name: &str, f: impl FnOnce(&Cache) -> R) -> Option<R> {
+        self.chain.with(name, |c| f(c))
+    }
+
+    /// The CPUs already running when the allocator starts (they had no UP_PREPARE).
+    pub fn track(&self, cpus: CpuMask) {
+        self.chain.track(cpus);
+    }
+
+    pub fn tracked(&self) -> CpuMask {
+        self.chain.tracked()
+    }
+
+    /// The UP_PREPARE callback: an array for `cpu` in every cache.
+    pub fn up_prepare(&self, cpu: usize) -> Result<(), SlabError> {
+        self.chain.up_prepare(cpu)
+    }
+
+    /// The UP_CANCELED callback.
+    pub fn up_canceled(&self, cpu: usize) {
+        self.chain.up_canceled(cpu);
+    }
+
+    /// The DEAD callback: the dead CPU's arrays drained and freed.
+    pub fn dead(&self, env: &impl HotplugEnv<&'static Cache>, cpu: usize) {
+        self.chain.dead(env, cpu);
+    }
+
+    /// Destroy's drain of `cache` on `cpu`, run on `cpu` itself.
+    pub fn drain_cpu(&self, env: &impl HotplugEnv<&'static Cache>, cache: &Cache, cpu: usize) {
+        if !cache.release_array(cpu) {
+            env.report(Race::DestroyVsUp, cpu, cache.name());
+        }
+    }
+
+    /// The protocol's invariant (see `lifecycle`), now.
+    pub fn check_chain(&self) -> Result<(), Violation> {
+        self.chain.check()
     }
 
     /// The allocator's own caches, for `slabinfo`.
@@ -171,12 +308,19 @@ impl Slab {
         }
     }
 
-    /// kmem_cache_destroy. A refusal (objects still allocated) hands the cache back intact.
+    /// kmem_cache_destroy. A refusal (objects still allocated, or the cache still shared)
+    /// hands the cache back intact.
     pub fn destroy(
         &'static self,
         env: &impl HotplugEnv<&'static Cache>,
         handle: CacheHandle,
     ) -> Result<(), (CacheHandle, SlabError)> {
+        // Only clones of a share made from this handle could add one, so none appears
+        // once this reads zero.
+        let shares = handle.0.shares.load(Ordering::Acquire);
+        if shares > 0 {
+            return Err((handle, SlabError::Shared(shares)));
+        }
         match self.chain.destroy(env, &handle.0) {
             Ok(()) => {
                 self.free_descriptor(handle.0);

@@ -61,6 +61,8 @@ pub struct Cache {
     missing_reported: AtomicU64,
     /// Corrupted objects reported (`slab_debug`).
     corruptions: AtomicUsize,
+    /// `SharedCache`s alive: destroy refuses while there are any.
+    pub(super) shares: AtomicUsize,
 }
 
 /// What `slabinfo` shows of a cache.
@@ -121,6 +123,7 @@ impl Cache {
             live: [const { AtomicIsize::new(0) }; MAX_CPUS],
             missing_reported: AtomicU64::new(0),
             corruptions: AtomicUsize::new(0),
+            shares: AtomicUsize::new(0),
         })
     }
 
@@ -414,7 +417,7 @@ impl Cache {
     }
 
     /// Gives `cpu` an array, unless it has one.
-    pub fn make_array(&self, cpu: usize) -> Result<(), SlabError> {
+    pub(super) fn make_array(&self, cpu: usize) -> Result<(), SlabError> {
         let Some(from) = self.arrays_from else {
             return Ok(());
         };
@@ -446,7 +449,7 @@ impl Cache {
     /// Takes `cpu`'s array out of its slot, flushes its objects to the slab lists and
     /// frees it. False if there was none. Called on `cpu` itself, or for a CPU that is not
     /// running (dead, or never started), or once nobody can reach the cache.
-    pub fn release_array(&self, cpu: usize) -> bool {
+    pub(super) fn release_array(&self, cpu: usize) -> bool {
         let array = self.arrays[cpu].swap(ptr::null_mut(), Ordering::AcqRel);
         let Some(array) = NonNull::new(array) else {
             return false;
@@ -497,7 +500,7 @@ impl Cache {
     /// Destroy's last step, once every array is gone: returns every slab, or refuses with
     /// the count of objects still out of them.
     /// Quarantined objects do not count: they go back with their slabs.
-    pub fn release_slabs(&self) -> Result<usize, SlabError> {
+    pub(super) fn release_slabs(&self) -> Result<usize, SlabError> {
         let irq = self.platform.irq_save();
         let mut lists = self.lists.lock();
         let result = if lists.inuse > lists.quarantined {

@@ -22,6 +22,8 @@ pub enum SlabError {
     OutOfMemory,
     /// Destroy refused: this many objects are still allocated.
     InUse(usize),
+    /// Destroy refused: this many `SharedCache`s of it are still held.
+    Shared(usize),
     /// A pointer that is not an object of this cache.
     NotAnObject(usize),
     /// An object freed that is already free.
@@ -57,6 +59,7 @@ impl fmt::Display for SlabError {
             SlabError::TooManyCaches => write!(f, "the cache chain is full"),
             SlabError::OutOfMemory => write!(f, "out of memory"),
             SlabError::InUse(n) => write!(f, "{n} object(s) still allocated"),
+            SlabError::Shared(n) => write!(f, "{n} shared reference(s) to it still held"),
             SlabError::NotAnObject(a) => write!(f, "{a:#x} is not an object of this cache"),
             SlabError::DoubleFree(a) => write!(f, "{a:#x} is already free (double free)"),
             SlabError::WrongCache(a) => {

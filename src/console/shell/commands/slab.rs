@@ -111,7 +111,7 @@ fn with_shell_cache<'a, R>(
     let mut caches = SHELL_CACHES.lock();
     match caches.iter().position(|c| c.handle.name() == name) {
         Some(at) => f(&mut caches, at),
-        None if slab::find(name).is_some() => Err(CmdError::failed(format_args!(
+        None if slab::contains(name) => Err(CmdError::failed(format_args!(
             "'{name}' is the kernel's; the shell uses only caches it made with `slab create`"
         ))),
         None => Err(CmdError::failed(format_args!(
@@ -229,9 +229,8 @@ fn destroy<'a>(args: &Args<'a>) -> CmdResult<'a> {
 fn shrink<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(2)?;
     let name = name_arg(args)?;
-    let cache =
-        slab::find(name).ok_or_else(|| CmdError::failed(format_args!("no cache '{name}'")))?;
-    let pages = slab::kmem_cache_shrink(cache);
+    let pages = slab::with_cache(name, slab::kmem_cache_shrink)
+        .ok_or_else(|| CmdError::failed(format_args!("no cache '{name}'")))?;
     println!("slab shrink {name}: {pages} page(s) returned");
     Ok(())
 }

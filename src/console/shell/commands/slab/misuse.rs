@@ -45,7 +45,7 @@ fn with_scratch<'a>(
     name: &str,
     size: usize,
     align: usize,
-    f: impl FnOnce(&'static Cache) -> CmdResult<'a>,
+    f: impl FnOnce(&Cache) -> CmdResult<'a>,
 ) -> CmdResult<'a> {
     let handle = slab::kmem_cache_create(name, size, align, SlabFlags::NONE, None)
         .map_err(|e| CmdError::failed(format_args!("scratch cache '{name}': {e}")))?;
@@ -72,7 +72,7 @@ fn failed<'a>(cache: &Cache, e: SlabError) -> CmdError<'a> {
     CmdError::failed(format_args!("'{}': {e}", cache.name()))
 }
 
-fn provoke<'a>(kind: &str, cache: &'static Cache) -> CmdResult<'a> {
+fn provoke<'a>(kind: &str, cache: &Cache) -> CmdResult<'a> {
     let name = cache.name();
     match kind {
         "double-free" => {
@@ -134,7 +134,7 @@ fn refused(kind: &str, cache: &str, r: Refusal, what: core::fmt::Arguments<'_>) 
     }
 }
 
-fn overrun<'a>(cache: &'static Cache) -> CmdResult<'a> {
+fn overrun<'a>(cache: &Cache) -> CmdResult<'a> {
     let name = cache.name();
     let before = cache.corruptions();
     let mut by_check = 0;
@@ -163,7 +163,7 @@ fn overrun<'a>(cache: &'static Cache) -> CmdResult<'a> {
     Ok(())
 }
 
-fn use_after_free<'a>(cache: &'static Cache) -> CmdResult<'a> {
+fn use_after_free<'a>(cache: &Cache) -> CmdResult<'a> {
     let name = cache.name();
     // Seen when the object is next handed out...
     let before = cache.corruptions();
@@ -212,7 +212,7 @@ fn use_after_free<'a>(cache: &'static Cache) -> CmdResult<'a> {
     Ok(())
 }
 
-fn stray_write<'a>(cache: &'static Cache) -> Result<misuse::Stray, CmdError<'a>> {
+fn stray_write<'a>(cache: &Cache) -> Result<misuse::Stray, CmdError<'a>> {
     misuse::use_after_free(cache)
         .map_err(|e| failed(cache, e))?
         .ok_or_else(|| {
@@ -224,7 +224,7 @@ fn stray_write<'a>(cache: &'static Cache) -> Result<misuse::Stray, CmdError<'a>>
 }
 
 /// Checks the cache and says whether its lists, counts and objects add up.
-fn report_consistency<'a>(cache: &'static Cache) -> CmdResult<'a> {
+fn report_consistency<'a>(cache: &Cache) -> CmdResult<'a> {
     let name = cache.name();
     let checked = slab::check_cache(cache)
         .map_err(|e| CmdError::failed(format_args!("'{name}': INCONSISTENT: {e}")))?;
