@@ -175,6 +175,9 @@ pub fn find(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name == name)
 }
 
+/// The column `help` writes each command's usage in.
+const USAGE_WIDTH: usize = 28;
+
 fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(0)?;
     for c in COMMANDS {
@@ -184,9 +187,15 @@ fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
             format_args!("{} {}", c.name, c.args),
         );
         let mut lines = c.help.lines();
-        println!("  {usage:<28} {}", lines.next().unwrap_or(""));
+        if usage.len() > USAGE_WIDTH {
+            // Too wide for the column: the usage on a line of its own.
+            println!("  {usage}");
+            println!("  {:<USAGE_WIDTH$} {}", "", lines.next().unwrap_or(""));
+        } else {
+            println!("  {usage:<USAGE_WIDTH$} {}", lines.next().unwrap_or(""));
+        }
         for more in lines {
-            println!("  {:<28}   {}", "", more.trim_start());
+            println!("  {:<USAGE_WIDTH$}   {}", "", more.trim_start());
         }
     }
     Ok(())
