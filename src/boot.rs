@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use crate::arch::boot::{EarlyTicks, EntryInfo};
 use crate::dt::Platform;
 use crate::dt::bootargs::BootOptions;
-use crate::log;
+use crate::{pr_err, pr_info, pr_notice, pr_warn};
 
 static PLATFORM: spin::Once<Platform<'static>> = spin::Once::new();
 /// The counter when the shell first showed its prompt: the boot's length (0: not yet).
@@ -58,13 +58,25 @@ pub fn try_platform() -> Option<&'static Platform<'static>> {
 
 pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
     let platform = PLATFORM.call_once(|| platform);
-    log!(
+    // The console log level comes first (`quiet` hides even the first lines); what the
+    // bootargs got wrong is said once it is set.
+    let mut bad_args = arrayvec::ArrayVec::<_, 8>::new();
+    let mut more_bad_args = 0;
+    let options = BootOptions::parse(platform.bootargs, |e| {
+        if bad_args.try_push(e).is_err() {
+            more_bad_args += 1;
+        }
+    });
+    if let Some(level) = options.console_loglevel {
+        crate::console::set_console_loglevel(level);
+    }
+    pr_info!(
         "hotslab {} on {}",
         env!("CARGO_PKG_VERSION"),
         platform.model.unwrap_or("an unnamed machine")
     );
     let image = crate::arch::layout::image();
-    log!(
+    pr_info!(
         "entered at EL{}, now EL{}; image at {} (relocated by {:#x}); {} page tables",
         entry.entry_el,
         crate::arch::cpu::current_el(),
@@ -72,25 +84,30 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
         entry.relocation,
         entry.page_tables
     );
-    log!(
+    pr_info!(
         "device tree at {}, bootargs \"{}\"",
         platform.dtb,
         platform.bootargs
     );
-    let options = BootOptions::parse(platform.bootargs, |e| log!("bootargs: {e}"));
+    for e in bad_args {
+        pr_warn!("bootargs: {e}");
+    }
+    if more_bad_args > 0 {
+        pr_warn!("bootargs: {more_bad_args} more word(s) not understood");
+    }
     crate::panic::set_action(options.panic);
     for problem in &platform.problems {
-        log!("device tree: {problem}");
+        pr_warn!("device tree: {problem}");
     }
     if platform.cpus_left_out > 0 {
-        log!(
+        pr_warn!(
             "device tree: {} CPUs beyond the limit of {} left out",
             platform.cpus_left_out,
             crate::MAX_CPUS
         );
     }
     let stats = crate::mm::page_stats();
-    log!(
+    pr_info!(
         "memory: {} MiB in {} range(s), {} pages free",
         platform.total_memory() >> 20,
         platform.memory.len(),
@@ -98,13 +115,13 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
     );
     if let Some(psci) = crate::power::psci() {
         match psci.version() {
-            Ok(v) => log!(
+            Ok(v) => pr_info!(
                 "psci: {:?} conduit, version {}.{}",
                 psci.method(),
                 v.major,
                 v.minor
             ),
-            Err(e) => log!(
+            Err(e) => pr_err!(
                 "psci: {:?} conduit, PSCI_VERSION failed: {e:?}",
                 psci.method()
             ),
@@ -112,12 +129,12 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
     }
     let me = crate::arch::cpu::id();
     let mpidr = crate::arch::cpu::mpidr_affinity();
-    log!(
+    pr_info!(
         "{} CPU(s) in the device tree; cpu{me} (MPIDR {mpidr:#x}) is booting",
         platform.cpus.len(),
     );
     if !platform.cpus.is_empty() && platform.cpu_index_of(mpidr).is_none() {
-        log!(
+        pr_warn!(
             "device tree: the boot CPU (MPIDR {mpidr:#x}) is not among its CPUs: it runs as \
              cpu{me}, in place of the one listed with MPIDR {:#x}",
             platform.cpus.get(me).map_or(0, |c| c.mpidr)
@@ -130,7 +147,7 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
         .flatten()
     {
         crate::smp::fault::FAULTS.arm(fault, cpu);
-        log!("fault injection: {fault} armed for cpu{cpu}");
+        pr_notice!("fault injection: {fault} armed for cpu{cpu}");
     }
     crate::console::set_console_cpu(me);
     let reported = crate::drivers::timer::ticks();

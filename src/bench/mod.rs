@@ -17,6 +17,8 @@ pub mod stats;
 #[cfg(target_os = "none")]
 mod cache;
 #[cfg(target_os = "none")]
+mod floor;
+#[cfg(target_os = "none")]
 mod hotplug;
 #[cfg(target_os = "none")]
 mod ipi;

@@ -1,88 +1,131 @@
 //! `bench slab`: one 64-byte alloc+free pair, in the steady state of a CPU that holds a
 //! working set of objects (allocate one, free the oldest), on the slab's per-CPU fast path
-//! and on the two peer heaps (`mm::peer_heaps`). First one core, in batches; then every
-//! online core at once for a fixed number of pairs each, as throughput.
+//! (objects held as `OwnedObject`s, as safe kernel code holds them), through kmalloc (a
+//! `Box`: the global allocator, whose free checks the pointer it is given), on the two
+//! peer heaps (`mm::peer_heaps`), and on the floor (`floor`: a bare per-CPU array, the
+//! least the job takes here). Each allocator runs the same loop, compiled for it alone, so no allocator
+//! pays for another's dispatch. First one core, in batches, the four taking turns batch by
+//! batch so that the host's moods fall on all of them alike; then throughput, each
+//! allocator on this core alone and then on every online core at once, a fixed number of
+//! pairs per core, several runs each. Medians and minimums.
 
+use alloc::boxed::Box;
+use alloc::sync::Arc;
 use core::alloc::Layout;
-use core::ptr::NonNull;
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use super::floor::Floor;
 use super::stats::{Hundredths, Samples, Verdict};
 use super::timed;
 use crate::drivers::timer::{self, Deadline};
-use crate::mm::kernel_slab;
+use crate::mm::kernel_slab::{self, OwnedObject, SharedCache};
 use crate::mm::peer_heaps::{self, PeerHeap, PeerObject};
-use crate::mm::slab::{SharedCache, SlabFlags};
+use crate::mm::slab::SlabFlags;
 use crate::println;
+use crate::smp::cpumask::CpuMask;
 use crate::smp::{state, work};
 
 const OBJECT_SIZE: usize = 64;
 /// Objects a CPU holds while it allocates and frees.
 const WORKING_SET: usize = 32;
 const BATCH: u64 = 1000;
-const SAMPLES: usize = 31;
-/// Pairs per core in the all-cores run.
+const SAMPLES: usize = 41;
+/// Pairs per core in a throughput run.
 const PARALLEL_PAIRS: u64 = 20_000;
+/// Throughput runs per allocator, alone and on every core.
+const THROUGHPUT_RUNS: usize = 7;
 const HEAP_PAGES: usize = 64;
 const PARALLEL_TIMEOUT_US: u64 = 120_000_000;
 
-#[derive(Clone)]
-enum Allocator {
-    /// Shared with the other cores' jobs for the run (the cache outlives it).
-    Slab(SharedCache),
-    Peer(&'static PeerHeap),
+/// What the pair loop needs of an allocator.
+trait PairAllocator: Clone {
+    type Object;
+    fn alloc(&self) -> Option<Self::Object>;
+    /// False if the allocator refused the object back.
+    fn free(&self, object: Self::Object) -> bool;
 }
 
-enum Object {
-    Slab(NonNull<u8>),
-    Peer(PeerObject),
+impl PairAllocator for SharedCache {
+    type Object = OwnedObject;
+    #[inline(always)]
+    fn alloc(&self) -> Option<OwnedObject> {
+        OwnedObject::alloc(self).ok()
+    }
+    #[inline(always)]
+    fn free(&self, object: OwnedObject) -> bool {
+        object.free().is_ok()
+    }
 }
 
 fn layout() -> Layout {
     Layout::from_size_align(OBJECT_SIZE, 8).expect("a valid layout")
 }
 
-impl Allocator {
-    fn alloc(&self) -> Option<Object> {
-        match self {
-            Allocator::Slab(cache) => cache.alloc().ok().map(Object::Slab),
-            Allocator::Peer(heap) => heap.alloc(layout()).map(Object::Peer),
-        }
+impl PairAllocator for &'static PeerHeap {
+    type Object = PeerObject;
+    #[inline(always)]
+    fn alloc(&self) -> Option<PeerObject> {
+        PeerHeap::alloc(self, layout())
     }
+    #[inline(always)]
+    fn free(&self, object: PeerObject) -> bool {
+        object.free();
+        true
+    }
+}
 
-    fn free(&self, object: Object) -> bool {
-        match (self, object) {
-            (Allocator::Slab(cache), Object::Slab(o)) => cache.free(o).is_ok(),
-            (Allocator::Peer(_), Object::Peer(o)) => {
-                o.free();
-                true
-            }
-            _ => false,
-        }
+/// The global allocator (kmalloc's size classes), through `Box`.
+#[derive(Clone, Copy)]
+struct Kmalloc;
+
+impl PairAllocator for Kmalloc {
+    type Object = Box<MaybeUninit<[u8; OBJECT_SIZE]>>;
+    #[inline(always)]
+    fn alloc(&self) -> Option<Self::Object> {
+        Some(Box::new_uninit())
+    }
+    #[inline(always)]
+    fn free(&self, object: Self::Object) -> bool {
+        drop(object);
+        true
+    }
+}
+
+impl PairAllocator for Arc<Floor> {
+    type Object = usize;
+    #[inline(always)]
+    fn alloc(&self) -> Option<usize> {
+        Floor::alloc(self)
+    }
+    #[inline(always)]
+    fn free(&self, object: usize) -> bool {
+        Floor::free(self, object)
     }
 }
 
 /// One CPU's working set: each step allocates an object and frees the oldest.
-struct WorkingSet {
-    allocator: Allocator,
-    objects: [Option<Object>; WORKING_SET],
+struct WorkingSet<A: PairAllocator> {
+    allocator: A,
+    objects: [Option<A::Object>; WORKING_SET],
     oldest: usize,
 }
 
-impl WorkingSet {
-    fn fill(allocator: Allocator) -> Option<Self> {
+impl<A: PairAllocator> WorkingSet<A> {
+    fn fill(allocator: A) -> Option<Self> {
         let mut set = Self {
             allocator,
             objects: [const { None }; WORKING_SET],
             oldest: 0,
         };
-        for slot in &mut set.objects {
-            *slot = Some(set.allocator.alloc()?);
+        for at in 0..WORKING_SET {
+            set.objects[at] = Some(set.allocator.alloc()?);
         }
         Some(set)
     }
 
     /// `n` alloc+free pairs; false if the allocator failed.
+    #[inline(never)]
     fn pairs(&mut self, n: u64) -> bool {
         for _ in 0..n {
             let Some(new) = self.allocator.alloc() else {
@@ -98,7 +141,7 @@ impl WorkingSet {
     }
 }
 
-impl Drop for WorkingSet {
+impl<A: PairAllocator> Drop for WorkingSet<A> {
     fn drop(&mut self) {
         for object in self.objects.iter_mut().filter_map(Option::take) {
             self.allocator.free(object);
@@ -106,59 +149,121 @@ impl Drop for WorkingSet {
     }
 }
 
-/// Nanoseconds per pair on this core: the median and p99 of batches.
-fn one_core(allocator: Allocator) -> Option<(u64, u64)> {
-    let mut set = WorkingSet::fill(allocator)?;
-    let mut samples = Samples::<SAMPLES>::new();
-    for sample in 0..=SAMPLES {
-        let (ok, ns) = timed(|| set.pairs(BATCH));
-        if !ok {
-            return None;
-        }
-        if sample > 0 {
-            samples.push(ns / BATCH);
-        }
-    }
-    Some((samples.median(), samples.p99()))
+/// A working set of any allocator, for taking turns.
+trait Batch {
+    /// Nanoseconds per pair over a batch; `None` if the allocator failed.
+    fn batch(&mut self) -> Option<u64>;
 }
 
-/// The all-cores run: what each core runs, and how it went.
-static TARGET: spin::Mutex<Option<Allocator>> = spin::Mutex::new(None);
+impl<A: PairAllocator> Batch for WorkingSet<A> {
+    fn batch(&mut self) -> Option<u64> {
+        let (ok, ns) = timed(|| self.pairs(BATCH));
+        ok.then_some(ns / BATCH)
+    }
+}
+
+/// The allocators measured, in report order.
+#[derive(Clone)]
+struct Allocators {
+    slab: SharedCache,
+    linked_list: &'static PeerHeap,
+    buddy: &'static PeerHeap,
+    floor: Arc<Floor>,
+}
+
+const NAMES: [&str; 5] = ["slab", "linked_list", "buddy", "floor", "kmalloc"];
+
+/// Nanoseconds per pair on this core, per allocator (in [`NAMES`] order): batches taken
+/// in turns, one of each allocator a round, after a warm-up round.
+fn one_core(a: &Allocators) -> Option<[Samples<SAMPLES>; NAMES.len()]> {
+    let mut slab = WorkingSet::fill(a.slab.clone())?;
+    let mut linked_list = WorkingSet::fill(a.linked_list)?;
+    let mut buddy = WorkingSet::fill(a.buddy)?;
+    let mut floor = WorkingSet::fill(a.floor.clone())?;
+    let mut kmalloc = WorkingSet::fill(Kmalloc)?;
+    let mut sets: [&mut dyn Batch; NAMES.len()] = [
+        &mut slab,
+        &mut linked_list,
+        &mut buddy,
+        &mut floor,
+        &mut kmalloc,
+    ];
+    let mut samples: [Samples<SAMPLES>; NAMES.len()] = core::array::from_fn(|_| Samples::new());
+    for round in 0..=SAMPLES {
+        for (set, samples) in sets.iter_mut().zip(samples.iter_mut()) {
+            let ns = set.batch()?;
+            if round > 0 {
+                samples.push(ns);
+            }
+        }
+    }
+    Some(samples)
+}
+
+/// The throughput run: what each core runs, and how it went.
+static TARGET: spin::Mutex<Option<(Allocators, usize)>> = spin::Mutex::new(None);
 static READY: AtomicUsize = AtomicUsize::new(0);
 static GO: AtomicBool = AtomicBool::new(false);
 static FAILED: AtomicBool = AtomicBool::new(false);
 static LAST_DONE_TICKS: AtomicU64 = AtomicU64::new(0);
 
-/// One core's share: fill its working set, wait for the start, run its pairs.
+/// Runs `PARALLEL_PAIRS` pairs of allocator `which` (a [`NAMES`] index) once every core is
+/// ready; false if it could not.
+fn run_share(allocators: &Allocators, which: usize, go: impl FnOnce()) -> bool {
+    fn with<A: PairAllocator>(allocator: A, go: impl FnOnce()) -> bool {
+        let set = WorkingSet::fill(allocator);
+        go();
+        let ok = set.is_some_and(|mut set| set.pairs(PARALLEL_PAIRS));
+        LAST_DONE_TICKS.fetch_max(timer::ticks(), Ordering::AcqRel);
+        ok
+    }
+    match which {
+        0 => with(allocators.slab.clone(), go),
+        1 => with(allocators.linked_list, go),
+        2 => with(allocators.buddy, go),
+        3 => with(allocators.floor.clone(), go),
+        _ => with(Kmalloc, go),
+    }
+}
+
+/// Another core's share: say it is ready, wait for the start, run its pairs.
 fn share(_: u64) {
-    let Some(allocator) = TARGET.lock().clone() else {
+    let Some((allocators, which)) = TARGET.lock().clone() else {
         FAILED.store(true, Ordering::Relaxed);
         READY.fetch_add(1, Ordering::AcqRel);
         return;
     };
-    let set = WorkingSet::fill(allocator);
-    READY.fetch_add(1, Ordering::AcqRel);
-    while !GO.load(Ordering::Acquire) {
-        core::hint::spin_loop();
-    }
-    let ok = set.is_some_and(|mut set| set.pairs(PARALLEL_PAIRS));
-    LAST_DONE_TICKS.fetch_max(timer::ticks(), Ordering::AcqRel);
+    let ok = run_share(&allocators, which, || {
+        READY.fetch_add(1, Ordering::AcqRel);
+        while !GO.load(Ordering::Acquire) {
+            core::hint::spin_loop();
+        }
+    });
     if !ok {
         FAILED.store(true, Ordering::Relaxed);
     }
 }
 
-/// Million pairs per second with every online core at once, as hundredths.
-fn all_cores(allocator: Allocator) -> Result<u64, &'static str> {
-    *TARGET.lock() = Some(allocator.clone());
-    let result = all_cores_on(allocator);
-    *TARGET.lock() = None;
-    result
+/// Million pairs a second, as hundredths, of allocator `which` over `THROUGHPUT_RUNS`
+/// runs on every online core at once (`all`) or on this core alone: median and best.
+fn throughput(a: &Allocators, which: usize, all: bool) -> Result<(u64, u64), &'static str> {
+    let mut runs = Samples::<THROUGHPUT_RUNS>::new();
+    for _ in 0..THROUGHPUT_RUNS {
+        *TARGET.lock() = Some((a.clone(), which));
+        let result = run_at_once(a, which, all);
+        *TARGET.lock() = None;
+        runs.push(result?);
+    }
+    Ok((runs.median(), runs.percentile(100)))
 }
 
-fn all_cores_on(allocator: Allocator) -> Result<u64, &'static str> {
+fn run_at_once(a: &Allocators, which: usize, all: bool) -> Result<u64, &'static str> {
     let me = crate::arch::cpu::id();
-    let others = state::online().without(me);
+    let others = if all {
+        state::online().without(me)
+    } else {
+        CpuMask::empty()
+    };
     READY.store(0, Ordering::Release);
     GO.store(false, Ordering::Release);
     FAILED.store(false, Ordering::Release);
@@ -170,17 +275,14 @@ fn all_cores_on(allocator: Allocator) -> Result<u64, &'static str> {
         }
     }
     let deadline = Deadline::after_us(PARALLEL_TIMEOUT_US);
-    while READY.load(Ordering::Acquire) < started && !deadline.passed() {
-        core::hint::spin_loop();
-    }
     // This core takes part too; the clock starts as everyone is let go.
-    let mine = WorkingSet::fill(allocator);
-    let start = timer::ticks();
-    GO.store(true, Ordering::Release);
-    let mine_ok = mine.is_some_and(|mut set| {
-        let ok = set.pairs(PARALLEL_PAIRS);
-        LAST_DONE_TICKS.fetch_max(timer::ticks(), Ordering::AcqRel);
-        ok
+    let mut start = 0;
+    let mine_ok = run_share(a, which, || {
+        while READY.load(Ordering::Acquire) < started && !deadline.passed() {
+            core::hint::spin_loop();
+        }
+        start = timer::ticks();
+        GO.store(true, Ordering::Release);
     });
     while others.iter().any(work::busy) {
         if deadline.passed() {
@@ -207,7 +309,7 @@ pub fn run() {
     }
 }
 
-fn measure(verdict: &mut Verdict) -> Result<arrayvec::ArrayString<400>, &'static str> {
+fn measure(verdict: &mut Verdict) -> Result<arrayvec::ArrayString<1280>, &'static str> {
     let cache = kernel_slab::kmem_cache_create("bench-64", OBJECT_SIZE, 8, SlabFlags::NONE, None)
         .map_err(|_| "cannot create the bench-64 cache")?;
     let heaps = [&peer_heaps::LINKED_LIST, &peer_heaps::BUDDY];
@@ -221,39 +323,46 @@ fn measure(verdict: &mut Verdict) -> Result<arrayvec::ArrayString<400>, &'static
         }
     }
     let result = (|| {
-        let allocators = [
-            Allocator::Slab(cache.share()),
-            Allocator::Peer(heaps[0]),
-            Allocator::Peer(heaps[1]),
-        ];
-        let one = allocators
-            .clone()
-            .map(|a| one_core(a).ok_or("an allocator failed on one core"));
-        let all = allocators.map(all_cores);
-        let [(slab_ns, slab_p99), (ll_ns, ll_p99), (buddy_ns, buddy_p99)] =
-            [one[0]?, one[1]?, one[2]?];
-        let [slab_all, ll_all, buddy_all] = [all[0]?, all[1]?, all[2]?];
-        for (median, p99) in [(slab_ns, slab_p99), (ll_ns, ll_p99), (buddy_ns, buddy_p99)] {
-            verdict.check(median > 0 && median <= p99, "one-core-samples");
-        }
-        verdict.check(
-            [slab_all, ll_all, buddy_all].iter().all(|&t| t > 0),
-            "all-cores-throughput",
-        );
+        let allocators = Allocators {
+            slab: cache.share(),
+            linked_list: heaps[0],
+            buddy: heaps[1],
+            floor: Arc::new(Floor::new(OBJECT_SIZE)),
+        };
+        let mut one = one_core(&allocators).ok_or("an allocator failed on one core")?;
         let mut line = arrayvec::ArrayString::new();
         let _ = core::fmt::write(
             &mut line,
-            format_args!(
-                "cpus={} size={OBJECT_SIZE} slab_ns={slab_ns} linked_list_ns={ll_ns} buddy_ns={buddy_ns} \
-                 slab_p99_ns={slab_p99} linked_list_p99_ns={ll_p99} buddy_p99_ns={buddy_p99} \
-                 slab_1cpu_mops={} slab_all_mops={} linked_list_all_mops={} buddy_all_mops={}",
-                state::online().len(),
-                Hundredths(100_000 / slab_ns.max(1)),
-                Hundredths(slab_all),
-                Hundredths(ll_all),
-                Hundredths(buddy_all),
-            ),
+            format_args!("cpus={} size={OBJECT_SIZE}", state::online().len()),
         );
+        for (name, samples) in NAMES.iter().zip(one.iter_mut()) {
+            verdict.samples(samples, "one-core-samples");
+            let _ = core::fmt::write(
+                &mut line,
+                format_args!(
+                    " {name}_ns={} {name}_min_ns={} {name}_p99_ns={}",
+                    samples.median(),
+                    samples.percentile(1),
+                    samples.p99()
+                ),
+            );
+        }
+        for (which, name) in NAMES.iter().enumerate() {
+            let (alone, alone_best) = throughput(&allocators, which, false)?;
+            let (all, all_best) = throughput(&allocators, which, true)?;
+            verdict.check(alone > 0 && all > 0, "throughput");
+            let _ = core::fmt::write(
+                &mut line,
+                format_args!(
+                    " {name}_1cpu_mops={} {name}_1cpu_best_mops={} {name}_all_mops={} \
+                     {name}_all_best_mops={}",
+                    Hundredths(alone),
+                    Hundredths(alone_best),
+                    Hundredths(all),
+                    Hundredths(all_best),
+                ),
+            );
+        }
         Ok(line)
     })();
     for heap in heaps {

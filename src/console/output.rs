@@ -3,10 +3,11 @@
 //! over semihosting.
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use arrayvec::ArrayString;
 
+use super::level::{CONSOLE_LOGLEVEL_DEFAULT, Level};
 use super::ring::LogRing;
 use crate::arch::{cpu, semihosting};
 use crate::drivers::timer;
@@ -74,11 +75,23 @@ fn format_line(args: fmt::Arguments<'_>) -> ArrayString<MAX_LOG_LINE> {
     line
 }
 
-/// Appends a timestamped line to the log and writes it to the console.
-pub fn log_line(args: fmt::Arguments<'_>) {
+/// Lines of a level below this reach the console (`loglevel=`, `quiet`).
+static CONSOLE_LOGLEVEL: AtomicU8 = AtomicU8::new(CONSOLE_LOGLEVEL_DEFAULT);
+
+/// Sets the console log level (`console::level`).
+pub fn set_console_loglevel(level: u8) {
+    CONSOLE_LOGLEVEL.store(level, Ordering::Relaxed);
+}
+
+/// Appends a timestamped line to the log, and writes it to the console if its level is
+/// shown there.
+pub fn log_line(level: Level, args: fmt::Arguments<'_>) {
     let line = format_line(args);
     let mut ring = CONSOLE.lock();
     ring.push(line.as_bytes());
+    if !level.shown_at(CONSOLE_LOGLEVEL.load(Ordering::Relaxed)) {
+        return;
+    }
     match UART.get() {
         Some(uart) => uart.write_str(&line),
         None => semihosting::write_str(&line),

@@ -6,6 +6,8 @@
 
 use core::fmt;
 
+use crate::console::level::{CONSOLE_LOGLEVEL_DEBUG, CONSOLE_LOGLEVEL_MAX, CONSOLE_LOGLEVEL_QUIET};
+
 /// One word of the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootArg<'a> {
@@ -92,6 +94,9 @@ pub struct BootOptions<'a> {
     /// `fault=KIND@CPU[,KIND@CPU...]`: faults to inject into CPU bring-up and teardown
     /// (`smp::fault`), each checked here.
     pub faults: Option<&'a str>,
+    /// `quiet`, `loglevel=N`, `debug`: the console log level, as Linux reads them (the
+    /// last one wins); `None`: the default (`console::level`).
+    pub console_loglevel: Option<u8>,
 }
 
 /// The longest race window `slab.race_window_us` accepts (a tenth of a second).
@@ -210,11 +215,26 @@ impl<'a> BootOptions<'a> {
                 }
                 self.faults = Some(v);
             }
+            "quiet" => self.console_loglevel = Some(CONSOLE_LOGLEVEL_QUIET),
+            "debug" => self.console_loglevel = Some(CONSOLE_LOGLEVEL_DEBUG),
+            "loglevel" => {
+                let v = value()?;
+                self.console_loglevel = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|&n| n <= CONSOLE_LOGLEVEL_MAX)
+                        .ok_or(BootArgError::BadValue {
+                            key: arg.key,
+                            value: v,
+                            expected: "a console log level, 0 to 15",
+                        })?,
+                );
+            }
             // The console is chosen with the device tree (`Platform::parse`).
             "console" => {}
             // Linux's options, which the Raspberry Pi firmware and shared configs add.
-            "earlycon" | "root" | "rootwait" | "rootfstype" | "quiet" | "loglevel"
-            | "coherent_pool" | "cma" | "fsck.repair" | "elevator" => {}
+            "earlycon" | "root" | "rootwait" | "rootfstype" | "coherent_pool" | "cma"
+            | "fsck.repair" | "elevator" => {}
             // Another kernel's module parameters (`8250.nr_uarts=1`); `slab.` is ours.
             other if other.contains('.') && !other.starts_with("slab.") => {}
             other => return Err(BootArgError::Unknown(other)),
@@ -245,6 +265,29 @@ mod tests {
         assert_eq!(o.faults, None);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].starts_with("'fault=no_death@2,bogus@1': expected KIND@CPU"));
+    }
+
+    #[test]
+    fn log_levels_as_linux_reads_them() {
+        let level = |cmdline| BootOptions::parse(cmdline, |e| panic!("{e}")).console_loglevel;
+        assert_eq!(level("run=x"), None);
+        assert_eq!(level("quiet"), Some(4));
+        assert_eq!(level("quiet loglevel=8"), Some(8));
+        assert_eq!(level("loglevel=0 quiet"), Some(4));
+        assert_eq!(level("debug"), Some(10));
+        let mut errors = Vec::new();
+        let o = BootOptions::parse("loglevel=16 loglevel=x loglevel", |e| {
+            errors.push(e.to_string())
+        });
+        assert_eq!(o.console_loglevel, None);
+        assert_eq!(
+            errors,
+            [
+                "'loglevel=16': expected a console log level, 0 to 15",
+                "'loglevel=x': expected a console log level, 0 to 15",
+                "'loglevel' needs a value (loglevel=...)"
+            ]
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use arrayvec::ArrayString;
 
 use super::slab::cache::NAME_MAX;
 use super::slab::lifecycle::Violation;
-use super::slab::{Cache, CacheHandle, Ctor, HotplugEnv, Race, Slab, SlabError, SlabFlags};
+use super::slab::{self as core_slab, Ctor, HotplugEnv, Race, SlabError, SlabFlags};
 use super::slab::{Checked, Corruption, Inconsistency, SlabPlatform, geometry::PAGE_SIZE};
 use crate::arch::cpu::{self, IrqState};
 use crate::drivers::timer::Deadline;
@@ -24,7 +24,14 @@ use crate::smp::call::{self, CallError};
 use crate::smp::cpumask::CpuMask;
 use crate::smp::hotplug::{self, CallbackError, HotplugCallbacks};
 use crate::smp::state;
-use crate::{MAX_CPUS, log};
+use crate::{MAX_CPUS, pr_err, pr_notice, pr_warn};
+
+/// The kernel's slab types: the portable ones over the kernel's platform.
+pub type Slab = core_slab::Slab<KernelPages>;
+pub type Cache = core_slab::Cache<KernelPages>;
+pub type CacheHandle = core_slab::CacheHandle<KernelPages>;
+pub type SharedCache = core_slab::SharedCache<KernelPages>;
+pub type OwnedObject = core_slab::OwnedObject<KernelPages>;
 
 static SLAB: spin::Once<Slab> = spin::Once::new();
 static PAGES: KernelPages = KernelPages;
@@ -37,7 +44,8 @@ static RACE_WINDOW_US: AtomicU64 = AtomicU64::new(0);
 /// Races met since boot: [race 1, race 2].
 static RACES: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
 
-struct KernelPages;
+/// What the slab allocator needs of the kernel: pages, the running CPU, interrupt masking.
+pub struct KernelPages;
 
 impl SlabPlatform for KernelPages {
     fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>> {
@@ -75,7 +83,7 @@ impl SlabPlatform for KernelPages {
     }
 
     fn corrupted(&self, report: &Corruption<'_>) {
-        log!("{report}");
+        pr_err!("{report}");
     }
 }
 
@@ -117,7 +125,7 @@ impl HotplugEnv<&'static Cache> for KernelEnv {
             match on_each_online_cpu(cache, drain_here) {
                 // Nothing was sent: a CPU left between reading the set and calling.
                 Err(CallError::Offline(_)) => continue,
-                Err(e) => log!("slab: draining '{}': {e}", cache.name()),
+                Err(e) => pr_err!("slab: draining '{}': {e}", cache.name()),
                 Ok(()) => {}
             }
             break;
@@ -126,7 +134,7 @@ impl HotplugEnv<&'static Cache> for KernelEnv {
 
     fn report(&self, race: Race, cpu: usize, cache: &str) {
         RACES[race.number() as usize - 1].fetch_add(1, Ordering::Relaxed);
-        log!("{race}: cpu{cpu}, cache '{cache}'");
+        pr_err!("{race}: cpu{cpu}, cache '{cache}'");
     }
 }
 
@@ -190,7 +198,7 @@ pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool
         set_race_window_us(us);
     }
     if debug {
-        log!(
+        pr_notice!(
             "slab: slab_debug: red zones and poison on every cache (more memory per object, \
              slower alloc and free)"
         );
@@ -204,7 +212,7 @@ pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool
 pub fn set_hotplug_lock(on: bool) {
     HOTPLUG_LOCK.store(on, Ordering::Release);
     if !on {
-        log!("slab: create/destroy no longer take the hotplug lock: the 2004 races are open");
+        pr_warn!("slab: create/destroy no longer take the hotplug lock: the 2004 races are open");
     }
 }
 
@@ -251,7 +259,7 @@ pub fn kmem_cache_shrink(cache: &Cache) -> usize {
     let flushed = on_each_online_cpu(cache, Cache::drain_local);
     hotplug::cpus_read_unlock();
     if let Err(e) = flushed {
-        log!("slab: shrinking '{}': {e}", cache.name());
+        pr_err!("slab: shrinking '{}': {e}", cache.name());
     }
     cache.shrink()
 }
@@ -313,7 +321,7 @@ pub fn check_cache(cache: &Cache) -> Result<Checked, Inconsistency> {
         let drained = on_each_online_cpu(cache, Cache::drain_local);
         hotplug::cpus_read_unlock();
         if let Err(e) = drained {
-            log!("slab: draining '{}' for a check: {e}", cache.name());
+            pr_err!("slab: draining '{}' for a check: {e}", cache.name());
         }
     }
     cache.check()

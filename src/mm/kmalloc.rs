@@ -7,8 +7,9 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
 
 use super::kernel_slab;
+use super::kernel_slab::Cache;
 use super::page_alloc::PAGE_SIZE;
-use super::slab::{Cache, SlabFlags};
+use super::slab::SlabFlags;
 
 /// The size classes.
 pub const CLASSES: [usize; 8] = [32, 64, 128, 256, 512, 1024, 2048, 4096];
@@ -30,10 +31,12 @@ pub fn init() {
 }
 
 /// The cache for `layout`, or None if it goes to the page allocator.
+#[inline(always)]
 fn class(layout: Layout) -> Option<&'static Cache> {
-    let need = layout.size().max(layout.align());
-    let index = CLASSES.iter().position(|&c| c >= need)?;
-    CACHES.get().map(|caches| caches[index])
+    // The smallest class that holds it: the power of two at or above the size, 32 at least.
+    let need = layout.size().max(layout.align()).max(CLASSES[0]);
+    let index = (need.next_power_of_two().trailing_zeros() - CLASSES[0].trailing_zeros()) as usize;
+    CACHES.get().and_then(|caches| caches.get(index).copied())
 }
 
 fn pages_for(layout: Layout) -> (usize, usize) {
@@ -44,6 +47,7 @@ fn pages_for(layout: Layout) -> (usize, usize) {
     )
 }
 
+#[inline(always)]
 pub fn kmalloc(layout: Layout) -> Option<NonNull<u8>> {
     match class(layout) {
         Some(cache) => cache.alloc().ok(),
@@ -54,12 +58,19 @@ pub fn kmalloc(layout: Layout) -> Option<NonNull<u8>> {
     }
 }
 
-/// Gives back what [`kmalloc`] gave for the same `layout`. Anything else is a broken
-/// promise of `GlobalAlloc`'s caller, so it panics, naming the pointer.
-pub fn kfree(object: NonNull<u8>, layout: Layout) {
+/// Gives back what [`kmalloc`] gave for the same `layout`. A pointer that is no such
+/// object is a broken promise of `GlobalAlloc`'s caller, so it panics, naming it.
+///
+/// # Safety
+/// `object` came from [`kmalloc`] with this `layout`, and nothing uses or frees it at the
+/// same time or after (`GlobalAlloc::dealloc`'s contract).
+#[inline(always)]
+pub unsafe fn kfree(object: NonNull<u8>, layout: Layout) {
     match class(layout) {
         Some(cache) => {
-            if let Err(e) = cache.free(object) {
+            // SAFETY: the caller's contract is free's, and `object` is memory the slab
+            // allocator handed out (kmalloc gave it).
+            if let Err(e) = unsafe { cache.free_handed_out(object) } {
                 panic!(
                     "kfree({object:p}, {} bytes) to '{}': {}",
                     layout.size(),
@@ -88,7 +99,9 @@ unsafe impl GlobalAlloc for KernelHeap {
 
     unsafe fn dealloc(&self, object: *mut u8, layout: Layout) {
         if let Some(object) = NonNull::new(object) {
-            kfree(object, layout);
+            // SAFETY: GlobalAlloc's contract: the caller got `object` from `alloc` with
+            // this layout and gives it up.
+            unsafe { kfree(object, layout) };
         }
     }
 }

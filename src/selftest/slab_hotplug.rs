@@ -10,7 +10,6 @@
 
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arrayvec::ArrayString;
@@ -19,7 +18,8 @@ use super::{FailureText, Failures};
 use crate::arch::cpu;
 use crate::drivers::timer::{self, Deadline};
 use crate::mm::kernel_slab::{self as slab};
-use crate::mm::slab::{Cache, SlabFlags};
+use crate::mm::kernel_slab::{Cache, OwnedObject};
+use crate::mm::slab::SlabFlags;
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{hotplug, state, work};
 
@@ -259,9 +259,9 @@ fn load_and_unload(id: u64, load: u64) -> Result<(), ArrayString<120>> {
 /// Allocates and frees on every online CPU (the module's users), and a few here that
 /// stay allocated across the calls.
 fn use_everywhere(cache: &Cache, err: &mut ArrayString<120>) {
-    let mut mine: Vec<NonNull<u8>> = Vec::new();
+    let mut mine: Vec<OwnedObject> = Vec::new();
     for _ in 0..BURST {
-        match cache.alloc() {
+        match OwnedObject::alloc(cache) {
             Ok(o) => mine.push(o),
             Err(e) => {
                 let _ = write!(err, "alloc from {}: {e}", cache.name());
@@ -279,7 +279,7 @@ fn use_everywhere(cache: &Cache, err: &mut ArrayString<120>) {
     }
     OBJECTS.fetch_add(mine.len() as u64, Ordering::Relaxed);
     for o in mine {
-        if let Err(e) = cache.free(o)
+        if let Err(e) = o.free()
             && err.is_empty()
         {
             let _ = write!(err, "free to {}: {e}", cache.name());
@@ -289,15 +289,15 @@ fn use_everywhere(cache: &Cache, err: &mut ArrayString<120>) {
 
 /// On each CPU, interrupts masked: allocate a burst, touch it, free it.
 fn burst(cache: &Cache) {
-    let mut objects = [None; BURST];
+    let mut objects = [const { None }; BURST];
     for slot in &mut objects {
-        match cache.alloc() {
+        match OwnedObject::alloc(cache) {
             Ok(o) => *slot = Some(o),
             Err(e) => fail(format_args!("cpu{}: alloc: {e}", cpu::id())),
         }
     }
     for o in objects.into_iter().flatten() {
-        if let Err(e) = cache.free(o) {
+        if let Err(e) = o.free() {
             fail(format_args!("cpu{}: free: {e}", cpu::id()));
         }
         OBJECTS.fetch_add(1, Ordering::Relaxed);

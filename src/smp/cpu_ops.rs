@@ -45,8 +45,8 @@ pub trait CpuOps: Sync {
     /// releases it from where it waits.
     fn boot(&self, cpu: usize, mpidr: u64, entry: u64) -> Result<(), OpsError>;
 
-    /// The dying CPU's last step, on the dying CPU, interrupts masked: PSCI CPU_OFF, or
-    /// parking until released.
+    /// The dying CPU's last step, on the dying CPU, interrupts masked: its GIC interface
+    /// off and PSCI CPU_OFF, or parking until released.
     fn die(&self, cpu: usize) -> !;
 
     /// On the controller: waits (until `timeout_us`) for `cpu` to be truly off or parked.

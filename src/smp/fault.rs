@@ -177,7 +177,7 @@ pub static CALLBACKS: super::hotplug::HotplugCallbacks = super::hotplug::Hotplug
 #[cfg(target_os = "none")]
 fn refuse_down_prepare(cpu: usize) -> Result<(), super::hotplug::CallbackError> {
     if FAULTS.take(Fault::DownPrepareRefused, cpu) {
-        crate::log!("cpu{cpu}: fault injected: {}", Fault::DownPrepareRefused);
+        crate::pr_notice!("cpu{cpu}: fault injected: {}", Fault::DownPrepareRefused);
         return Err(super::hotplug::CallbackError(
             "down_prepare_refused was injected",
         ));

@@ -25,6 +25,8 @@
 use core::fmt;
 use core::sync::atomic::Ordering;
 
+use arrayvec::ArrayVec;
+
 use super::cpu_ops::{self, CpuOps, OpsError};
 use super::cpumask::CpuMask;
 use super::fault::{FAULTS, Fault};
@@ -219,6 +221,46 @@ pub fn method_name(cpu: usize) -> &'static str {
 
 /// Brings `cpu` online. Takes the hotplug lock's write side.
 pub fn cpu_up(cpu: usize) -> Result<(), HotplugError> {
+    let ops = can_come_up(cpu)?;
+    cpu_hotplug_begin();
+    let result = start(cpu, ops).and_then(|boot| {
+        let mut booting = [boot];
+        wait_for_arrivals(&mut booting);
+        booting[0].result
+    });
+    cpu_hotplug_done();
+    result
+}
+
+/// Brings every CPU of `cpus` online at once, as boot does (Linux 6.5's parallel
+/// bring-up): each is prepared (UP_PREPARE) and started, then all are waited for, so their
+/// starts overlap; one that fails is rolled back alone. Takes the write side once. Returns
+/// each CPU's outcome and how long it took from the first start.
+pub fn cpus_up(cpus: CpuMask) -> ArrayVec<(usize, Result<(), HotplugError>, u64), MAX_CPUS> {
+    let began = timer::now_ns();
+    let mut outcomes = ArrayVec::new();
+    let mut booting = ArrayVec::<Boot, MAX_CPUS>::new();
+    cpu_hotplug_begin();
+    for cpu in cpus.iter() {
+        match can_come_up(cpu).and_then(|ops| start(cpu, ops)) {
+            Ok(boot) => booting.push(boot),
+            Err(e) => outcomes.push((cpu, Err(e), 0)),
+        }
+    }
+    wait_for_arrivals(&mut booting);
+    cpu_hotplug_done();
+    for boot in booting {
+        outcomes.push((
+            boot.cpu,
+            boot.result,
+            boot.done_ns.saturating_sub(began) / 1000,
+        ));
+    }
+    outcomes
+}
+
+/// Why `cpu` cannot be brought up at all, before anything is done; else its method.
+fn can_come_up(cpu: usize) -> Result<&'static dyn CpuOps, HotplugError> {
     if !state::possible().contains(cpu) {
         return Err(HotplugError::NoSuchCpu(cpu));
     }
@@ -228,16 +270,24 @@ pub fn cpu_up(cpu: usize) -> Result<(), HotplugError> {
     {
         return Err(HotplugError::WrongState { cpu, state });
     }
-    let Some(ops) = ops(cpu).filter(|_| state::present().contains(cpu)) else {
-        return Err(HotplugError::NotPresent(cpu, state::absence(cpu)));
-    };
-    cpu_hotplug_begin();
-    let result = bring_up(cpu, ops);
-    cpu_hotplug_done();
-    result
+    ops(cpu)
+        .filter(|_| state::present().contains(cpu))
+        .ok_or(HotplugError::NotPresent(cpu, state::absence(cpu)))
 }
 
-fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
+/// A CPU started and not yet settled: its ticket, and in the end its outcome.
+struct Boot {
+    cpu: usize,
+    ops: &'static dyn CpuOps,
+    ticket: Request,
+    deadline: Deadline,
+    settled: bool,
+    result: Result<(), HotplugError>,
+    done_ns: u64,
+}
+
+/// UP_PREPARE, then the enable method's start: the CPU runs towards its arrival.
+fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<Boot, HotplugError> {
     let s = slot(cpu);
     match s.state() {
         HotplugState::Offline => {}
@@ -245,7 +295,7 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
         HotplugState::Dying if s.dying.load(Ordering::Acquire) => {
             ops.confirm_dead(cpu, mpidr(cpu), RECONFIRM_TIMEOUT_US)
                 .map_err(|error| HotplugError::Ops { cpu, error })?;
-            crate::log!("cpu{cpu}: now confirmed off");
+            crate::pr_info!("cpu{cpu}: now confirmed off");
             bury(cpu);
         }
         state => return Err(HotplugError::WrongState { cpu, state }),
@@ -274,31 +324,64 @@ fn bring_up(cpu: usize, ops: &dyn CpuOps) -> Result<(), HotplugError> {
         cancel(cpu, CALLBACKS);
         return Err(HotplugError::Ops { cpu, error: e });
     }
-    let deadline = Deadline::after_us(BOOT_TIMEOUT_US);
+    Ok(Boot {
+        cpu,
+        ops,
+        ticket,
+        deadline: Deadline::after_us(BOOT_TIMEOUT_US),
+        settled: false,
+        result: Ok(()),
+        done_ns: 0,
+    })
+}
+
+/// Waits until every CPU of `booting` took its ticket (it is online: ONLINE callbacks
+/// run) or its deadline withdrew it (rolled back: UP_CANCELED, and the late CPU's own
+/// turning off waited for). Spins briefly, then sleeps until an arriving CPU's kick.
+fn wait_for_arrivals(booting: &mut [Boot]) {
     let stop_spinning = Deadline::after_us(ARRIVAL_SPIN_US);
-    let arrived = || s.boot.taken(ticket);
-    while !arrived() {
-        // At the deadline the ticket is withdrawn, unless the CPU takes it first.
-        if deadline.passed() && s.boot.withdraw(ticket) {
-            cancel(cpu, CALLBACKS);
-            // A CPU that is merely late finds the boot cancelled and turns itself off;
-            // wait for that, so that trying again does not find it still on.
-            let off = ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US).is_ok();
-            return Err(HotplugError::BootTimeout { cpu, off });
+    loop {
+        for boot in booting.iter_mut().filter(|b| !b.settled) {
+            let s = slot(boot.cpu);
+            let arrived = s.boot.taken(boot.ticket);
+            // At the deadline the ticket is withdrawn, unless the CPU takes it first
+            // (then the withdrawal fails and the next pass finds it taken).
+            let withdrawn = !arrived && boot.deadline.passed() && s.boot.withdraw(boot.ticket);
+            if !arrived && !withdrawn {
+                continue;
+            }
+            boot.settled = true;
+            boot.done_ns = timer::now_ns();
+            let cpu = boot.cpu;
+            if arrived {
+                s.set_state(HotplugState::Online);
+                for cb in CALLBACKS {
+                    if let Some(online) = cb.online {
+                        online(cpu);
+                    }
+                }
+            } else {
+                cancel(cpu, CALLBACKS);
+                // A CPU that is merely late finds its ticket withdrawn and turns itself
+                // off; wait for that, so that trying again does not find it still on.
+                let off = boot
+                    .ops
+                    .confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US)
+                    .is_ok();
+                boot.result = Err(HotplugError::BootTimeout { cpu, off });
+            }
         }
+        if booting.iter().all(|b| b.settled) {
+            return;
+        }
+        // Awake as soon as any CPU arrived: its kick may have come before the doze.
+        let arrival = |b: &Boot| !b.settled && slot(b.cpu).boot.taken(b.ticket);
         if stop_spinning.passed() {
-            doze_unless(arrived, ARRIVAL_POLL_US);
+            doze_unless(|| booting.iter().any(arrival), ARRIVAL_POLL_US);
         } else {
             core::hint::spin_loop();
         }
     }
-    s.set_state(HotplugState::Online);
-    for cb in CALLBACKS {
-        if let Some(online) = cb.online {
-            online(cpu);
-        }
-    }
-    Ok(())
 }
 
 /// Runs DOWN_FAILED for `prepared`, last first, and leaves `cpu` online.
@@ -378,7 +461,7 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
         core::hint::spin_loop();
     }
     let confirmed = if FAULTS.take(Fault::DeathUnconfirmed, cpu) {
-        crate::log!("cpu{cpu}: fault injected: {}", Fault::DeathUnconfirmed);
+        crate::pr_notice!("cpu{cpu}: fault injected: {}", Fault::DeathUnconfirmed);
         // The method is not asked; the wait runs out as it would.
         let deadline = Deadline::after_us(DEATH_TIMEOUT_US);
         while !deadline.passed() {
@@ -416,7 +499,7 @@ pub fn arrive(cpu: usize) -> bool {
     let s = slot(cpu);
     s.ever_started.store(true, Ordering::Release);
     if let Err(e) = gic::init_cpu(cpu, &super::private_interrupts()) {
-        crate::log!("cpu{cpu}: interrupt controller: {e}");
+        crate::pr_err!("cpu{cpu}: interrupt controller: {e}");
         return false;
     }
     let Some(ticket) = s.boot.pending() else {
@@ -461,11 +544,11 @@ pub fn wait_past_death_deadline(cpu: usize) {
     }
 }
 
-/// On the dying CPU, interrupts masked: everything but the enable method's last step.
+/// On the dying CPU, interrupts masked: everything but the enable method's last step
+/// (which also decides what becomes of the CPU's GIC interface).
 pub fn leave(cpu: usize) -> &'static dyn CpuOps {
     state::ONLINE.remove(cpu);
     super::call::run_pending();
-    gic::shutdown_cpu(cpu);
     timer::disarm();
     slot(cpu).dying.store(true, Ordering::Release);
     ops(cpu).expect("a CPU that came up has an enable method")

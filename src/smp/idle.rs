@@ -10,7 +10,7 @@ use crate::arch::cpu;
 /// A secondary CPU's first Rust code with its MMU on and its own stack.
 pub fn secondary_started(cpu: usize) -> ! {
     if FAULTS.take(Fault::NoArrival, cpu) {
-        crate::log!("fault injected: {}", Fault::NoArrival);
+        crate::pr_notice!("fault injected: {}", Fault::NoArrival);
         hotplug::hold_until_given_up(cpu);
     }
     if !hotplug::arrive(cpu) {
@@ -39,12 +39,12 @@ pub fn idle_loop(cpu: usize) -> ! {
         if let Some(request) = slot(cpu).death.pending() {
             if FAULTS.take(Fault::NoDeath, cpu) {
                 cpu::enable_irqs();
-                crate::log!("fault injected: {}", Fault::NoDeath);
+                crate::pr_notice!("fault injected: {}", Fault::NoDeath);
                 hotplug::ignore_death_request(cpu, request);
                 continue;
             }
             if FAULTS.take(Fault::DeathTakenLate, cpu) {
-                crate::log!("fault injected: {}", Fault::DeathTakenLate);
+                crate::pr_notice!("fault injected: {}", Fault::DeathTakenLate);
                 hotplug::wait_past_death_deadline(cpu);
             }
             if slot(cpu).death.take(request) {

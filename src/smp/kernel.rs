@@ -2,14 +2,14 @@
 
 use super::cpu_ops;
 use super::cpumask::CpuMask;
-use super::hotplug::{self, cpu_up};
+use super::hotplug;
 use super::psci_ops::PsciOps;
 use super::state::{self, HotplugState, slot};
 use crate::arch::{cpu, exceptions, layout, psci::Psci};
 use crate::drivers::{gic, timer};
 use crate::dt::Platform;
 use crate::dt::bootargs::BootOptions;
-use crate::{MAX_CPUS, log};
+use crate::{MAX_CPUS, pr_err, pr_info, pr_warn};
 use core::sync::atomic::Ordering;
 
 /// The per-CPU interrupts every CPU enables: the EL1 physical timer's.
@@ -30,7 +30,7 @@ fn handle_irq() {
             gic::SGI_CALL => super::call::run_pending(),
             gic::SGI_KICK => {}
             id if Some(id) == timer_irq => timer::disarm(),
-            id => log!("spurious interrupt {id}"),
+            id => pr_warn!("spurious interrupt {id}"),
         }
         gic::end(irq);
     }
@@ -43,7 +43,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     let limit = gic::max_cpus(platform).min(MAX_CPUS);
     let count = platform.cpus.len().min(limit);
     if platform.cpus.len() > limit {
-        log!(
+        pr_warn!(
             "{} CPUs beyond the {limit} this interrupt controller addresses: left out",
             platform.cpus.len() - limit
         );
@@ -69,7 +69,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     });
     if let Err(e) = &gic_ready {
         // Without interrupts no other CPU can be brought up or called: only this one is.
-        log!("interrupt controller: {e}; running on cpu{me} alone");
+        pr_err!("interrupt controller: {e}; running on cpu{me} alone");
         for c in state::present().without(me).iter() {
             state::set_absence(c, Some(state::Absence::NoInterruptController));
         }
@@ -85,7 +85,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         return;
     }
     cpu::enable_irqs();
-    log!(
+    pr_info!(
         "GICv{}; CPUs possible {}, present {}",
         gic::version().unwrap_or(0),
         state::possible(),
@@ -97,23 +97,26 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         (false, Some(n)) => (n.max(1), "maxcpus"),
         (false, None) => (MAX_CPUS, ""),
     };
+    // Up to the limit, in order; every one of them started at once, then waited for.
+    let mut to_start = CpuMask::empty();
     for c in state::present().without(me).iter() {
-        if state::online().len() >= max_online {
-            log!("cpu{c}: left offline ({why}); `cpu on {c}` brings it up");
-            continue;
-        }
-        let start = timer::now_ns();
-        match cpu_up(c) {
-            Ok(()) => log!(
-                "cpu{c}: online ({}, MPIDR {:#x}) in {} us",
-                hotplug::method_name(c),
-                hotplug::mpidr(c),
-                (timer::now_ns() - start) / 1000
-            ),
-            Err(e) => log!("{e}; cpu{c} stays offline"),
+        if to_start.len() + 1 >= max_online {
+            pr_info!("cpu{c}: left offline ({why}); `cpu on {c}` brings it up");
+        } else {
+            to_start.insert(c);
         }
     }
-    log!(
+    for (c, result, us) in hotplug::cpus_up(to_start) {
+        match result {
+            Ok(()) => pr_info!(
+                "cpu{c}: online ({}, MPIDR {:#x}) in {us} us",
+                hotplug::method_name(c),
+                hotplug::mpidr(c),
+            ),
+            Err(e) => pr_err!("{e}; cpu{c} stays offline"),
+        }
+    }
+    pr_info!(
         "{} of {} CPUs online: {}",
         state::online().len(),
         state::possible().len(),

@@ -38,7 +38,7 @@ impl CpuOps for PsciOps {
         .into_iter()
         .find(|&(fault, _)| FAULTS.take(fault, cpu));
         if let Some((fault, error)) = injected {
-            crate::log!("cpu{cpu}: fault injected: {fault}");
+            crate::pr_notice!("cpu{cpu}: fault injected: {fault}");
             return Err(OpsError::CpuOn { mpidr, error });
         }
         self.psci
@@ -47,10 +47,11 @@ impl CpuOps for PsciOps {
     }
 
     fn die(&self, cpu: usize) -> ! {
+        crate::drivers::gic::shutdown_cpu(cpu);
         let e = self.psci.cpu_off();
         // CPU_OFF returned: the firmware refused. Nothing can run here any more; wait
         // where the controller's AFFINITY_INFO will report us as still on.
-        crate::log!("cpu{cpu}: PSCI CPU_OFF failed: {e:?}; halting");
+        crate::pr_err!("cpu{cpu}: PSCI CPU_OFF failed: {e:?}; halting");
         cpu::halt()
     }
 

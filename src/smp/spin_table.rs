@@ -1,14 +1,19 @@
 //! The `spin-table` enable method. First start: write the entry point to the CPU's
-//! `cpu-release-addr` (the firmware's pen polls it with its caches off), clean that line
-//! to the point of coherency, then `sev`. Firmware cannot take a core back, so offlining
-//! parks it: the core waits at EL1 in a WFE loop (MMU on, interrupts masked, its GIC
-//! interface off) until its release flag is set.
+//! `cpu-release-addr` (the firmware's pen polls it with its caches off, in WFE), clean that
+//! line to the point of coherency, then `sev`. Firmware cannot take a core back, so
+//! offlining parks it: the core waits at EL1 in WFI (MMU on, interrupts masked at PSTATE,
+//! its GIC interface on for the release SGI alone) until its release flag is set and the
+//! SGI wakes it. WFI, not WFE: under QEMU's multi-threaded TCG, WFE does not sleep, so a
+//! core parked in a WFE loop spins on a host core; WFI sleeps until an interrupt is
+//! pending, even one PSTATE masks, on QEMU as on a Cortex-A72.
 
 use core::sync::atomic::Ordering;
 
 use super::cpu_ops::{CpuOps, OpsError};
+use super::cpumask::CpuMask;
 use super::state::slot;
 use crate::arch::{cpu, smp};
+use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
 
 pub struct SpinTableOps;
@@ -21,9 +26,10 @@ impl CpuOps for SpinTableOps {
     fn boot(&self, cpu: usize, _mpidr: u64, entry: u64) -> Result<(), OpsError> {
         let s = slot(cpu);
         if s.ever_started.load(Ordering::Acquire) {
-            // Parked in our own loop: release it.
+            // Parked in our own loop: release it, and wake it (the SGI orders the flag
+            // before it: `send_sgi` begins with a barrier).
             s.release.store(true, Ordering::Release);
-            cpu::send_event();
+            gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
             return Ok(());
         }
         let crate::dt::EnableMethod::SpinTable { release_addr } =
@@ -37,10 +43,16 @@ impl CpuOps for SpinTableOps {
     }
 
     fn die(&self, cpu: usize) -> ! {
+        gic::park_cpu(cpu, &crate::smp::private_interrupts());
         let s = slot(cpu);
         s.parked.store(true, Ordering::Release);
         while !s.release.swap(false, Ordering::AcqRel) {
-            cpu::wait_for_event();
+            // A pending interrupt ends WFI though masked; taking it off the interface
+            // (acknowledge and end) lets the next WFI sleep again.
+            cpu::wait_for_interrupt();
+            while let Some(irq) = gic::acknowledge() {
+                gic::end(irq);
+            }
         }
         s.parked.store(false, Ordering::Release);
         smp::restart(cpu)

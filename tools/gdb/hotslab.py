@@ -262,10 +262,12 @@ class KSlabinfo(KernelCommand):
             cache = ref.dereference()
             lists = mutex_data(cache["lists"])
             arrays = []
-            for cpu in range(cache["arrays"].type.range()[1] + 1):
-                ptr = atomic(cache["arrays"][cpu])
+            percpu = cache["percpu"]
+            for cpu in range(percpu.type.range()[1] + 1):
+                slot = percpu[cpu]["array"]
+                ptr = atomic(slot)
                 if ptr:
-                    ac = gdb.Value(ptr).cast(cache["arrays"][cpu]["p"]["value"].type).dereference()
+                    ac = gdb.Value(ptr).cast(slot["p"]["value"].type).dereference()
                     arrays.append(f"{cpu}:{int(ac['avail'])}/{int(ac['limit'])}")
             print(
                 f"{arraystring(cache['name']):<24} {int(cache['geometry']['object_size']):>7} "

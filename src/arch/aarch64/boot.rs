@@ -103,7 +103,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
         // SAFETY: RAM from the DT minus every range anything else uses (image, DTB, the
         // DT's reservations, page 0).
         if let Err(e) = unsafe { crate::mm::add_memory(*region, &reserved) } {
-            crate::log!("memory {region} not used: {e}");
+            crate::pr_warn!("memory {region} not used: {e}");
         }
     }
     crate::boot::kernel_main(

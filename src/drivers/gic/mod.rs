@@ -128,6 +128,22 @@ pub fn init_cpu(cpu: usize, ppis: &[u32]) -> Result<(), GicError> {
     }
 }
 
+/// Leaves this core's CPU interface on for [`SGI_KICK`] alone, every other private
+/// interrupt (`ppis` among them) disabled: a parked core sleeps in WFI until that SGI.
+pub fn park_cpu(cpu: usize, ppis: &[u32]) {
+    match controller() {
+        Controller::V2(g) => g.park_cpu(SGI_KICK),
+        Controller::V3(g) => {
+            let mut disable = arrayvec::ArrayVec::<arm_gic::IntId, 4>::new();
+            disable.push(arm_gic::IntId::sgi(SGI_CALL));
+            for &ppi in ppis.iter().take(3) {
+                disable.push(arm_gic::IntId::ppi(ppi - 16));
+            }
+            g.park_cpu(cpu, &disable);
+        }
+    }
+}
+
 /// Turns this core's CPU interface off, so no interrupt is signalled to it any more.
 pub fn shutdown_cpu(cpu: usize) {
     match controller() {

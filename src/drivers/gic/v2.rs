@@ -29,6 +29,9 @@ register_structs! {
         /// Interrupts 0-31: writing 1 enables one; banked per core.
         (0x100 => isenabler0: ReadWrite<u32>),
         (0x104 => _enables),
+        /// Interrupts 0-31: writing 1 disables one; banked per core.
+        (0x180 => icenabler0: WriteOnly<u32>),
+        (0x184 => _disables),
         /// Byte n: the CPU-interface mask that interrupt n targets. Banked for 0-31: reading
         /// any byte of ITARGETSR0 gives the reading core's own mask.
         (0x800 => itargetsr0: ReadOnly<u32>),
@@ -116,6 +119,12 @@ impl GicV2Driver {
         let mask = unsafe { (*self.distributor).itargetsr0.get() } as u8;
         self.masks[cpu].store(mask, Ordering::Release);
         Ok(())
+    }
+
+    /// Disables every private interrupt of this core but `keep`, its interface left on.
+    pub fn park_cpu(&self, keep: u32) {
+        // SAFETY: ICENABLER0 of the mapped distributor is banked: this core's own.
+        unsafe { (*self.distributor).icenabler0.set(!(1 << keep)) };
     }
 
     pub fn shutdown_cpu(&self, _cpu: usize) {

@@ -102,6 +102,16 @@ impl GicV3Driver {
         Ok(())
     }
 
+    /// Disables `disable` (SGIs and PPIs) on this core, its interface left on.
+    pub fn park_cpu(&self, cpu: usize, disable: &[IntId]) {
+        if let Ok(index) = self.index_of(cpu) {
+            let mut gic = self.gic.lock();
+            for &id in disable {
+                let _ = gic.enable_interrupt(id, Some(index), false);
+            }
+        }
+    }
+
     pub fn shutdown_cpu(&self, cpu: usize) {
         GicCpuInterface::enable_group1(false);
         if let Ok(index) = self.index_of(cpu) {

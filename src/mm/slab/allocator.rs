@@ -10,22 +10,31 @@
 //! permanent with [`CacheHandle::leak`]. None outlives the cache:
 //!
 //! ```compile_fail,E0505
-//! use hotslab::mm::slab::{Cache, CacheHandle, HotplugEnv, Slab};
+//! use hotslab::mm::slab::{Cache, CacheHandle, HotplugEnv, Slab, SlabPlatform};
 //!
-//! fn use_after_destroy(slab: &'static Slab, env: &impl HotplugEnv<&'static Cache>, handle: CacheHandle) {
-//!     let cache: &Cache = handle.cache();
+//! fn use_after_destroy<P: SlabPlatform>(
+//!     slab: &'static Slab<P>,
+//!     env: &impl HotplugEnv<&'static Cache<P>>,
+//!     handle: CacheHandle<P>,
+//! ) {
+//!     let cache: &Cache<P> = handle.cache();
 //!     let _ = slab.destroy(env, handle); // error[E0505]: `handle` is still borrowed
 //!     let _ = cache.alloc();
 //! }
 //! ```
 //!
-//! while the same calls in order compile:
+//! while the same calls in order compile (so the example above fails for that reason
+//! alone):
 //!
 //! ```
-//! use hotslab::mm::slab::{Cache, CacheHandle, HotplugEnv, Slab};
+//! use hotslab::mm::slab::{Cache, CacheHandle, HotplugEnv, Slab, SlabPlatform};
 //!
-//! fn use_then_destroy(slab: &'static Slab, env: &impl HotplugEnv<&'static Cache>, handle: CacheHandle) {
-//!     let cache: &Cache = handle.cache();
+//! fn use_then_destroy<P: SlabPlatform>(
+//!     slab: &'static Slab<P>,
+//!     env: &impl HotplugEnv<&'static Cache<P>>,
+//!     handle: CacheHandle<P>,
+//! ) {
+//!     let cache: &Cache<P> = handle.cache();
 //!     let _ = cache.alloc();
 //!     let _ = slab.destroy(env, handle);
 //! }
@@ -62,65 +71,65 @@ impl SlabFlags {
 
 /// A cache made by [`Slab::create`], and its owner. Not `Copy`: [`Slab::destroy`] takes
 /// it, so a destroyed cache cannot be used; a refused destroy hands it back.
-pub struct CacheHandle(&'static Cache);
+pub struct CacheHandle<P: SlabPlatform + 'static>(&'static Cache<P>);
 
-impl CacheHandle {
+impl<P: SlabPlatform + 'static> CacheHandle<P> {
     /// The cache, for as long as this handle is not given to destroy.
-    pub fn cache(&self) -> &Cache {
+    pub fn cache(&self) -> &Cache<P> {
         self.0
     }
 
     /// A counted reference to share the cache with other CPUs; destroy refuses while any
     /// is held.
-    pub fn share(&self) -> SharedCache {
+    pub fn share(&self) -> SharedCache<P> {
         SharedCache::new(self.0)
     }
 
     /// Keeps the cache for good: it can never be destroyed, so it lives as long as the
     /// allocator (kmalloc's size classes).
-    pub fn leak(self) -> &'static Cache {
+    pub fn leak(self) -> &'static Cache<P> {
         self.0
     }
 }
 
-impl core::ops::Deref for CacheHandle {
-    type Target = Cache;
-    fn deref(&self) -> &Cache {
+impl<P: SlabPlatform + 'static> core::ops::Deref for CacheHandle<P> {
+    type Target = Cache<P>;
+    fn deref(&self) -> &Cache<P> {
         self.0
     }
 }
 
 /// A cache shared beyond its handle's scope (with jobs on other CPUs): while one exists,
 /// [`Slab::destroy`] refuses with [`SlabError::Shared`], so the cache outlives it.
-pub struct SharedCache(&'static Cache);
+pub struct SharedCache<P: SlabPlatform + 'static>(&'static Cache<P>);
 
-impl SharedCache {
-    fn new(cache: &'static Cache) -> Self {
+impl<P: SlabPlatform + 'static> SharedCache<P> {
+    fn new(cache: &'static Cache<P>) -> Self {
         cache.shares.fetch_add(1, Ordering::AcqRel);
         SharedCache(cache)
     }
 }
 
-impl Clone for SharedCache {
+impl<P: SlabPlatform + 'static> Clone for SharedCache<P> {
     fn clone(&self) -> Self {
         SharedCache::new(self.0)
     }
 }
 
-impl Drop for SharedCache {
+impl<P: SlabPlatform + 'static> Drop for SharedCache<P> {
     fn drop(&mut self) {
         self.0.shares.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-impl core::ops::Deref for SharedCache {
-    type Target = Cache;
-    fn deref(&self) -> &Cache {
+impl<P: SlabPlatform + 'static> core::ops::Deref for SharedCache<P> {
+    type Target = Cache<P>;
+    fn deref(&self) -> &Cache<P> {
         self.0
     }
 }
 
-impl PerCpuArrays for &'static Cache {
+impl<P: SlabPlatform + 'static> PerCpuArrays for &'static Cache<P> {
     fn name(&self) -> &str {
         Cache::name(self)
     }
@@ -144,22 +153,22 @@ impl PerCpuArrays for &'static Cache {
     }
 }
 
-pub struct Slab {
-    platform: &'static dyn SlabPlatform,
+pub struct Slab<P: SlabPlatform + 'static> {
+    platform: &'static P,
     /// Every cache, the allocator's own included, has red zones and poison.
     debug: bool,
     /// Cache descriptors (Linux: `cache_cache`).
-    descriptors: Cache,
+    descriptors: Cache<P>,
     /// Per-CPU arrays.
-    arrays: Cache,
+    arrays: Cache<P>,
     /// Every cache made by `create` and not destroyed; reached only under its lock.
-    chain: Chain<&'static Cache, MAX_CACHES>,
+    chain: Chain<&'static Cache<P>, MAX_CACHES>,
 }
 
-impl Slab {
+impl<P: SlabPlatform + 'static> Slab<P> {
     /// The allocator; with `debug` (`slab_debug`) every cache it makes has red zones and
     /// poison.
-    pub fn new(platform: &'static dyn SlabPlatform, debug: bool) -> Self {
+    pub fn new(platform: &'static P, debug: bool) -> Self {
         let own = |name, size, align| {
             let geometry =
                 Self::geometry(debug, size, align).expect("the allocator's own geometry");
@@ -168,13 +177,13 @@ impl Slab {
         Self {
             platform,
             debug,
-            descriptors: own("kmem_cache", size_of::<Cache>(), align_of::<Cache>()),
+            descriptors: own("kmem_cache", size_of::<Cache<P>>(), align_of::<Cache<P>>()),
             arrays: own("array_cache", size_of::<ArrayCache>(), 64),
             chain: Chain::new(),
         }
     }
 
-    pub fn platform(&self) -> &'static dyn SlabPlatform {
+    pub fn platform(&self) -> &'static P {
         self.platform
     }
 
@@ -198,7 +207,7 @@ impl Slab {
     }
 
     fn cache_name(&self, id: usize) -> Option<ArrayString<NAME_MAX>> {
-        let name = |c: &Cache| ArrayString::from(c.name()).ok();
+        let name = |c: &Cache<P>| ArrayString::from(c.name()).ok();
         if let Some(own) = self.own_caches().into_iter().find(|c| c.id() == id) {
             return name(own);
         }
@@ -213,7 +222,7 @@ impl Slab {
 
     /// Runs `f` on every cache, the allocator's own first, then the chain in creation
     /// order, holding the chain's lock: none can be destroyed while `f` looks at it.
-    pub fn for_each_cache(&self, mut f: impl FnMut(&Cache)) {
+    pub fn for_each_cache(&self, mut f: impl FnMut(&Cache<P>)) {
         for own in self.own_caches() {
             f(own);
         }
@@ -227,7 +236,7 @@ impl Slab {
 
     /// Runs `f` on the chained cache called `name`, holding the chain's lock: it cannot
     /// be destroyed while `f` runs. `None` if there is none.
-    pub fn with_cache<R>(&self, name: &str, f: impl FnOnce(&Cache) -> R) -> Option<R> {
+    pub fn with_cache<R>(&self, name: &str, f: impl FnOnce(&Cache<P>) -> R) -> Option<R> {
         self.chain.with(name, |c| f(c))
     }
 
@@ -251,12 +260,17 @@ impl Slab {
     }
 
     /// The DEAD callback: the dead CPU's arrays drained and freed.
-    pub fn dead(&self, env: &impl HotplugEnv<&'static Cache>, cpu: usize) {
+    pub fn dead(&self, env: &impl HotplugEnv<&'static Cache<P>>, cpu: usize) {
         self.chain.dead(env, cpu);
     }
 
     /// Destroy's drain of `cache` on `cpu`, run on `cpu` itself.
-    pub fn drain_cpu(&self, env: &impl HotplugEnv<&'static Cache>, cache: &Cache, cpu: usize) {
+    pub fn drain_cpu(
+        &self,
+        env: &impl HotplugEnv<&'static Cache<P>>,
+        cache: &Cache<P>,
+        cpu: usize,
+    ) {
         if !cache.release_array(cpu) {
             env.report(Race::DestroyVsUp, cpu, cache.name());
         }
@@ -268,20 +282,20 @@ impl Slab {
     }
 
     /// The allocator's own caches, for `slabinfo`.
-    pub fn own_caches(&self) -> [&Cache; 2] {
+    pub fn own_caches(&self) -> [&Cache<P>; 2] {
         [&self.descriptors, &self.arrays]
     }
 
     /// kmem_cache_create: a cache of `size`-byte objects aligned to `align` (0: 8 bytes).
     pub fn create(
         &'static self,
-        env: &impl HotplugEnv<&'static Cache>,
+        env: &impl HotplugEnv<&'static Cache<P>>,
         name: &str,
         size: usize,
         align: usize,
         flags: SlabFlags,
         ctor: Option<Ctor>,
-    ) -> Result<CacheHandle, SlabError> {
+    ) -> Result<CacheHandle<P>, SlabError> {
         if flags.0 & !SlabFlags::KNOWN != 0 {
             return Err(SlabError::BadFlags(flags.0));
         }
@@ -292,10 +306,10 @@ impl Slab {
         };
         let geometry = Self::geometry(self.debug, size, align)?;
         let cache = Cache::new(name, geometry, ctor, self.platform, Some(&self.arrays))?;
-        let place = self.descriptors.alloc()?.cast::<Cache>();
+        let place = self.descriptors.alloc()?.cast::<Cache<P>>();
         // SAFETY: a fresh descriptor object, sized and aligned for a Cache; it lives
         // until destroy gives it back, so the reference is 'static for its users.
-        let cache: &'static Cache = unsafe {
+        let cache: &'static Cache<P> = unsafe {
             place.write(cache);
             &*place.as_ptr()
         };
@@ -312,9 +326,9 @@ impl Slab {
     /// hands the cache back intact.
     pub fn destroy(
         &'static self,
-        env: &impl HotplugEnv<&'static Cache>,
-        handle: CacheHandle,
-    ) -> Result<(), (CacheHandle, SlabError)> {
+        env: &impl HotplugEnv<&'static Cache<P>>,
+        handle: CacheHandle<P>,
+    ) -> Result<(), (CacheHandle<P>, SlabError)> {
         // Only clones of a share made from this handle could add one, so none appears
         // once this reads zero.
         let shares = handle.0.shares.load(Ordering::Acquire);
@@ -330,12 +344,13 @@ impl Slab {
         }
     }
 
-    fn free_descriptor(&self, cache: &'static Cache) {
+    fn free_descriptor(&self, cache: &'static Cache<P>) {
         // Off the chain, with no arrays and no slabs, nothing refers to it any more; the
         // descriptor goes back where it came from (Cache has nothing to drop).
         let place = NonNull::from(cache);
-        self.descriptors
-            .free(place.cast())
+        // SAFETY: the descriptor came from `descriptors` (create), and nothing refers to
+        // it any more (above).
+        unsafe { self.descriptors.free_known(place.cast()) }
             .expect("a cache descriptor goes back to kmem_cache");
     }
 }

@@ -6,13 +6,18 @@
 use core::ptr::NonNull;
 
 use super::geometry::ARRAY_CAPACITY;
+use super::slabs::Mark;
+
+/// An object in an array, with its mark (found when it came in, so that going out needs
+/// no search).
+pub type Entry = (NonNull<u8>, Mark);
 
 #[repr(C)]
 pub struct ArrayCache {
     avail: usize,
     pub limit: usize,
     pub batch: usize,
-    entries: [Option<NonNull<u8>>; ARRAY_CAPACITY],
+    entries: [Option<Entry>; ARRAY_CAPACITY],
 }
 
 impl ArrayCache {
@@ -33,30 +38,34 @@ impl ArrayCache {
         self.avail
     }
 
+    #[inline(always)]
     pub fn is_full(&self) -> bool {
         self.avail >= self.limit
     }
 
-    pub fn pop(&mut self) -> Option<NonNull<u8>> {
-        if self.avail == 0 {
-            return None;
-        }
-        self.avail -= 1;
-        self.entries[self.avail].take()
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<Entry> {
+        let at = self.avail.checked_sub(1)?;
+        self.avail = at;
+        // Entries at `avail` and above are stale, never read: no need to clear this one.
+        self.entries.get(at).copied().flatten()
     }
 
     /// Adds an object; the caller makes room first (`is_full`).
-    pub fn push(&mut self, object: NonNull<u8>) {
+    #[inline(always)]
+    pub fn push(&mut self, entry: Entry) {
         debug_assert!(self.avail < self.limit, "push onto a full array cache");
-        self.entries[self.avail] = Some(object);
-        self.avail += 1;
+        if let Some(slot) = self.entries.get_mut(self.avail) {
+            *slot = Some(entry);
+            self.avail += 1;
+        }
     }
 
     /// Takes the `n` oldest objects out (the coldest), for flushing to the slab lists.
     pub fn take_oldest(&mut self, n: usize, mut each: impl FnMut(NonNull<u8>)) {
         let n = n.min(self.avail);
         for slot in &mut self.entries[..n] {
-            if let Some(object) = slot.take() {
+            if let Some((object, _)) = slot.take() {
                 each(object);
             }
         }
@@ -78,18 +87,20 @@ mod tests {
 
     #[test]
     fn lifo_and_oldest_first_flush() {
+        let marks: Vec<core::sync::atomic::AtomicU16> =
+            (0..4).map(|_| Default::default()).collect();
         let mut a = ArrayCache::new(4, 2);
         for i in 1..=4 {
-            a.push(p(i * 8));
+            a.push((p(i * 8), Mark::of(&marks[i - 1])));
         }
         assert!(a.is_full());
         let mut flushed = Vec::new();
         a.take_oldest(2, |o| flushed.push(o));
         assert_eq!(flushed, [p(8), p(16)]);
         assert_eq!(a.avail(), 2);
-        assert_eq!(a.pop(), Some(p(32)));
-        assert_eq!(a.pop(), Some(p(24)));
-        assert_eq!(a.pop(), None);
+        assert_eq!(a.pop().map(|e| e.0), Some(p(32)));
+        assert_eq!(a.pop().map(|e| e.0), Some(p(24)));
+        assert!(a.pop().is_none());
     }
 
     #[test]

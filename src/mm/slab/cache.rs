@@ -1,13 +1,18 @@
 //! One slab cache: objects of one size from slabs of pages, handed out through per-CPU
 //! array caches (SLAB's `kmem_cache_t`).
 //!
-//! Allocation and free run on the current CPU with interrupts masked: they pop from and
-//! push to that CPU's array, and only when it is empty or full take the slab-list lock to
-//! move a batch. The per-CPU array slots are atomic pointers with one owner rule: an array
-//! is used only by its own CPU with interrupts masked, and is taken out of its slot (an
-//! atomic swap) by whoever frees it (its own CPU draining, or a controller once that CPU
-//! is dead or the cache is unreachable). So however creation and destruction race with
-//! hotplug, the worst is a missing array, never two CPUs in one.
+//! Allocation and free run on the current CPU and pop from and push to that CPU's array,
+//! with interrupts enabled: the fast path only takes the CPU's guard (`percpu`, plain
+//! stores) and, on free, marks the object with one compare-and-swap, which is what makes a
+//! double free an error even from two CPUs at once. Only when the array is empty or full,
+//! or an interrupt handler finds the guard taken, does a slow path mask interrupts and take
+//! the slab-list lock. The per-CPU array slots are atomic pointers with one owner rule: an
+//! array is used only by its own CPU (under its guard, or with interrupts masked when the
+//! guard is clear), and is taken out of its slot (an atomic swap) by whoever frees it (its
+//! own CPU draining, or a controller once that CPU is dead or the cache is unreachable).
+//! So however creation and destruction race with hotplug, the worst is a missing array,
+//! never two CPUs in one. The platform comes in as a type, so the fast path makes no
+//! indirect call.
 //!
 //! The allocator's own caches (for cache descriptors and for the arrays) have no per-CPU
 //! arrays: every operation goes to the slab lists.
@@ -23,14 +28,15 @@
 //! only destroy gives it back, once its owner has declared that nothing uses the cache.
 
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicIsize, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use arrayvec::{ArrayString, ArrayVec};
 
-use super::array_cache::ArrayCache;
+use super::array_cache::{ArrayCache, Entry};
 use super::debug::{self, Corruption, Damage, Fate, Seen};
 use super::geometry::Geometry;
-use super::slabs::{self, ACTIVE, CACHED, Census, Inconsistency, Place, SlabLists, State};
+use super::percpu::PerCpu;
+use super::slabs::{self, ACTIVE, CACHED, Census, Inconsistency, Mark, Place, SlabLists, State};
 use super::{SlabError, SlabPlatform};
 use crate::MAX_CPUS;
 
@@ -46,17 +52,16 @@ pub type Ctor = fn(&mut [u8]);
 /// any beyond are counted, and caught when next handed out or by the next check.
 const CHECK_HELD: usize = 16;
 
-pub struct Cache {
+pub struct Cache<P: SlabPlatform + 'static> {
     name: ArrayString<NAME_MAX>,
     geometry: Geometry,
     ctor: Option<Ctor>,
-    platform: &'static dyn SlabPlatform,
+    platform: &'static P,
     /// Where this cache's per-CPU arrays come from; `None`: it has none.
-    arrays_from: Option<&'static Cache>,
+    arrays_from: Option<&'static Cache<P>>,
     lists: spin::Mutex<SlabLists>,
-    arrays: [AtomicPtr<ArrayCache>; MAX_CPUS],
-    /// Per CPU: objects allocated there minus objects freed there.
-    live: [AtomicIsize; MAX_CPUS],
+    /// Each CPU's array, live count and fast-path guard.
+    percpu: [PerCpu; MAX_CPUS],
     /// CPUs whose missing array has been reported (once until they get one).
     missing_reported: AtomicU64,
     /// Corrupted objects reported (`slab_debug`).
@@ -101,13 +106,13 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
-impl Cache {
+impl<P: SlabPlatform + 'static> Cache<P> {
     pub fn new(
         name: &str,
         geometry: Geometry,
         ctor: Option<Ctor>,
-        platform: &'static dyn SlabPlatform,
-        arrays_from: Option<&'static Cache>,
+        platform: &'static P,
+        arrays_from: Option<&'static Cache<P>>,
     ) -> Result<Self, SlabError> {
         if !valid_name(name) {
             return Err(SlabError::BadName);
@@ -119,8 +124,11 @@ impl Cache {
             platform,
             arrays_from,
             lists: spin::Mutex::new(SlabLists::new()),
-            arrays: [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CPUS],
-            live: [const { AtomicIsize::new(0) }; MAX_CPUS],
+            percpu: if geometry.red_zone > 0 {
+                [const { PerCpu::closed() }; MAX_CPUS]
+            } else {
+                [const { PerCpu::new() }; MAX_CPUS]
+            },
             missing_reported: AtomicU64::new(0),
             corruptions: AtomicUsize::new(0),
             shares: AtomicUsize::new(0),
@@ -136,7 +144,7 @@ impl Cache {
     }
 
     fn owner(&self) -> usize {
-        self as *const Cache as usize
+        self as *const Self as usize
     }
 
     /// The descriptor's address: what a slab header names its cache by.
@@ -154,7 +162,7 @@ impl Cache {
         self.corruptions.load(Ordering::Relaxed)
     }
 
-    pub(super) fn platform(&self) -> &'static dyn SlabPlatform {
+    pub(super) fn platform(&self) -> &'static P {
         self.platform
     }
 
@@ -164,34 +172,82 @@ impl Cache {
     }
 
     pub fn has_array(&self, cpu: usize) -> bool {
-        !self.arrays[cpu].load(Ordering::Acquire).is_null()
+        !self.percpu[cpu].array.load(Ordering::Acquire).is_null()
     }
 
-    /// Runs `f` on this CPU's array, if it has one. Interrupts are masked by the caller.
+    /// Runs `f` on `cpu`'s array, if it has one and the caller may use it: it runs on
+    /// `cpu`, holding its guard, or with interrupts masked and the guard clear.
+    #[inline(always)]
     fn with_array<R>(&self, cpu: usize, f: impl FnOnce(&mut ArrayCache) -> R) -> Option<R> {
-        let array = self.arrays[cpu].load(Ordering::Acquire);
+        let array = self.percpu[cpu].array.load(Ordering::Acquire);
         if array.is_null() {
             return None;
         }
         // SAFETY: the owner rule (module doc): a CPU's array is used only by that CPU,
-        // interrupts masked (the caller's), so nothing else touches it now; it stays in
-        // its slot, hence alive, until it is taken out, which only its own CPU does while
-        // that CPU is alive.
+        // under its guard or with interrupts masked while the guard is clear (the
+        // caller's), so nothing else touches it now; it stays in its slot, hence alive,
+        // until it is taken out, which only its own CPU does while that CPU is alive.
         Some(f(unsafe { &mut *array }))
     }
 
     /// One object. On this CPU's array, refilled by a batch from the slab lists when
     /// empty; from the slab lists directly when the cache has no array here.
     /// With red zones, an object found corrupted is quarantined and another taken.
+    #[inline(always)]
     pub fn alloc(&self) -> Result<NonNull<u8>, SlabError> {
+        self.alloc_marked().map(|(object, _)| object)
+    }
+
+    /// [`Cache::alloc`], with the object's mark for its owner to free it by.
+    #[inline(always)]
+    pub(super) fn alloc_marked(&self) -> Result<(NonNull<u8>, Mark), SlabError> {
+        // A cache with red zones keeps its guards taken: it always goes the slow way.
+        let cpu = self.platform.cpu();
+        let here = &self.percpu[cpu];
+        if here.try_enter() {
+            self.platform.may_interrupt();
+            let popped = self.with_array(cpu, |array| {
+                self.platform.may_interrupt();
+                array.pop()
+            });
+            if let Some(Some((object, mark))) = popped {
+                self.platform.may_interrupt();
+                // A plain store: the array's owner is the only one that moves an object
+                // from CACHED (a free expects ACTIVE).
+                mark.set(ACTIVE);
+                self.leave(cpu);
+                return Ok((object, mark));
+            }
+            self.leave(cpu);
+        }
+        self.alloc_slow()
+            .map(|object| (object, self.place_of(object).mark_of()))
+    }
+
+    /// The place of an object of this cache's.
+    #[inline(always)]
+    fn place_of(&self, object: NonNull<u8>) -> Place {
+        slabs::locate_own(&self.geometry, object.as_ptr() as usize)
+    }
+
+    /// Gives `cpu`'s guard back.
+    #[inline(always)]
+    fn leave(&self, cpu: usize) {
+        self.percpu[cpu].exit();
+        self.platform.may_interrupt();
+    }
+
+    /// The slow path of [`Cache::alloc`], interrupts masked: the array refilled, or, where
+    /// it cannot be used (none, or this is an interrupt handler that found the guard
+    /// taken), the slab lists; with red zones, the object checked.
+    #[inline(never)]
+    fn alloc_slow(&self) -> Result<NonNull<u8>, SlabError> {
         let irq = self.platform.irq_save();
         let cpu = self.platform.cpu();
-        let mut result = self.take_object(cpu);
+        let nested = self.nested(cpu);
+        let mut result = self.take_object(cpu, nested);
         if self.debug() {
-            result = self.alloc_checked(cpu, result);
-        }
-        if result.is_ok() {
-            self.count_live(cpu, 1);
+            result = self.alloc_checked(cpu, nested, result);
         }
         self.platform.irq_restore(irq);
         result
@@ -203,6 +259,7 @@ impl Cache {
     fn alloc_checked(
         &self,
         cpu: usize,
+        nested: bool,
         mut taken: Result<NonNull<u8>, SlabError>,
     ) -> Result<NonNull<u8>, SlabError> {
         // Each turn quarantines a free object, so the loop ends (at worst with a fresh
@@ -211,18 +268,26 @@ impl Cache {
             if self.hand_out(object) {
                 break;
             }
-            taken = self.take_object(cpu);
+            taken = self.take_object(cpu, nested);
         }
         taken
     }
 
-    // Inlined: a call and return on every allocation costs a tenth of the pair under QEMU.
-    #[inline(always)]
-    fn take_object(&self, cpu: usize) -> Result<NonNull<u8>, SlabError> {
-        match self.with_array(cpu, |array| self.alloc_cached(array)) {
+    /// Interrupts masked: an object from this CPU's array (refilled when empty), or from
+    /// the slab lists when the array may not be used (`nested`: the guard is taken) or is
+    /// missing.
+    fn take_object(&self, cpu: usize, nested: bool) -> Result<NonNull<u8>, SlabError> {
+        let from_array = if nested {
+            None
+        } else {
+            self.with_array(cpu, |array| self.alloc_cached(array))
+        };
+        match from_array {
             Some(result) => result,
             None => {
-                self.missing_array(cpu);
+                if !nested {
+                    self.missing_array(cpu);
+                }
                 let mut lists = self.lists.lock();
                 lists.take(
                     &self.geometry,
@@ -299,17 +364,15 @@ impl Cache {
                     self.platform,
                     CACHED,
                 ) {
-                    Ok(object) => array.push(object),
+                    Ok(object) => array.push((object, self.place_of(object).mark_of())),
                     Err(e) if array.avail() == 0 => return Err(e),
                     Err(_) => break,
                 }
             }
         }
-        let object = array.pop().expect("a refilled array has an object");
-        let place = slabs::locate(&self.geometry, self.owner(), object.as_ptr() as usize)
-            .expect("objects in an array belong to its cache");
+        let (object, mark) = array.pop().expect("a refilled array has an object");
         assert!(
-            place.mark(CACHED, ACTIVE),
+            mark.claim(CACHED, ACTIVE),
             "slab {}: object {:p} from a per-CPU array was not marked cached",
             self.name,
             object
@@ -321,22 +384,135 @@ impl Cache {
     /// of another cache, or already free. With red zones, an object whose red zone was
     /// overwritten is reported and quarantined (the free itself succeeds: its user is done
     /// with it).
-    pub fn free(&self, object: NonNull<u8>) -> Result<(), SlabError> {
+    ///
+    /// A double free is caught by the object's mark: a plain look at it on the fast path
+    /// (a second free of an object finds it marked free), and, with red zones, a
+    /// compare-and-swap, which also catches two CPUs freeing one object at the same
+    /// instant. Safe code frees through [`super::OwnedObject`], which cannot free twice.
+    ///
+    /// # Safety
+    /// If `object` is an object of this cache, nothing may use it or free it while this
+    /// runs, nor use it after: this call takes it back. (Anything else, a pointer that is
+    /// no object, an object of another cache or one freed already, is an error, not
+    /// undefined behaviour.)
+    #[inline(always)]
+    pub unsafe fn free(&self, object: NonNull<u8>) -> Result<(), SlabError> {
         let place = self.locate(object.as_ptr() as usize)?;
+        // SAFETY: `place` is this cache's object; the caller's contract is ours.
+        unsafe { self.free_at(object, place.mark_of()) }
+    }
+
+    /// [`Cache::free`] of a pointer the slab allocator handed out (kmalloc's, under
+    /// `GlobalAlloc`'s contract): its slab header is read without asking the platform
+    /// whether the memory is there, and must still name this cache.
+    ///
+    /// # Safety
+    /// `object` came from some cache's `alloc` (any cache: a wrong one is an error), and
+    /// the contract of [`Cache::free`] holds.
+    #[inline(always)]
+    pub unsafe fn free_handed_out(&self, object: NonNull<u8>) -> Result<(), SlabError> {
+        let address = object.as_ptr() as usize;
+        let place = match slabs::locate(&self.geometry, self.owner(), address) {
+            Ok(place) => place,
+            // Whose it is, if it is anyone's, is worth the slow look.
+            Err(_) => {
+                return Err(self
+                    .locate(address)
+                    .err()
+                    .unwrap_or(SlabError::NotAnObject(address)));
+            }
+        };
+        // SAFETY: `place` is this cache's object; the caller's contract is ours.
+        unsafe { self.free_at(object, place.mark_of()) }
+    }
+
+    /// [`Cache::free`] of an object known to be this cache's, with its mark (an
+    /// `OwnedObject`'s): nothing needs checking or finding.
+    ///
+    /// # Safety
+    /// `object` came from this cache's `alloc_marked` with `mark`, and, as for `free`,
+    /// nothing uses or frees it at the same time or after.
+    #[inline(always)]
+    pub(super) unsafe fn free_own(&self, object: NonNull<u8>, mark: Mark) -> Result<(), SlabError> {
+        // SAFETY: the caller's contract.
+        unsafe { self.free_at(object, mark) }
+    }
+
+    /// [`Cache::free`] of an object known to be this cache's (the allocator's own, a cache
+    /// descriptor or an array): its mark is found, not checked for.
+    ///
+    /// # Safety
+    /// `object` came from this cache's `alloc`, and, as for `free`, nothing uses or frees
+    /// it at the same time or after.
+    pub(super) unsafe fn free_known(&self, object: NonNull<u8>) -> Result<(), SlabError> {
+        let mark = self.place_of(object).mark_of();
+        // SAFETY: the caller's contract.
+        unsafe { self.free_at(object, mark) }
+    }
+
+    /// # Safety
+    /// `mark` is `object`'s, and the contract of [`Cache::free`] holds.
+    #[inline(always)]
+    unsafe fn free_at(&self, object: NonNull<u8>, mark: Mark) -> Result<(), SlabError> {
+        let cpu = self.platform.cpu();
+        let here = &self.percpu[cpu];
+        // A cache with red zones keeps its guards taken: it always goes the slow way.
+        if here.try_enter() {
+            // The mark first: a double free changes nothing.
+            if !mark.claim_owned(ACTIVE, CACHED) {
+                self.leave(cpu);
+                return Err(SlabError::DoubleFree(object.as_ptr() as usize));
+            }
+            self.platform.may_interrupt();
+            let pushed = self.with_array(cpu, |array| {
+                self.platform.may_interrupt();
+                let room = !array.is_full();
+                if room {
+                    array.push((object, mark));
+                }
+                room
+            });
+            self.leave(cpu);
+            if pushed == Some(true) {
+                return Ok(());
+            }
+            self.free_slow(object, mark, true);
+            return Ok(());
+        }
+        // The slow path's own look at the mark: with red zones a compare-and-swap, which
+        // also catches two CPUs freeing one object at once.
+        let marked = if self.debug() {
+            mark.claim(ACTIVE, CACHED)
+        } else {
+            mark.claim_owned(ACTIVE, CACHED)
+        };
+        if !marked {
+            return Err(SlabError::DoubleFree(object.as_ptr() as usize));
+        }
+        self.free_slow(object, mark, false);
+        Ok(())
+    }
+
+    /// The slow path of [`Cache::free`], for an object already marked CACHED, interrupts
+    /// masked: with red zones the object checked; onto the array, flushed first when
+    /// full (`array_full`: the fast path found it so), or back to its slab where the array
+    /// cannot be used.
+    #[inline(never)]
+    fn free_slow(&self, object: NonNull<u8>, mark: Mark, array_full: bool) {
         let irq = self.platform.irq_save();
         let cpu = self.platform.cpu();
-        // The mark first: a double free, even from two CPUs at once, changes nothing.
-        let result = if place.mark(ACTIVE, CACHED) {
-            if !self.debug() || self.check_freed(object, place) {
-                self.stash(cpu, object, place);
-            }
-            self.count_live(cpu, -1);
-            Ok(())
-        } else {
-            Err(SlabError::DoubleFree(object.as_ptr() as usize))
-        };
+        let nested = !array_full && self.nested(cpu);
+        let place = self.place_of(object);
+        if !self.debug() || self.check_freed(object, place) {
+            self.stash(cpu, nested, (object, mark), place);
+        }
         self.platform.irq_restore(irq);
-        result
+    }
+
+    /// Whether this runs in an interrupt handler over `cpu`'s own fast path (its guard
+    /// taken; a cache with red zones keeps its guards taken for good, which is not that).
+    fn nested(&self, cpu: usize) -> bool {
+        !self.debug() && self.percpu[cpu].guarded()
     }
 
     /// The slab and index of `address` if it is an object of this cache; else whether it
@@ -354,19 +530,25 @@ impl Cache {
         }
     }
 
-    /// An object just marked CACHED by its free: onto this CPU's array (flushing the
-    /// oldest batch to the slab lists when it is full), or back to its slab without one.
-    #[inline(always)]
-    fn stash(&self, cpu: usize, object: NonNull<u8>, place: Place) {
-        let pushed = self.with_array(cpu, |array| {
-            if array.is_full() {
-                let mut lists = self.lists.lock();
-                array.take_oldest(array.batch, |o| self.put_cached(&mut lists, o));
-            }
-            array.push(object);
-        });
+    /// An object just marked CACHED by its free, interrupts masked: onto this CPU's array
+    /// (flushing the oldest batch to the slab lists when it is full), or back to its slab
+    /// without one or when the array may not be used (`nested`).
+    fn stash(&self, cpu: usize, nested: bool, entry: Entry, place: Place) {
+        let pushed = if nested {
+            None
+        } else {
+            self.with_array(cpu, |array| {
+                if array.is_full() {
+                    let mut lists = self.lists.lock();
+                    array.take_oldest(array.batch, |o| self.put_cached(&mut lists, o));
+                }
+                array.push(entry);
+            })
+        };
         if pushed.is_none() {
-            self.missing_array(cpu);
+            if !nested {
+                self.missing_array(cpu);
+            }
             self.lists
                 .lock()
                 .put(&self.geometry, place, CACHED)
@@ -389,14 +571,6 @@ impl Cache {
         // SAFETY: as above.
         unsafe { debug::paint(object, &self.geometry, debug::POISON_FREE) };
         true
-    }
-
-    /// Adds `delta` to `cpu`'s live count. Only `cpu` itself writes its count, with
-    /// interrupts masked, so a load and a store do (no atomic read-modify-write, which
-    /// costs more than the rest of the fast path); readers only sum the counts.
-    fn count_live(&self, cpu: usize, delta: isize) {
-        let live = &self.live[cpu];
-        live.store(live.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
     }
 
     /// The per-CPU path found no array for `cpu`: tell the platform, once per episode.
@@ -431,7 +605,8 @@ impl Cache {
         }
         self.missing_reported
             .fetch_and(!(1 << cpu), Ordering::AcqRel);
-        if self.arrays[cpu]
+        if self.percpu[cpu]
+            .array
             .compare_exchange(
                 ptr::null_mut(),
                 array.as_ptr(),
@@ -440,8 +615,9 @@ impl Cache {
             )
             .is_err()
         {
-            from.free(array.cast())
-                .expect("an array just allocated goes back");
+            // SAFETY: the array was allocated just above from `from` and lost the race
+            // for the slot: nobody else ever saw it.
+            unsafe { from.free_known(array.cast()) }.expect("an array just allocated goes back");
         }
         Ok(())
     }
@@ -450,7 +626,18 @@ impl Cache {
     /// frees it. False if there was none. Called on `cpu` itself, or for a CPU that is not
     /// running (dead, or never started), or once nobody can reach the cache.
     pub(super) fn release_array(&self, cpu: usize) -> bool {
-        let array = self.arrays[cpu].swap(ptr::null_mut(), Ordering::AcqRel);
+        let here = &self.percpu[cpu];
+        // The guard is only ever taken by the fast path, which calls nothing that gets
+        // here: taken on this very CPU means an interrupt handler runs over an allocation
+        // or free of this cache, and the cache is being released all the same, which its
+        // lifetime in the types (`allocator`) rules out.
+        assert!(
+            !(self.platform.cpu() == cpu && self.nested(cpu)),
+            "slab {}: cpu{cpu}'s array released over its own fast path: a cache in use is \
+             being destroyed",
+            self.name
+        );
+        let array = here.array.swap(ptr::null_mut(), Ordering::AcqRel);
         let Some(array) = NonNull::new(array) else {
             return false;
         };
@@ -462,21 +649,27 @@ impl Cache {
             a.take_oldest(a.avail(), |o| self.put_cached(&mut lists, o));
         }
         self.platform.irq_restore(irq);
-        self.arrays_from
-            .expect("a cache with arrays knows where they came from")
-            .free(array.cast())
-            .expect("an array goes back to the array cache");
+        let from = self
+            .arrays_from
+            .expect("a cache with arrays knows where they came from");
+        // SAFETY: the array came from `from` (make_array), and swapped out of its slot it
+        // is ours alone and used no more.
+        unsafe { from.free_known(array.cast()) }.expect("an array goes back to the array cache");
         true
     }
 
-    /// Flushes this CPU's array to the slab lists, keeping the array (for shrinking).
+    /// Flushes this CPU's array to the slab lists, keeping the array (for shrinking). In
+    /// an interrupt handler that found this CPU's fast path running, the flush is skipped:
+    /// the objects stay in the array, counted as cached.
     pub fn drain_local(&self) {
         let irq = self.platform.irq_save();
         let cpu = self.platform.cpu();
-        self.with_array(cpu, |a| {
-            let mut lists = self.lists.lock();
-            a.take_oldest(a.avail(), |o| self.put_cached(&mut lists, o));
-        });
+        if !self.nested(cpu) {
+            self.with_array(cpu, |a| {
+                let mut lists = self.lists.lock();
+                a.take_oldest(a.avail(), |o| self.put_cached(&mut lists, o));
+            });
+        }
         self.platform.irq_restore(irq);
     }
 
@@ -491,10 +684,15 @@ impl Cache {
         pages
     }
 
-    /// Objects with users (allocated and not freed), over all CPUs.
+    /// Objects with users (allocated and not freed), over all CPUs: those marked ACTIVE.
+    /// Counted from the marks (which the fast path keeps anyway for double frees) rather
+    /// than by every allocation and free: a walk of the cache's slabs, for destroy's
+    /// refusal, `slabinfo` and leak counts. Exact while nothing allocates or frees.
     pub fn live_objects(&self) -> usize {
-        let sum: isize = self.live.iter().map(|l| l.load(Ordering::Relaxed)).sum();
-        sum.max(0) as usize
+        let irq = self.platform.irq_save();
+        let live = self.lists.lock().count_marked(&self.geometry, ACTIVE);
+        self.platform.irq_restore(irq);
+        live
     }
 
     /// Destroy's last step, once every array is gone: returns every slab, or refuses with

@@ -41,6 +41,10 @@ pub struct Geometry {
     pub limit: usize,
     /// Objects moved between a per-CPU array and the slab lists at once.
     pub batch: usize,
+    /// 2^32 / `stride`, rounded up: an object's index is its offset times this, over 2^32
+    /// (exact for every offset in a slab), a multiply where a division costs a call into
+    /// the emulator's helpers.
+    stride_reciprocal: u64,
 }
 
 const fn round_up(n: usize, to: usize) -> usize {
@@ -111,11 +115,28 @@ impl Geometry {
             first,
             limit,
             batch: limit.div_ceil(2),
+            stride_reciprocal: (1u64 << 32) / stride as u64 + 1,
         })
     }
 
     pub fn slab_bytes(&self) -> usize {
         self.pages * PAGE_SIZE
+    }
+
+    /// The index of the object `offset` bytes after object 0's start, if one starts there.
+    /// For `offset = k * stride` the product is `k * 2^32` plus less than `k * stride`,
+    /// below 2^32 for any offset within a slab, so the index is exact; any other offset
+    /// fails the check by multiplication.
+    #[inline(always)]
+    pub fn index_at(&self, offset: usize) -> Option<usize> {
+        let index = ((offset as u64).wrapping_mul(self.stride_reciprocal) >> 32) as usize;
+        (index < self.objects && index * self.stride == offset).then_some(index)
+    }
+
+    /// The index of an object known to start `offset` bytes after object 0's.
+    #[inline(always)]
+    pub fn index_of_object(&self, offset: usize) -> usize {
+        ((offset as u64 * self.stride_reciprocal) >> 32) as usize
     }
 }
 
@@ -130,6 +151,38 @@ mod tests {
         assert!(g.objects >= 110, "{g:?}");
         assert!(g.first + g.objects * g.stride <= PAGE_SIZE);
         assert_eq!((g.limit, g.batch), (120, 60));
+    }
+
+    #[test]
+    fn object_indices_by_multiplication_are_exact() {
+        for (size, align) in [
+            (8, 0),
+            (24, 0),
+            (40, 0),
+            (100, 64),
+            (192, 0),
+            (200, 0),
+            (900, 0),
+        ]
+        .into_iter()
+        .chain([(1500, 0), (3000, 0), (4096, 0), (16384, 0)])
+        {
+            for g in [
+                Geometry::new(size, align),
+                Geometry::with_red_zone(size, align),
+            ] {
+                let g = g.unwrap();
+                for k in 0..g.objects {
+                    assert_eq!(g.index_at(k * g.stride), Some(k), "{g:?}");
+                    assert_eq!(g.index_of_object(k * g.stride), k);
+                    for off in [1, g.stride / 2, g.stride - 1] {
+                        assert_eq!(g.index_at(k * g.stride + off), None, "{g:?} {k} {off}");
+                    }
+                }
+                assert_eq!(g.index_at(g.objects * g.stride), None);
+                assert_eq!(g.index_at(usize::MAX - 7), None);
+            }
+        }
     }
 
     #[test]

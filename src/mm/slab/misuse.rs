@@ -2,7 +2,9 @@
 //! careless caller would, for the shell's `slab misuse` and the tests.
 //!
 //! The three bad frees (twice, not an object, the wrong cache) are plain calls: the cache
-//! refuses them and changes nothing, and the object is then freed properly. The two stray
+//! refuses them and changes nothing, and the object is then freed properly. They keep to
+//! `Cache::free`'s contract, which makes them errors rather than undefined behaviour:
+//! every object is this module's alone, and a second free comes after the first returned. The two stray
 //! writes (past an object, into a freed one) are the only writes here a caller must not
 //! make, and each is confined to bytes nobody else may be using at that moment: a red
 //! zone, padding, an object this code holds, or an object just freed on this CPU with
@@ -12,7 +14,7 @@ use core::ptr::{self, NonNull};
 
 use arrayvec::ArrayVec;
 
-use super::{Cache, SlabError};
+use super::{Cache, SlabError, SlabPlatform};
 
 /// What the stray writes write.
 pub const STRAY: [u8; 8] = *b"stray!!!";
@@ -38,20 +40,28 @@ pub struct Stray {
     pub bytes: usize,
 }
 
+/// Frees `pointer` to `cache`: an object this module allocated and alone uses, or a
+/// pointer that is not one of `cache`'s objects (which free refuses).
+fn give_back<P: SlabPlatform>(cache: &Cache<P>, pointer: NonNull<u8>) -> Result<(), SlabError> {
+    // SAFETY: nothing else uses or frees this module's objects, and no use follows a
+    // successful free; anything else handed in is no object of `cache`'s.
+    unsafe { cache.free(pointer) }
+}
+
 /// Allocates an object, frees it, and frees it again.
-pub fn double_free(cache: &Cache) -> Result<Refusal, SlabError> {
+pub fn double_free<P: SlabPlatform>(cache: &Cache<P>) -> Result<Refusal, SlabError> {
     let object = cache.alloc()?;
-    cache.free(object)?;
+    give_back(cache, object)?;
     Ok(Refusal {
         object: object.as_ptr() as usize,
         pointer: object.as_ptr() as usize,
-        result: cache.free(object),
+        result: give_back(cache, object),
     })
 }
 
 /// Frees two pointers that are not objects: one byte into an object, and a local
 /// variable on the stack. Then frees the object.
-pub fn foreign(cache: &Cache) -> Result<[Refusal; 2], SlabError> {
+pub fn foreign<P: SlabPlatform>(cache: &Cache<P>) -> Result<[Refusal; 2], SlabError> {
     let object = cache.alloc()?;
     let local = 0u64;
     let pointers = [
@@ -61,17 +71,17 @@ pub fn foreign(cache: &Cache) -> Result<[Refusal; 2], SlabError> {
     let refusals = pointers.map(|pointer| Refusal {
         object: object.as_ptr() as usize,
         pointer,
-        result: cache.free(NonNull::new(pointer as *mut u8).expect("not null")),
+        result: give_back(cache, NonNull::new(pointer as *mut u8).expect("not null")),
     });
-    cache.free(object)?;
+    give_back(cache, object)?;
     Ok(refusals)
 }
 
 /// Frees an object of `from` to `to`, then to `from`.
-pub fn wrong_cache(from: &Cache, to: &Cache) -> Result<Refusal, SlabError> {
+pub fn wrong_cache<P: SlabPlatform>(from: &Cache<P>, to: &Cache<P>) -> Result<Refusal, SlabError> {
     let object = from.alloc()?;
-    let result = to.free(object);
-    from.free(object)?;
+    let result = give_back(to, object);
+    give_back(from, object)?;
     Ok(Refusal {
         object: object.as_ptr() as usize,
         pointer: object.as_ptr() as usize,
@@ -83,7 +93,10 @@ pub fn wrong_cache(from: &Cache, to: &Cache) -> Result<Refusal, SlabError> {
 /// then frees it (where red zones catch the write). The bytes past the object are its red
 /// zone or padding, or else the start of the next object, which this function then holds
 /// (it allocates until it has such a pair), so the write lands on nobody else's data.
-pub fn overrun(cache: &Cache, while_allocated: impl FnOnce(usize)) -> Result<Stray, SlabError> {
+pub fn overrun<P: SlabPlatform>(
+    cache: &Cache<P>,
+    while_allocated: impl FnOnce(usize),
+) -> Result<Stray, SlabError> {
     let g = *cache.geometry();
     let bytes = STRAY.len();
     let mut held = ArrayVec::<NonNull<u8>, TRIES>::new();
@@ -118,7 +131,7 @@ pub fn overrun(cache: &Cache, while_allocated: impl FnOnce(usize)) -> Result<Str
         ptr::copy_nonoverlapping(STRAY.as_ptr(), object.as_ptr().add(g.object_size), bytes);
     }
     while_allocated(object.as_ptr() as usize);
-    let freed = cache.free(object);
+    let freed = give_back(cache, object);
     free_all(cache, &held);
     freed?;
     Ok(Stray {
@@ -132,12 +145,12 @@ pub fn overrun(cache: &Cache, while_allocated: impl FnOnce(usize)) -> Result<Str
 /// at its start. The free and the write happen with interrupts masked, and the object
 /// goes to this CPU's per-CPU array, so nobody can have taken it in between; without
 /// such an array here nothing is written (`None`).
-pub fn use_after_free(cache: &Cache) -> Result<Option<Stray>, SlabError> {
+pub fn use_after_free<P: SlabPlatform>(cache: &Cache<P>) -> Result<Option<Stray>, SlabError> {
     let object = cache.alloc()?;
     let platform = cache.platform();
     let irq = platform.irq_save();
     let here = cache.has_array(platform.cpu());
-    let freed = cache.free(object);
+    let freed = give_back(cache, object);
     let bytes = STRAY.len().min(cache.geometry().object_size);
     if here && freed.is_ok() {
         // SAFETY: the object was just freed onto this CPU's array, which only this CPU
@@ -154,10 +167,8 @@ pub fn use_after_free(cache: &Cache) -> Result<Option<Stray>, SlabError> {
     }))
 }
 
-fn free_all(cache: &Cache, objects: &[NonNull<u8>]) {
+fn free_all<P: SlabPlatform>(cache: &Cache<P>, objects: &[NonNull<u8>]) {
     for &o in objects {
-        cache
-            .free(o)
-            .expect("an object this module allocated goes back");
+        give_back(cache, o).expect("an object this module allocated goes back");
     }
 }

@@ -27,6 +27,7 @@ pub mod geometry;
 pub mod lifecycle;
 pub mod misuse;
 mod owned;
+mod percpu;
 mod slabs;
 
 #[cfg(all(test, loom))]
@@ -54,7 +55,7 @@ pub trait SlabPlatform: Sync {
     /// Whether `[addr, addr + len)` is memory this allocator may read: a pointer handed to
     /// `free` is checked against it before its slab header is looked at.
     fn owns(&self, addr: usize, len: usize) -> bool;
-    /// The CPU running this (stable while interrupts are masked).
+    /// The CPU running this (stable: nothing moves a running context to another CPU).
     fn cpu(&self) -> usize;
     /// Masks interrupts on this CPU; returns what [`SlabPlatform::irq_restore`] needs.
     fn irq_save(&self) -> u64;
@@ -63,4 +64,8 @@ pub trait SlabPlatform: Sync {
     fn array_missing(&self, cache: &str, cpu: usize);
     /// `slab_debug` found a corrupted object (called with no slab lock held).
     fn corrupted(&self, report: &Corruption<'_>);
+    /// Marks each point of the fast paths where an interrupt may come: nothing, but for
+    /// tests that run an interrupt handler at each one in turn.
+    #[inline(always)]
+    fn may_interrupt(&self) {}
 }

@@ -4,31 +4,36 @@
 
 use core::ptr::NonNull;
 
-use super::{Cache, SlabError};
+use super::slabs::Mark;
+use super::{Cache, SlabError, SlabPlatform};
 
 /// One object of `cache`, owned. Dropped without [`OwnedObject::free`], it stays allocated.
 #[must_use = "an object stays allocated until it is freed"]
-pub struct OwnedObject {
+pub struct OwnedObject<P: SlabPlatform + 'static> {
     /// The object's cache, which lives at least as long as the object: destroy refuses
     /// while any object of a cache is allocated.
-    cache: NonNull<Cache>,
+    cache: NonNull<Cache<P>>,
     object: NonNull<u8>,
+    /// Its mark in its slab, found when it was allocated, so that freeing needs no search.
+    mark: Mark,
 }
 
 // SAFETY: the object's memory belongs to this value alone (the cache handed it out once
 // and has not had it back); moving the value to another CPU moves that ownership, and the
 // cache is `Sync`.
-unsafe impl Send for OwnedObject {}
+unsafe impl<P: SlabPlatform + 'static> Send for OwnedObject<P> {}
 
-impl OwnedObject {
-    pub fn alloc(cache: &Cache) -> Result<Self, SlabError> {
-        cache.alloc().map(|object| Self {
+impl<P: SlabPlatform + 'static> OwnedObject<P> {
+    #[inline(always)]
+    pub fn alloc(cache: &Cache<P>) -> Result<Self, SlabError> {
+        cache.alloc_marked().map(|(object, mark)| Self {
             cache: NonNull::from(cache),
             object,
+            mark,
         })
     }
 
-    pub fn cache(&self) -> &Cache {
+    pub fn cache(&self) -> &Cache<P> {
         // SAFETY: a cache with an object allocated is never destroyed (destroy refuses with
         // `InUse`), and this object stays allocated until `free` consumes the value.
         unsafe { self.cache.as_ref() }
@@ -54,7 +59,11 @@ impl OwnedObject {
     }
 
     /// Gives the object back. On an error (which the cache reports) it is not freed.
+    #[inline(always)]
     pub fn free(self) -> Result<(), SlabError> {
-        self.cache().free(self.object)
+        // SAFETY: the object and its mark came from this cache's alloc_marked, and this
+        // value, consumed here, was its only owner: nothing uses or frees it at the same
+        // time or after.
+        unsafe { self.cache().free_own(self.object, self.mark) }
     }
 }

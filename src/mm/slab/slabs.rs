@@ -66,6 +66,53 @@ pub struct Place {
     index: u16,
 }
 
+/// An object's mark (its entry in its slab's table), found once and carried with the
+/// object while it is out of its slab: in a per-CPU array or with its user. Its slab
+/// cannot go away meanwhile (a slab with objects out is kept), so the mark stays valid, and
+/// the fast paths move it without finding it again.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark(NonNull<AtomicU16>);
+
+impl Mark {
+    /// A mark that is not in a slab, for tests of what carries marks.
+    #[cfg(test)]
+    pub fn of(mark: &AtomicU16) -> Mark {
+        Mark(NonNull::from(mark))
+    }
+
+    fn get(&self) -> &AtomicU16 {
+        // SAFETY: made from a Place (a live slab, an index below its object count), and
+        // used only while the object is out of its slab, which keeps the slab alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Sets the mark, where no one else can be changing it (see the callers).
+    #[inline(always)]
+    pub fn set(&self, to: u16) {
+        self.get().store(to, Ordering::Relaxed);
+    }
+
+    /// Changes the mark from `from` to `to` with a plain look and store; false if it was
+    /// not `from`. For a caller that owns the object, so no one else moves the mark at the
+    /// same time (a second free of it after this one sees `to`).
+    #[inline(always)]
+    pub fn claim_owned(&self, from: u16, to: u16) -> bool {
+        if self.get().load(Ordering::Relaxed) != from {
+            return false;
+        }
+        self.get().store(to, Ordering::Relaxed);
+        true
+    }
+
+    /// Changes the mark from `from` to `to` atomically; false if it was not `from`.
+    #[inline(always)]
+    pub fn claim(&self, from: u16, to: u16) -> bool {
+        self.get()
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
 impl Place {
     fn bufctl(&self) -> &AtomicU16 {
         // SAFETY: a Place is only made (by `locate` or `take`) for a live slab and an
@@ -73,7 +120,14 @@ impl Place {
         unsafe { bufctl(self.slab.as_ptr(), self.index) }
     }
 
+    /// The object's mark, to carry along while it is out of its slab.
+    #[inline(always)]
+    pub fn mark_of(&self) -> Mark {
+        Mark(NonNull::from(self.bufctl()))
+    }
+
     /// Changes the object's mark from `from` to `to`; false if it was not `from`.
+    #[inline(always)]
     pub fn mark(&self, from: u16, to: u16) -> bool {
         self.bufctl()
             .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire)
@@ -524,6 +578,24 @@ impl SlabLists {
         Ok(census)
     }
 
+    /// Objects whose mark is `mark` (ACTIVE: with users), over the slabs that have any
+    /// out. The marks are read as they are: exact while nothing allocates or frees.
+    pub fn count_marked(&self, geometry: &Geometry, mark: u16) -> usize {
+        let mut count = 0;
+        for list in [FULL, PARTIAL] {
+            let mut s = self.heads[list];
+            while !s.is_null() {
+                count += (0..geometry.objects)
+                    // SAFETY: a live slab of ours, and an index below its object count.
+                    .filter(|&i| unsafe { bufctl(s, i as u16) }.load(Ordering::Relaxed) == mark)
+                    .count();
+                // SAFETY: slabs on our lists are live.
+                s = unsafe { (*s).next };
+            }
+        }
+        count
+    }
+
     fn audit_slab(
         &self,
         geometry: &Geometry,
@@ -625,20 +697,30 @@ pub fn locate(geometry: &Geometry, owner: usize, object: usize) -> Result<Place,
     // handed out, so the header's place is readable; it is only trusted if it carries
     // our magic and owner.
     let (magic, slab_owner) = unsafe { ((*slab).magic, (*slab).owner) };
-    let offset = object.wrapping_sub(base + geometry.first);
-    if magic != MAGIC
-        || slab_owner != owner
-        || object < base + geometry.first
-        || !offset.is_multiple_of(geometry.stride)
-        || offset / geometry.stride >= geometry.objects
-    {
+    let index = match object.checked_sub(base + geometry.first) {
+        Some(offset) if magic == MAGIC && slab_owner == owner => geometry.index_at(offset),
+        _ => None,
+    };
+    let Some(index) = index else {
         return Err(SlabError::NotAnObject(object));
-    }
+    };
     Ok(Place {
         // SAFETY: base is the start of a live slab, not null.
         slab: unsafe { NonNull::new_unchecked(slab) },
-        index: (offset / geometry.stride) as u16,
+        index: index as u16,
     })
+}
+
+/// The place of `object`, an object of this cache the allocator itself holds (popped from
+/// a per-CPU array): nothing to check.
+#[inline(always)]
+pub fn locate_own(geometry: &Geometry, object: usize) -> Place {
+    let base = object & !(geometry.slab_bytes() - 1);
+    Place {
+        // SAFETY: an object of the cache lies in a live slab, which starts at `base`.
+        slab: unsafe { NonNull::new_unchecked(base as *mut SlabHeader) },
+        index: geometry.index_of_object(object - base - geometry.first) as u16,
+    }
 }
 
 /// The cache (its descriptor's address) whose slab `address` lies in, if any: a slab

@@ -15,6 +15,10 @@ use super::misuse::{self, STRAY};
 use super::*;
 use crate::smp::cpumask::CpuMask;
 
+type Slab = super::Slab<HostPages>;
+type Cache = super::Cache<HostPages>;
+type CacheHandle = super::CacheHandle<HostPages>;
+
 thread_local! {
     static CPU: Cell<usize> = const { Cell::new(0) };
 }
@@ -183,6 +187,14 @@ fn setup_with(
     (pages, slab, env)
 }
 
+/// `Cache::free` as the tests call it: each object freed is the test's own, used by
+/// nothing else, freed once (a test of a double free frees again only after the first
+/// returned, which the contract allows).
+fn give_back(cache: &Cache, object: NonNull<u8>) -> Result<(), SlabError> {
+    // SAFETY: as above.
+    unsafe { cache.free(object) }
+}
+
 fn counter_ctor(object: &mut [u8]) {
     object[0] = 0xc7;
 }
@@ -205,7 +217,7 @@ fn objects_are_distinct_aligned_and_constructed() {
     assert_eq!(stats.live, 500);
     assert!(stats.active_objs >= 500 && stats.num_objs >= stats.active_objs);
     for o in objects {
-        c.free(o).unwrap();
+        give_back(&c, o).unwrap();
     }
     assert_eq!(c.live_objects(), 0);
     slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
@@ -219,8 +231,8 @@ fn the_last_freed_is_the_next_handed_out() {
         .unwrap();
     let a = c.alloc().unwrap();
     let b = c.alloc().unwrap();
-    c.free(a).unwrap();
-    c.free(b).unwrap();
+    give_back(&c, a).unwrap();
+    give_back(&c, b).unwrap();
     assert_eq!(c.alloc().unwrap(), b);
     assert_eq!(c.alloc().unwrap(), a);
 }
@@ -236,26 +248,26 @@ fn double_frees_and_foreign_pointers_are_errors() {
         .unwrap();
     let o = c.alloc().unwrap();
     let addr = o.as_ptr() as usize;
-    assert_eq!(d.free(o), Err(SlabError::WrongCache(addr)));
+    assert_eq!(give_back(&d, o), Err(SlabError::WrongCache(addr)));
     assert_eq!(slab.owner_name(addr).unwrap().as_str(), "a");
     // SAFETY: one byte into a live object: still inside the slab.
     let inside = unsafe { NonNull::new_unchecked(o.as_ptr().add(1)) };
-    assert_eq!(c.free(inside), Err(SlabError::NotAnObject(addr + 1)));
+    assert_eq!(give_back(&c, inside), Err(SlabError::NotAnObject(addr + 1)));
     let mut on_stack = 0u64;
     let stack = NonNull::from(&mut on_stack).cast::<u8>();
     assert_eq!(
-        c.free(stack),
+        give_back(&c, stack),
         Err(SlabError::NotAnObject(stack.as_ptr() as usize))
     );
-    c.free(o).unwrap();
-    assert_eq!(c.free(o), Err(SlabError::DoubleFree(addr)));
+    give_back(&c, o).unwrap();
+    assert_eq!(give_back(&c, o), Err(SlabError::DoubleFree(addr)));
     // Also when the first free went straight to the slab lists (the array flushed).
     let many: Vec<_> = (0..400).map(|_| c.alloc().unwrap()).collect();
     for &m in &many {
-        c.free(m).unwrap();
+        give_back(&c, m).unwrap();
     }
     assert_eq!(
-        c.free(many[0]),
+        give_back(&c, many[0]),
         Err(SlabError::DoubleFree(many[0].as_ptr() as usize))
     );
     assert_eq!(c.live_objects(), 0);
@@ -309,9 +321,9 @@ fn destroy_refuses_while_objects_are_out_and_returns_every_page_after() {
     // Intact: still on the chain, still allocating.
     assert!(slab.contains("busy"));
     let more = c.alloc().unwrap();
-    c.free(more).unwrap();
+    give_back(&c, more).unwrap();
     for o in objects {
-        c.free(o).unwrap();
+        give_back(&c, o).unwrap();
     }
     slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
     assert!(!slab.contains("busy"));
@@ -334,7 +346,7 @@ fn destroy_refuses_while_the_cache_is_shared() {
     assert_eq!(e, SlabError::Shared(2));
     drop(again);
     let o = shared.alloc().unwrap();
-    shared.free(o).unwrap();
+    give_back(&shared, o).unwrap();
     let (c, e) = slab.destroy(&env, c).unwrap_err();
     assert_eq!(e, SlabError::Shared(1));
     drop(shared);
@@ -353,7 +365,7 @@ fn arrays_flush_and_refill_in_batches_across_cpus() {
     let objects: Vec<_> = (0..3 * limit).map(|_| c.alloc().unwrap()).collect();
     on_cpu(1);
     for o in objects {
-        c.free(o).unwrap();
+        give_back(&c, o).unwrap();
     }
     let s = c.stats();
     assert_eq!(s.live, 0);
@@ -377,7 +389,7 @@ fn hotplug_callbacks_keep_the_invariant() {
     slab.check_chain().unwrap();
     on_cpu(1);
     let o = c.alloc().unwrap();
-    c.free(o).unwrap();
+    give_back(&c, o).unwrap();
     on_cpu(0);
     env.cpu_down(1);
     assert!(!c.has_array(1));
@@ -407,7 +419,7 @@ fn unprotected_create_meets_race_1() {
     );
     on_cpu(1);
     let o = c.alloc().unwrap(); // survives: straight from the slab lists
-    c.free(o).unwrap();
+    give_back(&c, o).unwrap();
     // Reported once for the episode, not once per operation.
     assert_eq!(pages.missing.load(Ordering::Relaxed), 1);
     on_cpu(0);
@@ -445,7 +457,7 @@ fn bytes_at(object: usize, from: usize, len: usize) -> Vec<u8> {
 fn churn(c: &Cache, n: usize) -> Vec<usize> {
     let objects: Vec<_> = (0..n).map(|_| c.alloc().unwrap()).collect();
     for &o in &objects {
-        c.free(o).unwrap();
+        give_back(c, o).unwrap();
     }
     objects.iter().map(|o| o.as_ptr() as usize).collect()
 }
@@ -472,7 +484,7 @@ fn debug_paints_objects_poison_and_red_zones() {
     let o = c.alloc().unwrap().as_ptr() as usize;
     assert_eq!(bytes_at(o, 0, 60), [POISON_INUSE; 60]);
     assert_eq!(bytes_at(o, 60, 12), [RED_ZONE; 12]);
-    c.free(NonNull::new(o as *mut u8).unwrap()).unwrap();
+    give_back(&c, NonNull::new(o as *mut u8).unwrap()).unwrap();
     assert_eq!(bytes_at(o, 0, 60), [POISON_FREE; 60]);
     assert_eq!(bytes_at(o, 60, 12), [RED_ZONE; 12]);
     // A constructor runs on zeroed memory at every hand-out, as the poison undoes it.
@@ -486,7 +498,7 @@ fn debug_paints_objects_poison_and_red_zones() {
         assert_eq!(bytes_at(o.as_ptr() as usize, 0, 32), want);
         // SAFETY: a live 32-byte object.
         unsafe { o.as_ptr().add(5).write(1) };
-        k.free(o).unwrap();
+        give_back(&k, o).unwrap();
     }
     let checked = c.check().unwrap();
     assert_eq!(
@@ -529,12 +541,12 @@ fn debug_refuses_bad_frees_and_names_the_other_cache() {
         .expect("an object past the slab's first page");
     let last = last.as_ptr() as usize;
     assert_eq!(
-        a.free(NonNull::new(last as *mut u8).unwrap()),
+        give_back(&a, NonNull::new(last as *mut u8).unwrap()),
         Err(SlabError::WrongCache(last))
     );
     assert_eq!(slab.owner_name(last).unwrap().as_str(), "big");
     for o in held {
-        big.free(o).unwrap();
+        give_back(&big, o).unwrap();
     }
     // Nothing was lost, nothing handed out twice, nothing reported as corrupted.
     for c in [&a, &b, &big] {
@@ -579,7 +591,7 @@ fn debug_catches_an_overrun_by_check_and_at_free_and_quarantines_it() {
     assert_eq!((checked.census.quarantined, checked.corrupted), (1, 0));
     assert_eq!(checked.census.free + 1, checked.census.objects);
     assert_eq!(
-        c.free(NonNull::new(stray.object as *mut u8).unwrap()),
+        give_back(&c, NonNull::new(stray.object as *mut u8).unwrap()),
         Err(SlabError::DoubleFree(stray.object))
     );
     // A quarantined object does not keep its cache from being destroyed: it goes back.
@@ -623,7 +635,7 @@ fn debug_catches_a_use_after_free_at_the_next_allocation() {
     // The evidence stays: the stray bytes, then the poison.
     assert_eq!(bytes_at(stray.object, 0, 8), STRAY);
     assert_eq!(bytes_at(stray.object, 8, 56), [POISON_FREE; 56]);
-    c.free(next).unwrap();
+    give_back(&c, next).unwrap();
     assert!(!churn(&c, 500).contains(&stray.object));
     assert_eq!(c.stats().quarantined, 1);
     assert_eq!(drained_check(&env, &c).corrupted, 0);
@@ -669,7 +681,7 @@ fn without_debug_overruns_and_uses_after_free_go_unnoticed() {
         STRAY,
         "with the stray write in it"
     );
-    c.free(next).unwrap();
+    give_back(&c, next).unwrap();
     assert_eq!(drained_check(&env, &c).corrupted, 0);
     assert!(pages.take_reports().is_empty());
     assert_eq!((c.corruptions(), c.stats().quarantined), (0, 0));
@@ -711,7 +723,7 @@ fn check_finds_broken_lists() {
     );
     entry.store(mark, Ordering::SeqCst);
     c.check().unwrap();
-    c.free(o).unwrap();
+    give_back(&c, o).unwrap();
 }
 
 #[test]

@@ -54,7 +54,9 @@ pub fn cases() -> Vec<GdbCase> {
             name: "gdb-halted-start-secondary-entry",
             machine: "virt,gic-version=2",
             halted: true,
-            bootargs: "",
+            // One secondary at boot: the others, started at once with it, could reach the
+            // breakpoint first.
+            bootargs: "maxcpus=2",
             ready: None,
             commands: &[
                 "kcpus",

@@ -5,13 +5,13 @@
 //! caches are shown but not handed out.
 
 use alloc::vec::Vec;
-use core::ptr::NonNull;
 
 use super::{CmdError, CmdResult};
 use crate::console::shell::args::Args;
 use crate::dt::bootargs::{MAX_RACE_WINDOW_US, parse_on_off};
 use crate::mm::kernel_slab as slab;
-use crate::mm::slab::{CacheHandle, SlabFlags, cache::valid_name, geometry::MAX_OBJECT_SIZE};
+use crate::mm::kernel_slab::{CacheHandle, OwnedObject};
+use crate::mm::slab::{SlabFlags, cache::valid_name, geometry::MAX_OBJECT_SIZE};
 use crate::println;
 
 mod misuse;
@@ -21,8 +21,8 @@ const MAX_COUNT: u64 = 100_000;
 
 struct ShellCache {
     handle: CacheHandle,
-    /// Addresses of the objects the shell holds, newest last.
-    objects: Vec<usize>,
+    /// The objects the shell holds, newest last.
+    objects: Vec<OwnedObject>,
 }
 
 static SHELL_CACHES: spin::Mutex<Vec<ShellCache>> = spin::Mutex::new(Vec::new());
@@ -160,8 +160,8 @@ fn alloc<'a>(args: &Args<'a>) -> CmdResult<'a> {
             .try_reserve(n)
             .map_err(|_| CmdError::failed(format_args!("no memory to track {n} more objects")))?;
         for i in 0..n {
-            match c.handle.alloc() {
-                Ok(o) => c.objects.push(o.as_ptr() as usize),
+            match OwnedObject::alloc(&c.handle) {
+                Ok(o) => c.objects.push(o),
                 Err(e) => {
                     return Err(CmdError::failed(format_args!(
                         "'{name}': object {} of {n}: {e} ({} held)",
@@ -189,9 +189,8 @@ fn free<'a>(args: &Args<'a>) -> CmdResult<'a> {
             )));
         }
         for _ in 0..n {
-            let address = c.objects.pop().expect("counted above");
-            let object = NonNull::new(address as *mut u8).expect("objects are not null");
-            if let Err(e) = c.handle.free(object) {
+            let object = c.objects.pop().expect("counted above");
+            if let Err(e) = object.free() {
                 return Err(CmdError::failed(format_args!("'{name}': {e}")));
             }
         }

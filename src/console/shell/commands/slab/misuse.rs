@@ -9,8 +9,9 @@
 use super::{CmdError, CmdResult, with_shell_cache};
 use crate::console::shell::args::Args;
 use crate::mm::kernel_slab::{self as slab, Explained};
+use crate::mm::kernel_slab::{Cache, OwnedObject};
 use crate::mm::slab::misuse::{self, Refusal};
-use crate::mm::slab::{Cache, SlabError, SlabFlags};
+use crate::mm::slab::{SlabError, SlabFlags};
 use crate::println;
 
 const KINDS: [&str; 5] = [
@@ -168,8 +169,9 @@ fn use_after_free<'a>(cache: &Cache) -> CmdResult<'a> {
     // Seen when the object is next handed out...
     let before = cache.corruptions();
     let stray = stray_write(cache)?;
-    let next = cache.alloc().map_err(|e| failed(cache, e))?;
-    cache.free(next).map_err(|e| failed(cache, e))?;
+    let next = OwnedObject::alloc(cache).map_err(|e| failed(cache, e))?;
+    let next_address = next.address();
+    next.free().map_err(|e| failed(cache, e))?;
     let what = format_args!(
         "{} bytes written into freed object {:#x}",
         stray.bytes, stray.object
@@ -177,13 +179,13 @@ fn use_after_free<'a>(cache: &Cache) -> CmdResult<'a> {
     if cache.corruptions() > before {
         println!(
             "slab misuse use-after-free: cache '{name}': {what}: caught at the next \
-             allocation (object quarantined, {next:p} handed out instead)"
+             allocation (object quarantined, {next_address:#x} handed out instead)"
         );
     } else {
         println!(
             "slab misuse use-after-free: cache '{name}': {what}: NOT detected: the next \
-             allocation handed {next:p} out{}; no poison without slab_debug",
-            if next.as_ptr() as usize == stray.object {
+             allocation handed {next_address:#x} out{}; no poison without slab_debug",
+            if next_address == stray.object {
                 " again, stray bytes and all"
             } else {
                 ""

@@ -1,0 +1,90 @@
+//! Log levels, as Linux's printk has them: every log line has one, the log ring keeps every
+//! line whatever its level, and the console shows a line only if its level is below the
+//! console log level (`loglevel=N`; `quiet` makes it 4, so errors and worse reach the
+//! console and the rest only the ring, as in Linux: `suppress_message_printing` in
+//! kernel/printk/printk.c).
+
+use core::fmt;
+
+/// How important a log line is; lower is more important.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Level {
+    Emerg = 0,
+    Alert,
+    Crit,
+    Err,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+/// The console log level without `quiet` or `loglevel=`: everything but debug lines.
+pub const CONSOLE_LOGLEVEL_DEFAULT: u8 = 7;
+/// `quiet`: errors and worse only.
+pub const CONSOLE_LOGLEVEL_QUIET: u8 = 4;
+/// `debug`: every line.
+pub const CONSOLE_LOGLEVEL_DEBUG: u8 = 10;
+/// The highest `loglevel=` Linux takes.
+pub const CONSOLE_LOGLEVEL_MAX: u8 = 15;
+
+impl Level {
+    /// Whether a line of this level reaches a console at `console_loglevel`.
+    pub fn shown_at(self, console_loglevel: u8) -> bool {
+        (self as u8) < console_loglevel
+    }
+}
+
+impl TryFrom<u8> for Level {
+    type Error = u8;
+    fn try_from(v: u8) -> Result<Self, u8> {
+        [
+            Level::Emerg,
+            Level::Alert,
+            Level::Crit,
+            Level::Err,
+            Level::Warning,
+            Level::Notice,
+            Level::Info,
+            Level::Debug,
+        ]
+        .into_iter()
+        .find(|l| *l as u8 == v)
+        .ok_or(v)
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Emerg => "emerg",
+            Level::Alert => "alert",
+            Level::Crit => "crit",
+            Level::Err => "err",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+            Level::Info => "info",
+            Level::Debug => "debug",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_reach_the_console_as_in_linux() {
+        assert!(Level::Info.shown_at(CONSOLE_LOGLEVEL_DEFAULT));
+        assert!(!Level::Debug.shown_at(CONSOLE_LOGLEVEL_DEFAULT));
+        assert!(Level::Err.shown_at(CONSOLE_LOGLEVEL_QUIET));
+        assert!(!Level::Warning.shown_at(CONSOLE_LOGLEVEL_QUIET));
+        assert!(!Level::Emerg.shown_at(0), "loglevel=0 silences the console");
+        assert!(Level::Debug.shown_at(CONSOLE_LOGLEVEL_DEBUG));
+        for v in 0..8 {
+            assert_eq!(Level::try_from(v).map(|l| l as u8), Ok(v));
+        }
+        assert_eq!(Level::try_from(8), Err(8));
+    }
+}
