@@ -11,6 +11,7 @@ mod bad_dtb;
 mod faults;
 mod fpsimd;
 mod gdb;
+mod log_levels;
 mod machines;
 mod slab_debug;
 mod soak;
@@ -716,6 +717,7 @@ fn cases() -> Vec<Case> {
     cases.extend(faults::cases(&base));
     cases.extend(fpsimd::cases(&base));
     cases.extend(machines::cases(&base));
+    cases.extend(log_levels::cases(&base));
     cases.extend(bad_dtb::cases(&base));
     cases.extend(soak::cases(&base));
     cases.extend(slab_debug::cases(&base));
