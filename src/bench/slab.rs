@@ -32,7 +32,7 @@ const WORKING_SET: usize = 32;
 const BATCH: u64 = 1000;
 const SAMPLES: usize = 41;
 /// Pairs per core in a throughput run.
-const PARALLEL_PAIRS: u64 = 20_000;
+const PARALLEL_PAIRS: u64 = 200_000;
 /// Throughput runs per allocator, alone and on every core.
 const THROUGHPUT_RUNS: usize = 7;
 const HEAP_PAGES: usize = 64;

@@ -3,6 +3,7 @@
 //! `struct array_cache`). The most recently freed object, still warm in that CPU's cache,
 //! is the next one handed out.
 
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use super::geometry::ARRAY_CAPACITY;
@@ -12,12 +13,16 @@ use super::slabs::Mark;
 /// no search).
 pub type Entry = (NonNull<u8>, Mark);
 
+/// The invariant every method keeps: `avail <= limit <= ARRAY_CAPACITY`, and the first
+/// `avail` entries are written. The fast path leans on it to index without bounds checks
+/// or an `Option` per slot (each check is a branch, and under TCG a branch ends a
+/// translation block).
 #[repr(C)]
 pub struct ArrayCache {
     avail: usize,
-    pub limit: usize,
+    limit: usize,
     pub batch: usize,
-    entries: [Option<Entry>; ARRAY_CAPACITY],
+    entries: [MaybeUninit<Entry>; ARRAY_CAPACITY],
 }
 
 impl ArrayCache {
@@ -30,7 +35,7 @@ impl ArrayCache {
                 limit
             },
             batch,
-            entries: [None; ARRAY_CAPACITY],
+            entries: [MaybeUninit::uninit(); ARRAY_CAPACITY],
         }
     }
 
@@ -38,41 +43,63 @@ impl ArrayCache {
         self.avail
     }
 
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     #[inline(always)]
     pub fn is_full(&self) -> bool {
         self.avail >= self.limit
     }
 
+    /// Takes the newest object out.
     #[inline(always)]
     pub fn pop(&mut self) -> Option<Entry> {
-        let at = self.avail.checked_sub(1)?;
-        self.avail = at;
-        // Entries at `avail` and above are stale, never read: no need to clear this one.
-        self.entries.get(at).copied().flatten()
+        self.pop_interruptible(|| {})
     }
 
-    /// Adds an object; the caller makes room first (`is_full`).
+    /// [`ArrayCache::pop`], running `interrupt_point` between reading the entry and
+    /// uncounting it: where an interrupt that used this array too would get the same
+    /// object (the fast path's tests interrupt there, `SlabPlatform::may_interrupt`).
     #[inline(always)]
-    pub fn push(&mut self, entry: Entry) {
-        debug_assert!(self.avail < self.limit, "push onto a full array cache");
-        if let Some(slot) = self.entries.get_mut(self.avail) {
-            *slot = Some(entry);
-            self.avail += 1;
+    pub fn pop_interruptible(&mut self, interrupt_point: impl FnOnce()) -> Option<Entry> {
+        let at = self.avail.checked_sub(1)?;
+        // SAFETY: `at < avail <= ARRAY_CAPACITY`, and entries below `avail` are written
+        // (the invariant). Entries at `avail` and above are never read: none is cleared.
+        let entry = unsafe { self.entries.get_unchecked(at).assume_init() };
+        interrupt_point();
+        self.avail = at;
+        Some(entry)
+    }
+
+    /// Adds an object, unless the array is full: false then.
+    #[inline(always)]
+    pub fn push(&mut self, entry: Entry) -> bool {
+        self.push_interruptible(entry, || {})
+    }
+
+    /// [`ArrayCache::push`], running `interrupt_point` between filling the slot and
+    /// counting it: where an interrupt that pushed too would overwrite the entry.
+    #[inline(always)]
+    pub fn push_interruptible(&mut self, entry: Entry, interrupt_point: impl FnOnce()) -> bool {
+        if self.is_full() {
+            return false;
         }
+        // SAFETY: `avail < limit <= ARRAY_CAPACITY` (just checked, and the invariant).
+        unsafe { self.entries.get_unchecked_mut(self.avail) }.write(entry);
+        interrupt_point();
+        self.avail += 1;
+        true
     }
 
     /// Takes the `n` oldest objects out (the coldest), for flushing to the slab lists.
     pub fn take_oldest(&mut self, n: usize, mut each: impl FnMut(NonNull<u8>)) {
         let n = n.min(self.avail);
-        for slot in &mut self.entries[..n] {
-            if let Some((object, _)) = slot.take() {
-                each(object);
-            }
+        for slot in &self.entries[..n] {
+            // SAFETY: below `avail`: written (the invariant).
+            each(unsafe { slot.assume_init() }.0);
         }
         self.entries.copy_within(n..self.avail, 0);
-        for slot in &mut self.entries[self.avail - n..self.avail] {
-            *slot = None;
-        }
         self.avail -= n;
     }
 }
@@ -91,9 +118,13 @@ mod tests {
             (0..4).map(|_| Default::default()).collect();
         let mut a = ArrayCache::new(4, 2);
         for i in 1..=4 {
-            a.push((p(i * 8), Mark::of(&marks[i - 1])));
+            assert!(a.push((p(i * 8), Mark::of(&marks[i - 1]))));
         }
         assert!(a.is_full());
+        assert!(
+            !a.push((p(40), Mark::of(&marks[0]))),
+            "a full array takes no more"
+        );
         let mut flushed = Vec::new();
         a.take_oldest(2, |o| flushed.push(o));
         assert_eq!(flushed, [p(8), p(16)]);
@@ -105,6 +136,6 @@ mod tests {
 
     #[test]
     fn the_limit_never_exceeds_the_room() {
-        assert_eq!(ArrayCache::new(1000, 500).limit, ARRAY_CAPACITY);
+        assert_eq!(ArrayCache::new(1000, 500).limit(), ARRAY_CAPACITY);
     }
 }

@@ -204,14 +204,16 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         // A cache with red zones keeps its guards taken: it always goes the slow way.
         let cpu = self.platform.cpu();
         let here = &self.percpu[cpu];
-        if here.try_enter() {
-            self.platform.may_interrupt();
+        let interrupt_point = || self.platform.may_interrupt();
+        interrupt_point();
+        if here.try_enter(interrupt_point) {
+            interrupt_point();
             let popped = self.with_array(cpu, |array| {
-                self.platform.may_interrupt();
-                array.pop()
+                interrupt_point();
+                array.pop_interruptible(interrupt_point)
             });
             if let Some(Some((object, mark))) = popped {
-                self.platform.may_interrupt();
+                interrupt_point();
                 // A plain store: the array's owner is the only one that moves an object
                 // from CACHED (a free expects ACTIVE).
                 mark.set(ACTIVE);
@@ -356,7 +358,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     fn alloc_cached(&self, array: &mut ArrayCache) -> Result<NonNull<u8>, SlabError> {
         if array.avail() == 0 {
             let mut lists = self.lists.lock();
-            for _ in 0..array.batch {
+            for _ in 0..array.batch.min(array.limit()) {
                 match lists.take(
                     &self.geometry,
                     self.owner(),
@@ -364,7 +366,11 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                     self.platform,
                     CACHED,
                 ) {
-                    Ok(object) => array.push((object, self.place_of(object).mark_of())),
+                    Ok(object) => {
+                        // Room: the array was empty, and this takes at most its limit.
+                        let pushed = array.push((object, self.place_of(object).mark_of()));
+                        debug_assert!(pushed, "an empty array has room for a batch");
+                    }
                     Err(e) if array.avail() == 0 => return Err(e),
                     Err(_) => break,
                 }
@@ -456,21 +462,20 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     unsafe fn free_at(&self, object: NonNull<u8>, mark: Mark) -> Result<(), SlabError> {
         let cpu = self.platform.cpu();
         let here = &self.percpu[cpu];
+        let interrupt_point = || self.platform.may_interrupt();
+        interrupt_point();
         // A cache with red zones keeps its guards taken: it always goes the slow way.
-        if here.try_enter() {
+        if here.try_enter(interrupt_point) {
+            interrupt_point();
             // The mark first: a double free changes nothing.
             if !mark.claim_owned(ACTIVE, CACHED) {
                 self.leave(cpu);
                 return Err(SlabError::DoubleFree(object.as_ptr() as usize));
             }
-            self.platform.may_interrupt();
+            interrupt_point();
             let pushed = self.with_array(cpu, |array| {
-                self.platform.may_interrupt();
-                let room = !array.is_full();
-                if room {
-                    array.push((object, mark));
-                }
-                room
+                interrupt_point();
+                array.push_interruptible((object, mark), interrupt_point)
             });
             self.leave(cpu);
             if pushed == Some(true) {
@@ -542,7 +547,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                     let mut lists = self.lists.lock();
                     array.take_oldest(array.batch, |o| self.put_cached(&mut lists, o));
                 }
-                array.push(entry);
+                let pushed = array.push(entry);
+                debug_assert!(pushed, "an array flushed has room");
             })
         };
         if pushed.is_none() {

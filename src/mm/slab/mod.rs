@@ -30,6 +30,10 @@ mod owned;
 mod percpu;
 mod slabs;
 
+#[cfg(test)]
+mod host_memory;
+#[cfg(all(test, loom))]
+mod loom_interrupts;
 #[cfg(all(test, loom))]
 mod loom_model;
 #[cfg(all(test, not(loom)))]

@@ -42,13 +42,16 @@ impl PerCpu {
     }
 
     /// On this CPU: takes the guard, unless the code this runs in interrupted its holder.
+    /// `interrupt_point` runs between the look and the store (where tests interrupt,
+    /// `SlabPlatform::may_interrupt`).
     #[inline(always)]
-    pub fn try_enter(&self) -> bool {
+    pub fn try_enter(&self, interrupt_point: impl FnOnce()) -> bool {
         if self.guard.load(Ordering::Relaxed) {
             return false;
         }
         // An interrupt between the look and the store runs to its end before the store:
         // it sees the guard clear and is done by the time it is set.
+        interrupt_point();
         self.guard.store(true, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
         true

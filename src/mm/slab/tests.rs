@@ -2,7 +2,6 @@
 //! thread-local id, the lifecycle protocol driven step by step, and each misuse
 //! `slab_debug` is about, with it and without.
 
-use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::Mutex;
@@ -10,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::debug::{Fate, Kind, POISON_FREE, POISON_INUSE, RED_ZONE, Seen};
 use super::geometry::PAGE_SIZE;
+use super::host_memory::HostMemory;
 use super::lifecycle::Race;
 use super::misuse::{self, STRAY};
 use super::*;
@@ -33,47 +33,29 @@ type Report = (usize, Kind, Seen, Fate);
 /// Pages from the host's allocator, counted; corruption reports kept.
 #[derive(Default)]
 struct HostPages {
-    blocks: Mutex<Vec<(usize, usize)>>,
+    memory: HostMemory,
     missing: AtomicUsize,
     reports: Mutex<Vec<Report>>,
 }
 
 impl HostPages {
     fn pages_out(&self) -> usize {
-        self.blocks.lock().unwrap().iter().map(|b| b.1).sum()
+        self.memory.pages_out()
     }
 }
 
 impl SlabPlatform for HostPages {
     fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>> {
-        let layout = Layout::from_size_align(pages * PAGE_SIZE, pages * PAGE_SIZE).ok()?;
-        // SAFETY: a non-zero size.
-        let p = NonNull::new(unsafe { alloc_zeroed(layout) })?;
-        self.blocks
-            .lock()
-            .unwrap()
-            .push((p.as_ptr() as usize, pages));
-        Some(p)
+        self.memory.alloc_pages(pages)
     }
 
     unsafe fn free_pages(&self, base: NonNull<u8>, pages: usize) {
-        let mut blocks = self.blocks.lock().unwrap();
-        let at = blocks
-            .iter()
-            .position(|&b| b == (base.as_ptr() as usize, pages))
-            .expect("freeing pages that were handed out");
-        blocks.swap_remove(at);
-        let layout = Layout::from_size_align(pages * PAGE_SIZE, pages * PAGE_SIZE).unwrap();
-        // SAFETY: allocated above with this layout.
-        unsafe { dealloc(base.as_ptr(), layout) }
+        // SAFETY: the caller's contract is the memory's.
+        unsafe { self.memory.free_pages(base, pages) }
     }
 
     fn owns(&self, addr: usize, len: usize) -> bool {
-        self.blocks
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|&(b, p)| addr >= b && addr + len <= b + p * PAGE_SIZE)
+        self.memory.owns(addr, len)
     }
 
     fn cpu(&self) -> usize {
