@@ -1,13 +1,27 @@
 //! `bench hotplug`: every other online CPU taken offline, then brought online, one at a
-//! time, for a number of cycles after a warm-up one; each operation timed.
+//! time, for a number of cycles after a warm-up one; each operation timed. Each cycle
+//! also runs the floor (`hotplug_floor`) on each CPU, interleaved with the kernel's
+//! operations so that both see the host in the same mood.
 
+use super::hotplug_floor::Floor;
 use super::stats::{Micros, Samples, Verdict};
 use super::timed;
 use crate::println;
+use crate::smp::cpumask::CpuMask;
 use crate::smp::hotplug::{self, HotplugError};
 use crate::smp::state;
 
 const CYCLES: usize = 20;
+// The samples live on the stack of the CPU running `bench` (64 KiB on the boot CPU):
+// room for 20 cycles of 7 CPUs, and for their floors.
+/// Floor cycles per CPU per cycle: each is short, and their median swings more.
+const FLOOR_CYCLES: usize = 5;
+
+/// Why a cycle stopped.
+enum Failure {
+    Kernel(usize, HotplugError),
+    Floor(usize, &'static str),
+}
 
 pub fn run() {
     let me = crate::arch::cpu::id();
@@ -16,31 +30,27 @@ pub fn run() {
         println!("RESULT bench-hotplug FAIL reason=needs-a-second-online-cpu");
         return;
     }
-    let mut offline = Samples::<1024>::new();
-    let mut online = Samples::<1024>::new();
-    let mut failure: Option<(usize, HotplugError)> = None;
-    'cycles: for cycle in 0..=CYCLES {
-        for (down, samples) in [(true, &mut offline), (false, &mut online)] {
-            for cpu in targets.iter() {
-                let (result, ns) = timed(|| {
-                    if down {
-                        hotplug::cpu_down(cpu)
-                    } else {
-                        hotplug::cpu_up(cpu)
-                    }
-                });
-                if let Err(e) = result {
-                    failure = Some((cpu, e));
-                    break 'cycles;
-                }
-                if cycle > 0 {
-                    samples.push(ns);
-                }
-            }
+    let mut offline = Samples::<256>::new();
+    let mut online = Samples::<256>::new();
+    let mut floor = Floor::<1024>::new();
+    let mut failure = None;
+    for cycle in 0..=CYCLES {
+        if let Err(f) = one_cycle(targets, cycle > 0, &mut offline, &mut online, &mut floor) {
+            failure = Some(f);
+            break;
         }
     }
-    if let Some((cpu, e)) = failure {
-        println!("bench hotplug: cpu{cpu}: {e}");
+    if let Some(failure) = failure {
+        let cpu = match failure {
+            Failure::Kernel(cpu, e) => {
+                println!("bench hotplug: cpu{cpu}: {e}");
+                cpu
+            }
+            Failure::Floor(cpu, why) => {
+                println!("bench hotplug: cpu{cpu}: the floor: {why}");
+                cpu
+            }
+        };
         // Bring back whatever the failure left offline.
         for cpu in targets.iter().filter(|c| !state::online().contains(*c)) {
             if let Err(e) = hotplug::cpu_up(cpu) {
@@ -53,22 +63,73 @@ pub fn run() {
     let mut verdict = Verdict::new();
     verdict.samples(&mut offline, "offline-samples");
     verdict.samples(&mut online, "online-samples");
+    verdict.samples(&mut floor.offline, "floor-offline-samples");
+    verdict.samples(&mut floor.online, "floor-online-samples");
     verdict.check(
         offline.len() == CYCLES * targets.len() && online.len() == offline.len(),
         "operations-missing",
+    );
+    verdict.check(
+        floor.online.len() == CYCLES * FLOOR_CYCLES * targets.len()
+            && floor.offline.len() == floor.online.len(),
+        "floor-cycles-missing",
     );
     verdict.check(
         state::online().and(targets) == targets,
         "a-cpu-left-offline",
     );
     println!(
-        "RESULT bench-hotplug {} cpus={} cycles={CYCLES} ops={} offline_us={} online_us={} offline_p99_us={} online_p99_us={}{verdict}",
+        "RESULT bench-hotplug {} cpus={} cycles={CYCLES} ops={} offline_us={} online_us={} \
+         offline_min_us={} online_min_us={} offline_p99_us={} online_p99_us={} \
+         floor_offline_us={} floor_online_us={} floor_offline_min_us={} \
+         floor_online_min_us={}{verdict}",
         verdict.word(),
         targets.len() + 1,
         offline.len() + online.len(),
         Micros(offline.median()),
         Micros(online.median()),
+        Micros(offline.min()),
+        Micros(online.min()),
         Micros(offline.p99()),
         Micros(online.p99()),
+        Micros(floor.offline.median()),
+        Micros(floor.online.median()),
+        Micros(floor.offline.min()),
+        Micros(floor.online.min()),
     );
+}
+
+/// Every target offline, the floors that run on offline CPUs, every target online, the
+/// floors that run on online ones; kept only if `keep`.
+fn one_cycle(
+    targets: CpuMask,
+    keep: bool,
+    offline: &mut Samples<256>,
+    online: &mut Samples<256>,
+    floor: &mut Floor<1024>,
+) -> Result<(), Failure> {
+    for (down, samples) in [(true, offline), (false, online)] {
+        for cpu in targets.iter() {
+            let (result, ns) = timed(|| {
+                if down {
+                    hotplug::cpu_down(cpu)
+                } else {
+                    hotplug::cpu_up(cpu)
+                }
+            });
+            result.map_err(|e| Failure::Kernel(cpu, e))?;
+            if keep {
+                samples.push(ns);
+            }
+        }
+        for cpu in targets
+            .iter()
+            .filter(|&c| Floor::<1024>::runs_offline(c) == down)
+        {
+            floor
+                .cycles(cpu, FLOOR_CYCLES, keep)
+                .map_err(|why| Failure::Floor(cpu, why))?;
+        }
+    }
+    Ok(())
 }

@@ -5,7 +5,8 @@
 //! - `boot`: machine start to the first prompt, and the phases that took it: the loader
 //!   (to the first instruction), device tree, page tables and MMU, page allocator, boot
 //!   log, secondary CPUs, and slab, kmalloc and shell;
-//! - `hotplug`: CPU offline and online, per operation, over every other online CPU;
+//! - `hotplug`: CPU offline and online, per operation, over every other online CPU, and
+//!   the floor of each under this emulator (`hotplug_floor`);
 //! - `slab`: one alloc+free pair on the per-CPU fast path against `linked_list_allocator`
 //!   and `buddy_system_allocator` on one core, then every online core at once;
 //! - `lock`: `cpus_read_lock` + unlock against a `spin::Mutex` lock + unlock, uncontended;
@@ -20,6 +21,8 @@ mod cache;
 mod floor;
 #[cfg(target_os = "none")]
 mod hotplug;
+#[cfg(target_os = "none")]
+mod hotplug_floor;
 #[cfg(target_os = "none")]
 mod ipi;
 #[cfg(target_os = "none")]

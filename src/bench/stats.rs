@@ -54,6 +54,11 @@ impl<const N: usize> Samples<N> {
         self.values[rank - 1]
     }
 
+    /// The smallest sample; 0 without samples.
+    pub fn min(&self) -> u64 {
+        self.values.iter().copied().min().unwrap_or(0)
+    }
+
     pub fn median(&mut self) -> u64 {
         self.percentile(50)
     }

@@ -33,6 +33,16 @@ pub unsafe fn invalidate_to_poc(start: u64, len: u64) {
     });
 }
 
+/// Writes back and discards cached copies of `[start, start+len)`: what this core wrote
+/// reaches memory, and its next read comes from memory (what a core with its caches off
+/// wrote there). Nothing is lost, so this is safe wherever the range is mapped.
+pub fn clean_invalidate_to_poc(start: u64, len: u64) {
+    for_each_line(start, len, |line| {
+        // SAFETY: DC CIVAC writes dirty data back before discarding; the range is mapped.
+        unsafe { asm!("dc civac, {}", in(reg) line, options(nostack)) }
+    });
+}
+
 fn for_each_line(start: u64, len: u64, mut op: impl FnMut(u64)) {
     let line = dcache_line() as u64;
     let mut addr = start & !(line - 1);

@@ -1,5 +1,5 @@
 //! AArch64 at EL1: entry and the Image header, EL2→EL1, self-relocation, the MMU, exception
-//! vectors and the Oops report, cache maintenance, CPU registers, the SMCCC conduit for
+//! vectors and the Oops report, cache maintenance, the hotplug floor's stub, CPU registers, the SMCCC conduit for
 //! PSCI, and semihosting.
 
 pub mod backtrace;
@@ -9,6 +9,7 @@ pub mod cpu;
 mod entry;
 pub mod exceptions;
 pub mod fpsimd;
+pub mod hotplug_floor;
 pub mod layout;
 pub mod mmu;
 pub mod psci;
