@@ -1,6 +1,6 @@
 //! `make bench`: boots the kernel's `bench` on QEMU virt with 2, 4 and 8 CPUs and on
-//! raspi4b, and the Linux peer (tools/linux-peer) on virt with the same flags, then prints
-//! one report with the ratios against the goals, and writes it with the raw results as
+//! raspi4b, and the Linux peer (tools/linux-peer) on virt with the same flags, both with
+//! `quiet` on their command lines, then prints one report with the ratios against the goals, and writes it with the raw results as
 //! CSV and JSON and a chart of latency against CPU count (SVG).
 //!
 //! A boot is one sample, and emulated boots swing by 2x with the host's scheduling, so
@@ -134,8 +134,9 @@ fn main() -> ExitCode {
         }
     };
     let kernel_args = strings(&["-semihosting-config", "enable=on,target=native", "-kernel"]);
-    let script = strings(&["-append", "run=\"bench; poweroff\""]);
-    let boot_script = strings(&["-append", "run=\"bench boot; poweroff\""]);
+    // Both systems boot with `quiet`: the console shows errors only, the log keeps all.
+    let script = strings(&["-append", "quiet run=\"bench; poweroff\""]);
+    let boot_script = strings(&["-append", "quiet run=\"bench boot; poweroff\""]);
     let mut runs = Vec::new();
     let mut failures = Vec::new();
     for cpus in VIRT_CPUS {

@@ -215,7 +215,7 @@ enum Kernel {
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every part of `bench` passed with sane numbers: each value positive (the timer moved),
-/// medians no bigger than their p99, and nothing left allocated: free pages the same after
+/// minimums no bigger than their medians and medians no bigger than their p99, and nothing left allocated: free pages the same after
 /// a second run as after the first (which may grow the slab's own descriptor caches).
 fn bench_numbers_sane(output: &str) -> Result<(), String> {
     const PARTS: [&str; 6] = ["boot", "hotplug", "slab", "lock", "ipi", "cache"];
@@ -235,17 +235,23 @@ fn bench_numbers_sane(output: &str) -> Result<(), String> {
             if number <= 0.0 {
                 return Err(format!("{part}: {key}={value} is not positive"));
             }
-            // `x_p99_us` goes with the median `x_us` (and `_ns` alike).
-            let median_key = ["_us", "_ns"].iter().find_map(|unit| {
-                let stem = key.strip_suffix(&format!("_p99{unit}"))?;
-                Some(format!("{stem}{unit}"))
+            // `x_p99_us` and `x_min_us` go with the median `x_us` (and `_ns` alike): the
+            // minimum no bigger than the median, the median no bigger than the p99.
+            let paired = ["_us", "_ns"].iter().find_map(|unit| {
+                ["_p99", "_min"].iter().find_map(|which| {
+                    let stem = key.strip_suffix(&format!("{which}{unit}"))?;
+                    Some((format!("{stem}{unit}"), *which == "_p99"))
+                })
             });
-            if let Some(median_key) = median_key {
+            if let Some((median_key, above)) = paired {
                 let median = field(line, &median_key)
                     .and_then(|m| m.parse::<f64>().ok())
                     .ok_or(format!("{part}: {key} without {median_key}"))?;
-                if median > number {
+                if above && median > number {
                     return Err(format!("{part}: median {median} above p99 {number}"));
+                }
+                if !above && number > median {
+                    return Err(format!("{part}: minimum {number} above median {median}"));
                 }
             }
             keys += 1;
