@@ -6,6 +6,9 @@
 //! `target_os = "none"`. See README.md for the map of modules and the boot flow.
 
 #![cfg_attr(not(test), no_std)]
+// Every unsafe block says why it is sound, and every unsafe function what its caller
+// promises: kept true by the compiler, not by review.
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 extern crate alloc;
 
