@@ -140,14 +140,16 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
             platform.cpus.get(me).map_or(0, |c| c.mpidr)
         );
     }
-    for (fault, cpu) in options
-        .faults
-        .into_iter()
-        .flat_map(crate::smp::fault::parse_list)
-        .flatten()
-    {
-        crate::smp::fault::FAULTS.arm(fault, cpu);
-        pr_notice!("fault injection: {fault} armed for cpu{cpu}");
+    if let Some(list) = options.faults {
+        match crate::smp::fault::parse_all(list) {
+            Ok(specs) => {
+                for (fault, cpu) in specs {
+                    crate::smp::fault::FAULTS.arm(fault, cpu);
+                    pr_notice!("fault injection: {fault} armed for cpu{cpu}");
+                }
+            }
+            Err(e) => pr_warn!("bootargs: 'fault={list}': {e}; no fault armed"),
+        }
     }
     crate::console::set_console_cpu(me);
     let reported = crate::drivers::timer::ticks();

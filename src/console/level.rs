@@ -22,12 +22,9 @@ pub enum Level {
 
 /// The console log level without `quiet` or `loglevel=`: everything but debug lines.
 pub const CONSOLE_LOGLEVEL_DEFAULT: u8 = 7;
-/// `quiet`: errors and worse only.
-pub const CONSOLE_LOGLEVEL_QUIET: u8 = 4;
-/// `debug`: every line.
-pub const CONSOLE_LOGLEVEL_DEBUG: u8 = 10;
-/// The highest `loglevel=` Linux takes.
-pub const CONSOLE_LOGLEVEL_MAX: u8 = 15;
+pub use crate::dt::bootargs::{
+    CONSOLE_LOGLEVEL_DEBUG, CONSOLE_LOGLEVEL_MAX, CONSOLE_LOGLEVEL_QUIET,
+};
 
 impl Level {
     /// Whether a line of this level reaches a console at `console_loglevel`.

@@ -6,8 +6,6 @@
 
 use core::fmt;
 
-use crate::console::level::{CONSOLE_LOGLEVEL_DEBUG, CONSOLE_LOGLEVEL_MAX, CONSOLE_LOGLEVEL_QUIET};
-
 /// One word of the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootArg<'a> {
@@ -91,13 +89,21 @@ pub struct BootOptions<'a> {
     /// `slab_debug`: red zones and poison on every slab cache, to catch overruns, writes
     /// to freed objects, and bad frees, named.
     pub slab_debug: bool,
-    /// `fault=KIND@CPU[,KIND@CPU...]`: faults to inject into CPU bring-up and teardown
-    /// (`smp::fault`), each checked here.
+    /// `fault=KIND@CPU[,KIND@CPU...]`: faults to inject into CPU bring-up and teardown,
+    /// as text: the fault injector reads it.
     pub faults: Option<&'a str>,
     /// `quiet`, `loglevel=N`, `debug`: the console log level, as Linux reads them (the
-    /// last one wins); `None`: the default (`console::level`).
+    /// last one wins); `None`: the console's default.
     pub console_loglevel: Option<u8>,
 }
+
+/// The console log level `quiet` sets, as Linux's (`CONSOLE_LOGLEVEL_QUIET`): errors
+/// and worse.
+pub const CONSOLE_LOGLEVEL_QUIET: u8 = 4;
+/// The console log level `debug` sets: every line.
+pub const CONSOLE_LOGLEVEL_DEBUG: u8 = 10;
+/// The highest `loglevel=` Linux takes.
+pub const CONSOLE_LOGLEVEL_MAX: u8 = 15;
 
 /// The longest race window `slab.race_window_us` accepts (a tenth of a second).
 pub const MAX_RACE_WINDOW_US: u64 = 100_000;
@@ -202,19 +208,8 @@ impl<'a> BootOptions<'a> {
                         })?,
                 );
             }
-            "fault" => {
-                let v = value()?;
-                if crate::smp::fault::parse_list(v).any(|spec| spec.is_err()) {
-                    return Err(BootArgError::BadValue {
-                        key: arg.key,
-                        value: v,
-                        expected: "KIND@CPU[,KIND@CPU...], KIND one of cpu_on_invalid, \
-                                   cpu_on_already_on, cpu_on_denied, no_arrival, no_death, \
-                                   death_unconfirmed, death_taken_late, down_prepare_refused",
-                    });
-                }
-                self.faults = Some(v);
-            }
+            // Read and checked by the fault injector (`smp::fault`), whose syntax it is.
+            "fault" => self.faults = Some(value()?),
             "quiet" => self.console_loglevel = Some(CONSOLE_LOGLEVEL_QUIET),
             "debug" => self.console_loglevel = Some(CONSOLE_LOGLEVEL_DEBUG),
             "loglevel" => {
@@ -257,14 +252,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn faults_are_checked_whole() {
-        let o = BootOptions::parse("fault=cpu_on_denied@1,no_death@2", |e| panic!("{e}"));
-        assert_eq!(o.faults, Some("cpu_on_denied@1,no_death@2"));
-        let mut errors = Vec::new();
-        let o = BootOptions::parse("fault=no_death@2,bogus@1", |e| errors.push(e.to_string()));
-        assert_eq!(o.faults, None);
-        assert_eq!(errors.len(), 1);
-        assert!(errors[0].starts_with("'fault=no_death@2,bogus@1': expected KIND@CPU"));
+    fn faults_are_handed_on_as_text() {
+        let o = BootOptions::parse("fault=cpu_on_denied@1,bogus@2", |e| panic!("{e}"));
+        assert_eq!(o.faults, Some("cpu_on_denied@1,bogus@2"));
     }
 
     #[test]

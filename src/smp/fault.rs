@@ -9,6 +9,8 @@
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
 
+use arrayvec::ArrayVec;
+
 use crate::MAX_CPUS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +83,7 @@ pub enum FaultSpecError<'a> {
     UnknownKind(&'a str),
     BadCpu(&'a str),
     MissingCpu(&'a str),
+    TooMany(usize),
 }
 
 impl fmt::Display for FaultSpecError<'_> {
@@ -97,6 +100,7 @@ impl fmt::Display for FaultSpecError<'_> {
                 write!(f, "'{c}': a CPU number below {MAX_CPUS}")
             }
             FaultSpecError::MissingCpu(k) => write!(f, "'{k}' needs a CPU: {k}@N"),
+            FaultSpecError::TooMany(n) => write!(f, "more than {n} faults"),
         }
     }
 }
@@ -119,6 +123,21 @@ pub fn parse_one(spec: &str) -> Result<(Fault, usize), FaultSpecError<'_>> {
 pub fn parse_list(list: &str) -> impl Iterator<Item = Result<(Fault, usize), FaultSpecError<'_>>> {
     list.split(',').filter(|s| !s.is_empty()).map(parse_one)
 }
+
+/// Reads a whole `fault=` list: every entry, or the first bad one, so that a list with a
+/// mistake arms nothing.
+pub fn parse_all(list: &str) -> Result<ArrayVec<(Fault, usize), MAX_SPECS>, FaultSpecError<'_>> {
+    let mut specs = ArrayVec::new();
+    for spec in parse_list(list) {
+        specs
+            .try_push(spec?)
+            .map_err(|_| FaultSpecError::TooMany(MAX_SPECS))?;
+    }
+    Ok(specs)
+}
+
+/// The most faults one `fault=` list arms.
+pub const MAX_SPECS: usize = 16;
 
 /// The faults armed, one bit per kind, per CPU.
 pub struct FaultSet {
@@ -188,6 +207,20 @@ fn refuse_down_prepare(cpu: usize) -> Result<(), super::hotplug::CallbackError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_with_a_mistake_arms_nothing() {
+        assert_eq!(
+            parse_all("cpu_on_denied@1,no_death@2").unwrap().as_slice(),
+            [(Fault::CpuOnDenied, 1), (Fault::NoDeath, 2)]
+        );
+        assert_eq!(
+            parse_all("no_death@2,bogus@1"),
+            Err(FaultSpecError::UnknownKind("bogus"))
+        );
+        let many = "no_death@1,".repeat(MAX_SPECS + 1);
+        assert_eq!(parse_all(&many), Err(FaultSpecError::TooMany(MAX_SPECS)));
+    }
 
     #[test]
     fn specs_and_errors() {
