@@ -156,6 +156,7 @@ lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 	cargo clippy -p ktest -p symbolize -p bench --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
 	tools/check-fpsimd.sh $(BUILD)/kernel.elf src/arch/aarch64/fpsimd.s
+	/usr/bin/python3 tools/check-layers.py src
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
 QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb

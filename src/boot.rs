@@ -57,6 +57,13 @@ pub fn try_platform() -> Option<&'static Platform<'static>> {
 }
 
 pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
+    // The hooks through which lower layers reach this one: a fatal exception's report,
+    // and what idle CPUs run in the foreground.
+    crate::arch::exceptions::set_fatal_handler(crate::panic::die);
+    crate::smp::set_foreground(crate::smp::Foreground {
+        wants: crate::console::is_console_cpu,
+        run: crate::console::shell::run,
+    });
     let platform = PLATFORM.call_once(|| platform);
     // The console log level comes first (`quiet` hides even the first lines); what the
     // bootargs got wrong is said once it is set.

@@ -203,10 +203,9 @@ pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool
              slower alloc and free)"
         );
     }
-    hotplug::cpus_read_lock();
     let slab = SLAB.call_once(|| Slab::new(&PAGES, debug));
-    slab.track(state::online());
-    hotplug::cpus_read_unlock();
+    // The CPUs online now had no UP_PREPARE of ours; every later one will.
+    hotplug::register(&CALLBACKS, |online| slab.track(online));
 }
 
 pub fn set_hotplug_lock(on: bool) {
@@ -389,6 +388,8 @@ pub fn check_invariant() -> Result<(), InvariantBreak> {
 /// The slab allocator's place in the hotplug state machine.
 pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     name: "slab",
+    // After the stacks: a CPU gets its arrays before it runs.
+    order: 20,
     up_prepare: Some(up_prepare),
     up_canceled: Some(up_canceled),
     online: None,

@@ -7,7 +7,10 @@ use super::psci_ops::PsciOps;
 use super::spin_table::SpinTableOps;
 use super::state::Absence;
 use crate::arch::psci;
-use crate::dt::EnableMethod;
+use arrayvec::ArrayVec;
+
+use crate::MAX_CPUS;
+use crate::dt::{Cpu, EnableMethod};
 
 /// Why an enable method could not do its part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,50 @@ pub trait CpuOps: Sync {
 
     /// On the controller: waits (until `timeout_us`) for `cpu` to be truly off or parked.
     fn confirm_dead(&self, cpu: usize, mpidr: u64, timeout_us: u64) -> Result<(), OpsError>;
+
+    /// Once, at boot: takes from the device tree's `method` what this method needs to
+    /// drive `cpu` later (Linux's `cpu_init`), or says why it cannot.
+    fn cpu_init(&self, _cpu: usize, _method: EnableMethod<'_>) -> Result<(), Absence> {
+        Ok(())
+    }
+}
+
+/// What CPU bring-up keeps of each CPU the device tree lists: its MPIDR and its enable
+/// method's operations, or why it has none.
+struct CpuEntry {
+    mpidr: u64,
+    ops: Result<&'static dyn CpuOps, Absence>,
+}
+
+static CPUS: spin::Once<ArrayVec<CpuEntry, MAX_CPUS>> = spin::Once::new();
+
+/// Once, at boot: each listed CPU's MPIDR and operations, each method's `cpu_init` run.
+/// Returns, per CPU, whether it can be driven (or why not).
+pub fn init_cpus(cpus: &[Cpu<'_>]) -> ArrayVec<Result<(), Absence>, MAX_CPUS> {
+    let entries = CPUS.call_once(|| {
+        cpus.iter()
+            .take(MAX_CPUS)
+            .enumerate()
+            .map(|(cpu, dt)| CpuEntry {
+                mpidr: dt.mpidr,
+                ops: for_method(dt.enable_method)
+                    .and_then(|ops| ops.cpu_init(cpu, dt.enable_method).map(|()| ops)),
+            })
+            .collect()
+    });
+    entries.iter().map(|e| e.ops.map(|_| ())).collect()
+}
+
+/// The operations that drive `cpu`, if it has any.
+pub fn ops(cpu: usize) -> Option<&'static dyn CpuOps> {
+    CPUS.get()?.get(cpu)?.ops.ok()
+}
+
+/// `cpu`'s MPIDR affinity, as the device tree gives it (0 for a CPU it does not list).
+pub fn mpidr(cpu: usize) -> u64 {
+    CPUS.get()
+        .and_then(|cpus| cpus.get(cpu))
+        .map_or(0, |e| e.mpidr)
 }
 
 /// The operations for a device-tree enable method, or why there are none.

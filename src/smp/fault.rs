@@ -185,6 +185,8 @@ pub static FAULTS: FaultSet = FaultSet::new();
 #[cfg(target_os = "none")]
 pub static CALLBACKS: super::hotplug::HotplugCallbacks = super::hotplug::HotplugCallbacks {
     name: "fault injection",
+    // Last, so that a DOWN_PREPARE it refuses comes after every other one succeeded.
+    order: u8::MAX,
     up_prepare: None,
     up_canceled: None,
     online: None,

@@ -27,7 +27,7 @@ use core::sync::atomic::Ordering;
 
 use arrayvec::ArrayVec;
 
-use super::cpu_ops::{self, CpuOps, OpsError};
+use super::cpu_ops::{CpuOps, OpsError, mpidr, ops};
 use super::cpumask::CpuMask;
 use super::fault::{FAULTS, Fault};
 use super::handshake::Request;
@@ -114,6 +114,9 @@ pub fn lock_state() -> LockState {
 /// A subsystem's steps in the state machine; each is optional.
 pub struct HotplugCallbacks {
     pub name: &'static str,
+    /// Where these run among the registered ones: lower first, going up and going down;
+    /// the cancel and failure steps run in reverse (Linux's cpuhp state numbers).
+    pub order: u8,
     /// Before the CPU boots: allocate what it will need. May fail.
     pub up_prepare: Option<fn(usize) -> Result<(), CallbackError>>,
     /// The boot failed after `up_prepare` succeeded: undo it.
@@ -132,15 +135,41 @@ pub struct HotplugCallbacks {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallbackError(pub &'static str);
 
-/// The callbacks, in the order they run going up (down runs the same order; the cancel
-/// and failure steps run it in reverse). The fault injector's comes last, so that a
-/// DOWN_PREPARE it refuses comes after every other one succeeded.
-static CALLBACKS: &[&HotplugCallbacks] = &[
-    &super::stacks::CALLBACKS,
-    &crate::mm::kernel_slab::CALLBACKS,
-    &super::work::CALLBACKS,
-    &super::fault::CALLBACKS,
-];
+/// The most subsystems that can register hotplug callbacks.
+const MAX_SUBSYSTEMS: usize = 8;
+
+/// The registered callbacks, by `order` (Linux's cpuhp states: the core names none).
+static REGISTERED: spin::Mutex<ArrayVec<&'static HotplugCallbacks, MAX_SUBSYSTEMS>> =
+    spin::Mutex::new(ArrayVec::new_const());
+
+/// Adds a subsystem's callbacks, running `with_online` with the CPUs online at that
+/// moment, as one step against hotplug (it holds the hotplug lock's write side): a CPU
+/// that comes up later runs the callbacks, and one online already is in the set
+/// `with_online` gets.
+pub fn register(callbacks: &'static HotplugCallbacks, with_online: impl FnOnce(CpuMask)) {
+    cpu_hotplug_begin();
+    {
+        let mut registered = REGISTERED.lock();
+        let at = registered
+            .iter()
+            .position(|r| r.order > callbacks.order)
+            .unwrap_or(registered.len());
+        assert!(
+            registered.len() < MAX_SUBSYSTEMS,
+            "hotplug: no room to register '{}' (at most {MAX_SUBSYSTEMS} subsystems)",
+            callbacks.name
+        );
+        registered.insert(at, callbacks);
+    }
+    with_online(state::online());
+    cpu_hotplug_done();
+}
+
+/// The registered callbacks, in order. Stable while the caller holds the hotplug lock's
+/// write side (every state change does), which `register` takes too.
+fn callbacks() -> ArrayVec<&'static HotplugCallbacks, MAX_SUBSYSTEMS> {
+    REGISTERED.lock().clone()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HotplugError {
@@ -205,14 +234,6 @@ impl fmt::Display for HotplugError {
             ),
         }
     }
-}
-
-fn ops(cpu: usize) -> Option<&'static dyn CpuOps> {
-    cpu_ops::for_method(crate::boot::platform().cpus.get(cpu)?.enable_method).ok()
-}
-
-pub fn mpidr(cpu: usize) -> u64 {
-    crate::boot::platform().cpus[cpu].mpidr
 }
 
 pub fn method_name(cpu: usize) -> &'static str {
@@ -301,11 +322,11 @@ fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<Boot, HotplugError> {
         state => return Err(HotplugError::WrongState { cpu, state }),
     }
     s.set_state(HotplugState::UpPrepare);
-    for (i, cb) in CALLBACKS.iter().enumerate() {
+    for (i, cb) in callbacks().iter().enumerate() {
         if let Some(prepare) = cb.up_prepare
             && let Err(error) = prepare(cpu)
         {
-            cancel(cpu, &CALLBACKS[..i]);
+            cancel(cpu, &callbacks()[..i]);
             return Err(HotplugError::Callback {
                 name: cb.name,
                 error,
@@ -321,7 +342,7 @@ fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<Boot, HotplugError> {
     if let Err(e) = ops.boot(cpu, mpidr(cpu), arch_smp::entry_point()) {
         // Nothing runs that could take it: withdrawing only closes it.
         s.boot.withdraw(ticket);
-        cancel(cpu, CALLBACKS);
+        cancel(cpu, &callbacks());
         return Err(HotplugError::Ops { cpu, error: e });
     }
     Ok(Boot {
@@ -355,13 +376,13 @@ fn wait_for_arrivals(booting: &mut [Boot]) {
             let cpu = boot.cpu;
             if arrived {
                 s.set_state(HotplugState::Online);
-                for cb in CALLBACKS {
+                for cb in callbacks() {
                     if let Some(online) = cb.online {
                         online(cpu);
                     }
                 }
             } else {
-                cancel(cpu, CALLBACKS);
+                cancel(cpu, &callbacks());
                 // A CPU that is merely late finds its ticket withdrawn and turns itself
                 // off; wait for that, so that trying again does not find it still on.
                 let off = boot
@@ -431,11 +452,11 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
         return Err(HotplugError::NotPresent(cpu, state::absence(cpu)));
     };
     s.set_state(HotplugState::DownPrepare);
-    for (i, cb) in CALLBACKS.iter().enumerate() {
+    for (i, cb) in callbacks().iter().enumerate() {
         if let Some(prepare) = cb.down_prepare
             && let Err(error) = prepare(cpu)
         {
-            down_failed(cpu, &CALLBACKS[..i]);
+            down_failed(cpu, &callbacks()[..i]);
             return Err(HotplugError::Callback {
                 name: cb.name,
                 error,
@@ -451,7 +472,7 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
     while !s.death.taken(request) {
         if deadline.passed() && s.death.withdraw(request) {
             // It never took it: it is still online and working.
-            down_failed(cpu, CALLBACKS);
+            down_failed(cpu, &callbacks());
             return Err(HotplugError::DyingTimeout(cpu));
         }
         core::hint::spin_loop();
@@ -485,7 +506,7 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
 fn bury(cpu: usize) {
     let s = slot(cpu);
     s.set_state(HotplugState::Dead);
-    for cb in CALLBACKS {
+    for cb in callbacks() {
         if let Some(dead) = cb.dead {
             dead(cpu);
         }

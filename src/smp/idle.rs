@@ -1,11 +1,27 @@
 //! What a CPU does when it is not running a command: its life from the secondary entry,
 //! and the idle loop every online CPU returns to, where it sleeps in WFI, serves
-//! interrupts, runs jobs handed to it (`work`), takes the shell when the console moves to
-//! it, and leaves when told to die.
+//! interrupts, runs jobs handed to it (`work`), runs the foreground (the shell, when the
+//! console moves to it), and leaves when told to die.
 
 use super::fault::{FAULTS, Fault};
 use super::{hotplug, state::slot};
 use crate::arch::cpu;
+
+/// What an idle CPU runs when it is its turn: the shell, on the console's CPU. The
+/// console registers it; the idle loop names nothing above it.
+pub struct Foreground {
+    /// Whether `cpu` should run it now.
+    pub wants: fn(usize) -> bool,
+    /// Runs it, with interrupts enabled, until it gives the CPU back.
+    pub run: fn(),
+}
+
+static FOREGROUND: spin::Once<Foreground> = spin::Once::new();
+
+/// Sets what idle CPUs run in the foreground (once, at boot).
+pub fn set_foreground(foreground: Foreground) {
+    FOREGROUND.call_once(|| foreground);
+}
 
 /// A secondary CPU's first Rust code with its MMU on and its own stack.
 pub fn secondary_started(cpu: usize) -> ! {
@@ -55,9 +71,9 @@ pub fn idle_loop(cpu: usize) -> ! {
             cpu::enable_irqs();
             continue;
         }
-        if crate::console::is_console_cpu(cpu) {
+        if let Some(foreground) = FOREGROUND.get().filter(|f| (f.wants)(cpu)) {
             cpu::enable_irqs();
-            crate::console::shell::run();
+            (foreground.run)();
             continue;
         }
         // Wakes on any pending interrupt, even masked; the handler runs once unmasked.

@@ -12,19 +12,20 @@ use crate::dt::bootargs::BootOptions;
 use crate::{MAX_CPUS, pr_err, pr_info, pr_warn};
 use core::sync::atomic::Ordering;
 
+/// The EL1 physical timer's interrupt, from the device tree (`init`).
+static TIMER_IRQ: spin::Once<Option<u32>> = spin::Once::new();
+
+fn timer_irq() -> Option<u32> {
+    TIMER_IRQ.get().copied().flatten()
+}
+
 /// The per-CPU interrupts every CPU enables: the EL1 physical timer's.
 pub fn private_interrupts() -> arrayvec::ArrayVec<u32, 1> {
-    let mut ppis = arrayvec::ArrayVec::new();
-    if let Some(t) = crate::boot::try_platform().and_then(|p| p.timer) {
-        ppis.push(t.phys_irq);
-    }
-    ppis
+    timer_irq().into_iter().collect()
 }
 
 fn handle_irq() {
-    let timer_irq = crate::boot::try_platform()
-        .and_then(|p| p.timer)
-        .map(|t| t.phys_irq);
+    let timer_irq = timer_irq();
     while let Some(irq) = gic::acknowledge() {
         match irq.id() {
             gic::SGI_CALL => super::call::run_pending(),
@@ -48,15 +49,27 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
             platform.cpus.len() - limit
         );
     }
+    TIMER_IRQ.call_once(|| platform.timer.map(|t| t.phys_irq));
+    crate::arch::smp::set_secondary_entry(super::secondary_started);
+    for callbacks in [
+        &super::stacks::CALLBACKS,
+        &super::work::CALLBACKS,
+        &super::fault::CALLBACKS,
+    ] {
+        hotplug::register(callbacks, |_| {});
+    }
     state::POSSIBLE.set(CpuMask::first(count.max(me + 1)));
     if let Some(method) = platform.psci {
         PsciOps::init(Psci::new(method));
     }
     // The boot CPU is present even where the tree does not list it (or any CPU).
     state::PRESENT.insert(me);
-    for c in 0..count {
-        match cpu_ops::for_method(platform.cpus[c].enable_method) {
-            Ok(_) => state::PRESENT.insert(c),
+    for (c, drivable) in cpu_ops::init_cpus(&platform.cpus[..count])
+        .into_iter()
+        .enumerate()
+    {
+        match drivable {
+            Ok(()) => state::PRESENT.insert(c),
             Err(why) if c != me => state::set_absence(c, Some(why)),
             Err(_) => {}
         }
@@ -111,7 +124,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
             Ok(()) => pr_info!(
                 "cpu{c}: online ({}, MPIDR {:#x}) in {us} us",
                 hotplug::method_name(c),
-                hotplug::mpidr(c),
+                cpu_ops::mpidr(c),
             ),
             Err(e) => pr_err!("{e}; cpu{c} stays offline"),
         }

@@ -29,6 +29,6 @@ pub mod state;
 pub mod work;
 
 #[cfg(target_os = "none")]
-pub use idle::{idle_loop, secondary_started};
+pub use idle::{Foreground, idle_loop, secondary_started, set_foreground};
 #[cfg(target_os = "none")]
 pub use kernel::{init, private_interrupts};

@@ -7,18 +7,33 @@
 //! core parked in a WFE loop spins on a host core; WFI sleeps until an interrupt is
 //! pending, even one PSTATE masks, on QEMU as on a Cortex-A72.
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::cpu_ops::{CpuOps, OpsError};
 use super::cpumask::CpuMask;
-use super::state::slot;
+use super::state::{Absence, slot};
+use crate::MAX_CPUS;
 use crate::arch::{cpu, smp};
 use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
+use crate::dt::EnableMethod;
 
 pub struct SpinTableOps;
 
+/// Each CPU's `cpu-release-addr` (0: none), from `cpu_init`.
+static RELEASE_ADDRS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
 impl CpuOps for SpinTableOps {
+    fn cpu_init(&self, cpu: usize, method: EnableMethod<'_>) -> Result<(), Absence> {
+        match method {
+            EnableMethod::SpinTable { release_addr } if release_addr != 0 => {
+                RELEASE_ADDRS[cpu].store(release_addr, Ordering::Release);
+                Ok(())
+            }
+            _ => Err(Absence::SpinTableWithoutAddress),
+        }
+    }
+
     fn name(&self) -> &'static str {
         "spin-table"
     }
@@ -32,11 +47,10 @@ impl CpuOps for SpinTableOps {
             gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
             return Ok(());
         }
-        let crate::dt::EnableMethod::SpinTable { release_addr } =
-            crate::boot::platform().cpus[cpu].enable_method
-        else {
+        let release_addr = RELEASE_ADDRS[cpu].load(Ordering::Acquire);
+        if release_addr == 0 {
             return Err(OpsError::NoMethod);
-        };
+        }
         crate::arch::mmu::write_release_address(release_addr, entry);
         cpu::send_event();
         Ok(())

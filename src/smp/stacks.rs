@@ -12,6 +12,8 @@ pub const STACK_PAGES: usize = 4;
 
 pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     name: "stacks",
+    // First: everything after may run on the new CPU, which needs its stack.
+    order: 10,
     up_prepare: Some(prepare),
     up_canceled: None,
     online: None,

@@ -35,6 +35,7 @@ static SLOTS: [Slot; MAX_CPUS] = [const {
 /// The jobs' place in the hotplug state machine.
 pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     name: "work",
+    order: 30,
     up_prepare: None,
     up_canceled: None,
     online: None,

@@ -38,6 +38,19 @@ pub fn set_irq_handler(handler: IrqHandler) {
     IRQ_HANDLER.store(handler as usize, Ordering::Release);
 }
 
+/// What reports a fatal exception and stops: given the report, the faulting PC and the
+/// frame pointer. The kernel's crash handling registers it (`panic::die`); the
+/// architecture names nothing above it.
+pub type FatalHandler = fn(fmt::Arguments<'_>, Option<u64>, u64) -> !;
+
+static FATAL_HANDLER: spin::Once<FatalHandler> = spin::Once::new();
+
+/// Sets where fatal exceptions go. Until it is set (the first instructions of boot), a
+/// fatal exception is reported over semihosting and the core halts.
+pub fn set_fatal_handler(handler: FatalHandler) {
+    FATAL_HANDLER.call_once(|| handler);
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
     let group = (kind / 4) as usize;
@@ -70,7 +83,16 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
         far,
         frame,
     };
-    crate::panic::die(format_args!("{report}"), Some(frame.elr), frame.x[29]);
+    match FATAL_HANDLER.get() {
+        Some(die) => die(format_args!("{report}"), Some(frame.elr), frame.x[29]),
+        None => {
+            let _ = writeln!(
+                semihosting::Writer,
+                "Oops before the kernel was up: {report}"
+            );
+            super::cpu::halt()
+        }
+    }
 }
 
 /// An undefined-instruction exception on `hlt #0xf000`: nobody services semihosting.

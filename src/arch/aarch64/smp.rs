@@ -1,6 +1,6 @@
 //! What a secondary core needs before Rust can run on it: the table `secondary.s` reads
 //! with the MMU off (this core's stack and the boot CPU's MMU settings), its entry address,
-//! and the restart of a parked core.
+//! the restart of a parked core, and the hook into the kernel it enters.
 
 use core::ptr::addr_of_mut;
 
@@ -87,8 +87,23 @@ pub fn restart(cpu: usize) -> ! {
     unsafe { secondary_restart(cpu, stack_top) }
 }
 
+/// Where a secondary core goes once its MMU is on: the kernel's CPU bring-up registers it
+/// (`smp`); the architecture names nothing above it.
+pub type SecondaryEntry = fn(usize) -> !;
+
+static SECONDARY_ENTRY: spin::Once<SecondaryEntry> = spin::Once::new();
+
+/// Sets where secondary cores enter the kernel. Set before the first one is started.
+pub fn set_secondary_entry(entry: SecondaryEntry) {
+    SECONDARY_ENTRY.call_once(|| entry);
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn secondary_main(cpu: usize) -> ! {
     super::cpu::set_id(cpu);
-    crate::smp::secondary_started(cpu)
+    match SECONDARY_ENTRY.get() {
+        Some(entry) => entry(cpu),
+        // Started by something other than the kernel's bring-up: nothing to run.
+        None => super::cpu::halt(),
+    }
 }
