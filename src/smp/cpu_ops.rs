@@ -55,6 +55,12 @@ pub trait CpuOps: Sync {
     /// On the controller: waits (until `timeout_us`) for `cpu` to be truly off or parked.
     fn confirm_dead(&self, cpu: usize, mpidr: u64, timeout_us: u64) -> Result<(), OpsError>;
 
+    /// Whether starting a CPU is a PSCI CPU_ON, whose error answers the fault injector
+    /// can fake.
+    fn starts_with_cpu_on(&self) -> bool {
+        false
+    }
+
     /// Once, at boot: takes from the device tree's `method` what this method needs to
     /// drive `cpu` later (Linux's `cpu_init`), or says why it cannot.
     fn cpu_init(&self, _cpu: usize, _method: EnableMethod<'_>) -> Result<(), Absence> {
@@ -81,7 +87,8 @@ pub fn init_cpus(cpus: &[Cpu<'_>]) -> ArrayVec<Result<(), Absence>, MAX_CPUS> {
             .map(|(cpu, dt)| CpuEntry {
                 mpidr: dt.mpidr,
                 ops: for_method(dt.enable_method)
-                    .and_then(|ops| ops.cpu_init(cpu, dt.enable_method).map(|()| ops)),
+                    .and_then(|ops| ops.cpu_init(cpu, dt.enable_method).map(|()| ops))
+                    .map(|ops| super::fault::with_faults(cpu, ops)),
             })
             .collect()
     });

@@ -29,7 +29,6 @@ use arrayvec::ArrayVec;
 
 use super::cpu_ops::{CpuOps, OpsError, mpidr, ops};
 use super::cpumask::CpuMask;
-use super::fault::{FAULTS, Fault};
 use super::handshake::Request;
 use super::hotplug_lock::{HotplugLock, LockState};
 use super::state::{self, HotplugState, slot};
@@ -481,17 +480,7 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
     while !s.dying.load(Ordering::Acquire) && !dying.passed() {
         core::hint::spin_loop();
     }
-    let confirmed = if FAULTS.take(Fault::DeathUnconfirmed, cpu) {
-        crate::pr_notice!("cpu{cpu}: fault injected: {}", Fault::DeathUnconfirmed);
-        // The method is not asked; the wait runs out as it would.
-        let deadline = Deadline::after_us(DEATH_TIMEOUT_US);
-        while !deadline.passed() {
-            core::hint::spin_loop();
-        }
-        Err(OpsError::DeathNotConfirmed)
-    } else {
-        ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US)
-    };
+    let confirmed = ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US);
     if let Err(e) = confirmed {
         // Off the online set and past its last instruction of ours, but the method cannot
         // tell whether it is off: it stays DYING, what it had is kept, and bringing it up
@@ -538,31 +527,6 @@ pub fn arrive(cpu: usize) -> bool {
         CpuMask::single(s.controller.load(Ordering::Relaxed)),
     );
     true
-}
-
-/// For an injected `no_arrival`: holds a CPU that has just started, before it announces
-/// itself, until the controller has given up on its boot.
-pub fn hold_until_given_up(cpu: usize) {
-    while slot(cpu).boot.pending().is_some() {
-        core::hint::spin_loop();
-    }
-}
-
-/// For an injected `no_death`: keeps serving interrupts, without dying, until the
-/// controller has withdrawn `request` (a next one is not ignored).
-pub fn ignore_death_request(cpu: usize, request: Request) {
-    while slot(cpu).death.pending() == Some(request) {
-        core::hint::spin_loop();
-    }
-}
-
-/// For an injected `death_taken_late`: waits, seeing `request`, until the controller's
-/// deadline for it has passed.
-pub fn wait_past_death_deadline(cpu: usize) {
-    let deadline = slot(cpu).death_deadline.load(Ordering::Acquire);
-    while timer::ticks() < deadline {
-        core::hint::spin_loop();
-    }
 }
 
 /// On the dying CPU, interrupts masked: everything but the enable method's last step

@@ -3,7 +3,7 @@
 //! interrupts, runs jobs handed to it (`work`), runs the foreground (the shell, when the
 //! console moves to it), and leaves when told to die.
 
-use super::fault::{FAULTS, Fault};
+use super::fault;
 use super::{hotplug, state::slot};
 use crate::arch::cpu;
 
@@ -25,10 +25,7 @@ pub fn set_foreground(foreground: Foreground) {
 
 /// A secondary CPU's first Rust code with its MMU on and its own stack.
 pub fn secondary_started(cpu: usize) -> ! {
-    if FAULTS.take(Fault::NoArrival, cpu) {
-        crate::pr_notice!("fault injected: {}", Fault::NoArrival);
-        hotplug::hold_until_given_up(cpu);
-    }
+    fault::at_arrival(cpu);
     if !hotplug::arrive(cpu) {
         // The controller gave up on this boot: go back where we came from.
         let ops = hotplug::leave(cpu);
@@ -53,15 +50,8 @@ pub fn idle_loop(cpu: usize) -> ! {
             continue;
         }
         if let Some(request) = slot(cpu).death.pending() {
-            if FAULTS.take(Fault::NoDeath, cpu) {
-                cpu::enable_irqs();
-                crate::pr_notice!("fault injected: {}", Fault::NoDeath);
-                hotplug::ignore_death_request(cpu, request);
+            if !fault::at_death_request(cpu, request) {
                 continue;
-            }
-            if FAULTS.take(Fault::DeathTakenLate, cpu) {
-                crate::pr_notice!("fault injected: {}", Fault::DeathTakenLate);
-                hotplug::wait_past_death_deadline(cpu);
             }
             if slot(cpu).death.take(request) {
                 let ops = hotplug::leave(cpu);

@@ -2,9 +2,8 @@
 //! from the dying core, AFFINITY_INFO from the controller to confirm it is off.
 
 use super::cpu_ops::{CpuOps, OpsError};
-use super::fault::{FAULTS, Fault};
 use crate::arch::cpu;
-use crate::arch::psci::{AffinityState, Error, Psci};
+use crate::arch::psci::{AffinityState, Psci};
 use crate::drivers::timer::Deadline;
 
 pub struct PsciOps {
@@ -29,18 +28,11 @@ impl CpuOps for PsciOps {
         "psci"
     }
 
+    fn starts_with_cpu_on(&self) -> bool {
+        true
+    }
+
     fn boot(&self, cpu: usize, mpidr: u64, entry: u64) -> Result<(), OpsError> {
-        let injected = [
-            (Fault::CpuOnInvalid, Error::InvalidParameters),
-            (Fault::CpuOnAlreadyOn, Error::AlreadyOn),
-            (Fault::CpuOnDenied, Error::Denied),
-        ]
-        .into_iter()
-        .find(|&(fault, _)| FAULTS.take(fault, cpu));
-        if let Some((fault, error)) = injected {
-            crate::pr_notice!("cpu{cpu}: fault injected: {fault}");
-            return Err(OpsError::CpuOn { mpidr, error });
-        }
         self.psci
             .cpu_on(mpidr, entry, cpu as u64)
             .map_err(|error| OpsError::CpuOn { mpidr, error })

@@ -5,6 +5,11 @@
 //!
 //! Armed with the bootarg `fault=KIND@CPU[,KIND@CPU...]` (fires during boot's bring-up
 //! or at the first later operation) or the shell's `fault KIND CPU`.
+//!
+//! Everything of it is here: the kinds and their syntax, the armed set (this file); the
+//! enable-method faults as a decorator around any `CpuOps` (`ops.rs`); and the few hooks
+//! the state machine calls where only the CPU itself can misbehave, named as such
+//! (`hooks.rs`). The real paths read without it.
 
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -12,6 +17,16 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use arrayvec::ArrayVec;
 
 use crate::MAX_CPUS;
+
+#[cfg(target_os = "none")]
+mod hooks;
+#[cfg(target_os = "none")]
+mod ops;
+
+#[cfg(target_os = "none")]
+pub use hooks::{CALLBACKS, at_arrival, at_death_request};
+#[cfg(target_os = "none")]
+pub use ops::with_faults;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -179,32 +194,6 @@ impl FaultSet {
 
 /// The kernel's armed faults.
 pub static FAULTS: FaultSet = FaultSet::new();
-
-/// The injector's place in the hotplug state machine, last: it refuses a DOWN_PREPARE
-/// when `down_prepare_refused` is armed for the CPU.
-#[cfg(target_os = "none")]
-pub static CALLBACKS: super::hotplug::HotplugCallbacks = super::hotplug::HotplugCallbacks {
-    name: "fault injection",
-    // Last, so that a DOWN_PREPARE it refuses comes after every other one succeeded.
-    order: u8::MAX,
-    up_prepare: None,
-    up_canceled: None,
-    online: None,
-    down_prepare: Some(refuse_down_prepare),
-    down_failed: None,
-    dead: None,
-};
-
-#[cfg(target_os = "none")]
-fn refuse_down_prepare(cpu: usize) -> Result<(), super::hotplug::CallbackError> {
-    if FAULTS.take(Fault::DownPrepareRefused, cpu) {
-        crate::pr_notice!("cpu{cpu}: fault injected: {}", Fault::DownPrepareRefused);
-        return Err(super::hotplug::CallbackError(
-            "down_prepare_refused was injected",
-        ));
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,88 @@
+//! The enable-method faults, as a decorator around any `CpuOps`: CPU_ON answering an
+//! error (for a method whose start is a PSCI CPU_ON), and a death never confirmed. CPU
+//! bring-up drives every CPU through its decorator; with nothing armed it only forwards.
+
+use spin::Once;
+
+use super::{FAULTS, Fault};
+use crate::MAX_CPUS;
+use crate::arch::psci::Error;
+use crate::drivers::timer::Deadline;
+use crate::dt::EnableMethod;
+use crate::smp::cpu_ops::{CpuOps, OpsError};
+use crate::smp::state::Absence;
+
+/// `cpu`'s operations, with the faults armed for it.
+struct WithFaults {
+    inner: Once<&'static dyn CpuOps>,
+}
+
+static DECORATED: [WithFaults; MAX_CPUS] = [const { WithFaults { inner: Once::new() } }; MAX_CPUS];
+
+/// `ops`, as CPU bring-up is to drive `cpu` with them: through the injector.
+pub fn with_faults(cpu: usize, ops: &'static dyn CpuOps) -> &'static dyn CpuOps {
+    match DECORATED.get(cpu) {
+        Some(decorated) => {
+            decorated.inner.call_once(|| ops);
+            decorated
+        }
+        None => ops,
+    }
+}
+
+impl WithFaults {
+    fn inner(&self) -> &'static dyn CpuOps {
+        *self
+            .inner
+            .get()
+            .expect("a CPU's decorator is made with its operations")
+    }
+}
+
+impl CpuOps for WithFaults {
+    fn name(&self) -> &'static str {
+        self.inner().name()
+    }
+
+    fn starts_with_cpu_on(&self) -> bool {
+        self.inner().starts_with_cpu_on()
+    }
+
+    fn cpu_init(&self, cpu: usize, method: EnableMethod<'_>) -> Result<(), Absence> {
+        self.inner().cpu_init(cpu, method)
+    }
+
+    fn boot(&self, cpu: usize, mpidr: u64, entry: u64) -> Result<(), OpsError> {
+        if self.starts_with_cpu_on() {
+            let injected = [
+                (Fault::CpuOnInvalid, Error::InvalidParameters),
+                (Fault::CpuOnAlreadyOn, Error::AlreadyOn),
+                (Fault::CpuOnDenied, Error::Denied),
+            ]
+            .into_iter()
+            .find(|&(fault, _)| FAULTS.take(fault, cpu));
+            if let Some((fault, error)) = injected {
+                crate::pr_notice!("cpu{cpu}: fault injected: {fault}");
+                return Err(OpsError::CpuOn { mpidr, error });
+            }
+        }
+        self.inner().boot(cpu, mpidr, entry)
+    }
+
+    fn die(&self, cpu: usize) -> ! {
+        self.inner().die(cpu)
+    }
+
+    fn confirm_dead(&self, cpu: usize, mpidr: u64, timeout_us: u64) -> Result<(), OpsError> {
+        if FAULTS.take(Fault::DeathUnconfirmed, cpu) {
+            crate::pr_notice!("cpu{cpu}: fault injected: {}", Fault::DeathUnconfirmed);
+            // The method is not asked; the wait runs out as it would.
+            let deadline = Deadline::after_us(timeout_us);
+            while !deadline.passed() {
+                core::hint::spin_loop();
+            }
+            return Err(OpsError::DeathNotConfirmed);
+        }
+        self.inner().confirm_dead(cpu, mpidr, timeout_us)
+    }
+}
