@@ -10,6 +10,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
+use tock_registers::{LocalRegisterCopy, register_bitfields};
 
 use super::semihosting;
 
@@ -64,7 +65,7 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
             return;
         }
     }
-    let esr = ESR_EL1.get();
+    let esr = ESR_EL1.extract();
     let far = FAR_EL1.get();
     if group == 1 && class == 0 && is_unserviced_semihosting(esr, frame) {
         frame.x[0] = semihosting::UNAVAILABLE;
@@ -95,25 +96,39 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
     }
 }
 
+/// ESR_EL1 as read at the exception.
+type Esr = LocalRegisterCopy<u64, ESR_EL1::Register>;
+
+register_bitfields! [u64,
+    /// The ISS of an instruction or data abort (ESR_EL1.ISS, Arm ARM D24.2.40).
+    ABORT_ISS [
+        /// Instruction or data fault status code.
+        FSC OFFSET(0) NUMBITS(6) [],
+        /// Data aborts: the access was a write.
+        WNR OFFSET(6) NUMBITS(1) []
+    ]
+];
+
 /// An undefined-instruction exception on `hlt #0xf000`: nobody services semihosting.
-fn is_unserviced_semihosting(esr: u64, frame: &TrapFrame) -> bool {
-    let ec = esr >> 26;
-    // SAFETY: ELR points at the instruction that faulted with an "unknown reason" (EC 0)
-    // synchronous exception at EL1, which was fetched, so it is mapped and readable.
-    ec == 0 && unsafe { (frame.elr as *const u32).read_volatile() } == semihosting::HLT_SEMIHOSTING
+fn is_unserviced_semihosting(esr: Esr, frame: &TrapFrame) -> bool {
+    esr.matches_all(ESR_EL1::EC::Unknown)
+        // SAFETY: ELR points at the instruction that faulted with an "unknown reason"
+        // synchronous exception at EL1, which was fetched, so it is mapped and readable.
+        && unsafe { (frame.elr as *const u32).read_volatile() } == semihosting::HLT_SEMIHOSTING
 }
 
 struct Oops<'a> {
     kind: &'static str,
     from: &'static str,
-    esr: u64,
+    esr: Esr,
     far: u64,
     frame: &'a TrapFrame,
 }
 
 impl fmt::Display for Oops<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ec = self.esr >> 26;
+        use ESR_EL1::EC::Value as Ec;
+        let ec = self.esr.read_as_enum(ESR_EL1::EC);
         write!(
             f,
             "{} from {}: {}",
@@ -121,11 +136,15 @@ impl fmt::Display for Oops<'_> {
             self.from,
             exception_class(ec)
         )?;
-        if matches!(ec, 0x20 | 0x21 | 0x24 | 0x25) {
-            let fsc = self.esr & 0x3f;
-            write!(f, " ({}", fault_status(fsc))?;
-            if matches!(ec, 0x24 | 0x25) {
-                let write = self.esr & (1 << 6) != 0;
+        let data = matches!(ec, Some(Ec::DataAbortLowerEL | Ec::DataAbortCurrentEL));
+        let instruction = matches!(ec, Some(Ec::InstrAbortLowerEL | Ec::InstrAbortCurrentEL));
+        if data || instruction {
+            let iss = LocalRegisterCopy::<u64, ABORT_ISS::Register>::new(
+                self.esr.read(ESR_EL1::ISS),
+            );
+            write!(f, " ({}", fault_status(iss.read(ABORT_ISS::FSC)))?;
+            if data {
+                let write = iss.is_set(ABORT_ISS::WNR);
                 f.write_str(if write { ", write" } else { ", read" })?;
             }
             write!(f, ") at {:#x}", self.far)?;
@@ -134,7 +153,10 @@ impl fmt::Display for Oops<'_> {
         writeln!(
             f,
             "  ESR {:#010x}  FAR {:#018x}  ELR {:#018x}  SPSR {:#010x}",
-            self.esr, self.far, self.frame.elr, self.frame.spsr
+            self.esr.get(),
+            self.far,
+            self.frame.elr,
+            self.frame.spsr
         )?;
         for (i, pair) in self.frame.x.chunks(4).enumerate() {
             f.write_str(" ")?;
@@ -157,35 +179,37 @@ impl fmt::Display for Oops<'_> {
     }
 }
 
-/// The name of an exception class (ESR_EL1.EC).
-pub fn exception_class(ec: u64) -> &'static str {
+/// The name of an exception class (ESR_EL1.EC), `None` for one aarch64-cpu does not
+/// name.
+fn exception_class(ec: Option<ESR_EL1::EC::Value>) -> &'static str {
+    use ESR_EL1::EC::Value as Ec;
     match ec {
-        0x00 => "unknown reason (undefined instruction)",
-        0x01 => "trapped WFI/WFE",
-        0x07 => {
+        Some(Ec::Unknown) => "unknown reason (undefined instruction)",
+        Some(Ec::TrappedWFIorWFE) => "trapped WFI/WFE",
+        Some(Ec::TrappedFP) => {
             "FP/SIMD instruction at EL1, where it is trapped: the kernel is built without \
              FP/SIMD (aarch64-unknown-none-softfloat) and saves no vector registers"
         }
-        0x0e => "illegal execution state",
-        0x15 => "SVC",
-        0x18 => "trapped system register access",
-        0x20 => "instruction abort from a lower EL",
-        0x21 => "instruction abort",
-        0x22 => "PC alignment fault",
-        0x24 => "data abort from a lower EL",
-        0x25 => "data abort",
-        0x26 => "SP alignment fault",
-        0x2f => "SError",
-        0x30 | 0x31 => "breakpoint",
-        0x32 | 0x33 => "software step",
-        0x34 | 0x35 => "watchpoint",
-        0x3c => "BRK instruction",
+        Some(Ec::IllegalExecutionState) => "illegal execution state",
+        Some(Ec::SVC64) => "SVC",
+        Some(Ec::TrappedMsrMrs) => "trapped system register access",
+        Some(Ec::InstrAbortLowerEL) => "instruction abort from a lower EL",
+        Some(Ec::InstrAbortCurrentEL) => "instruction abort",
+        Some(Ec::PCAlignmentFault) => "PC alignment fault",
+        Some(Ec::DataAbortLowerEL) => "data abort from a lower EL",
+        Some(Ec::DataAbortCurrentEL) => "data abort",
+        Some(Ec::SPAlignmentFault) => "SP alignment fault",
+        Some(Ec::SError) => "SError",
+        Some(Ec::BreakpointLowerEL | Ec::BreakpointCurrentEL) => "breakpoint",
+        Some(Ec::SoftwareStepLowerEL | Ec::SoftwareStepCurrentEL) => "software step",
+        Some(Ec::WatchpointLowerEL | Ec::WatchpointCurrentEL) => "watchpoint",
+        Some(Ec::Brk64) => "BRK instruction",
         _ => "unexpected exception class",
     }
 }
 
 /// The name of a data/instruction fault status code (ESR_EL1.ISS.xFSC).
-pub fn fault_status(fsc: u64) -> &'static str {
+fn fault_status(fsc: u64) -> &'static str {
     match fsc {
         0x00..=0x03 => "address size fault",
         0x04 => "translation fault, level 0",

@@ -38,13 +38,29 @@ pub const SGI_KICK: u32 = 1;
 /// An acknowledged interrupt, to be ended with [`end`].
 #[derive(Clone, Copy, Debug)]
 pub struct Interrupt {
-    raw: u32,
+    id: u32,
+    /// What ending it writes back (GICv2: the acknowledge register whole, an SGI's
+    /// sender included).
+    end: u32,
 }
 
+/// IDs 1020-1023 are special: nothing was pending.
+const FIRST_SPECIAL_ID: u32 = 1020;
+
 impl Interrupt {
-    /// The interrupt ID (for SGIs without the sender bits).
+    /// An interrupt acknowledged with ID `id`, ended by writing `end`; none for a special
+    /// ID.
+    fn acknowledged(id: u32, end: u32) -> Option<Self> {
+        (id < FIRST_SPECIAL_ID).then_some(Self { id, end })
+    }
+
+    /// The interrupt ID (for an SGI, without its sender).
     pub fn id(self) -> u32 {
-        self.raw & 0x3ff
+        self.id
+    }
+
+    fn to_end(self) -> u32 {
+        self.end
     }
 }
 

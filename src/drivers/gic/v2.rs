@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use arm_gic::IntId;
 use arm_gic::gicv2::{GicV2, SgiTarget, SgiTargetListFilter};
 use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::register_structs;
+use tock_registers::{register_bitfields, register_structs};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 
 use super::{GicError, Interrupt};
@@ -39,14 +39,34 @@ register_structs! {
     },
     /// The CPU interface registers we access ourselves.
     CpuInterfaceExtra {
-        (0x000 => ctlr: ReadWrite<u32>),
-        (0x004 => pmr: ReadWrite<u32>),
+        (0x000 => ctlr: ReadWrite<u32, GICC_CTLR::Register>),
+        (0x004 => pmr: ReadWrite<u32, GICC_PMR::Register>),
         (0x008 => _bpr),
-        (0x00c => iar: ReadOnly<u32>),
-        (0x010 => eoir: WriteOnly<u32>),
+        (0x00c => iar: ReadOnly<u32, GICC_IAR::Register>),
+        (0x010 => eoir: WriteOnly<u32, GICC_IAR::Register>),
         (0x014 => @END),
     }
 }
+
+register_bitfields! [u32,
+    /// GICC_CTLR, as a non-secure kernel sees it.
+    GICC_CTLR [
+        /// Signal this interface's interrupts to the core.
+        Enable OFFSET(0) NUMBITS(1) []
+    ],
+    GICC_PMR [
+        /// Interrupts of a priority value below this are signalled.
+        Priority OFFSET(0) NUMBITS(8) [
+            All = 0xff
+        ]
+    ],
+    /// GICC_IAR, and GICC_EOIR written back with the same value.
+    GICC_IAR [
+        InterruptId OFFSET(0) NUMBITS(10) [],
+        /// For an SGI: the interface that sent it.
+        SourceCpu OFFSET(10) NUMBITS(3) []
+    ]
+];
 
 pub struct GicV2Driver {
     gic: IrqSpinLock<GicV2<'static>>,
@@ -108,8 +128,8 @@ impl GicV2Driver {
             distributor.igroupr0.set(self.private_groups);
             distributor.isenabler0.set(enables);
             let cpu_interface = &*self.cpu_interface;
-            cpu_interface.pmr.set(0xff);
-            cpu_interface.ctlr.set(1);
+            cpu_interface.pmr.write(GICC_PMR::Priority::All);
+            cpu_interface.ctlr.write(GICC_CTLR::Enable::SET);
             distributor.isenabler0.get()
         };
         if enabled & enables != enables {
@@ -128,9 +148,9 @@ impl GicV2Driver {
     }
 
     pub fn shutdown_cpu(&self, _cpu: usize) {
-        // SAFETY: GICC_CTLR of the mapped CPU interface (banked: this core's); 0 disables
+        // SAFETY: GICC_CTLR of the mapped CPU interface (banked: this core's): no more
         // signalling to the core.
-        unsafe { (*self.cpu_interface).ctlr.set(0) };
+        unsafe { (*self.cpu_interface).ctlr.write(GICC_CTLR::Enable::CLEAR) };
     }
 
     pub fn send_sgi(&self, sgi: u32, targets: CpuMask) {
@@ -156,14 +176,14 @@ impl GicV2Driver {
     /// reads 0), keeping the raw value with an SGI's sender bits for [`Self::end`].
     pub fn acknowledge(&self) -> Option<Interrupt> {
         // SAFETY: GICC_IAR of the mapped CPU interface (banked: this core's).
-        let raw = unsafe { (*self.cpu_interface).iar.get() };
-        Some(Interrupt { raw }).filter(|irq| irq.id() < 1020)
+        let iar = unsafe { (*self.cpu_interface).iar.extract() };
+        Interrupt::acknowledged(iar.read(GICC_IAR::InterruptId), iar.get())
     }
 
     pub fn end(&self, irq: Interrupt) {
         // arm-gic's end_interrupt takes an IntId, which cannot hold an SGI's sender bits
         // (IntId::try_from rejects 1024 and up), and GICC_EOIR needs them: write it here.
         // SAFETY: GICC_EOIR of the mapped CPU interface (banked: this core's).
-        unsafe { (*self.cpu_interface).eoir.set(irq.raw) };
+        unsafe { (*self.cpu_interface).eoir.set(irq.to_end()) };
     }
 }

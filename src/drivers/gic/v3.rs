@@ -147,12 +147,11 @@ impl GicV3Driver {
 
     pub fn acknowledge() -> Option<Interrupt> {
         GicCpuInterface::get_and_acknowledge_interrupt(InterruptGroup::Group1)
-            .map(|id| Interrupt { raw: id.into() })
-            .filter(|irq| irq.id() < 1020)
+            .and_then(|id| Interrupt::acknowledged(id.into(), id.into()))
     }
 
     pub fn end(irq: Interrupt) {
-        if let Ok(id) = IntId::try_from(irq.raw) {
+        if let Ok(id) = IntId::try_from(irq.to_end()) {
             GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
         }
     }
