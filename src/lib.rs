@@ -18,6 +18,7 @@ pub mod dt;
 pub mod mm;
 pub mod rng;
 pub mod smp;
+pub mod text;
 
 #[cfg(target_os = "none")]
 pub mod arch;

@@ -12,7 +12,7 @@ from pathlib import Path
 # other logging macros are the console's (every layer may log, as every layer of Linux
 # may printk: they are listed at the bottom).
 LAYERS = [
-    ("pure", ["dt", "rng", "mm::region", "smp::cpumask", "MAX_CPUS", "console::level",
+    ("pure", ["dt", "rng", "text", "mm::region", "smp::cpumask", "MAX_CPUS", "console::level",
               "pr_err", "pr_warn", "pr_notice", "pr_info", "print", "println", "log"]),
     ("arch", ["arch"]),
     ("drivers", ["sync", "drivers"]),

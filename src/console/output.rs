@@ -13,6 +13,7 @@ use crate::arch::{cpu, semihosting};
 use crate::drivers::timer;
 use crate::drivers::uart::Uart;
 use crate::sync::IrqSpinLock;
+use crate::text::Truncating;
 
 /// How much log the ring keeps.
 pub const LOG_BYTES: usize = 64 * 1024;
@@ -48,23 +49,11 @@ pub fn print(args: fmt::Arguments<'_>) {
 
 /// Formats one log line with its timestamp and CPU.
 fn format_line(args: fmt::Arguments<'_>) -> ArrayString<MAX_LOG_LINE> {
-    struct Cut<'a>(&'a mut ArrayString<MAX_LOG_LINE>);
-    impl Write for Cut<'_> {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            for c in s.chars() {
-                // Keep room for the newline.
-                if self.0.len() + c.len_utf8() >= MAX_LOG_LINE {
-                    break;
-                }
-                self.0.push(c);
-            }
-            Ok(())
-        }
-    }
     let mut line = ArrayString::new();
     let ns = timer::now_ns();
     let _ = write!(
-        Cut(&mut line),
+        // Room kept for the newline.
+        Truncating::keeping_free(&mut line, 1),
         "[{:5}.{:06}] cpu{}: {}",
         ns / 1_000_000_000,
         (ns / 1000) % 1_000_000,

@@ -18,8 +18,9 @@ use core::fmt;
 
 use arrayvec::ArrayString;
 
-use super::platform::{EnableMethod, Gic, Platform, push_truncated};
+use super::platform::{EnableMethod, Gic, Platform};
 use crate::mm::region::PhysRegion;
+use crate::text::push_truncated;
 
 /// The bits of MPIDR_EL1 that name a core: Aff3 (39:32) and Aff2..Aff0 (23:0).
 pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;

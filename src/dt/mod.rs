@@ -23,10 +23,12 @@ pub mod bootargs;
 pub mod cells;
 mod consistency;
 mod interrupts;
+mod mpidr;
 mod platform;
 mod walk;
 
 pub use consistency::{Inconsistency, MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK};
+pub use mpidr::Mpidr;
 pub use platform::{
     Cpu, DtError, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_RESERVATIONS, Platform, Problem,
     PsciMethod, Reservation, Timer, Uart, UartKind,

@@ -1,6 +1,6 @@
 //! The typed machine description built from the device tree, and the parser that fills it.
 
-use core::fmt::{self, Write};
+use core::fmt;
 
 use arrayvec::{ArrayString, ArrayVec};
 use dtoolkit::fdt::Fdt;
@@ -12,6 +12,7 @@ use super::interrupts::{Controllers, GicInterrupt, Specifiers, decode_gic};
 use super::walk::{self, Visit};
 use crate::MAX_CPUS;
 use crate::mm::region::PhysRegion;
+use crate::text::push_truncated;
 
 // Limits of what one tree may describe. Debian's 576 arm64 trees from Linux need at most
 // 6 memory ranges, 44 reservations, 4 UARTs and 42 aliases.
@@ -939,20 +940,4 @@ fn path_matches(path: &str, wanted: &str) -> bool {
             _ => return false,
         }
     }
-}
-
-/// Formats into a fixed string, cutting off what does not fit.
-pub(super) fn push_truncated<const N: usize>(s: &mut ArrayString<N>, args: fmt::Arguments<'_>) {
-    struct Cut<'a, const N: usize>(&'a mut ArrayString<N>);
-    impl<const N: usize> Write for Cut<'_, N> {
-        fn write_str(&mut self, text: &str) -> fmt::Result {
-            for c in text.chars() {
-                if self.0.try_push(c).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        }
-    }
-    let _ = Cut(s).write_fmt(args);
 }

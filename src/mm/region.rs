@@ -3,6 +3,11 @@
 
 use core::fmt;
 
+/// A physical address: a type of its own where it travels with other numbers (a CPU's
+/// entry point, next to its MPIDR and logical id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PhysAddr(pub u64);
+
 /// `size` bytes of physical address space starting at `base`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PhysRegion {

@@ -10,14 +10,15 @@ use crate::arch::psci;
 use arrayvec::ArrayVec;
 
 use crate::MAX_CPUS;
-use crate::dt::{Cpu, EnableMethod};
+use crate::dt::{Cpu, EnableMethod, Mpidr};
+use crate::mm::region::PhysAddr;
 
 /// Why an enable method could not do its part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpsError {
     /// PSCI refused CPU_ON for this MPIDR (e.g. INVALID_PARAMETERS for an MPIDR that
     /// names no core, ALREADY_ON, DENIED).
-    CpuOn { mpidr: u64, error: psci::Error },
+    CpuOn { mpidr: Mpidr, error: psci::Error },
     /// The CPU did not confirm its death in time.
     DeathNotConfirmed,
     /// The CPU has no enable method this kernel can use.
@@ -46,14 +47,14 @@ pub trait CpuOps: Sync {
 
     /// Starts `cpu` (MPIDR `mpidr`) at the physical address `entry` (first start) or
     /// releases it from where it waits.
-    fn boot(&self, cpu: usize, mpidr: u64, entry: u64) -> Result<(), OpsError>;
+    fn boot(&self, cpu: usize, mpidr: Mpidr, entry: PhysAddr) -> Result<(), OpsError>;
 
     /// The dying CPU's last step, on the dying CPU, interrupts masked: its GIC interface
     /// off and PSCI CPU_OFF, or parking until released.
     fn die(&self, cpu: usize) -> !;
 
     /// On the controller: waits (until `timeout_us`) for `cpu` to be truly off or parked.
-    fn confirm_dead(&self, cpu: usize, mpidr: u64, timeout_us: u64) -> Result<(), OpsError>;
+    fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError>;
 
     /// Whether starting a CPU is a PSCI CPU_ON, whose error answers the fault injector
     /// can fake.
@@ -71,7 +72,7 @@ pub trait CpuOps: Sync {
 /// What CPU bring-up keeps of each CPU the device tree lists: its MPIDR and its enable
 /// method's operations, or why it has none.
 struct CpuEntry {
-    mpidr: u64,
+    mpidr: Mpidr,
     ops: Result<&'static dyn CpuOps, Absence>,
 }
 
@@ -85,7 +86,7 @@ pub fn init_cpus(cpus: &[Cpu<'_>]) -> ArrayVec<Result<(), Absence>, MAX_CPUS> {
             .take(MAX_CPUS)
             .enumerate()
             .map(|(cpu, dt)| CpuEntry {
-                mpidr: dt.mpidr,
+                mpidr: Mpidr::new(dt.mpidr),
                 ops: for_method(dt.enable_method)
                     .and_then(|ops| ops.cpu_init(cpu, dt.enable_method).map(|()| ops))
                     .map(|ops| super::fault::with_faults(cpu, ops)),
@@ -101,10 +102,10 @@ pub fn ops(cpu: usize) -> Option<&'static dyn CpuOps> {
 }
 
 /// `cpu`'s MPIDR affinity, as the device tree gives it (0 for a CPU it does not list).
-pub fn mpidr(cpu: usize) -> u64 {
+pub fn mpidr(cpu: usize) -> Mpidr {
     CPUS.get()
         .and_then(|cpus| cpus.get(cpu))
-        .map_or(0, |e| e.mpidr)
+        .map_or(Mpidr::default(), |e| e.mpidr)
 }
 
 /// The operations for a device-tree enable method, or why there are none.

@@ -36,6 +36,7 @@ use crate::MAX_CPUS;
 use crate::arch::{cpu, smp as arch_smp};
 use crate::drivers::gic;
 use crate::drivers::timer::{self, Deadline};
+use crate::mm::region::PhysAddr;
 
 /// How long a booting CPU has to come online, and a dying one to confirm it is off.
 pub const BOOT_TIMEOUT_US: u64 = 5_000_000;
@@ -337,8 +338,8 @@ fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<Boot, HotplugError> {
     s.controller.store(cpu::id(), Ordering::Relaxed);
     let ticket = s.boot.request();
     let stack_top = s.stack_top.load(Ordering::Acquire);
-    arch_smp::prepare(cpu, mpidr(cpu), stack_top);
-    if let Err(e) = ops.boot(cpu, mpidr(cpu), arch_smp::entry_point()) {
+    arch_smp::prepare(cpu, mpidr(cpu).affinity(), stack_top);
+    if let Err(e) = ops.boot(cpu, mpidr(cpu), PhysAddr(arch_smp::entry_point())) {
         // Nothing runs that could take it: withdrawing only closes it.
         s.boot.withdraw(ticket);
         cancel(cpu, &callbacks());

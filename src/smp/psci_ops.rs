@@ -5,6 +5,8 @@ use super::cpu_ops::{CpuOps, OpsError};
 use crate::arch::cpu;
 use crate::arch::psci::{AffinityState, Psci};
 use crate::drivers::timer::Deadline;
+use crate::dt::Mpidr;
+use crate::mm::region::PhysAddr;
 
 pub struct PsciOps {
     psci: Psci,
@@ -32,9 +34,9 @@ impl CpuOps for PsciOps {
         true
     }
 
-    fn boot(&self, cpu: usize, mpidr: u64, entry: u64) -> Result<(), OpsError> {
+    fn boot(&self, cpu: usize, mpidr: Mpidr, entry: PhysAddr) -> Result<(), OpsError> {
         self.psci
-            .cpu_on(mpidr, entry, cpu as u64)
+            .cpu_on(mpidr.affinity(), entry.0, cpu as u64)
             .map_err(|error| OpsError::CpuOn { mpidr, error })
     }
 
@@ -47,10 +49,10 @@ impl CpuOps for PsciOps {
         cpu::halt()
     }
 
-    fn confirm_dead(&self, _cpu: usize, mpidr: u64, timeout_us: u64) -> Result<(), OpsError> {
+    fn confirm_dead(&self, _cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError> {
         let deadline = Deadline::after_us(timeout_us);
         loop {
-            if let Ok(AffinityState::Off) = self.psci.affinity_info(mpidr) {
+            if let Ok(AffinityState::Off) = self.psci.affinity_info(mpidr.affinity()) {
                 return Ok(());
             }
             if deadline.passed() {

@@ -16,7 +16,8 @@ use crate::MAX_CPUS;
 use crate::arch::{cpu, smp};
 use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
-use crate::dt::EnableMethod;
+use crate::dt::{EnableMethod, Mpidr};
+use crate::mm::region::PhysAddr;
 
 pub struct SpinTableOps;
 
@@ -38,7 +39,7 @@ impl CpuOps for SpinTableOps {
         "spin-table"
     }
 
-    fn boot(&self, cpu: usize, _mpidr: u64, entry: u64) -> Result<(), OpsError> {
+    fn boot(&self, cpu: usize, _mpidr: Mpidr, entry: PhysAddr) -> Result<(), OpsError> {
         let s = slot(cpu);
         if s.ever_started.load(Ordering::Acquire) {
             // Parked in our own loop: release it, and wake it (the SGI orders the flag
@@ -51,7 +52,7 @@ impl CpuOps for SpinTableOps {
         if release_addr == 0 {
             return Err(OpsError::NoMethod);
         }
-        crate::arch::mmu::write_release_address(release_addr, entry);
+        crate::arch::mmu::write_release_address(release_addr, entry.0);
         cpu::send_event();
         Ok(())
     }
@@ -72,7 +73,7 @@ impl CpuOps for SpinTableOps {
         smp::restart(cpu)
     }
 
-    fn confirm_dead(&self, cpu: usize, _mpidr: u64, timeout_us: u64) -> Result<(), OpsError> {
+    fn confirm_dead(&self, cpu: usize, _mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError> {
         let deadline = Deadline::after_us(timeout_us);
         while !slot(cpu).parked.load(Ordering::Acquire) {
             if deadline.passed() {

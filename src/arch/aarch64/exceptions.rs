@@ -139,9 +139,8 @@ impl fmt::Display for Oops<'_> {
         let data = matches!(ec, Some(Ec::DataAbortLowerEL | Ec::DataAbortCurrentEL));
         let instruction = matches!(ec, Some(Ec::InstrAbortLowerEL | Ec::InstrAbortCurrentEL));
         if data || instruction {
-            let iss = LocalRegisterCopy::<u64, ABORT_ISS::Register>::new(
-                self.esr.read(ESR_EL1::ISS),
-            );
+            let iss =
+                LocalRegisterCopy::<u64, ABORT_ISS::Register>::new(self.esr.read(ESR_EL1::ISS));
             write!(f, " ({}", fault_status(iss.read(ABORT_ISS::FSC)))?;
             if data {
                 let write = iss.is_set(ABORT_ISS::WNR);

@@ -11,8 +11,8 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use arm_gic::IntId;
 use arm_gic::gicv2::{GicV2, SgiTarget, SgiTargetListFilter};
 use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::{register_bitfields, register_structs};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
+use tock_registers::{register_bitfields, register_structs};
 
 use super::{GicError, Interrupt};
 use crate::mm::region::PhysRegion;

@@ -8,7 +8,8 @@ use super::{FAULTS, Fault};
 use crate::MAX_CPUS;
 use crate::arch::psci::Error;
 use crate::drivers::timer::Deadline;
-use crate::dt::EnableMethod;
+use crate::dt::{EnableMethod, Mpidr};
+use crate::mm::region::PhysAddr;
 use crate::smp::cpu_ops::{CpuOps, OpsError};
 use crate::smp::state::Absence;
 
@@ -52,7 +53,7 @@ impl CpuOps for WithFaults {
         self.inner().cpu_init(cpu, method)
     }
 
-    fn boot(&self, cpu: usize, mpidr: u64, entry: u64) -> Result<(), OpsError> {
+    fn boot(&self, cpu: usize, mpidr: Mpidr, entry: PhysAddr) -> Result<(), OpsError> {
         if self.starts_with_cpu_on() {
             let injected = [
                 (Fault::CpuOnInvalid, Error::InvalidParameters),
@@ -73,7 +74,7 @@ impl CpuOps for WithFaults {
         self.inner().die(cpu)
     }
 
-    fn confirm_dead(&self, cpu: usize, mpidr: u64, timeout_us: u64) -> Result<(), OpsError> {
+    fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError> {
         if FAULTS.take(Fault::DeathUnconfirmed, cpu) {
             crate::pr_notice!("cpu{cpu}: fault injected: {}", Fault::DeathUnconfirmed);
             // The method is not asked; the wait runs out as it would.

@@ -5,7 +5,7 @@ use core::sync::atomic::Ordering;
 
 use arrayvec::ArrayString;
 
-use super::{CmdError, CmdResult, Hex, Truncate};
+use super::{CmdError, CmdResult, Hex, Truncating};
 use crate::boot;
 use crate::console::shell::args::Args;
 use crate::drivers::timer;
@@ -22,11 +22,11 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
     for (i, cpu) in p.cpus.iter().enumerate() {
         let mut method = ArrayString::<16>::new();
         let _ = fmt::write(
-            &mut Truncate(&mut method),
+            &mut Truncating::new(&mut method),
             format_args!("{}", cpu.enable_method),
         );
         let mut state_text = ArrayString::<120>::new();
-        let out = &mut Truncate(&mut state_text);
+        let out = &mut Truncating::new(&mut state_text);
         let _ = match (
             state::possible()
                 .contains(i)
@@ -169,7 +169,7 @@ pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let mut failure: Option<(u64, ArrayString<120>)> = None;
     let mut fail = |cycle: u64, args: fmt::Arguments<'_>| {
         let mut text = ArrayString::new();
-        let _ = fmt::write(&mut Truncate(&mut text), args);
+        let _ = fmt::write(&mut Truncating::new(&mut text), args);
         failure = Some((cycle, text));
     };
     'cycles: for cycle in 0..cycles {

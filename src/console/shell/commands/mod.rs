@@ -18,6 +18,7 @@ use arrayvec::ArrayString;
 
 use super::args::{ArgError, Args};
 use crate::println;
+pub(super) use crate::text::Truncating;
 
 /// Why a command did not do what was asked.
 pub enum CmdError<'a> {
@@ -36,21 +37,8 @@ impl<'a> From<ArgError<'a>> for CmdError<'a> {
 impl CmdError<'_> {
     pub fn failed(args: fmt::Arguments<'_>) -> Self {
         let mut text = ArrayString::new();
-        let _ = fmt::write(&mut Truncate(&mut text), args);
+        let _ = fmt::write(&mut Truncating::new(&mut text), args);
         CmdError::Failed(text)
-    }
-}
-
-pub(super) struct Truncate<'a, const N: usize>(&'a mut ArrayString<N>);
-
-impl<const N: usize> fmt::Write for Truncate<'_, N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            if self.0.try_push(c).is_err() {
-                break;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -183,7 +171,7 @@ fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
     for c in COMMANDS {
         let mut usage = ArrayString::<40>::new();
         let _ = fmt::write(
-            &mut Truncate(&mut usage),
+            &mut Truncating::new(&mut usage),
             format_args!("{} {}", c.name, c.args),
         );
         let mut lines = c.help.lines();
