@@ -6,7 +6,8 @@
 #   make test    every test: lint, host unit tests, the QEMU suite
 #   make bench   the kernel's benchmarks and Linux's in the same QEMU: table, CSV, JSON, chart
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
-#   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (see README)
+#   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (docs/rpi4.md)
+#   make docs    docs/tests.md's table of the QEMU cases, from tools/ktest's case list
 #   make fuzz    the fuzz targets of fuzz/, FUZZ_SECONDS (300) each (FUZZ_TARGETS=...)
 #
 # Options for run and debug:
@@ -78,7 +79,7 @@ endif
 QEMU_FLAGS = $(BOARD_FLAGS) -display none $(SERIAL) -nic none \
 	-semihosting-config enable=on,target=native -kernel $(IMAGE)
 
-.PHONY: all image run debug gdb sdcard test lint unit qemu-test bench fuzz setup clean FORCE
+.PHONY: all image run debug gdb sdcard test lint unit qemu-test docs bench fuzz setup clean FORCE
 
 all: image
 
@@ -147,7 +148,7 @@ sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disabl
 	cp $(BUILD)/dts/rpi4.dtb $(SDCARD)/hotslab-rpi4.dtb
 	cp $(BUILD)/dts/overlays/disable-bt.dtbo $(SDCARD)/overlays/
 	cp tools/sdcard/config.txt tools/sdcard/cmdline.txt $(SDCARD)/
-	@echo "$(SDCARD): copy these files onto the FAT boot partition of a card (README: Raspberry Pi 4)"
+	@echo "$(SDCARD): copy these files onto the FAT boot partition of a card (docs/rpi4.md)"
 
 # Style and static checks, the image's included: no FP/SIMD register outside fpsimd.s.
 lint: $(BUILD)/.setup $(BUILD)/kernel.elf
@@ -229,8 +230,13 @@ unit: image $(QEMU_DTBS) $(LINUX_READING)
 	# The hotplug lock under loom, every interleaving (bounded): its own build directory.
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
+# ONLY=TEXT runs only the cases whose name contains TEXT (`cargo run -p ktest -- --list`).
 qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(LINUX_DTBS)/.fetched
-	cargo run --release -p ktest -- --image $(IMAGE)
+	cargo run --release -p ktest -- --image $(IMAGE) $(if $(ONLY),--only '$(ONLY)')
+
+# docs/tests.md's table of the QEMU cases, written from the cases themselves.
+docs:
+	cargo run -q -p ktest -- --write-table docs/tests.md
 
 test: lint unit qemu-test
 

@@ -76,13 +76,7 @@ fn soc_ranges_translate_everything() {
     assert_eq!(uart.region, PhysRegion::new(0xfe20_1000, 0x200));
     assert_eq!(uart.clock_hz, Some(48_000_000));
     assert_eq!(uart.irq, Some(153));
-    assert_eq!(
-        p.gic,
-        Some(Gic::V2 {
-            distributor: PhysRegion::new(0xff84_1000, 0x1000),
-            cpu_interface: PhysRegion::new(0xff84_2000, 0x2000),
-        })
-    );
+    assert_eq!(p.gic, Some(raspberry_pi_4_gic()));
     assert_eq!(
         p.memory.as_slice(),
         &[
@@ -230,6 +224,14 @@ fn every_single_byte_corruption_is_an_error_or_a_platform() {
     }
 }
 
+/// The BCM2711's GIC-400, at the addresses /soc `ranges` translate its registers to.
+fn raspberry_pi_4_gic() -> Gic {
+    Gic::V2 {
+        distributor: PhysRegion::new(0xff84_1000, 0x1000),
+        cpu_interface: PhysRegion::new(0xff84_2000, 0x2000),
+    }
+}
+
 /// The Raspberry Pi 4 description every blob for the board must yield: four spin-table
 /// A72s, the GIC-400, timer and watchdog behind /soc `ranges`, and both UARTs.
 fn assert_is_a_raspberry_pi_4(p: &Platform<'_>) {
@@ -243,13 +245,7 @@ fn assert_is_a_raspberry_pi_4(p: &Platform<'_>) {
             .map(|(i, &release_addr)| (i as u64, EnableMethod::SpinTable { release_addr }))
             .collect::<Vec<_>>()
     );
-    assert_eq!(
-        p.gic,
-        Some(Gic::V2 {
-            distributor: PhysRegion::new(0xff84_1000, 0x1000),
-            cpu_interface: PhysRegion::new(0xff84_2000, 0x2000),
-        })
-    );
+    assert_eq!(p.gic, Some(raspberry_pi_4_gic()));
     assert_eq!(
         p.timer,
         Some(Timer {

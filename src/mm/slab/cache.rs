@@ -201,13 +201,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// [`Cache::alloc`], with the object's mark for its owner to free it by.
     #[inline(always)]
     pub(super) fn alloc_marked(&self) -> Result<(NonNull<u8>, Mark), SlabError> {
-        // A cache with red zones keeps its guards taken: it always goes the slow way.
-        let cpu = self.platform.cpu();
-        let here = &self.percpu[cpu];
         let interrupt_point = || self.platform.may_interrupt();
-        interrupt_point();
-        if here.try_enter(interrupt_point) {
-            interrupt_point();
+        if let Some(cpu) = self.enter_fast_path() {
             let popped = self.with_array(cpu, |array| {
                 interrupt_point();
                 array.pop_interruptible(interrupt_point)
@@ -230,6 +225,21 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     fn place_of(&self, object: NonNull<u8>) -> Place {
         slabs::locate_own(&self.geometry, object.as_ptr() as usize)
+    }
+
+    /// Takes this CPU's guard for its fast path: `Some(cpu)`, to be given back with
+    /// [`Cache::leave`], or `None` where the slow path must serve (an interrupt handler over
+    /// the CPU's own fast path; a cache with red zones keeps its guards taken for good).
+    #[inline(always)]
+    fn enter_fast_path(&self) -> Option<usize> {
+        let cpu = self.platform.cpu();
+        let interrupt_point = || self.platform.may_interrupt();
+        interrupt_point();
+        let entered = self.percpu[cpu].try_enter(interrupt_point);
+        if entered {
+            interrupt_point();
+        }
+        entered.then_some(cpu)
     }
 
     /// Gives `cpu`'s guard back.
@@ -460,13 +470,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// `mark` is `object`'s, and the contract of [`Cache::free`] holds.
     #[inline(always)]
     unsafe fn free_at(&self, object: NonNull<u8>, mark: Mark) -> Result<(), SlabError> {
-        let cpu = self.platform.cpu();
-        let here = &self.percpu[cpu];
         let interrupt_point = || self.platform.may_interrupt();
-        interrupt_point();
-        // A cache with red zones keeps its guards taken: it always goes the slow way.
-        if here.try_enter(interrupt_point) {
-            interrupt_point();
+        if let Some(cpu) = self.enter_fast_path() {
             // The mark first: a double free changes nothing.
             if !mark.claim_owned(ACTIVE, CACHED) {
                 self.leave(cpu);

@@ -59,3 +59,23 @@ impl HostMemory {
         self.blocks.lock().unwrap().iter().map(|b| b.1).sum()
     }
 }
+
+/// The page half of a host test platform's `SlabPlatform`: `alloc_pages`, `free_pages` and
+/// `owns`, from the platform's `memory` field, a [`HostMemory`].
+macro_rules! pages_from_host_memory {
+    () => {
+        fn alloc_pages(&self, pages: usize) -> Option<core::ptr::NonNull<u8>> {
+            self.memory.alloc_pages(pages)
+        }
+
+        unsafe fn free_pages(&self, base: core::ptr::NonNull<u8>, pages: usize) {
+            // SAFETY: the caller's contract is the memory's.
+            unsafe { self.memory.free_pages(base, pages) }
+        }
+
+        fn owns(&self, addr: usize, len: usize) -> bool {
+            self.memory.owns(addr, len)
+        }
+    };
+}
+pub(super) use pages_from_host_memory;

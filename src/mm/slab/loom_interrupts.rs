@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 use loom::sync::atomic::{AtomicBool, Ordering};
 
-use super::host_memory::HostMemory;
+use super::host_memory::{HostMemory, pages_from_host_memory};
 use super::lifecycle::Race;
 use super::*;
 use crate::smp::cpumask::CpuMask;
@@ -113,16 +113,8 @@ impl Machine {
 }
 
 impl SlabPlatform for Machine {
-    fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>> {
-        self.memory.alloc_pages(pages)
-    }
-    unsafe fn free_pages(&self, base: NonNull<u8>, pages: usize) {
-        // SAFETY: the caller's contract is the memory's.
-        unsafe { self.memory.free_pages(base, pages) }
-    }
-    fn owns(&self, addr: usize, len: usize) -> bool {
-        self.memory.owns(addr, len)
-    }
+    pages_from_host_memory!();
+
     fn cpu(&self) -> usize {
         CPU.with(|c| c.get())
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::debug::{Fate, Kind, POISON_FREE, POISON_INUSE, RED_ZONE, Seen};
 use super::geometry::PAGE_SIZE;
-use super::host_memory::HostMemory;
+use super::host_memory::{HostMemory, pages_from_host_memory};
 use super::lifecycle::Race;
 use super::misuse::{self, STRAY};
 use super::*;
@@ -45,18 +45,7 @@ impl HostPages {
 }
 
 impl SlabPlatform for HostPages {
-    fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>> {
-        self.memory.alloc_pages(pages)
-    }
-
-    unsafe fn free_pages(&self, base: NonNull<u8>, pages: usize) {
-        // SAFETY: the caller's contract is the memory's.
-        unsafe { self.memory.free_pages(base, pages) }
-    }
-
-    fn owns(&self, addr: usize, len: usize) -> bool {
-        self.memory.owns(addr, len)
-    }
+    pages_from_host_memory!();
 
     fn cpu(&self) -> usize {
         CPU.with(|c| c.get())

@@ -1,8 +1,6 @@
-//! The GDB cases: gdb-multiarch in batch mode, with tools/gdb/kernel.gdb, against QEMU's
-//! gdbstub: attached to a running kernel (every vCPU a thread; kcpus, kslabinfo finding a
-//! cache the boot script made, kdmesg, khotplug), from a halted start to a breakpoint in
-//! the secondary entry, which must be hit on the thread of the CPU brought up, and stepping
-//! from the first instruction through the EL2 to EL1 drop to Rust with the MMU on.
+//! Running one GDB case: QEMU with its gdbstub on a free port (halted at the first
+//! instruction, or booted until the console says the kernel is ready), gdb-multiarch in
+//! batch mode with tools/gdb/kernel.gdb and the case's commands, and gdb's output checked.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -14,121 +12,24 @@ use symbolize::Symbolizer;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// One debugging session and what gdb must print in it.
 pub struct GdbCase {
     pub name: &'static str,
+    /// What the case shows, in a sentence: the line of docs/tests.md.
+    pub about: &'static str,
     /// QEMU's `-M`: virt with GICv2, entered at EL1 or (virtualization=on) at EL2.
-    machine: &'static str,
+    pub machine: &'static str,
     /// Start QEMU halted (`-S`) instead of letting the kernel boot first.
-    halted: bool,
-    bootargs: &'static str,
+    pub halted: bool,
+    pub bootargs: &'static str,
     /// Console text that says the kernel is where GDB should find it (running cases).
-    ready: Option<&'static str>,
-    commands: &'static [&'static str],
-    expect: &'static [&'static str],
+    pub ready: Option<&'static str>,
+    pub commands: &'static [&'static str],
+    pub expect: &'static [&'static str],
 }
 
-pub fn cases() -> Vec<GdbCase> {
-    vec![
-        GdbCase {
-            name: "gdb-attach-running-kernel",
-            machine: "virt,gic-version=2",
-            halted: false,
-            bootargs: "run=\"slab create gdbprobe 200; slab alloc gdbprobe 3; cpu off 2\"",
-            ready: Some("cpu off 2: done in"),
-            commands: &["info threads", "kcpus", "kslabinfo", "kdmesg", "khotplug"],
-            expect: &[
-                "hotslab: 4 vCPU(s) as GDB threads 1-4; symbols at offset 0x0",
-                "Thread 1.4 (CPU#3",
-                "  0  0x0          psci         online            yes     1",
-                "  2  0x2          psci         offline           no      3",
-                "  3  0x3          psci         online            yes     4",
-                "gdbprobe                     200",
-                "kmalloc-64",
-                "cpu0: hotslab 0.1.0 on linux,dummy-virt",
-                "slab create gdbprobe",
-                "readers:   0 inside",
-                "writer:    none",
-            ],
-        },
-        GdbCase {
-            name: "gdb-halted-start-secondary-entry",
-            machine: "virt,gic-version=2",
-            halted: true,
-            // One secondary at boot: the others, started at once with it, could reach the
-            // breakpoint first.
-            bootargs: "maxcpus=2",
-            ready: None,
-            commands: &[
-                "kcpus",
-                "kdmesg",
-                "hbreak secondary_entry",
-                "continue",
-                "kcpus",
-            ],
-            expect: &[
-                "kcpus: the kernel is too early in boot",
-                "kdmesg: the kernel is too early in boot",
-                // (Where the linker puts it among the entry code varies from build to build.)
-                "Thread 2 hit Breakpoint 1, 0x00000000400",
-                " in secondary_entry ()",
-                "  1  0x1          psci         booting",
-            ],
-        },
-        GdbCase {
-            // What the README walks a new user through: from the first instruction at EL2,
-            // a step into the entry code, through the drop to EL1, to Rust with the MMU on,
-            // then running, stopped with Ctrl-C (SIGINT to gdb), and the kernel commands.
-            name: "gdb-step-from-entry-into-rust-then-interrupt",
-            machine: "virt,gic-version=2,virtualization=on",
-            halted: true,
-            bootargs: "run=\"slab create stepprobe 100\"",
-            ready: None,
-            commands: &[
-                "hbreak *0x40080000",
-                "continue",
-                "stepi",
-                "print/x $cpsr & 0xc",
-                "print/x $SCTLR & 1",
-                "hbreak cpu_early_setup",
-                "continue",
-                "print/x $cpsr & 0xc",
-                "hbreak hotslab::boot::kernel_main",
-                "continue",
-                "print/x $SCTLR & 1",
-                "backtrace",
-                "delete",
-                "python import os, signal, threading; \
-                 threading.Timer(3, os.kill, (os.getpid(), signal.SIGINT)).start()",
-                "continue",
-                "kcpus",
-                "kslabinfo",
-                "kdmesg",
-                "khotplug",
-            ],
-            expect: &[
-                "Thread 1 hit Breakpoint 1, 0x0000000040080000 in _start ()",
-                "in primary_entry ()",
-                // CurrentEL 2 at entry, with the MMU off.
-                "$1 = 0x8",
-                "$2 = 0x0",
-                "Thread 1 hit Breakpoint 2, 0x",
-                "in cpu_early_setup ()",
-                // After the eret: EL1.
-                "$3 = 0x4",
-                "Thread 1 hit Breakpoint 3, hotslab::boot::kernel_main (",
-                // In Rust, with the MMU on; the backtrace ends cleanly at the entry code.
-                "$4 = 0x1",
-                "in hotslab::arch::aarch64::boot::boot_primary (",
-                "in primary_entry ()\n",
-                "received signal SIGINT, Interrupt.",
-                "  1  0x1          psci         online            yes     2",
-                "stepprobe                    100",
-                "cpu0: entered at EL2, now EL1",
-                "writer:    none",
-            ],
-        },
-    ]
-}
+/// Every gdb case runs on four CPUs.
+pub const SMP: u32 = 4;
 
 /// A TCP port nobody listens on now.
 fn free_port() -> std::io::Result<u16> {
@@ -148,6 +49,7 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> bool {
     false
 }
 
+/// Runs `case` against `image` with `elf`'s symbols; `Err` says what was wrong.
 pub fn run(
     case: &GdbCase,
     image: &Path,
@@ -157,16 +59,23 @@ pub fn run(
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let console = std::env::temp_dir().join(format!("ktest-gdb-{port}.log"));
     let mut qemu = Command::new("qemu-system-aarch64");
-    qemu.args(["-M", case.machine, "-cpu", "cortex-a72", "-smp", "4"])
-        .args(["-m", "512M", "-display", "none", "-nic", "none"])
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .arg("-kernel")
-        .arg(image)
-        .args(["-append", case.bootargs])
-        .args(["-gdb", &format!("tcp:127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    qemu.args([
+        "-M",
+        case.machine,
+        "-cpu",
+        "cortex-a72",
+        "-smp",
+        &SMP.to_string(),
+    ])
+    .args(["-m", "512M", "-display", "none", "-nic", "none"])
+    .arg("-serial")
+    .arg(format!("file:{}", console.display()))
+    .arg("-kernel")
+    .arg(image)
+    .args(["-append", case.bootargs])
+    .args(["-gdb", &format!("tcp:127.0.0.1:{port}")])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     if case.halted {
         qemu.arg("-S");
     }

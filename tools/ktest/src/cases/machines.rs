@@ -3,14 +3,14 @@
 //! bcm2837-rpi-3-b.dtb (no GIC: one CPU), and QEMU's virt tree with the CPUs' enable
 //! methods taken out. Each reaches the shell, and `cpus` says why CPUs stay off.
 
-use super::Case;
+use crate::case::Case;
 
-pub fn cases(base: &Case) -> Vec<Case> {
+pub fn cases(base: Case) -> Vec<Case> {
     vec![
         Case {
-            // QEMU's own tree for the board: a PL011, a GICv3, PSCI over SMC, entered at
-            // EL2; its USB node has `snps,quirk-frame-length-adjustment` (34 characters).
             name: "versal-virt-own-tree",
+            about: "QEMU's own tree for the board: a PL011, a GICv3, PSCI over SMC, entered at \
+                    EL2; its USB node has `snps,quirk-frame-length-adjustment` (34 characters).",
             machine: "xlnx-versal-virt",
             // The board counts its Cortex-R5s too: it wants at least 4; two are A72s.
             smp: 4,
@@ -29,12 +29,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "hotslab> poweroff",
             ],
             forbid: &["Oops:", "malformed"],
-            ..*base
+            ..base
         },
         Case {
-            // Linux's tree for a Raspberry Pi 3 on QEMU's board: both UARTs, spin-table
-            // CPUs, but the BCM2836 interrupt controller rather than a GIC.
             name: "rpi3b-linux-tree-without-gic",
+            about: "Linux's tree for a Raspberry Pi 3 on QEMU's board: both UARTs, spin-table \
+                    CPUs, but the BCM2836 interrupt controller rather than a GIC.",
             machine: "raspi3b",
             dtb: Some("linux/broadcom/bcm2837-rpi-3-b.dtb"),
             bootargs: "run=\"cpus; cpu on 1; cpu on 0; mem; poweroff\"",
@@ -47,10 +47,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "cpu: cpu0 is online",
                 "hotslab> poweroff",
             ],
-            ..*base
+            ..base
         },
         Case {
             name: "virt-cpus-without-enable-method",
+            about: "QEMU's virt tree with the enable methods taken out: the shell runs on the \
+                    boot CPU, and `cpus` says why the others stay off.",
             dtb: Some("qemu-virt-no-enable-method.dtb"),
             bootargs: "run=\"cpus; cpu on 2; ipi 1; poweroff\"",
             expect: &[
@@ -62,7 +64,7 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "ipi: cpu 1 offline",
                 "hotslab> poweroff",
             ],
-            ..*base
+            ..base
         },
     ]
 }

@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use super::{Case, free_pages_unchanged};
+use crate::case::{Board, Case};
+use crate::checks::free_pages_unchanged;
 
 /// Each injected timeout costs 5 s of the kernel's patience.
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -60,10 +61,18 @@ fn death_taken_late_consistent(output: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn cases(base: &Case) -> Vec<Case> {
+pub fn cases(base: Case) -> Vec<Case> {
+    let faulty = Case {
+        forbid: &["Oops:", "BROKEN"],
+        timeout: TIMEOUT,
+        ..base
+    };
     vec![
         Case {
             name: "fault-psci-cpu-on-errors",
+            about: "Each PSCI CPU_ON error injected (denied, already on, invalid parameters): \
+                    reported by name, the CPU rolled back, nothing leaked, the CPU brought up \
+                    after.",
             bootargs: "fault=cpu_on_denied@2 run=\"slab check; cpu on 2; cpu off 2; mem; \
                        fault cpu_on_already_on 2; cpu on 2; slab check; mem; \
                        fault cpu_on_invalid 2; cpu on 2; slab check; mem; \
@@ -81,12 +90,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "slab check: every cache has an array for every CPU",
             ],
             check: Some(free_pages_unchanged),
-            forbid: &["Oops:", "BROKEN"],
-            timeout: TIMEOUT,
-            ..*base
+            ..faulty
         },
         Case {
             name: "fault-cpu-never-arrives",
+            about: "A CPU that never reaches the kernel: the controller gives up after 5 s, \
+                    turns it off again, frees its stack, and it comes up when tried again.",
             bootargs: "fault=no_arrival@3 run=\"slab check; cpu on 3; cpu off 3; mem; \
                        fault no_arrival 3; cpu on 3; slab check; mem; cpu on 3; hotplug 2; \
                        cpu off 3; mem; slab check; poweroff\"",
@@ -99,12 +108,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "slab check: every cache has an array for every CPU",
             ],
             check: Some(free_pages_unchanged),
-            forbid: &["Oops:", "BROKEN"],
-            timeout: TIMEOUT,
-            ..*base
+            ..faulty
         },
         Case {
             name: "fault-cpu-never-dies-or-is-unconfirmed",
+            about: "A CPU that never starts dying stays online and answers calls; one whose \
+                    death is never confirmed is marked dying until it is found off.",
             bootargs: "run=\"cpu off 2; mem; cpu on 2; fault no_death 1; cpu off 1; cpus; \
                        slab check; ipi 1; fault death_unconfirmed 2; cpu off 2; cpus; \
                        slab check; cpu on 2; cpu off 2; mem; cpu on 2; hotplug 2; slab check; \
@@ -122,15 +131,13 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "slab check: every cache has an array for every CPU",
             ],
             check: Some(free_pages_unchanged),
-            forbid: &["Oops:", "BROKEN"],
-            timeout: TIMEOUT,
-            ..*base
+            ..faulty
         },
         Case {
-            // DOWN_PREPARE refused by the last callback, then a CPU that never takes its
-            // death request: both run DOWN_FAILED for the callbacks that prepared, so the
-            // CPU, still online, takes jobs again (work's DOWN_PREPARE had stopped them).
             name: "fault-down-failed-undoes-down-prepare",
+            about: "DOWN_PREPARE refused by the last callback, then a CPU that never takes its \
+                    death request: both run DOWN_FAILED for the callbacks that prepared, so the \
+                    CPU, still online, takes jobs again (work's DOWN_PREPARE had stopped them).",
             bootargs: "run=\"fault down_prepare_refused 2; cpu off 2; cpus; stress fpsimd 2; \
                        fault no_death 1; cpu off 1; stress fpsimd 2; hotplug 2; slab check; \
                        poweroff\"",
@@ -146,27 +153,26 @@ pub fn cases(base: &Case) -> Vec<Case> {
             ],
             check: Some(fpsimd_twice_on_every_cpu),
             forbid: &["Oops:", "BROKEN", "going down"],
-            timeout: TIMEOUT,
-            ..*base
+            ..faulty
         },
         Case {
             name: "fault-death-taken-late-one-side-wins",
+            about: "A CPU takes its death request just as the controller gives up: in each of \
+                    three rounds exactly one side wins, and the CPU is where the winner says.",
             bootargs: const_format_rounds(),
             expect: &[
                 "cpu2: fault injected: death_taken_late",
                 "RESULT hotplug PASS",
             ],
             check: Some(death_taken_late_consistent),
-            forbid: &["Oops:", "BROKEN"],
-            timeout: TIMEOUT,
-            ..*base
+            ..faulty
         },
         Case {
-            // The same on the spin-table method: a late CPU parks itself, an unconfirmed
-            // one is found parked when asked again.
             name: "rpi4-fault-spin-table",
-            machine: "raspi4b",
-            dtb: Some("rpi4.dtb"),
+            about: "The arrival and death faults on the spin-table method: a late CPU parks itself, an unconfirmed \
+                    one is found parked when asked again.",
+            machine: Board::RPI4.machine,
+            dtb: Board::RPI4.dtb,
             bootargs: "fault=no_arrival@3 run=\"cpu on 3; fault death_unconfirmed 2; \
                        cpu off 2; cpu on 2; fault no_death 1; cpu off 1; hotplug 2; \
                        slab check; poweroff\"",
@@ -179,9 +185,7 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "RESULT hotplug PASS cycles=2 ops=12 cpus=3",
                 "slab check: every cache has an array for every CPU",
             ],
-            forbid: &["Oops:", "BROKEN"],
-            timeout: TIMEOUT,
-            ..*base
+            ..faulty
         },
     ]
 }

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::Case;
+use crate::case::Case;
 
 /// Where an unedited tree is loaded, the stub that enters the kernel with x0 pointing at
 /// it, and where QEMU loads the Image (RAM base plus the header's text_offset). All clear
@@ -66,13 +66,14 @@ fn unedited_dtb(name: &str) -> &'static [&'static str] {
 /// How long a case may take: a stop must come within seconds, and so must a short script.
 const QUICK: Duration = Duration::from_secs(20);
 
-pub fn cases(base: &Case) -> Vec<Case> {
+pub fn cases(base: Case) -> Vec<Case> {
     let shell = "run=\"dt; cpus; cpu on 1; ipi 1; hotplug 1; mem; poweroff\"";
     vec![
         Case {
-            // The CPUs say psci, but nothing says how to call it: they cannot be started,
-            // and the kernel says so; it runs on the boot CPU and powers off by semihosting.
             name: "bad-dtb-no-psci",
+            about: "The CPUs say psci, but nothing says how to call it: they cannot be started, \
+                    and the kernel says so; it runs on the boot CPU and powers off by \
+                    semihosting.",
             qemu_args: unedited_dtb("qemu-virt-no-psci.dtb"),
             expect: &[
                 "device tree: /psci: 4 CPU(s) say enable-method psci, but there is no usable \
@@ -87,11 +88,11 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "hotslab> poweroff",
             ],
             timeout: QUICK,
-            ..*base
+            ..base
         },
         Case {
-            // Nothing to run in: said on the UART the tree names, then a stop.
             name: "bad-dtb-no-memory",
+            about: "Nothing to run in: said on the UART the tree names, then a stop.",
             qemu_args: unedited_dtb("qemu-virt-no-memory.dtb"),
             expect: &[
                 "hotslab: cannot boot: device tree at 0x50000000: device tree has no usable \
@@ -100,21 +101,22 @@ pub fn cases(base: &Case) -> Vec<Case> {
             forbid: &["Oops:", "hotslab>"],
             exit_code: 1,
             timeout: QUICK,
-            ..*base
+            ..base
         },
         Case {
-            // The same without semihosting, as on a board: the message must come from
-            // the UART (the stop is then a halt, so the run ends once it is seen).
             name: "bad-dtb-no-memory-said-on-the-uart",
+            about: "No memory, without semihosting, as on a board: the message must come from the \
+                    UART (the stop is then a halt, so the run ends once it is seen).",
             qemu_args: unedited_dtb("qemu-virt-no-memory.dtb"),
             semihosting: false,
             until: Some(("device tree has no usable /memory node", 1)),
             forbid: &["Oops:", "hotslab>"],
             timeout: QUICK,
-            ..*base
+            ..base
         },
         Case {
             name: "bad-dtb-no-cpus",
+            about: "A tree without /cpus: said, and the kernel runs on the boot CPU alone.",
             dtb: Some("qemu-virt-no-cpus.dtb"),
             bootargs: shell,
             expect: &[
@@ -125,12 +127,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "hotslab> poweroff",
             ],
             timeout: QUICK,
-            ..*base
+            ..base
         },
         Case {
-            // stdout-path and the serial0 alias name a UART that is not there, and no other
-            // is: said over semihosting, then a stop.
             name: "bad-dtb-no-uart",
+            about: "stdout-path and the serial0 alias name a UART that is not there, and no \
+                    other is: said over semihosting, then a stop.",
             dtb: Some("qemu-virt-no-uart.dtb"),
             bootargs: shell,
             expect: &[
@@ -140,12 +142,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
             forbid: &["Oops:", "hotslab>"],
             exit_code: 1,
             timeout: QUICK,
-            ..*base
+            ..base
         },
         Case {
-            // A GIC the kernel has no driver for: no interrupts, so no other CPU, no
-            // cross-calls; the shell still runs on the boot CPU and says why not.
             name: "bad-dtb-unknown-gic",
+            about: "A GIC the kernel has no driver for: no interrupts, so no other CPU, no \
+                    cross-calls; the shell still runs on the boot CPU and says why not.",
             dtb: Some("qemu-virt-unknown-gic.dtb"),
             bootargs: shell,
             expect: &[
@@ -157,11 +159,11 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "hotslab> poweroff",
             ],
             timeout: QUICK,
-            ..*base
+            ..base
         },
         Case {
-            // stdout-path leads nowhere: reported, and the first UART is the console.
             name: "bad-dtb-dangling-stdout-path",
+            about: "stdout-path leads nowhere: reported, and the first UART is the console.",
             dtb: Some("qemu-virt-dangling-stdout-path.dtb"),
             bootargs: "run=\"dt; cpus; poweroff\"",
             expect: &[
@@ -173,12 +175,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "hotslab> poweroff",
             ],
             timeout: QUICK,
-            ..*base
+            ..base
         },
         Case {
-            // QEMU's tree for 72 CPUs: the kernel takes the first 64, says so, and runs
-            // them; the last of them goes off and on again.
             name: "bad-dtb-72-cpus-beyond-the-limit",
+            about: "QEMU's tree for 72 CPUs: the kernel takes the first 64, says so, and runs \
+                    them; the last of them goes off and on again.",
             machine: "virt,gic-version=3",
             smp: 72,
             bootargs: "run=\"cpu off 63; cpu on 63; poweroff\"",
@@ -192,7 +194,7 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "hotslab> poweroff",
             ],
             timeout: QUICK,
-            ..*base
+            ..base
         },
     ]
 }

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use super::{Case, free_pages_unchanged};
+use crate::case::Case;
+use crate::checks::free_pages_unchanged;
 
 /// Every misuse on the default scratch cache.
 macro_rules! misuses {
@@ -15,14 +16,14 @@ macro_rules! misuses {
     };
 }
 
-pub fn cases(base: &Case) -> Vec<Case> {
+pub fn cases(base: Case) -> Vec<Case> {
     vec![
         Case {
-            // The misuses once on a cache of the shell's (the quarantined objects go back
-            // when it is destroyed), then twice on scratch caches, `mem` after each round:
-            // the first round may grow the allocator's own caches, after that nothing may
-            // change.
             name: "slab-debug-misuse",
+            about: "The misuses once on a cache of the shell's (the quarantined objects go back \
+                    when it is destroyed), then twice on scratch caches, `mem` after each \
+                    round: the first round may grow the allocator's own caches, after that \
+                    nothing may change.",
             bootargs: concat!(
                 "slab_debug run=\"slab create inode_cache 192; slab alloc inode_cache 10; ",
                 "slab misuse overrun inode_cache; slab misuse use-after-free inode_cache; ",
@@ -90,12 +91,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "not destroyed",
             ],
             check: Some(misuse_checks),
-            ..*base
+            ..base
         },
         Case {
-            // Without slab_debug the bad frees are still refused, but nothing looks at
-            // the bytes: the overrun and the use after free go unnoticed.
             name: "slab-debug-off-misses",
+            about: "Without slab_debug the bad frees are still refused, but nothing looks at \
+                    the bytes: the overrun and the use after free go unnoticed.",
             bootargs: concat!(
                 "run=\"",
                 misuses!(),
@@ -125,12 +126,12 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "ACCEPTED",
                 "INCONSISTENT",
             ],
-            ..*base
+            ..base
         },
         Case {
-            // The 2004 scenario with every object painted and checked: nothing corrupted,
-            // nothing lost, and the check passes after it.
             name: "slab-debug-stress",
+            about: "The 2004 scenario with every object painted and checked: nothing corrupted, \
+                    nothing lost, and the check passes after it.",
             bootargs: "slab_debug slab.race_window_us=200 run=\"stress slab-hotplug 10; \
                        slab check; poweroff\"",
             expect: &[
@@ -149,7 +150,7 @@ pub fn cases(base: &Case) -> Vec<Case> {
                 "CORRUPTED",
             ],
             timeout: Duration::from_secs(120),
-            ..*base
+            ..base
         },
     ]
 }

@@ -2,7 +2,7 @@
 //! console, `loglevel=N` shows the levels below N, and the log ring keeps every line
 //! whatever the console showed (`dmesg`).
 
-use super::Case;
+use crate::case::Case;
 
 /// What the console showed before the first prompt, and what `dmesg` printed after it.
 fn boot_and_dmesg(output: &str) -> Result<(&str, &str), String> {
@@ -55,23 +55,26 @@ fn loglevel_5_shows_warnings(output: &str) -> Result<(), String> {
     }
 }
 
-pub fn cases(base: &Case) -> Vec<Case> {
+pub fn cases(base: Case) -> Vec<Case> {
     vec![
         Case {
             name: "quiet-console-errors-only-dmesg-all",
+            about: "`quiet`: only errors reach the console, and `dmesg` still has every line.",
             bootargs: "quiet bogus fault=no_arrival@3 run=\"dmesg; poweroff\"",
             expect: &["3 of 4 CPUs online: 0-2", "hotslab> poweroff"],
             forbid: &["Oops:"],
             check: Some(quiet_shows_errors_only),
-            ..*base
+            ..base
         },
         Case {
             name: "loglevel-5-warnings-shown",
+            about: "`loglevel=5`: warnings reach the console, notices and information do not; a \
+                    bad level is refused.",
             bootargs: "loglevel=5 bogus loglevel=16 run=\"dmesg; poweroff\"",
             expect: &["4 of 4 CPUs online: 0-3", "hotslab> poweroff"],
             forbid: &["Oops:"],
             check: Some(loglevel_5_shows_warnings),
-            ..*base
+            ..base
         },
     ]
 }

@@ -1,0 +1,161 @@
+//! What one QEMU case is: the machine, the kernel file, the boot arguments, what the run
+//! must print and must not, and how it must end; the boards cases are generated over; and
+//! the defaults every case starts from.
+
+use std::time::Duration;
+
+/// A check of a run's whole output: `Err` says what is wrong.
+pub type OutputCheck = fn(&str) -> Result<(), String>;
+
+/// How long a run may take unless its case says otherwise.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One boot of the kernel and what it must show.
+#[derive(Clone, Copy)]
+pub struct Case {
+    pub name: &'static str,
+    /// What the case shows, in a sentence: the line of docs/tests.md.
+    pub about: &'static str,
+    pub machine: &'static str,
+    pub cpu: &'static str,
+    pub smp: u32,
+    /// Which file to boot: the Image, a relocated copy of it, or the ELF.
+    pub kernel: Kernel,
+    /// A device tree (build/dts/NAME) instead of QEMU's own. One under `upstream/` or
+    /// `linux/` is fetched from Debian; where that failed, the case is skipped, loudly.
+    pub dtb: Option<&'static str>,
+    /// Whether QEMU services semihosting calls (exit status, poweroff).
+    pub semihosting: bool,
+    /// More QEMU options.
+    pub qemu_args: &'static [&'static str],
+    pub bootargs: &'static str,
+    /// Bytes typed on the serial line after the first prompt.
+    pub typed: &'static [u8],
+    pub expect: &'static [&'static str],
+    pub forbid: &'static [&'static str],
+    pub exit_code: i32,
+    /// Stop QEMU once this text has appeared this many times (exit status not checked).
+    pub until: Option<(&'static str, usize)>,
+    /// How long the run may take before QEMU is killed and the case fails.
+    pub timeout: Duration,
+    /// A further check on the whole output, beyond `expect` and `forbid`.
+    pub check: Option<OutputCheck>,
+}
+
+#[derive(Clone, Copy)]
+pub enum Kernel {
+    Image,
+    /// The Image with its header's text_offset changed, so QEMU loads it 4 MiB higher
+    /// than its link address (as U-Boot's booti moves it).
+    Relocated,
+    Elf,
+}
+
+impl Case {
+    /// The defaults: QEMU's virt with a GICv2 and four Cortex-A72s entered at EL1, the
+    /// Image and QEMU's own tree, semihosting on, no Oops, a clean exit within `TIMEOUT`.
+    pub fn base() -> Case {
+        let board = Board::VIRT_GICV2_4CPUS;
+        Case {
+            name: "",
+            about: "",
+            machine: board.machine,
+            cpu: "cortex-a72",
+            smp: board.smp,
+            kernel: Kernel::Image,
+            dtb: board.dtb,
+            semihosting: true,
+            qemu_args: &[],
+            bootargs: "",
+            typed: b"",
+            expect: &[],
+            forbid: &["Oops:"],
+            exit_code: 0,
+            until: None,
+            timeout: TIMEOUT,
+            check: None,
+        }
+    }
+
+    /// This case on `board`, with `name` (the same case on every board keeps its
+    /// assertions; only where it runs changes).
+    pub fn on(self, board: &Board, name: &'static str) -> Case {
+        Case {
+            name,
+            machine: board.machine,
+            smp: board.smp,
+            dtb: board.dtb,
+            ..self
+        }
+    }
+
+    /// Where the case runs, as docs/tests.md shows it.
+    pub fn board(&self) -> String {
+        board_label(self.machine, self.cpu, self.smp, self.dtb)
+    }
+}
+
+/// A machine as docs/tests.md shows it: `virt GICv3 EL2, 8 CPUs`, `raspi4b, rpi4.dtb`.
+pub fn board_label(machine: &str, cpu: &str, smp: u32, dtb: Option<&str>) -> String {
+    let name = match machine.split_once(',') {
+        Some(("virt", options)) => {
+            let gic = if options.contains("gic-version=3") {
+                "GICv3"
+            } else {
+                "GICv2"
+            };
+            let el = if options.contains("virtualization=on") {
+                "EL2"
+            } else {
+                "EL1"
+            };
+            format!("virt {gic} {el}")
+        }
+        _ => machine.to_string(),
+    };
+    let cpus = if machine.starts_with("raspi") {
+        String::new()
+    } else if cpu == "cortex-a72" {
+        format!(", {smp} CPUs")
+    } else {
+        format!(", {smp} × {cpu}")
+    };
+    let tree = dtb.map(|dtb| format!(", {dtb}")).unwrap_or_default();
+    format!("{name}{cpus}{tree}")
+}
+
+/// A machine a case can be generated for.
+pub struct Board {
+    /// The part of a generated case's name that says where it ran.
+    pub label: &'static str,
+    pub machine: &'static str,
+    pub smp: u32,
+    pub dtb: Option<&'static str>,
+}
+
+impl Board {
+    /// virt with a GICv2 and four CPUs entered at EL1.
+    pub const VIRT_GICV2_4CPUS: Board = Board {
+        label: "gicv2-4cpus",
+        machine: "virt,gic-version=2",
+        smp: 4,
+        dtb: None,
+    };
+    /// virt with a GICv3 and eight CPUs entered at EL2.
+    pub const VIRT_GICV3_8CPUS: Board = Board {
+        label: "gicv3-8cpus",
+        machine: "virt,gic-version=3,virtualization=on",
+        smp: 8,
+        dtb: None,
+    };
+    /// QEMU's Raspberry Pi 4 (four A72s entered at EL2, spin-table secondaries) with the
+    /// project's own tree.
+    pub const RPI4: Board = Board {
+        label: "rpi4",
+        machine: "raspi4b",
+        smp: 4,
+        dtb: Some("rpi4.dtb"),
+    };
+    /// The two virt boards the stress runs are generated for.
+    pub const VIRT: [Board; 2] = [Board::VIRT_GICV2_4CPUS, Board::VIRT_GICV3_8CPUS];
+}

@@ -1,0 +1,73 @@
+//! Crashes reported: an Oops for a data abort and an undefined instruction, a Rust panic on
+//! the boot CPU and on a secondary, each with registers, a call trace and symbols, and the
+//! machine powered off as `panic=poweroff` says.
+
+use crate::case::Case;
+
+pub fn cases(base: Case) -> Vec<Case> {
+    vec![
+        Case {
+            name: "oops-null-dereference",
+            about: "A null dereference: an Oops with the fault decoded, ESR, registers and a \
+                    call trace, symbolised to the function and its inlined caller.",
+            bootargs: "panic=poweroff run=\"crash null\"",
+            expect: &[
+                "Oops: cpu0: synchronous exception from EL1: data abort (translation fault, level 3, read) at 0x0",
+                "ESR 0x96000007",
+                "Call trace:",
+                "  #0  0x",
+                // tools/symbolize names the faulting function and its inlined caller.
+                "Symbolised from ",
+                "in hotslab::arch::aarch64::exceptions::provoke at src/arch/aarch64/exceptions.rs:",
+                "inlined into hotslab::console::shell::commands::machine::crash at src/console/shell/commands/machine.rs:",
+                "powering off (panic=poweroff)",
+            ],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "oops-undefined-instruction",
+            about: "An undefined instruction: an Oops that says so, with the frame and stack \
+                    pointers.",
+            bootargs: "panic=poweroff run=\"crash undefined\"",
+            expect: &[
+                "Oops: cpu0: synchronous exception from EL1: unknown reason (undefined instruction)",
+                " fp  0x",
+                "  sp  0x",
+            ],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "rust-panic",
+            about: "A Rust panic: the message, the file and line, and a symbolised call trace.",
+            bootargs: "panic=poweroff run=\"crash panic\"",
+            expect: &[
+                "Oops: cpu0: panic at src/console/shell/commands/machine.rs:",
+                "the crash command asked for a panic",
+                "Call trace:",
+                "in core::panicking::panic_fmt at library/core/src/panicking.rs:",
+                "in hotslab::console::shell::commands::machine::crash at src/console/shell/commands/machine.rs:",
+            ],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "rust-panic-on-a-secondary-cpu",
+            about: "A panic on a secondary CPU: the backtrace walks that CPU's own stack.",
+            bootargs: "panic=poweroff run=\"cpu off 0; crash panic\"",
+            expect: &[
+                "Oops: cpu1: panic at src/console/shell/commands/machine.rs:",
+                "Call trace:",
+                "  #1  0x",
+                "in hotslab::console::shell::commands::machine::crash at src/console/shell/commands/machine.rs:",
+            ],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+    ]
+}

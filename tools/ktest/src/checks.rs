@@ -1,0 +1,151 @@
+//! Checks of a run's whole output that more than one case uses: reading a `RESULT` line's
+//! fields, the free page count that must not change, both 2004 races caught by every
+//! unprotected run, and a `bench` run's numbers sane.
+
+/// The value of `key=` in a RESULT line.
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// The first line that starts with `tag`.
+pub fn line_starting<'a>(output: &'a str, tag: &str) -> Result<&'a str, String> {
+    output
+        .lines()
+        .find(|l| l.starts_with(tag))
+        .ok_or(format!("no {tag:?} line"))
+}
+
+/// A `RESULT` line said PASS and its counts say the run did something and lost nothing:
+/// each of `positive` above zero, each of `zero` exactly zero.
+pub fn passed_with_counts(
+    output: &str,
+    test: &str,
+    positive: &[&str],
+    zero: &[&str],
+) -> Result<(), String> {
+    let line = line_starting(output, &format!("RESULT {test} "))?;
+    let count = |key: &&str| field(line, key).and_then(|v| v.parse::<i64>().ok());
+    let ok = line.starts_with(&format!("RESULT {test} PASS"))
+        && positive.iter().all(|key| count(key).is_some_and(|n| n > 0))
+        && zero.iter().all(|key| count(key) == Some(0));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{test} failed, did nothing or lost something: {line}"
+        ))
+    }
+}
+
+/// The `free` counts of every `mem` in the output must be equal: what a run of hotplug
+/// cycles allocated (stacks, tables) it must have given back.
+pub fn free_pages_unchanged(output: &str) -> Result<(), String> {
+    let free: Vec<&str> = output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("free "))
+        .map(|rest| rest.split_whitespace().next().unwrap_or(""))
+        .collect();
+    match free.as_slice() {
+        [first, rest @ ..] if !rest.is_empty() && rest.iter().all(|f| f == first) => Ok(()),
+        [_, _, ..] => Err(format!("free pages changed: {}", free.join(" -> "))),
+        _ => Err("expected at least two `mem` reports".into()),
+    }
+}
+
+/// Every unprotected stress run caught both races, named, and lost nothing doing so.
+pub fn both_races_caught(output: &str) -> Result<(), String> {
+    let runs: Vec<&str> = output
+        .lines()
+        .filter(|l| l.starts_with("RESULT stress-slab-hotplug") && l.contains("lock=off"))
+        .collect();
+    if runs.is_empty() {
+        return Err("no stress run with lock=off".into());
+    }
+    for run in runs {
+        let count = |key| field(run, key).and_then(|v| v.parse::<i64>().ok());
+        let ok = count("race1").is_some_and(|n| n > 0)
+            && count("race2").is_some_and(|n| n > 0)
+            && count("pages_leaked") == Some(0)
+            && count("objects_leaked") == Some(0);
+        if !ok {
+            return Err(format!("a run without both races or with a leak: {run}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every part of `bench` passed with sane numbers: each value positive (the timer moved),
+/// minimums no bigger than their medians and medians no bigger than their p99, every boot
+/// phase named, and nothing left allocated: free pages the same after a second run as
+/// after the first (which may grow the slab's own descriptor caches).
+pub fn bench_numbers_sane(output: &str) -> Result<(), String> {
+    const PARTS: [&str; 6] = ["boot", "hotplug", "slab", "lock", "ipi", "cache"];
+    for part in PARTS {
+        let tag = format!("RESULT bench-{part} PASS ");
+        let line = line_starting(output, &tag)?;
+        let mut keys = 0;
+        for (key, value) in line[tag.len()..]
+            .split_whitespace()
+            .filter_map(|w| w.split_once('='))
+        {
+            let number: f64 = value
+                .parse()
+                .map_err(|_| format!("{part}: {key}={value} is not a number"))?;
+            if number <= 0.0 {
+                return Err(format!("{part}: {key}={value} is not positive"));
+            }
+            if let Some((median_key, above)) = paired_median(key) {
+                let median = field(line, &median_key)
+                    .and_then(|m| m.parse::<f64>().ok())
+                    .ok_or(format!("{part}: {key} without {median_key}"))?;
+                if above && median > number {
+                    return Err(format!("{part}: median {median} above p99 {number}"));
+                }
+                if !above && number > median {
+                    return Err(format!("{part}: minimum {number} above median {median}"));
+                }
+            }
+            keys += 1;
+        }
+        if keys < 1 {
+            return Err(format!("{part}: no numbers in {line:?}"));
+        }
+    }
+    boot_phases_present(output)?;
+    free_pages_unchanged(output)
+}
+
+/// `x_p99_us` and `x_min_us` go with the median `x_us` (and `_ns` alike): the median's key,
+/// and whether `key` must be at or above it (a p99) rather than at or below (a minimum).
+fn paired_median(key: &str) -> Option<(String, bool)> {
+    ["_us", "_ns"].iter().find_map(|unit| {
+        ["_p99", "_min"].iter().find_map(|which| {
+            let stem = key.strip_suffix(&format!("{which}{unit}"))?;
+            Some((format!("{stem}{unit}"), *which == "_p99"))
+        })
+    })
+}
+
+/// `bench boot` names each of its phases. (They are consecutive stretches between stamps,
+/// so they add up to the boot by construction; whether the stamps are in order, which is
+/// what could be wrong, the kernel checks itself and says FAIL.)
+fn boot_phases_present(output: &str) -> Result<(), String> {
+    const PHASES: [&str; 7] = [
+        "loader",
+        "device_tree",
+        "mmu",
+        "memory",
+        "log",
+        "cpus",
+        "shell",
+    ];
+    let line = line_starting(output, "RESULT bench-boot PASS ")?;
+    match PHASES
+        .iter()
+        .find(|phase| field(line, &format!("{phase}_ms")).is_none())
+    {
+        Some(missing) => Err(format!("boot: no {missing}_ms in {line:?}")),
+        None => Ok(()),
+    }
+}
