@@ -6,8 +6,10 @@
 
 use core::fmt;
 
+use num_enum::TryFromPrimitive;
+
 /// How important a log line is; lower is more important.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, TryFromPrimitive)]
 #[repr(u8)]
 pub enum Level {
     Emerg = 0,
@@ -30,25 +32,6 @@ impl Level {
     /// Whether a line of this level reaches a console at `console_loglevel`.
     pub fn shown_at(self, console_loglevel: u8) -> bool {
         (self as u8) < console_loglevel
-    }
-}
-
-impl TryFrom<u8> for Level {
-    type Error = u8;
-    fn try_from(v: u8) -> Result<Self, u8> {
-        [
-            Level::Emerg,
-            Level::Alert,
-            Level::Crit,
-            Level::Err,
-            Level::Warning,
-            Level::Notice,
-            Level::Info,
-            Level::Debug,
-        ]
-        .into_iter()
-        .find(|l| *l as u8 == v)
-        .ok_or(v)
     }
 }
 
@@ -80,8 +63,8 @@ mod tests {
         assert!(!Level::Emerg.shown_at(0), "loglevel=0 silences the console");
         assert!(Level::Debug.shown_at(CONSOLE_LOGLEVEL_DEBUG));
         for v in 0..8 {
-            assert_eq!(Level::try_from(v).map(|l| l as u8), Ok(v));
+            assert_eq!(Level::try_from(v).ok().map(|l| l as u8), Some(v));
         }
-        assert_eq!(Level::try_from(8), Err(8));
+        assert_eq!(Level::try_from(8).map_err(|e| e.number), Err(8));
     }
 }

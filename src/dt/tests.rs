@@ -34,13 +34,7 @@ fn qemu_virt_gicv2() {
         })
     );
     assert_eq!(p.psci, Some(PsciMethod::Hvc));
-    assert_eq!(
-        p.timer,
-        Some(Timer {
-            phys_irq: 30,
-            virt_irq: 27
-        })
-    );
+    assert_eq!(p.timer, Some(ARCH_TIMER));
     let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr).collect();
     assert_eq!(mpidrs, vec![0, 1, 2, 3]);
     assert!(p.cpus.iter().all(|c| c.enable_method == EnableMethod::Psci));
@@ -224,6 +218,13 @@ fn every_single_byte_corruption_is_an_error_or_a_platform() {
     }
 }
 
+/// The architected timer's interrupts in every tree here: the EL1 physical timer's PPI
+/// 14 and the virtual timer's PPI 11, as GIC interrupt IDs.
+const ARCH_TIMER: Timer = Timer {
+    phys_irq: 30,
+    virt_irq: 27,
+};
+
 /// The BCM2711's GIC-400, at the addresses /soc `ranges` translate its registers to.
 fn raspberry_pi_4_gic() -> Gic {
     Gic::V2 {
@@ -246,13 +247,7 @@ fn assert_is_a_raspberry_pi_4(p: &Platform<'_>) {
             .collect::<Vec<_>>()
     );
     assert_eq!(p.gic, Some(raspberry_pi_4_gic()));
-    assert_eq!(
-        p.timer,
-        Some(Timer {
-            phys_irq: 30,
-            virt_irq: 27
-        })
-    );
+    assert_eq!(p.timer, Some(ARCH_TIMER));
     assert_eq!(p.psci, None);
     assert_eq!(p.watchdog.map(|w| w.base), Some(0xfe10_0000));
     let uarts: Vec<(UartKind, u64)> = p.uarts.iter().map(|u| (u.kind, u.region.base)).collect();
@@ -502,13 +497,7 @@ fn interrupts_extended_and_four_cell_specifiers_are_decoded() {
         );
     });
     let p = Platform::parse(&b, 0).unwrap();
-    assert_eq!(
-        p.timer,
-        Some(Timer {
-            phys_irq: 30,
-            virt_irq: 27
-        })
-    );
+    assert_eq!(p.timer, Some(ARCH_TIMER));
 
     let b = virt_with(|root| {
         root.child_or_new("intc@8000000")
@@ -521,13 +510,7 @@ fn interrupts_extended_and_four_cell_specifiers_are_decoded() {
             .set_cells("interrupts", &[0, 1, 4, 0]);
     });
     let p = Platform::parse(&b, 0).unwrap();
-    assert_eq!(
-        p.timer,
-        Some(Timer {
-            phys_irq: 30,
-            virt_irq: 27
-        })
-    );
+    assert_eq!(p.timer, Some(ARCH_TIMER));
     assert_eq!(p.console.unwrap().irq, Some(33));
 }
 

@@ -12,6 +12,8 @@
 
 use core::fmt;
 
+use num_enum::TryFromPrimitive;
+
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,7 +21,7 @@ use loom::sync::atomic::{AtomicU64, Ordering};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a request stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, TryFromPrimitive)]
 #[repr(u8)]
 pub enum Stage {
     /// No request yet.
@@ -30,21 +32,6 @@ pub enum Stage {
     Taken = 2,
     /// The controller gave up on it first: the CPU must not act on it.
     Withdrawn = 3,
-}
-
-impl TryFrom<u8> for Stage {
-    type Error = u8;
-    fn try_from(v: u8) -> Result<Self, u8> {
-        [
-            Stage::Idle,
-            Stage::Requested,
-            Stage::Taken,
-            Stage::Withdrawn,
-        ]
-        .into_iter()
-        .find(|s| *s as u8 == v)
-        .ok_or(v)
-    }
 }
 
 impl fmt::Display for Stage {
@@ -109,8 +96,9 @@ impl Handshake {
     /// corruption, a broken invariant.
     pub fn read(&self) -> (Request, Stage) {
         let w = self.word.load(Ordering::Acquire);
-        let stage = Stage::try_from(w as u8)
-            .unwrap_or_else(|bad| panic!("handshake word {w:#x}: {bad:#x} is not a stage"));
+        let stage = Stage::try_from(w as u8).unwrap_or_else(|bad| {
+            panic!("handshake word {w:#x}: {:#x} is not a stage", bad.number)
+        });
         (Request(w >> STAGE_BITS), stage)
     }
 
@@ -193,9 +181,9 @@ mod tests {
             Stage::Taken,
             Stage::Withdrawn,
         ] {
-            assert_eq!(Stage::try_from(s as u8), Ok(s));
+            assert_eq!(Stage::try_from(s as u8).ok(), Some(s));
         }
-        assert_eq!(Stage::try_from(4), Err(4));
+        assert_eq!(Stage::try_from(4).map_err(|e| e.number), Err(4));
         let h = Handshake::new();
         h.word.store(0x1_07, Ordering::Relaxed);
         let garbage = std::panic::catch_unwind(|| h.read());

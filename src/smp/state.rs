@@ -4,12 +4,14 @@
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
+use num_enum::TryFromPrimitive;
+
 use super::cpumask::{AtomicCpuMask, CpuMask};
 use super::handshake::Handshake;
 use crate::MAX_CPUS;
 
 /// Where a CPU is in the hotplug state machine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, TryFromPrimitive)]
 #[repr(u8)]
 pub enum HotplugState {
     Offline = 0,
@@ -19,28 +21,6 @@ pub enum HotplugState {
     DownPrepare,
     Dying,
     Dead,
-}
-
-impl HotplugState {
-    const ALL: [HotplugState; 7] = [
-        HotplugState::Offline,
-        HotplugState::UpPrepare,
-        HotplugState::Booting,
-        HotplugState::Online,
-        HotplugState::DownPrepare,
-        HotplugState::Dying,
-        HotplugState::Dead,
-    ];
-}
-
-impl TryFrom<u8> for HotplugState {
-    type Error = u8;
-    fn try_from(v: u8) -> Result<Self, u8> {
-        HotplugState::ALL
-            .into_iter()
-            .find(|s| *s as u8 == v)
-            .ok_or(v)
-    }
 }
 
 impl fmt::Display for HotplugState {
@@ -103,8 +83,12 @@ impl CpuSlot {
     /// Where the CPU stands. A value that names no state is memory corruption.
     pub fn state(&self) -> HotplugState {
         let v = self.state.load(Ordering::Acquire);
-        HotplugState::try_from(v)
-            .unwrap_or_else(|bad| panic!("a CPU's hotplug state reads {bad}, which is no state"))
+        HotplugState::try_from(v).unwrap_or_else(|bad| {
+            panic!(
+                "a CPU's hotplug state reads {}, which is no state",
+                bad.number
+            )
+        })
     }
 
     pub fn set_state(&self, state: HotplugState) {
@@ -113,7 +97,7 @@ impl CpuSlot {
 }
 
 /// Why a possible CPU is not present: what keeps it from ever coming online.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, TryFromPrimitive)]
 #[repr(u8)]
 pub enum Absence {
     /// The device tree gives it no `enable-method`.
@@ -126,23 +110,6 @@ pub enum Absence {
     UnknownMethod,
     /// No interrupt controller the kernel drives: it could be started but never called.
     NoInterruptController,
-}
-
-impl Absence {
-    const ALL: [Absence; 5] = [
-        Absence::NoEnableMethod,
-        Absence::PsciWithoutNode,
-        Absence::SpinTableWithoutAddress,
-        Absence::UnknownMethod,
-        Absence::NoInterruptController,
-    ];
-}
-
-impl TryFrom<u8> for Absence {
-    type Error = u8;
-    fn try_from(v: u8) -> Result<Self, u8> {
-        Absence::ALL.into_iter().find(|a| *a as u8 == v).ok_or(v)
-    }
 }
 
 impl fmt::Display for Absence {

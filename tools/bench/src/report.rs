@@ -141,8 +141,15 @@ pub fn markdown(runs: &[Run]) -> String {
         }
     }
 
-    hotplug_floor_table(&mut out, runs, &configs, &mut goals_missed);
-    slab_tables(&mut out, runs, &configs, &mut goals_missed);
+    let mut report = Report {
+        runs,
+        configs: &configs,
+        out,
+        missed: goals_missed,
+    };
+    report.hotplug_floor_table();
+    report.slab_tables();
+    let (mut out, mut goals_missed) = (report.out, report.missed);
 
     let _ = writeln!(
         out,
@@ -227,211 +234,212 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-/// Each hotplug figure next to the emulator's floor for it (`bench hotplug`), and
-/// raspi4b against virt at 4 CPUs.
-fn hotplug_floor_table(
-    out: &mut String,
-    runs: &[Run],
-    configs: &[(&str, u32)],
-    goals_missed: &mut Vec<String>,
-) {
-    let _ = writeln!(
-        out,
-        "\n### CPU hotplug against the emulator's floor\n\n\
-         Medians (minimums in brackets), microseconds. The floor is the enable method's call \
-         and the target's first instructions signalling back, with nothing of the kernel's \
-         done, measured in the same run on the same CPUs.\n"
-    );
-    let _ = writeln!(
-        out,
-        "| machine | CPUs | offline | floor | ratio | online | floor | ratio |\n\
-         |---|---|---|---|---|---|---|---|"
-    );
-    for &(machine, cpus) in configs {
-        let Some(r) = find(runs, System::Hotslab, machine, cpus) else {
-            continue;
-        };
-        let pair = |median: &str, min: &str| {
-            format!(
-                "{} ({})",
-                num(r.get(&format!("hotplug.{median}"))),
-                num(r.get(&format!("hotplug.{min}")))
-            )
-        };
-        let over = |what: &str| {
-            ratio_text(ratio(
-                r.get(&format!("hotplug.{what}_us")),
-                r.get(&format!("hotplug.floor_{what}_us")),
-            ))
-        };
-        let _ = writeln!(
-            out,
-            "| {machine} | {cpus} | {} | {} | {} | {} | {} | {} |",
-            pair("offline_us", "offline_min_us"),
-            pair("floor_offline_us", "floor_offline_min_us"),
-            over("offline"),
-            pair("online_us", "online_min_us"),
-            pair("floor_online_us", "floor_online_min_us"),
-            over("online"),
-        );
-    }
-    let (Some(pi), Some(virt)) = (
-        find(runs, System::Hotslab, "raspi4b", 4),
-        find(runs, System::Hotslab, "virt", 4),
-    ) else {
-        return;
-    };
-    let _ = writeln!(
-        out,
-        "\nraspi4b (spin-table, parked in WFI) against virt (PSCI) at 4 CPUs:\n"
-    );
-    let _ = writeln!(
-        out,
-        "| measure | raspi4b | virt | ratio | goal | |\n|---|---|---|---|---|---|"
-    );
-    for (label, key) in [
-        ("CPU offline, median (us)", "hotplug.offline_us"),
-        ("CPU online, median (us)", "hotplug.online_us"),
-    ] {
-        let r = ratio(pi.get(key), virt.get(key));
-        let verdict = r.map_or("n/a", |r| RPI4_HOTPLUG.verdict(r));
-        if verdict != "met" {
-            goals_missed.push(format!("raspi4b {label} against virt"));
-        }
-        let _ = writeln!(
-            out,
-            "| {label} | {} | {} | {} | {} | {verdict} |",
-            num(pi.get(key)),
-            num(virt.get(key)),
-            ratio_text(r),
-            RPI4_HOTPLUG.text()
-        );
-    }
+/// A report being written: the runs it reads, the machine configurations they cover,
+/// the Markdown so far, and the goals missed so far.
+struct Report<'a> {
+    runs: &'a [Run],
+    configs: &'a [(&'a str, u32)],
+    out: String,
+    missed: Vec<String>,
 }
 
-/// The slab pair against its floor and the peers on one core, and every core at once.
-fn slab_tables(
-    out: &mut String,
-    runs: &[Run],
-    configs: &[(&str, u32)],
-    goals_missed: &mut Vec<String>,
-) {
-    let _ = writeln!(
-        out,
-        "\n### Slab against its floor and the allocators a Rust kernel would otherwise pick\n\n\
-         One 64-byte alloc+free pair with 32 objects held, on one core, median ns (minimum in \
-         brackets). The floor is the same pair on a bare per-CPU LIFO array: no interrupt \
-         masking, no checks, no indirect calls. kmalloc is the global allocator (`Box`), \
-         through the kernel's size classes.\n"
-    );
-    let _ = writeln!(
-        out,
-        "| machine | CPUs | slab | floor | slab / floor | goal | linked_list | buddy | kmalloc | peer / slab | goal |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|"
-    );
-    for &(machine, cpus) in configs {
-        let Some(r) = find(runs, System::Hotslab, machine, cpus) else {
-            continue;
-        };
-        let ns = |name: &str| {
-            format!(
-                "{} ({})",
-                num(r.get(&format!("slab.{name}_ns"))),
-                num(r.get(&format!("slab.{name}_min_ns")))
-            )
-        };
-        let slab = r.get("slab.slab_ns");
-        let over_floor = ratio(slab, r.get("slab.floor_ns"));
-        let floor_verdict = over_floor.map_or("n/a", |x| SLAB_FLOOR.verdict(x));
-        if floor_verdict != "met" {
-            goals_missed.push(format!(
-                "slab pair against its floor on {machine} with {cpus} CPUs"
-            ));
-        }
-        let slowest_peer = ratio(r.get("slab.buddy_ns"), slab)
-            .zip(ratio(r.get("slab.linked_list_ns"), slab))
-            .map(|(b, l)| b.min(l));
-        let peer_verdict = slowest_peer.map_or("n/a", |x| SLAB_PEERS.verdict(x));
-        if peer_verdict != "met" {
-            goals_missed.push(format!(
-                "slab pair against the peers on {machine} with {cpus} CPUs"
-            ));
-        }
+impl Report<'_> {
+    /// Each hotplug figure next to the emulator's floor for it (`bench hotplug`), and
+    /// raspi4b against virt at 4 CPUs.
+    fn hotplug_floor_table(&mut self) {
         let _ = writeln!(
-            out,
-            "| {machine} | {cpus} | {} | {} | {} | {} {floor_verdict} | {} | {} | {} | {} | {} {peer_verdict} |",
-            ns("slab"),
-            ns("floor"),
-            ratio_text(over_floor),
-            SLAB_FLOOR.text(),
-            ns("linked_list"),
-            ns("buddy"),
-            ns("kmalloc"),
-            ratio_text(slowest_peer),
-            SLAB_PEERS.text(),
+            self.out,
+            "\n### CPU hotplug against the emulator's floor\n\n\
+             Medians (minimums in brackets), microseconds. The floor is the enable method's call \
+             and the target's first instructions signalling back, with nothing of the kernel's \
+             done, measured in the same run on the same CPUs.\n"
         );
-    }
-    let _ = writeln!(
-        out,
-        "\nEvery online core allocating at once against one core alone: million pairs per \
-         second (median of 7 runs), and how much more all cores do than one. This host has two \
-         cores, so the goal is judged on the 2-CPU machine; with more vCPUs than host cores \
-         they take turns.\n"
-    );
-    let _ = writeln!(
-        out,
-        "| machine | CPUs | slab: 1 / all | growth | goal | floor | linked_list | buddy | kmalloc |\n\
-         |---|---|---|---|---|---|---|---|---|"
-    );
-    for &(machine, cpus) in configs {
-        let Some(r) = find(runs, System::Hotslab, machine, cpus) else {
-            continue;
+        let _ = writeln!(
+            self.out,
+            "| machine | CPUs | offline | floor | ratio | online | floor | ratio |\n\
+             |---|---|---|---|---|---|---|---|"
+        );
+        for &(machine, cpus) in self.configs {
+            let Some(r) = find(self.runs, System::Hotslab, machine, cpus) else {
+                continue;
+            };
+            let pair = |median: &str, min: &str| {
+                format!(
+                    "{} ({})",
+                    num(r.get(&format!("hotplug.{median}"))),
+                    num(r.get(&format!("hotplug.{min}")))
+                )
+            };
+            let over = |what: &str| {
+                ratio_text(ratio(
+                    r.get(&format!("hotplug.{what}_us")),
+                    r.get(&format!("hotplug.floor_{what}_us")),
+                ))
+            };
+            let _ = writeln!(
+                self.out,
+                "| {machine} | {cpus} | {} | {} | {} | {} | {} | {} |",
+                pair("offline_us", "offline_min_us"),
+                pair("floor_offline_us", "floor_offline_min_us"),
+                over("offline"),
+                pair("online_us", "online_min_us"),
+                pair("floor_online_us", "floor_online_min_us"),
+                over("online"),
+            );
+        }
+        let (Some(pi), Some(virt)) = (
+            find(self.runs, System::Hotslab, "raspi4b", 4),
+            find(self.runs, System::Hotslab, "virt", 4),
+        ) else {
+            return;
         };
-        let growth = |name: &str| {
-            ratio(
-                r.get(&format!("slab.{name}_all_mops")),
-                r.get(&format!("slab.{name}_1cpu_mops")),
-            )
-        };
-        let cell = |name: &str| {
-            format!(
-                "{} / {} = {}",
-                num(r.get(&format!("slab.{name}_1cpu_mops"))),
-                num(r.get(&format!("slab.{name}_all_mops"))),
-                ratio_text(growth(name))
-            )
-        };
-        let judged = machine == "virt" && cpus == 2;
-        let slab_growth = growth("slab");
-        let peers_flat = ["linked_list", "buddy"]
-            .iter()
-            .all(|p| growth(p).is_some_and(|g| g < SCALING.times));
-        let verdict = match slab_growth {
-            Some(g) if judged => {
-                let v = if SCALING.verdict(g) == "met" && peers_flat {
-                    "met"
-                } else {
-                    "**missed**"
-                };
-                if v != "met" {
-                    goals_missed.push("slab throughput from 1 to 2 CPUs".into());
-                }
-                v
+        let _ = writeln!(
+            self.out,
+            "\nraspi4b (spin-table, parked in WFI) against virt (PSCI) at 4 CPUs:\n"
+        );
+        let _ = writeln!(
+            self.out,
+            "| measure | raspi4b | virt | ratio | goal | |\n|---|---|---|---|---|---|"
+        );
+        for (label, key) in [
+            ("CPU offline, median (us)", "hotplug.offline_us"),
+            ("CPU online, median (us)", "hotplug.online_us"),
+        ] {
+            let r = ratio(pi.get(key), virt.get(key));
+            let verdict = r.map_or("n/a", |r| RPI4_HOTPLUG.verdict(r));
+            if verdict != "met" {
+                self.missed.push(format!("raspi4b {label} against virt"));
             }
-            _ => "not judged",
-        };
+            let _ = writeln!(
+                self.out,
+                "| {label} | {} | {} | {} | {} | {verdict} |",
+                num(pi.get(key)),
+                num(virt.get(key)),
+                ratio_text(r),
+                RPI4_HOTPLUG.text()
+            );
+        }
+    }
+
+    /// The slab pair against its floor and the peers on one core, and every core at once.
+    fn slab_tables(&mut self) {
         let _ = writeln!(
-            out,
-            "| {machine} | {cpus} | {} / {} | {} | {} (peers below) {verdict} | {} | {} | {} | {} |",
-            num(r.get("slab.slab_1cpu_mops")),
-            num(r.get("slab.slab_all_mops")),
-            ratio_text(slab_growth),
-            SCALING.text(),
-            cell("floor"),
-            cell("linked_list"),
-            cell("buddy"),
-            cell("kmalloc"),
+            self.out,
+            "\n### Slab against its floor and the allocators a Rust kernel would otherwise pick\n\n\
+             One 64-byte alloc+free pair with 32 objects held, on one core, median ns (minimum in \
+             brackets). The floor is the same pair on a bare per-CPU LIFO array: no interrupt \
+             masking, no checks, no indirect calls. kmalloc is the global allocator (`Box`), \
+             through the kernel's size classes.\n"
         );
+        let _ = writeln!(
+            self.out,
+            "| machine | CPUs | slab | floor | slab / floor | goal | linked_list | buddy | kmalloc | peer / slab | goal |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for &(machine, cpus) in self.configs {
+            let Some(r) = find(self.runs, System::Hotslab, machine, cpus) else {
+                continue;
+            };
+            let ns = |name: &str| {
+                format!(
+                    "{} ({})",
+                    num(r.get(&format!("slab.{name}_ns"))),
+                    num(r.get(&format!("slab.{name}_min_ns")))
+                )
+            };
+            let slab = r.get("slab.slab_ns");
+            let over_floor = ratio(slab, r.get("slab.floor_ns"));
+            let floor_verdict = over_floor.map_or("n/a", |x| SLAB_FLOOR.verdict(x));
+            if floor_verdict != "met" {
+                self.missed.push(format!(
+                    "slab pair against its floor on {machine} with {cpus} CPUs"
+                ));
+            }
+            let slowest_peer = ratio(r.get("slab.buddy_ns"), slab)
+                .zip(ratio(r.get("slab.linked_list_ns"), slab))
+                .map(|(b, l)| b.min(l));
+            let peer_verdict = slowest_peer.map_or("n/a", |x| SLAB_PEERS.verdict(x));
+            if peer_verdict != "met" {
+                self.missed.push(format!(
+                    "slab pair against the peers on {machine} with {cpus} CPUs"
+                ));
+            }
+            let _ = writeln!(
+                self.out,
+                "| {machine} | {cpus} | {} | {} | {} | {} {floor_verdict} | {} | {} | {} | {} | {} {peer_verdict} |",
+                ns("slab"),
+                ns("floor"),
+                ratio_text(over_floor),
+                SLAB_FLOOR.text(),
+                ns("linked_list"),
+                ns("buddy"),
+                ns("kmalloc"),
+                ratio_text(slowest_peer),
+                SLAB_PEERS.text(),
+            );
+        }
+        let _ = writeln!(
+            self.out,
+            "\nEvery online core allocating at once against one core alone: million pairs per \
+             second (median of 7 runs), and how much more all cores do than one. This host has two \
+             cores, so the goal is judged on the 2-CPU machine; with more vCPUs than host cores \
+             they take turns.\n"
+        );
+        let _ = writeln!(
+            self.out,
+            "| machine | CPUs | slab: 1 / all | growth | goal | floor | linked_list | buddy | kmalloc |\n\
+             |---|---|---|---|---|---|---|---|---|"
+        );
+        for &(machine, cpus) in self.configs {
+            let Some(r) = find(self.runs, System::Hotslab, machine, cpus) else {
+                continue;
+            };
+            let growth = |name: &str| {
+                ratio(
+                    r.get(&format!("slab.{name}_all_mops")),
+                    r.get(&format!("slab.{name}_1cpu_mops")),
+                )
+            };
+            let cell = |name: &str| {
+                format!(
+                    "{} / {} = {}",
+                    num(r.get(&format!("slab.{name}_1cpu_mops"))),
+                    num(r.get(&format!("slab.{name}_all_mops"))),
+                    ratio_text(growth(name))
+                )
+            };
+            let judged = machine == "virt" && cpus == 2;
+            let slab_growth = growth("slab");
+            let peers_flat = ["linked_list", "buddy"]
+                .iter()
+                .all(|p| growth(p).is_some_and(|g| g < SCALING.times));
+            let verdict = match slab_growth {
+                Some(g) if judged => {
+                    let v = if SCALING.verdict(g) == "met" && peers_flat {
+                        "met"
+                    } else {
+                        "**missed**"
+                    };
+                    if v != "met" {
+                        self.missed.push("slab throughput from 1 to 2 CPUs".into());
+                    }
+                    v
+                }
+                _ => "not judged",
+            };
+            let _ = writeln!(
+                self.out,
+                "| {machine} | {cpus} | {} / {} | {} | {} (peers below) {verdict} | {} | {} | {} | {} |",
+                num(r.get("slab.slab_1cpu_mops")),
+                num(r.get("slab.slab_all_mops")),
+                ratio_text(slab_growth),
+                SCALING.text(),
+                cell("floor"),
+                cell("linked_list"),
+                cell("buddy"),
+                cell("kmalloc"),
+            );
+        }
     }
 }
 
