@@ -3,7 +3,8 @@
 //! The crate is the whole kernel. Its portable parts (the device tree reader, bootargs,
 //! the page allocator, the log ring and the shell's parsing) compile on the host too and
 //! are unit-tested there; everything that touches the machine is built only for
-//! `target_os = "none"`. See README.md for the map of modules and the boot flow.
+//! `target_os = "none"`. See docs/architecture.md for the layers, the map of modules and
+//! the boot flow.
 
 #![cfg_attr(not(test), no_std)]
 // Every unsafe block says why it is sound, and every unsafe function what its caller
