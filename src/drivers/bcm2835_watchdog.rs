@@ -3,6 +3,7 @@
 //! timeout and a full-reset configuration resets the SoC, as Linux's `bcm2835_restart`
 //! does; the firmware then boots again from the start.
 
+use super::mmio::Mmio;
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::register_structs;
 use tock_registers::registers::ReadWrite;
@@ -27,7 +28,7 @@ const RESET_TICKS: u32 = 10;
 
 /// The watchdog of the power-management block at a fixed MMIO address.
 pub struct Watchdog {
-    regs: *const Registers,
+    regs: Mmio<Registers>,
 }
 
 impl Watchdog {
@@ -44,14 +45,14 @@ impl Watchdog {
     /// block's registers.
     pub const unsafe fn new(base: u64) -> Self {
         Self {
-            regs: base as *const Registers,
+            // SAFETY: the caller's contract is `Mmio::new`'s.
+            regs: unsafe { Mmio::new(base) },
         }
     }
 
     /// Arms the watchdog to reset the SoC about 150 us from now. The caller waits.
     pub fn reset_soc(&self) {
-        // SAFETY: `new`'s contract: a mapped PM register block.
-        let r = unsafe { &*self.regs };
+        let r = &*self.regs;
         r.wdog.set(PASSWORD | RESET_TICKS);
         let rstc = r.rstc.get() & !RSTC_WRCFG_MASK;
         r.rstc.set(PASSWORD | rstc | RSTC_WRCFG_FULL_RESET);

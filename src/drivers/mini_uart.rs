@@ -13,6 +13,7 @@ use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
+use super::mmio::Mmio;
 use super::timer::Deadline;
 
 register_bitfields! {u32,
@@ -70,13 +71,8 @@ const STUCK_US: u64 = 100_000;
 /// A mini UART at a fixed MMIO address (the node's `reg`, AUX base + 0x40).
 #[derive(Debug)]
 pub struct MiniUart {
-    regs: *const Registers,
+    regs: Mmio<Registers>,
 }
-
-// SAFETY: the registers are MMIO; callers serialise access through the console lock.
-unsafe impl Send for MiniUart {}
-// SAFETY: as above.
-unsafe impl Sync for MiniUart {}
 
 impl MiniUart {
     /// # Safety
@@ -84,18 +80,14 @@ impl MiniUart {
     /// UART's register block that nothing else drives.
     pub const unsafe fn new(base: u64) -> Self {
         Self {
-            regs: base as *const Registers,
+            // SAFETY: the caller's contract is `Mmio::new`'s.
+            regs: unsafe { Mmio::new(base) },
         }
-    }
-
-    fn regs(&self) -> &Registers {
-        // SAFETY: `new`'s contract: a mapped mini UART register block.
-        unsafe { &*self.regs }
     }
 
     /// 8N1 at 115200 when `core_clock_hz` is known, else at the firmware's rate.
     pub fn init(&self, core_clock_hz: Option<u32>) {
-        let r = self.regs();
+        let r = &*self.regs;
         self.flush();
         r.cntl.set(0);
         r.ier.set(0);
@@ -114,14 +106,14 @@ impl MiniUart {
     /// Sends `byte`, or drops it if the transmitter stays full for [`STUCK_US`] (a block
     /// the firmware never switched on reads all zeroes and would otherwise hang the kernel).
     pub fn write_byte(&self, byte: u8) {
-        let r = self.regs();
+        let r = &*self.regs;
         if self.wait_for(LSR::TX_EMPTY) {
             r.io.set(u32::from(byte));
         }
     }
 
     pub fn read_byte(&self) -> Option<u8> {
-        let r = self.regs();
+        let r = &*self.regs;
         r.lsr
             .is_set(LSR::DATA_READY)
             .then(|| (r.io.get() & 0xff) as u8)
@@ -134,7 +126,7 @@ impl MiniUart {
 
     /// Spins until `flag` is set in LSR; false if it was not within [`STUCK_US`].
     fn wait_for(&self, flag: tock_registers::fields::Field<u32, LSR::Register>) -> bool {
-        let lsr = &self.regs().lsr;
+        let lsr = &self.regs.lsr;
         if lsr.is_set(flag) {
             return true;
         }

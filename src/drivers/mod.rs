@@ -4,6 +4,7 @@
 pub mod bcm2835_watchdog;
 pub mod gic;
 pub mod mini_uart;
+pub mod mmio;
 pub mod pl011;
 pub mod timer;
 pub mod uart;

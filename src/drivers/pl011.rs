@@ -4,6 +4,7 @@
 //! device tree gives, so nothing depends on how firmware or QEMU left the UART. Without a
 //! known clock the divisor firmware set is kept, and only the frame format is set.
 
+use super::mmio::Mmio;
 use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
@@ -59,13 +60,8 @@ const BAUD: u32 = 115_200;
 /// A PL011 at a fixed MMIO address.
 #[derive(Debug)]
 pub struct Pl011 {
-    regs: *const Registers,
+    regs: Mmio<Registers>,
 }
-
-// SAFETY: the registers are MMIO; callers serialise access through the console lock.
-unsafe impl Send for Pl011 {}
-// SAFETY: as above.
-unsafe impl Sync for Pl011 {}
 
 impl Pl011 {
     /// # Safety
@@ -73,19 +69,15 @@ impl Pl011 {
     /// that nothing else drives.
     pub const unsafe fn new(base: u64) -> Self {
         Self {
-            regs: base as *const Registers,
+            // SAFETY: the caller's contract is `Mmio::new`'s.
+            regs: unsafe { Mmio::new(base) },
         }
-    }
-
-    fn regs(&self) -> &Registers {
-        // SAFETY: `new`'s contract: a mapped PL011 register block.
-        unsafe { &*self.regs }
     }
 
     /// Sets 115200 8N1 with FIFOs, from `clock_hz` when known, and enables receive
     /// interrupts (which wake a core waiting in WFI).
     pub fn init(&self, clock_hz: Option<u32>) {
-        let r = self.regs();
+        let r = &*self.regs;
         while r.fr.is_set(FR::BUSY) {}
         r.cr.set(0);
         r.lcr_h.set(0); // flushes the transmit FIFO
@@ -102,7 +94,7 @@ impl Pl011 {
     }
 
     pub fn write_byte(&self, byte: u8) {
-        let r = self.regs();
+        let r = &*self.regs;
         while r.fr.is_set(FR::TXFF) {
             core::hint::spin_loop();
         }
@@ -110,7 +102,7 @@ impl Pl011 {
     }
 
     pub fn read_byte(&self) -> Option<u8> {
-        let r = self.regs();
+        let r = &*self.regs;
         if r.fr.is_set(FR::RXFE) {
             None
         } else {
@@ -120,7 +112,7 @@ impl Pl011 {
 
     /// Waits until everything written has left the transmitter.
     pub fn flush(&self) {
-        while self.regs().fr.is_set(FR::BUSY) {
+        while self.regs.fr.is_set(FR::BUSY) {
             core::hint::spin_loop();
         }
     }

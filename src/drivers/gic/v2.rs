@@ -15,6 +15,7 @@ use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
 use super::{GicError, Interrupt};
+use crate::drivers::mmio::Mmio;
 use crate::mm::region::PhysRegion;
 use crate::smp::cpumask::CpuMask;
 use crate::sync::IrqSpinLock;
@@ -70,20 +71,14 @@ register_bitfields! [u32,
 
 pub struct GicV2Driver {
     gic: IrqSpinLock<GicV2<'static>>,
-    distributor: *const DistributorExtra,
-    cpu_interface: *const CpuInterfaceExtra,
+    distributor: Mmio<DistributorExtra>,
+    cpu_interface: Mmio<CpuInterfaceExtra>,
     /// Each logical CPU's CPU-interface mask (0 until the CPU came up once).
     masks: [AtomicU8; 8],
     /// What `setup` put interrupts 0-31 in: Group 1 with the Security Extensions (the
     /// kernel is non-secure), else Group 0.
     private_groups: u32,
 }
-
-// SAFETY: the raw pointers are MMIO addresses; distributor writes go through the lock,
-// and the CPU-interface registers touched without it are banked per core.
-unsafe impl Send for GicV2Driver {}
-// SAFETY: as above.
-unsafe impl Sync for GicV2Driver {}
 
 impl GicV2Driver {
     pub fn new(distributor: PhysRegion, cpu_interface: PhysRegion) -> Self {
@@ -104,8 +99,11 @@ impl GicV2Driver {
         };
         Self {
             gic: IrqSpinLock::new(gic),
-            distributor: distributor.base as *const DistributorExtra,
-            cpu_interface: cpu_interface.base as *const CpuInterfaceExtra,
+            // SAFETY: the same regions; this driver's own accesses to them, beside
+            // arm-gic's behind the lock, are to registers banked per core.
+            distributor: unsafe { Mmio::new(distributor.base) },
+            // SAFETY: as above.
+            cpu_interface: unsafe { Mmio::new(cpu_interface.base) },
             masks: [const { AtomicU8::new(0) }; 8],
             private_groups,
         }
@@ -120,37 +118,32 @@ impl GicV2Driver {
             .chain(ppis.iter().copied())
             .filter(|&id| id < 32)
             .fold(0u32, |bits, id| bits | 1 << id);
-        // SAFETY: IGROUPR0 and ISENABLER0 of the mapped distributor and GICC_PMR/GICC_CTLR
-        // of the mapped CPU interface are all banked: this core's own, which only it
-        // touches. The shared registers were set up once, in `new`.
-        let enabled = unsafe {
-            let distributor = &*self.distributor;
-            distributor.igroupr0.set(self.private_groups);
-            distributor.isenabler0.set(enables);
-            let cpu_interface = &*self.cpu_interface;
-            cpu_interface.pmr.write(GICC_PMR::Priority::All);
-            cpu_interface.ctlr.write(GICC_CTLR::Enable::SET);
-            distributor.isenabler0.get()
-        };
+        // IGROUPR0 and ISENABLER0 of the distributor and GICC_PMR/GICC_CTLR of the CPU
+        // interface are all banked: this core's own, which only it touches, so no lock.
+        // The shared registers were set up once, in `new`.
+        self.distributor.igroupr0.set(self.private_groups);
+        self.distributor.isenabler0.set(enables);
+        self.cpu_interface.pmr.write(GICC_PMR::Priority::All);
+        self.cpu_interface.ctlr.write(GICC_CTLR::Enable::SET);
+        let enabled = self.distributor.isenabler0.get();
         if enabled & enables != enables {
             return Err(GicError::Refused("enabling SGIs and PPIs"));
         }
-        // SAFETY: ITARGETSR0 is a read-only banked register of the mapped distributor.
-        let mask = unsafe { (*self.distributor).itargetsr0.get() } as u8;
+        // ITARGETSR0 is read-only and banked: this core's own target mask.
+        let mask = self.distributor.itargetsr0.get() as u8;
         self.masks[cpu].store(mask, Ordering::Release);
         Ok(())
     }
 
     /// Disables every private interrupt of this core but `keep`, its interface left on.
     pub fn park_cpu(&self, keep: u32) {
-        // SAFETY: ICENABLER0 of the mapped distributor is banked: this core's own.
-        unsafe { (*self.distributor).icenabler0.set(!(1 << keep)) };
+        // ICENABLER0 is banked: this core's own.
+        self.distributor.icenabler0.set(!(1 << keep));
     }
 
     pub fn shutdown_cpu(&self, _cpu: usize) {
-        // SAFETY: GICC_CTLR of the mapped CPU interface (banked: this core's): no more
-        // signalling to the core.
-        unsafe { (*self.cpu_interface).ctlr.write(GICC_CTLR::Enable::CLEAR) };
+        // GICC_CTLR is banked, this core's: no more signalling to the core.
+        self.cpu_interface.ctlr.write(GICC_CTLR::Enable::CLEAR);
     }
 
     pub fn send_sgi(&self, sgi: u32, targets: CpuMask) {
@@ -175,15 +168,15 @@ impl GicV2Driver {
     /// Acknowledges as Group 0 (GICC_IAR: a non-secure kernel's Group 1 alias, GICC_AIAR,
     /// reads 0), keeping the raw value with an SGI's sender bits for [`Self::end`].
     pub fn acknowledge(&self) -> Option<Interrupt> {
-        // SAFETY: GICC_IAR of the mapped CPU interface (banked: this core's).
-        let iar = unsafe { (*self.cpu_interface).iar.extract() };
+        // GICC_IAR is banked, this core's.
+        let iar = self.cpu_interface.iar.extract();
         Interrupt::acknowledged(iar.read(GICC_IAR::InterruptId), iar.get())
     }
 
     pub fn end(&self, irq: Interrupt) {
         // arm-gic's end_interrupt takes an IntId, which cannot hold an SGI's sender bits
         // (IntId::try_from rejects 1024 and up), and GICC_EOIR needs them: write it here.
-        // SAFETY: GICC_EOIR of the mapped CPU interface (banked: this core's).
-        unsafe { (*self.cpu_interface).eoir.set(irq.to_end()) };
+        // GICC_EOIR is banked, this core's.
+        self.cpu_interface.eoir.set(irq.to_end());
     }
 }
