@@ -22,7 +22,9 @@ unsafe impl<R> Sync for Mmio<R> {}
 impl<R> Mmio<R> {
     /// # Safety
     /// `base` is the address of a register block laid out as `R`, mapped as Device memory
-    /// for as long as this value lives, that no other code drives.
+    /// for as long as this value lives, and no other code touches the registers this value
+    /// is used for in a way that conflicts with it (where another driver shares the block,
+    /// as arm-gic shares the GICv2's, the caller says why their accesses do not collide).
     pub const unsafe fn new(base: u64) -> Self {
         Self {
             base: base as usize,
