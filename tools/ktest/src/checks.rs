@@ -8,6 +8,29 @@ pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// What is wrong with `text` against a case's lists: each `expect` text missing from it,
+/// each `forbid` text in it.
+pub fn missing_and_unexpected(text: &str, expect: &[&str], forbid: &[&str]) -> Vec<String> {
+    let missing = expect
+        .iter()
+        .filter(|e| !text.contains(*e))
+        .map(|e| format!("missing {e:?}"));
+    let unexpected = forbid
+        .iter()
+        .filter(|f| text.contains(*f))
+        .map(|f| format!("unexpected {f:?}"));
+    missing.chain(unexpected).collect()
+}
+
+/// A run's verdict: `Ok` without problems, else the problems and then what the run showed.
+pub fn verdict(problems: &[String], shown: &str) -> Result<(), String> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}\n{shown}", problems.join("; ")))
+    }
+}
+
 /// The first line that starts with `tag`.
 pub fn line_starting<'a>(output: &'a str, tag: &str) -> Result<&'a str, String> {
     output
@@ -147,5 +170,21 @@ fn boot_phases_present(output: &str) -> Result<(), String> {
     {
         Some(missing) => Err(format!("boot: no {missing}_ms in {line:?}")),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_forbidden_text_fails_the_run_and_shows_it() {
+        let text = "hotslab> cpus\nOops: cpu0";
+        let problems = missing_and_unexpected(text, &["hotslab> cpus", "RESULT"], &["Oops:"]);
+        assert_eq!(problems, ["missing \"RESULT\"", "unexpected \"Oops:\""]);
+        let failed = verdict(&problems, "----- output -----").unwrap_err();
+        assert!(failed.ends_with("\n----- output -----"), "{failed}");
+        assert!(missing_and_unexpected(text, &["cpus"], &["panic"]).is_empty());
+        assert_eq!(verdict(&[], "unused"), Ok(()));
     }
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use symbolize::Symbolizer;
 
+use crate::checks::{missing_and_unexpected, verdict};
+
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One debugging session and what gdb must print in it.
@@ -138,27 +140,12 @@ pub fn run(
     let text = result.map_err(|e| format!("{e}{log}"))?;
     // A Python error in the commands, or a backtrace that loses its way, fails any case.
     const BROKEN: [&str; 2] = ["Python Exception", "Backtrace stopped"];
-    let problems: Vec<String> = case
-        .expect
-        .iter()
-        .filter(|e| !text.contains(*e))
-        .map(|e| format!("missing {e:?}"))
-        .chain(
-            BROKEN
-                .iter()
-                .filter(|b| text.contains(*b))
-                .map(|b| format!("unexpected {b:?}")),
-        )
-        .chain(repeated_frame(&text))
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}\n----- gdb -----\n{text}\n---------------{log}",
-            problems.join("; ")
-        ))
-    }
+    let mut problems = missing_and_unexpected(&text, case.expect, &BROKEN);
+    problems.extend(repeated_frame(&text));
+    verdict(
+        &problems,
+        &format!("----- gdb -----\n{text}\n---------------{log}"),
+    )
 }
 
 /// A backtrace that shows the same frame twice in a row: the unwinder misread a frame.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use symbolize::Symbolizer;
 
 use crate::case::Case;
+use crate::checks::{missing_and_unexpected, verdict};
 
 /// Writes the Image with text_offset 0x480000 next to it.
 pub fn relocated_copy(image: &Path) -> std::io::Result<PathBuf> {
@@ -123,29 +124,16 @@ pub fn run(case: &Case, kernel: &Path, symbolizer: &Symbolizer) -> Result<(), St
         )),
         (Some(_), None) => {}
     }
-    for e in case.expect {
-        if !text.contains(e) {
-            problems.push(format!("missing {e:?}"));
-        }
-    }
-    for f in case.forbid {
-        if text.contains(f) {
-            problems.push(format!("unexpected {f:?}"));
-        }
-    }
+    problems.extend(missing_and_unexpected(&text, case.expect, case.forbid));
     if let Some(check) = case.check
         && let Err(why) = check(&text)
     {
         problems.push(why);
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}\n----- output -----\n{text}\n------------------",
-            problems.join("; ")
-        ))
-    }
+    verdict(
+        &problems,
+        &format!("----- output -----\n{text}\n------------------"),
+    )
 }
 
 /// Forwards what `from` gives until it closes.
