@@ -15,6 +15,24 @@ const TIMEOUT: Duration = Duration::from_secs(90);
 /// The script of one round of `death_taken_late` on cpu2.
 const LATE_ROUND: &str = "fault death_taken_late 2; cpu off 2; cpus; ipi 2; slab check; cpu on 2";
 
+/// What a round shows when cpu2 took its death request: offline, no calls reach it, the
+/// slab kept no array for it (its DEAD callbacks ran), and it comes back.
+const TAKEN: [&str; 4] = [
+    "  2  0x2          psci         offline",
+    "ipi: cpu 2 offline",
+    "slab check: every cache has an array for every CPU",
+    "cpu on 2: done in",
+];
+
+/// What a round shows when the controller withdrew the request in time: cpu2 online and
+/// answering calls.
+const WITHDRAWN: [&str; 4] = [
+    "  2  0x2          psci         online",
+    "ipi 2: 100 round trips",
+    "slab check: every cache has an array for every CPU",
+    "cpu: cpu2 is online",
+];
+
 /// Each round of `death_taken_late`: exactly one side won, and cpu2 is where the winner
 /// says: the controller gave up and cpu2 is online and answers calls, or cpu2 took the
 /// request and is offline, its DEAD callbacks run (the slab keeps no array for it) and it
@@ -33,23 +51,18 @@ fn death_taken_late_consistent(output: &str) -> Result<(), String> {
         let has = |text: &str| round.contains(text);
         let off_ok = has("cpu off 2: done in");
         let gave_up = has("cpu: cpu2 did not start dying within 5000 ms; cpu2 is online now");
-        let consistent = match (off_ok, gave_up) {
+        let where_the_winner_says = match (off_ok, gave_up) {
             (true, false) => {
                 taken += 1;
-                has("  2  0x2          psci         offline")
-                    && has("ipi: cpu 2 offline")
-                    && has("slab check: every cache has an array for every CPU")
-                    && has("cpu on 2: done in")
+                Some(&TAKEN)
             }
             (false, true) => {
                 withdrawn += 1;
-                has("  2  0x2          psci         online")
-                    && has("ipi 2: 100 round trips")
-                    && has("slab check: every cache has an array for every CPU")
-                    && has("cpu: cpu2 is online")
+                Some(&WITHDRAWN)
             }
-            _ => false,
+            _ => None,
         };
+        let consistent = where_the_winner_says.is_some_and(|texts| texts.iter().all(|t| has(t)));
         if !consistent {
             return Err(format!(
                 "round {}: cpu2 is not where the side that won says it is:{round}",
