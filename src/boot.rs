@@ -57,9 +57,8 @@ pub fn try_platform() -> Option<&'static Platform<'static>> {
 }
 
 pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
-    // The hooks through which lower layers reach this one: a fatal exception's report,
-    // and what idle CPUs run in the foreground.
-    crate::arch::exceptions::set_fatal_handler(crate::panic::die);
+    // The hook through which the idle loop reaches this layer: what idle CPUs run in the
+    // foreground. (A fatal exception's handler is set in `arch::boot`, as the MMU comes on.)
     crate::smp::set_foreground(crate::smp::Foreground {
         wants: crate::console::is_console_cpu,
         run: crate::console::shell::run,

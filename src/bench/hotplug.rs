@@ -12,8 +12,7 @@ use crate::smp::hotplug::{self, HotplugError};
 use crate::smp::state;
 
 const CYCLES: usize = 20;
-// The samples live on the stack of the CPU running `bench` (64 KiB on the boot CPU):
-// room for 20 cycles of 7 CPUs, and for their floors.
+// Room for 20 cycles of up to 12 other CPUs (256 samples), and for their floors.
 /// Floor cycles per CPU per cycle: each is short, and their median swings more.
 const FLOOR_CYCLES: usize = 5;
 

@@ -2,28 +2,36 @@
 //! 99th percentile (nearest rank), times printed in microseconds with one decimal, and
 //! each part's verdict from its own sanity checks.
 
+use alloc::vec::Vec;
 use core::fmt;
 
-use arrayvec::ArrayVec;
-
-/// Up to `N` samples, in nanoseconds (or any unit the caller keeps to).
-#[derive(Clone, Debug, Default)]
+/// Up to `N` samples, in nanoseconds (or any unit the caller keeps to). Their room is
+/// taken from the heap when the samples are made, not from the stack of whichever CPU
+/// runs the benchmark (16 KiB on a secondary), and a sample added is never an allocation.
+#[derive(Clone, Debug)]
 pub struct Samples<const N: usize> {
-    values: ArrayVec<u64, N>,
+    values: Vec<u64>,
     sorted: bool,
+}
+
+impl<const N: usize> Default for Samples<N> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<const N: usize> Samples<N> {
     pub fn new() -> Self {
         Self {
-            values: ArrayVec::new(),
+            values: Vec::with_capacity(N),
             sorted: true,
         }
     }
 
     /// Adds a sample; beyond `N` samples the rest are dropped (and `len` says so).
     pub fn push(&mut self, value: u64) {
-        if self.values.try_push(value).is_ok() {
+        if self.values.len() < N {
+            self.values.push(value);
             self.sorted = false;
         }
     }

@@ -136,16 +136,19 @@ impl Held {
 /// One step of traffic: allocate something, and free the oldest held object, sometimes
 /// through another CPU.
 fn traffic_step(rng: &mut Rng, held: &mut ArrayVec<Held, HELD>) {
-    // An object of a shared cache is taken under the lock that keeps the share; a
-    // kmalloc size is only picked there.
-    let from_cache = {
+    // A shared cache is picked under the lock that keeps the shares, and its object taken
+    // after it, with interrupts enabled, through the fast path that cross-calls interrupt;
+    // the share taken here keeps the cache until the object is out. A kmalloc size is only
+    // picked there.
+    let picked = {
         let shared = SHARED_CACHES.lock();
         let choice = rng.below(KMALLOC_SIZES.len() + shared.len());
         match shared.get(choice) {
-            Some(cache) => Ok(OwnedObject::alloc(cache).ok().map(Held::Cache)),
+            Some(cache) => Ok(cache.clone()),
             None => Err(KMALLOC_SIZES[choice - shared.len()]),
         }
     };
+    let from_cache = picked.map(|cache| OwnedObject::alloc(&cache).ok().map(Held::Cache));
     // A failed kmalloc here would be the global allocator's panic, not an error: the
     // soak holds little enough that it cannot run out.
     let new =

@@ -95,6 +95,10 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     // SAFETY: the tables map the image, its stack and BSS, the DT and the console.
     unsafe { mmu::enable() };
     let mmu_ticks = timer::ticks();
+    // Fatal exceptions go to the kernel's crash report from the first moment a lock (the
+    // handler's `Once`) may be taken, so an Oops while the console and the memory are set
+    // up is reported as later ones are (on the UART once the console exists).
+    crate::arch::exceptions::set_fatal_handler(crate::panic::die);
 
     // SAFETY: mapped as Device memory just now, and the console is its only driver.
     crate::console::init(unsafe { Uart::from_dt(&console) }, console.clock_hz);

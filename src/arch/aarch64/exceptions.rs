@@ -46,8 +46,8 @@ pub type FatalHandler = fn(fmt::Arguments<'_>, Option<u64>, u64) -> !;
 
 static FATAL_HANDLER: spin::Once<FatalHandler> = spin::Once::new();
 
-/// Sets where fatal exceptions go. Until it is set (the first instructions of boot), a
-/// fatal exception is reported over semihosting and the core halts.
+/// Sets where fatal exceptions go. Until it is set (boot with the MMU still off), a fatal
+/// exception is reported over semihosting and the core halts.
 pub fn set_fatal_handler(handler: FatalHandler) {
     FATAL_HANDLER.call_once(|| handler);
 }

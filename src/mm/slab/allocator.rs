@@ -281,8 +281,9 @@ impl<P: SlabPlatform + 'static> Slab<P> {
         self.chain.check()
     }
 
-    /// The allocator's own caches, for `slabinfo`.
-    pub fn own_caches(&self) -> [&Cache<P>; 2] {
+    /// The allocator's own caches. Inside the allocator only: they live in the `Slab`
+    /// value itself, so an object taken from one must not outlive it.
+    pub(super) fn own_caches(&self) -> [&Cache<P>; 2] {
         [&self.descriptors, &self.arrays]
     }
 

@@ -3,10 +3,11 @@
 //!
 //! Allocation and free run on the current CPU and pop from and push to that CPU's array,
 //! with interrupts enabled: the fast path only takes the CPU's guard (`percpu`, plain
-//! stores) and, on free, marks the object with one compare-and-swap, which is what makes a
-//! double free an error even from two CPUs at once. Only when the array is empty or full,
-//! or an interrupt handler finds the guard taken, does a slow path mask interrupts and take
-//! the slab-list lock. The per-CPU array slots are atomic pointers with one owner rule: an
+//! stores) and, on free, looks at the object's mark and sets it with plain accesses, so a
+//! second free of an object is an error; two CPUs freeing one object at the same instant
+//! is excluded by `free`'s contract (and caught, with red zones, by a compare-and-swap).
+//! Only when the array is empty or full, or an interrupt handler finds the guard taken,
+//! does a slow path mask interrupts and take the slab-list lock. The per-CPU array slots are atomic pointers with one owner rule: an
 //! array is used only by its own CPU (under its guard, or with interrupts masked when the
 //! guard is clear), and is taken out of its slot (an atomic swap) by whoever frees it (its
 //! own CPU draining, or a controller once that CPU is dead or the cache is unreachable).
@@ -107,7 +108,9 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl<P: SlabPlatform + 'static> Cache<P> {
-    pub fn new(
+    /// Only the allocator makes caches (its own two, and those of [`super::Slab::create`]),
+    /// so every cache outside it lives in a descriptor no one frees while it has objects.
+    pub(super) fn new(
         name: &str,
         geometry: Geometry,
         ctor: Option<Ctor>,
@@ -218,13 +221,19 @@ impl<P: SlabPlatform + 'static> Cache<P> {
             self.leave(cpu);
         }
         self.alloc_slow()
-            .map(|object| (object, self.place_of(object).mark_of()))
+            // SAFETY: the slow path hands out objects of this cache's slabs.
+            .map(|object| (object, unsafe { self.place_of(object) }.mark_of()))
     }
 
     /// The place of an object of this cache's.
+    ///
+    /// # Safety
+    /// `object` is an object of one of this cache's slabs (the allocator's own, or one
+    /// whose owner's contract says so).
     #[inline(always)]
-    fn place_of(&self, object: NonNull<u8>) -> Place {
-        slabs::locate_own(&self.geometry, object.as_ptr() as usize)
+    unsafe fn place_of(&self, object: NonNull<u8>) -> Place {
+        // SAFETY: the caller's contract; this cache's slabs are laid out by its geometry.
+        unsafe { slabs::locate_own(&self.geometry, object.as_ptr() as usize) }
     }
 
     /// Takes this CPU's guard for its fast path: `Some(cpu)`, to be given back with
@@ -378,7 +387,9 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                 ) {
                     Ok(object) => {
                         // Room: the array was empty, and this takes at most its limit.
-                        let pushed = array.push((object, self.place_of(object).mark_of()));
+                        // SAFETY: just taken from one of this cache's slabs.
+                        let mark = unsafe { self.place_of(object) }.mark_of();
+                        let pushed = array.push((object, mark));
                         debug_assert!(pushed, "an empty array has room for a batch");
                     }
                     Err(e) if array.avail() == 0 => return Err(e),
@@ -461,7 +472,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// `object` came from this cache's `alloc`, and, as for `free`, nothing uses or frees
     /// it at the same time or after.
     pub(super) unsafe fn free_known(&self, object: NonNull<u8>) -> Result<(), SlabError> {
-        let mark = self.place_of(object).mark_of();
+        // SAFETY: the caller's contract: an object of this cache's.
+        let mark = unsafe { self.place_of(object) }.mark_of();
         // SAFETY: the caller's contract.
         unsafe { self.free_at(object, mark) }
     }
@@ -486,7 +498,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
             if pushed == Some(true) {
                 return Ok(());
             }
-            self.free_slow(object, mark, true);
+            // SAFETY: `free_at`'s contract.
+            unsafe { self.free_slow(object, mark, true) };
             return Ok(());
         }
         // The slow path's own look at the mark: with red zones a compare-and-swap, which
@@ -499,7 +512,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         if !marked {
             return Err(SlabError::DoubleFree(object.as_ptr() as usize));
         }
-        self.free_slow(object, mark, false);
+        // SAFETY: `free_at`'s contract.
+        unsafe { self.free_slow(object, mark, false) };
         Ok(())
     }
 
@@ -507,12 +521,17 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// masked: with red zones the object checked; onto the array, flushed first when
     /// full (`array_full`: the fast path found it so), or back to its slab where the array
     /// cannot be used.
+    ///
+    /// # Safety
+    /// `object` is an object of this cache's, `mark` its mark, and the contract of
+    /// [`Cache::free`] holds.
     #[inline(never)]
-    fn free_slow(&self, object: NonNull<u8>, mark: Mark, array_full: bool) {
+    unsafe fn free_slow(&self, object: NonNull<u8>, mark: Mark, array_full: bool) {
         let irq = self.platform.irq_save();
         let cpu = self.platform.cpu();
         let nested = !array_full && self.nested(cpu);
-        let place = self.place_of(object);
+        // SAFETY: the caller's contract: an object of this cache's.
+        let place = unsafe { self.place_of(object) };
         if !self.debug() || self.check_freed(object, place) {
             self.stash(cpu, nested, (object, mark), place);
         }

@@ -10,8 +10,9 @@ use super::{Cache, SlabError, SlabPlatform};
 /// One object of `cache`, owned. Dropped without [`OwnedObject::free`], it stays allocated.
 #[must_use = "an object stays allocated until it is freed"]
 pub struct OwnedObject<P: SlabPlatform + 'static> {
-    /// The object's cache, which lives at least as long as the object: destroy refuses
-    /// while any object of a cache is allocated.
+    /// The object's cache, which lives at least as long as the object: every cache code
+    /// outside the allocator can reach was made by `Slab::create` in a descriptor of its
+    /// own, which only destroy frees, and destroy refuses while any object is allocated.
     cache: NonNull<Cache<P>>,
     object: NonNull<u8>,
     /// Its mark in its slab, found when it was allocated, so that freeing needs no search.

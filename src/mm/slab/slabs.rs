@@ -115,8 +115,9 @@ impl Mark {
 
 impl Place {
     fn bufctl(&self) -> &AtomicU16 {
-        // SAFETY: a Place is only made (by `locate` or `take`) for a live slab and an
-        // index below its object count; the table lies inside the slab's pages.
+        // SAFETY: a Place is only made (by `locate`, `take`, or `locate_own` under its
+        // contract) for a live slab and an index below its object count; the table lies
+        // inside the slab's pages.
         unsafe { bufctl(self.slab.as_ptr(), self.index) }
     }
 
@@ -712,12 +713,16 @@ pub fn locate(geometry: &Geometry, owner: usize, object: usize) -> Result<Place,
 }
 
 /// The place of `object`, an object of this cache the allocator itself holds (popped from
-/// a per-CPU array): nothing to check.
+/// a per-CPU array, just taken from a slab, or handed back by its owner): nothing checked.
+///
+/// # Safety
+/// `object` is the address of an object of a live slab laid out by `geometry`.
 #[inline(always)]
-pub fn locate_own(geometry: &Geometry, object: usize) -> Place {
+pub unsafe fn locate_own(geometry: &Geometry, object: usize) -> Place {
     let base = object & !(geometry.slab_bytes() - 1);
     Place {
-        // SAFETY: an object of the cache lies in a live slab, which starts at `base`.
+        // SAFETY: the caller's contract: the object lies in a live slab, which starts at
+        // `base` (slabs are aligned to their size), so `base` is not null.
         slab: unsafe { NonNull::new_unchecked(base as *mut SlabHeader) },
         index: geometry.index_of_object(object - base - geometry.first) as u16,
     }

@@ -11,7 +11,7 @@ use crate::drivers::timer::Deadline;
 use crate::dt::{EnableMethod, Mpidr};
 use crate::mm::region::PhysAddr;
 use crate::smp::cpu_ops::{CpuOps, OpsError};
-use crate::smp::state::Absence;
+use crate::smp::state::{Absence, HotplugState, slot};
 
 /// `cpu`'s operations, with the faults armed for it.
 struct WithFaults {
@@ -75,7 +75,10 @@ impl CpuOps for WithFaults {
     }
 
     fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError> {
-        if FAULTS.take(Fault::DeathUnconfirmed, cpu) {
+        // Only a death is left unconfirmed: the look a failed bring-up takes at a CPU that
+        // never arrived (OFFLINE by then) leaves the fault armed for the CPU's teardown.
+        let dying = slot(cpu).state() == HotplugState::Dying;
+        if dying && FAULTS.take(Fault::DeathUnconfirmed, cpu) {
             crate::pr_notice!("cpu{cpu}: fault injected: {}", Fault::DeathUnconfirmed);
             // The method is not asked; the wait runs out as it would.
             let deadline = Deadline::after_us(timeout_us);
