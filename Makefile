@@ -157,7 +157,7 @@ lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 	cargo clippy -p ktest -p symbolize -p bench --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
 	tools/check-fpsimd.sh $(BUILD)/kernel.elf src/arch/aarch64/fpsimd.s
-	/usr/bin/python3 tools/check-layers.py src
+	python3 tools/check-layers.py src
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
 QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb
@@ -178,7 +178,7 @@ $(BUILD)/dts/qemu-raspi4b-upstream.dtb: $(UPSTREAM_DTB) $(IMAGE)
 QEMU_DTBS += $(BUILD)/dts/qemu-raspi4b-rpi4.dtb $(BUILD)/dts/qemu-raspi4b-upstream.dtb
 
 # QEMU's virt tree (the GICv2 dump above) with one mistake each, made with the dtc tools,
-# for the QEMU cases of tools/ktest/src/bad_dtb.rs. QEMU's boot code puts /memory and /psci
+# for the QEMU cases of tools/ktest/src/cases/bad_dtb.rs. QEMU's boot code puts /memory and /psci
 # back into a tree given with -dtb, so the two trees without them are loaded unedited
 # instead, and carry the boot script those cases expect in their own bootargs.
 BAD_DTB_BASE := $(BUILD)/dts/qemu-virt-gicv2.dtb

@@ -7,8 +7,9 @@
 //!   log, secondary CPUs, and slab, kmalloc and shell;
 //! - `hotplug`: CPU offline and online, per operation, over every other online CPU, and
 //!   the floor of each under this emulator (`hotplug_floor`);
-//! - `slab`: one alloc+free pair on the per-CPU fast path against `linked_list_allocator`
-//!   and `buddy_system_allocator` on one core, then every online core at once;
+//! - `slab`: one alloc+free pair on the per-CPU fast path against `linked_list_allocator`,
+//!   `buddy_system_allocator`, kmalloc and the floor (a bare per-CPU array) on one core,
+//!   then every online core at once;
 //! - `lock`: `cpus_read_lock` + unlock against a `spin::Mutex` lock + unlock, uncontended;
 //! - `ipi`: an SGI round trip (a cross-call that waits) and a cross-call to all CPUs;
 //! - `cache`: `kmem_cache_create` and `kmem_cache_destroy`.

@@ -4,7 +4,7 @@
 //! `Box`: the global allocator, whose free checks the pointer it is given), on the two
 //! peer heaps (`mm::peer_heaps`), and on the floor (`floor`: a bare per-CPU array, the
 //! least the job takes here). Each allocator runs the same loop, compiled for it alone, so no allocator
-//! pays for another's dispatch. First one core, in batches, the four taking turns batch by
+//! pays for another's dispatch. First one core, in batches, the five taking turns batch by
 //! batch so that the host's moods fall on all of them alike; then throughput, each
 //! allocator on this core alone and then on every online core at once, a fixed number of
 //! pairs per core, several runs each. Medians and minimums.

@@ -6,10 +6,8 @@
 
 use core::fmt;
 
-use num_enum::TryFromPrimitive;
-
 /// How important a log line is; lower is more important.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, TryFromPrimitive)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Level {
     Emerg = 0,
@@ -24,9 +22,7 @@ pub enum Level {
 
 /// The console log level without `quiet` or `loglevel=`: everything but debug lines.
 pub const CONSOLE_LOGLEVEL_DEFAULT: u8 = 7;
-pub use crate::dt::bootargs::{
-    CONSOLE_LOGLEVEL_DEBUG, CONSOLE_LOGLEVEL_MAX, CONSOLE_LOGLEVEL_QUIET,
-};
+pub use crate::dt::bootargs::{CONSOLE_LOGLEVEL_DEBUG, CONSOLE_LOGLEVEL_QUIET};
 
 impl Level {
     /// Whether a line of this level reaches a console at `console_loglevel`.
@@ -62,9 +58,5 @@ mod tests {
         assert!(!Level::Warning.shown_at(CONSOLE_LOGLEVEL_QUIET));
         assert!(!Level::Emerg.shown_at(0), "loglevel=0 silences the console");
         assert!(Level::Debug.shown_at(CONSOLE_LOGLEVEL_DEBUG));
-        for v in 0..8 {
-            assert_eq!(Level::try_from(v).ok().map(|l| l as u8), Some(v));
-        }
-        assert_eq!(Level::try_from(8).map_err(|e| e.number), Err(8));
     }
 }

@@ -42,7 +42,7 @@ impl Watchdog {
 
     /// # Safety
     /// `base` must be the physical (identity-mapped, Device memory) address of the PM
-    /// block's registers.
+    /// block's registers, which nothing else drives.
     pub const unsafe fn new(base: u64) -> Self {
         Self {
             // SAFETY: the caller's contract is `Mmio::new`'s.

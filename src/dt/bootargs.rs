@@ -102,7 +102,7 @@ pub struct BootOptions<'a> {
 pub const CONSOLE_LOGLEVEL_QUIET: u8 = 4;
 /// The console log level `debug` sets: every line.
 pub const CONSOLE_LOGLEVEL_DEBUG: u8 = 10;
-/// The highest `loglevel=` Linux takes.
+/// The highest `loglevel=` this kernel takes (Linux's `CONSOLE_LOGLEVEL_MOTORMOUTH`).
 pub const CONSOLE_LOGLEVEL_MAX: u8 = 15;
 
 /// The longest race window `slab.race_window_us` accepts (a tenth of a second).

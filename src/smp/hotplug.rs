@@ -3,8 +3,8 @@
 //! Up:   OFFLINE -> UP_PREPARE (callbacks) -> BOOTING (enable method; the CPU sets up its
 //!       GIC interface and joins the online set) -> ONLINE (callbacks).
 //! Down: ONLINE -> DOWN_PREPARE (callbacks) -> DYING (on the dying CPU: leave the online
-//!       set, serve calls already queued, GIC interface off, interrupts masked, CPU_OFF or
-//!       park) -> DEAD (on the controller, after death is confirmed: callbacks) -> OFFLINE.
+//!       set, serve calls already queued, interrupts masked, then the enable method's
+//!       end: GIC interface off and CPU_OFF, or the park) -> DEAD (on the controller, after death is confirmed: callbacks) -> OFFLINE.
 //!
 //! The controller and the CPU meet through two handshakes (`smp::handshake`), the boot
 //! ticket and the death request: the CPU takes the request, or the controller, giving up

@@ -49,8 +49,9 @@ pub struct CpuSlot {
     pub death: Handshake,
     /// When the controller gives up on the death request (counter ticks).
     pub death_deadline: AtomicU64,
-    /// Set by the dying CPU once it is off the online set, interrupts masked, its GIC
-    /// interface off: only the enable method's last step is left.
+    /// Set by the dying CPU once it is off the online set with interrupts masked: only the
+    /// enable method's last step is left (PSCI: the GIC interface off, then CPU_OFF;
+    /// spin-table: the park, with one SGI left enabled to release it).
     pub dying: AtomicBool,
     /// A spin-table CPU waiting in its park loop.
     pub parked: AtomicBool,

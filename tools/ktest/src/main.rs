@@ -80,6 +80,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if options.markdown && !options.list {
+        eprintln!("ktest: '--markdown' goes with '--list'");
+        return ExitCode::from(2);
+    }
     if options.list {
         let rows = listing::rows();
         let text = if options.markdown {
@@ -161,6 +165,13 @@ fn run_suite(image: &Path, elf: &Path, only: Option<&str>) -> ExitCode {
         let started = Instant::now();
         let result = gdb::run(&case, image, elf, &symbolizer);
         report(case.name, started, result, &mut passed, &mut failed);
+    }
+    if let Some(text) = only
+        && passed + failed + skipped == 0
+    {
+        // A typo in `--only` must not pass as a suite that found nothing wrong.
+        eprintln!("ktest: no case's name contains '{text}' (`ktest --list` lists them)");
+        return ExitCode::from(2);
     }
     let verdict = if failed == 0 { "PASS" } else { "FAIL" };
     println!("RESULT qemu-suite {verdict} passed={passed} failed={failed} skipped={skipped}");

@@ -101,8 +101,8 @@ pub fn cases(base: Case) -> Vec<Case> {
         },
         Case {
             name: "typed-line-editing",
-            about: "The shell typed on the serial line: backspace, Ctrl-C and the history key \
-                    work, and an unknown boot option is warned about.",
+            about: "The shell typed on the serial line: backspace and Ctrl-C work, an arrow \
+                    key is swallowed, and an unknown boot option is warned about.",
             bootargs: "bogus-option",
             typed: b"cpz\x7fus\rmem\x03dmesg\r\x1b[Apoweroff\r",
             expect: &[
