@@ -398,27 +398,22 @@ pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     dead: Some(dead),
 };
 
+// The callbacks are registered by `init` once the allocator exists, so each finds it.
+
 fn up_prepare(cpu: usize) -> Result<(), CallbackError> {
     hotplug::assert_cpus_held();
-    match SLAB.get() {
-        Some(slab) => slab
-            .up_prepare(cpu)
-            .map_err(|_| CallbackError("no memory for the CPU's slab arrays")),
-        None => Ok(()),
-    }
+    slab()
+        .up_prepare(cpu)
+        .map_err(|_| CallbackError("no memory for the CPU's slab arrays"))
 }
 
 fn up_canceled(cpu: usize) {
-    if let Some(slab) = SLAB.get() {
-        slab.up_canceled(cpu);
-    }
+    slab().up_canceled(cpu);
 }
 
 fn dead(cpu: usize) {
     hotplug::assert_cpus_held();
-    if let Some(slab) = SLAB.get() {
-        slab.dead(&ENV, cpu);
-    }
+    slab().dead(&ENV, cpu);
 }
 
 const _: () = assert!(PAGE_SIZE as u64 == super::page_alloc::PAGE_SIZE);

@@ -149,14 +149,7 @@ pub fn init_cpu(cpu: usize, ppis: &[u32]) -> Result<(), GicError> {
 pub fn park_cpu(cpu: usize, ppis: &[u32]) {
     match controller() {
         Controller::V2(g) => g.park_cpu(SGI_KICK),
-        Controller::V3(g) => {
-            let mut disable = arrayvec::ArrayVec::<arm_gic::IntId, 4>::new();
-            disable.push(arm_gic::IntId::sgi(SGI_CALL));
-            for &ppi in ppis.iter().take(3) {
-                disable.push(arm_gic::IntId::ppi(ppi - 16));
-            }
-            g.park_cpu(cpu, &disable);
-        }
+        Controller::V3(g) => g.park_cpu(cpu, ppis),
     }
 }
 

@@ -102,11 +102,13 @@ impl GicV3Driver {
         Ok(())
     }
 
-    /// Disables `disable` (SGIs and PPIs) on this core, its interface left on.
-    pub fn park_cpu(&self, cpu: usize, disable: &[IntId]) {
+    /// Disables what `init_cpu` enabled on this core but [`super::SGI_KICK`] (the call SGI
+    /// and every one of `ppis`), its interface left on.
+    pub fn park_cpu(&self, cpu: usize, ppis: &[u32]) {
         if let Ok(index) = self.index_of(cpu) {
             let mut gic = self.gic.lock();
-            for &id in disable {
+            let call = IntId::sgi(super::SGI_CALL);
+            for id in core::iter::once(call).chain(ppis.iter().map(|&ppi| IntId::ppi(ppi - 16))) {
                 let _ = gic.enable_interrupt(id, Some(index), false);
             }
         }
