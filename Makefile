@@ -157,6 +157,7 @@ lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 	cargo clippy -p ktest -p symbolize -p bench --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
 	tools/check-fpsimd.sh $(BUILD)/kernel.elf src/arch/aarch64/fpsimd.s
+	python3 tools/check-frames.py $(BUILD)/kernel.elf
 	python3 tools/check-layers.py src
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.

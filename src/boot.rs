@@ -9,7 +9,7 @@ use crate::dt::Platform;
 use crate::dt::bootargs::BootOptions;
 use crate::{pr_err, pr_info, pr_notice, pr_warn};
 
-static PLATFORM: spin::Once<Platform<'static>> = spin::Once::new();
+static PLATFORM: spin::Once<&'static Platform<'static>> = spin::Once::new();
 /// The counter when the shell first showed its prompt: the boot's length (0: not yet).
 static READY_TICKS: AtomicU64 = AtomicU64::new(0);
 static TIMELINE: spin::Once<Timeline> = spin::Once::new();
@@ -53,17 +53,22 @@ pub fn ready_ticks() -> Option<u64> {
 
 /// The machine, if boot got that far.
 pub fn try_platform() -> Option<&'static Platform<'static>> {
-    PLATFORM.get()
+    PLATFORM.get().copied()
 }
 
-pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
+/// Keeps the machine's description for the kernel's lifetime (once, at boot).
+pub fn keep_platform(platform: &'static Platform<'static>) {
+    PLATFORM.call_once(|| platform);
+}
+
+pub fn kernel_main(entry: EntryInfo) -> ! {
     // The hook through which the idle loop reaches this layer: what idle CPUs run in the
     // foreground. (A fatal exception's handler is set in `arch::boot`, as the MMU comes on.)
     crate::smp::set_foreground(crate::smp::Foreground {
         wants: crate::console::is_console_cpu,
         run: crate::console::shell::run,
     });
-    let platform = PLATFORM.call_once(|| platform);
+    let platform = platform();
     // The console log level comes first (`quiet` hides even the first lines); what the
     // bootargs got wrong is said once it is set.
     let mut bad_args = arrayvec::ArrayVec::<_, 8>::new();

@@ -10,6 +10,7 @@
 //! pairs per core, several runs each. Medians and minimums.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::sync::Arc;
 use core::alloc::Layout;
 use core::mem::MaybeUninit;
@@ -112,7 +113,9 @@ struct WorkingSet<A: PairAllocator> {
 }
 
 impl<A: PairAllocator> WorkingSet<A> {
-    fn fill(allocator: A) -> Option<Self> {
+    /// A full working set, on the heap: five of them are used at once, too much for a
+    /// stack frame.
+    fn fill(allocator: A) -> Option<Box<Self>> {
         let mut set = Self {
             allocator,
             objects: [const { None }; WORKING_SET],
@@ -121,7 +124,7 @@ impl<A: PairAllocator> WorkingSet<A> {
         for at in 0..WORKING_SET {
             set.objects[at] = Some(set.allocator.alloc()?);
         }
-        Some(set)
+        Some(Box::new(set))
     }
 
     /// `n` alloc+free pairs; false if the allocator failed.
@@ -182,11 +185,11 @@ fn one_core(a: &Allocators) -> Option<[Samples<SAMPLES>; NAMES.len()]> {
     let mut floor = WorkingSet::fill(a.floor.clone())?;
     let mut kmalloc = WorkingSet::fill(Kmalloc)?;
     let mut sets: [&mut dyn Batch; NAMES.len()] = [
-        &mut slab,
-        &mut linked_list,
-        &mut buddy,
-        &mut floor,
-        &mut kmalloc,
+        &mut *slab,
+        &mut *linked_list,
+        &mut *buddy,
+        &mut *floor,
+        &mut *kmalloc,
     ];
     let mut samples: [Samples<SAMPLES>; NAMES.len()] = core::array::from_fn(|_| Samples::new());
     for round in 0..=SAMPLES {
@@ -309,7 +312,7 @@ pub fn run() {
     }
 }
 
-fn measure(verdict: &mut Verdict) -> Result<arrayvec::ArrayString<1280>, &'static str> {
+fn measure(verdict: &mut Verdict) -> Result<String, &'static str> {
     let cache = kernel_slab::kmem_cache_create("bench-64", OBJECT_SIZE, 8, SlabFlags::NONE, None)
         .map_err(|_| "cannot create the bench-64 cache")?;
     let heaps = [&peer_heaps::LINKED_LIST, &peer_heaps::BUDDY];
@@ -330,7 +333,8 @@ fn measure(verdict: &mut Verdict) -> Result<arrayvec::ArrayString<1280>, &'stati
             floor: Arc::new(Floor::new(OBJECT_SIZE)),
         };
         let mut one = one_core(&allocators).ok_or("an allocator failed on one core")?;
-        let mut line = arrayvec::ArrayString::new();
+        // On the heap: the report line is over a kilobyte, too much for a stack frame.
+        let mut line = String::new();
         let _ = core::fmt::write(
             &mut line,
             format_args!("cpus={} size={OBJECT_SIZE}", state::online().len()),

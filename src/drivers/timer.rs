@@ -37,6 +37,11 @@ impl Deadline {
         Deadline(ticks().saturating_add(us_to_ticks(us)))
     }
 
+    /// The deadline [`Deadline::ticks`] gave, kept as a plain number.
+    pub fn at_ticks(ticks: u64) -> Self {
+        Deadline(ticks)
+    }
+
     pub fn passed(&self) -> bool {
         ticks() >= self.0
     }

@@ -25,8 +25,9 @@ use crate::text::push_truncated;
 /// The bits of MPIDR_EL1 that name a core: Aff3 (39:32) and Aff2..Aff0 (23:0).
 pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
 /// Spin-table release addresses must lie below this: the kernel maps each one again at
-/// this offset (an alias in the upper half of its 48-bit physical space).
-pub const MAX_RELEASE_ADDR: u64 = 1 << 47;
+/// 2^47 plus itself (an alias in the upper half of its 48-bit address space, below the
+/// CPU stacks' window at 3 * 2^46).
+pub const MAX_RELEASE_ADDR: u64 = 1 << 46;
 /// The PPI and SPI INTID ranges of the GIC.
 pub const PPI_INTIDS: core::ops::Range<u32> = 16..32;
 pub const SPI_INTIDS: core::ops::Range<u32> = 32..1020;

@@ -80,6 +80,12 @@ impl Controllers {
         }
     }
 
+    /// Forgets every controller.
+    pub fn clear(&mut self) {
+        self.known.clear();
+        self.dropped = 0;
+    }
+
     /// Remembers `v` if it is an interrupt controller with a phandle.
     pub fn record(&mut self, v: &Visit<'_, '_>) {
         let is_controller =

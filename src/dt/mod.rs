@@ -31,7 +31,7 @@ pub use consistency::{Inconsistency, MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK};
 pub use mpidr::Mpidr;
 pub use platform::{
     Cpu, DtError, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_RESERVATIONS, Platform, Problem,
-    PsciMethod, Reservation, Timer, Uart, UartKind,
+    PsciMethod, Reservation, Timer, TreeReader, Uart, UartKind,
 };
 
 /// The size a blob's header claims, read before the blob is trusted. `None` when `header`

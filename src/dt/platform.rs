@@ -248,10 +248,101 @@ impl<'dtb> Platform<'dtb> {
         Ok(platform)
     }
 
-    /// [`Platform::parse`] without its demand for RAM: boot reads the tree this way so that
-    /// it can report a missing `/memory` on the console the tree names. Whatever else
+    /// [`Platform::parse`] without its demand for RAM. Whatever else
     /// [`Platform::check_consistency`] promises holds.
     pub fn read_tree(blob: &'dtb [u8], blob_base: u64) -> Result<Self, DtError> {
+        let mut reader = TreeReader::new();
+        reader.read(blob, blob_base)?;
+        Ok(reader.platform)
+    }
+
+    /// A platform with nothing found yet, for the blob at `dtb`.
+    const fn empty(dtb: PhysRegion) -> Self {
+        Platform {
+            dtb,
+            model: None,
+            memory: ArrayVec::new_const(),
+            reservations: ArrayVec::new_const(),
+            bootargs: "",
+            stdout_path: None,
+            console: None,
+            uarts: ArrayVec::new_const(),
+            gic: None,
+            gic_phandle: None,
+            psci: None,
+            timer: None,
+            watchdog: None,
+            cpus: ArrayVec::new_const(),
+            cpus_left_out: 0,
+            problems: ArrayVec::new_const(),
+            problems_dropped: 0,
+        }
+    }
+}
+
+impl<'dtb> Scratch<'dtb> {
+    /// Back to [`Scratch::new`], in place.
+    fn reset(&mut self) {
+        let Scratch {
+            uarts,
+            aliases,
+            clocks,
+            controllers,
+            root_interrupt_parent,
+            gics,
+            timer,
+            psci_seen,
+        } = self;
+        uarts.clear();
+        aliases.clear();
+        clocks.clear();
+        controllers.clear();
+        *root_interrupt_parent = None;
+        gics.clear();
+        *timer = None;
+        *psci_seen = false;
+    }
+
+    const fn new() -> Self {
+        Scratch {
+            uarts: ArrayVec::new_const(),
+            aliases: ArrayVec::new_const(),
+            clocks: ArrayVec::new_const(),
+            controllers: Controllers::new(),
+            root_interrupt_parent: None,
+            gics: ArrayVec::new_const(),
+            timer: None,
+            psci_seen: false,
+        }
+    }
+}
+
+/// Reads trees into a platform it holds, with the walk's working state beside it: over
+/// 20 KiB together, too much for a stack frame, so the kernel keeps its reader in a static
+/// and the platform is built where it stays.
+pub struct TreeReader<'dtb> {
+    platform: Platform<'dtb>,
+    scratch: Scratch<'dtb>,
+}
+
+impl Default for TreeReader<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'dtb> TreeReader<'dtb> {
+    pub const fn new() -> Self {
+        TreeReader {
+            platform: Platform::empty(PhysRegion::new(0, 0)),
+            scratch: Scratch::new(),
+        }
+    }
+
+    /// Reads the blob found at physical address `blob_base` (without [`Platform::parse`]'s
+    /// demand for RAM: boot reads the tree this way so that it can report a missing
+    /// `/memory` on the console the tree names), replacing what was read before.
+    pub fn read(&mut self, blob: &'dtb [u8], blob_base: u64) -> Result<&Platform<'dtb>, DtError> {
         // The header's size decides how much of `blob` is the tree; without a valid magic,
         // the structural check gives the reason.
         let blob = match super::blob_size(blob) {
@@ -269,36 +360,9 @@ impl<'dtb> Platform<'dtb> {
         // real trees use; `blob::check` is the same check without that limit.
         let fdt = Fdt::new_unchecked(blob);
 
-        let mut platform = Platform {
-            dtb: PhysRegion::new(blob_base, blob.len() as u64),
-            model: None,
-            memory: ArrayVec::new(),
-            reservations: ArrayVec::new(),
-            bootargs: "",
-            stdout_path: None,
-            console: None,
-            uarts: ArrayVec::new(),
-            gic: None,
-            gic_phandle: None,
-            psci: None,
-            timer: None,
-            watchdog: None,
-            cpus: ArrayVec::new(),
-            cpus_left_out: 0,
-            problems: ArrayVec::new(),
-            problems_dropped: 0,
-        };
-        let mut scratch = Scratch {
-            uarts: ArrayVec::new(),
-            aliases: ArrayVec::new(),
-            clocks: ArrayVec::new(),
-            controllers: Controllers::new(),
-            root_interrupt_parent: None,
-            gics: ArrayVec::new(),
-            timer: None,
-            psci_seen: false,
-        };
-
+        let TreeReader { platform, scratch } = self;
+        platform.reset(PhysRegion::new(blob_base, blob.len() as u64));
+        scratch.reset();
         for r in fdt.memory_reservations() {
             platform.reserve(
                 "/memreserve/",
@@ -308,13 +372,9 @@ impl<'dtb> Platform<'dtb> {
         }
 
         let mut too_deep = ArrayVec::<&'dtb str, 4>::new();
-        walk::walk(
-            fdt.root(),
-            &mut |v| platform.visit(v, &mut scratch),
-            &mut |t| {
-                let _ = too_deep.try_push(t.name);
-            },
-        );
+        walk::walk(fdt.root(), &mut |v| platform.visit(v, scratch), &mut |t| {
+            let _ = too_deep.try_push(t.name);
+        });
         for name in too_deep {
             platform.problem(
                 name,
@@ -323,12 +383,54 @@ impl<'dtb> Platform<'dtb> {
         }
 
         scratch.resolve_uart_clocks();
-        platform.choose_gic(&scratch);
-        platform.resolve_interrupts(&mut scratch);
-        platform.choose_console(&scratch);
+        platform.choose_gic(scratch);
+        platform.resolve_interrupts(scratch);
+        platform.choose_console(scratch);
         platform.uarts = scratch.uarts.iter().map(|found| found.uart).collect();
         platform.check_cpus();
         Ok(platform)
+    }
+}
+
+impl<'dtb> Platform<'dtb> {
+    /// Back to [`Platform::empty`], in place.
+    fn reset(&mut self, dtb: PhysRegion) {
+        let Platform {
+            dtb: blob,
+            model,
+            memory,
+            reservations,
+            bootargs,
+            stdout_path,
+            console,
+            uarts,
+            gic,
+            gic_phandle,
+            psci,
+            timer,
+            watchdog,
+            cpus,
+            cpus_left_out,
+            problems,
+            problems_dropped,
+        } = self;
+        *blob = dtb;
+        *model = None;
+        memory.clear();
+        reservations.clear();
+        *bootargs = "";
+        *stdout_path = None;
+        *console = None;
+        uarts.clear();
+        *gic = None;
+        *gic_phandle = None;
+        *psci = None;
+        *timer = None;
+        *watchdog = None;
+        cpus.clear();
+        *cpus_left_out = 0;
+        problems.clear();
+        *problems_dropped = 0;
     }
 
     /// What only the whole tree shows about the CPUs: none at all, or `psci` as their

@@ -33,7 +33,7 @@ pub type CacheHandle = core_slab::CacheHandle<KernelPages>;
 pub type SharedCache = core_slab::SharedCache<KernelPages>;
 pub type OwnedObject = core_slab::OwnedObject<KernelPages>;
 
-static SLAB: spin::Once<Slab> = spin::Once::new();
+static SLAB: spin::Once<&'static Slab> = spin::Once::new();
 static PAGES: KernelPages = KernelPages;
 static ENV: KernelEnv = KernelEnv;
 
@@ -203,7 +203,9 @@ pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool
              slower alloc and free)"
         );
     }
-    let slab = SLAB.call_once(|| Slab::new(&PAGES, debug));
+    let slab = *SLAB.call_once(|| {
+        Slab::new_in_pages(&PAGES, debug).expect("a page for the slab allocator at boot")
+    });
     // The CPUs online now had no UP_PREPARE of ours; every later one will.
     hotplug::register(&CALLBACKS, |online| slab.track(online));
 }

@@ -25,6 +25,11 @@ impl PhysRegion {
         self.base.saturating_add(self.size)
     }
 
+    /// The addresses it covers.
+    pub const fn range(&self) -> core::ops::Range<u64> {
+        self.base..self.end()
+    }
+
     pub const fn contains(&self, addr: u64) -> bool {
         addr >= self.base && addr < self.end()
     }

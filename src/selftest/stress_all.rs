@@ -339,8 +339,8 @@ pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> 
     STOP.store(true, Ordering::Release);
     release_all(&mut held);
     super::wind_down(others, targets, fail);
-    let left: ArrayVec<Held, EXCHANGE> = EXCHANGE_QUEUE.lock().drain(..).collect();
-    for h in left {
+    // One at a time: the lock is not held while an object is checked and freed.
+    while let Some(h) = EXCHANGE_QUEUE.lock().pop() {
         h.release();
     }
     SHARED_CACHES.lock().clear();

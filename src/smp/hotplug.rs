@@ -29,10 +29,10 @@ use arrayvec::ArrayVec;
 
 use super::cpu_ops::{CpuOps, OpsError, mpidr, ops};
 use super::cpumask::CpuMask;
-use super::handshake::Request;
 use super::hotplug_lock::{HotplugLock, LockState};
 use super::state::{self, HotplugState, slot};
 use crate::MAX_CPUS;
+use crate::arch::stack::CpuStacks;
 use crate::arch::{cpu, smp as arch_smp};
 use crate::drivers::gic;
 use crate::drivers::timer::{self, Deadline};
@@ -242,42 +242,31 @@ pub fn method_name(cpu: usize) -> &'static str {
 
 /// Brings `cpu` online. Takes the hotplug lock's write side.
 pub fn cpu_up(cpu: usize) -> Result<(), HotplugError> {
-    let ops = can_come_up(cpu)?;
-    cpu_hotplug_begin();
-    let result = start(cpu, ops).and_then(|boot| {
-        let mut booting = [boot];
-        wait_for_arrivals(&mut booting);
-        booting[0].result
-    });
-    cpu_hotplug_done();
+    can_come_up(cpu)?;
+    let mut result = Ok(());
+    cpus_up(CpuMask::single(cpu), |_, outcome, _| result = outcome);
     result
 }
 
 /// Brings every CPU of `cpus` online at once, as boot does (Linux 6.5's parallel
 /// bring-up): each is prepared (UP_PREPARE) and started, then all are waited for, so their
-/// starts overlap; one that fails is rolled back alone. Takes the write side once. Returns
-/// each CPU's outcome and how long it took from the first start.
-pub fn cpus_up(cpus: CpuMask) -> ArrayVec<(usize, Result<(), HotplugError>, u64), MAX_CPUS> {
+/// starts overlap; one that fails is rolled back alone. Takes the write side once, and
+/// tells `settled` each CPU's outcome, with how long it took from the first start (us),
+/// as it is known.
+pub fn cpus_up(cpus: CpuMask, mut settled: impl FnMut(usize, Result<(), HotplugError>, u64)) {
     let began = timer::now_ns();
-    let mut outcomes = ArrayVec::new();
-    let mut booting = ArrayVec::<Boot, MAX_CPUS>::new();
+    let mut booting = CpuMask::empty();
     cpu_hotplug_begin();
     for cpu in cpus.iter() {
         match can_come_up(cpu).and_then(|ops| start(cpu, ops)) {
-            Ok(boot) => booting.push(boot),
-            Err(e) => outcomes.push((cpu, Err(e), 0)),
+            Ok(()) => booting.insert(cpu),
+            Err(e) => settled(cpu, Err(e), 0),
         }
     }
-    wait_for_arrivals(&mut booting);
+    wait_for_arrivals(booting, |cpu, outcome| {
+        settled(cpu, outcome, timer::now_ns().saturating_sub(began) / 1000)
+    });
     cpu_hotplug_done();
-    for boot in booting {
-        outcomes.push((
-            boot.cpu,
-            boot.result,
-            boot.done_ns.saturating_sub(began) / 1000,
-        ));
-    }
-    outcomes
 }
 
 /// Why `cpu` cannot be brought up at all, before anything is done; else its method.
@@ -296,19 +285,9 @@ fn can_come_up(cpu: usize) -> Result<&'static dyn CpuOps, HotplugError> {
         .ok_or(HotplugError::NotPresent(cpu, state::absence(cpu)))
 }
 
-/// A CPU started and not yet settled: its ticket, and in the end its outcome.
-struct Boot {
-    cpu: usize,
-    ops: &'static dyn CpuOps,
-    ticket: Request,
-    deadline: Deadline,
-    settled: bool,
-    result: Result<(), HotplugError>,
-    done_ns: u64,
-}
-
-/// UP_PREPARE, then the enable method's start: the CPU runs towards its arrival.
-fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<Boot, HotplugError> {
+/// UP_PREPARE, then the enable method's start: the CPU runs towards its arrival, its boot
+/// ticket requested and its deadline in its slot.
+fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<(), HotplugError> {
     let s = slot(cpu);
     match s.state() {
         HotplugState::Offline => {}
@@ -337,43 +316,41 @@ fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<Boot, HotplugError> {
     s.dying.store(false, Ordering::Relaxed);
     s.controller.store(cpu::id(), Ordering::Relaxed);
     let ticket = s.boot.request();
-    let stack_top = s.stack_top.load(Ordering::Acquire);
-    arch_smp::prepare(cpu, mpidr(cpu).affinity(), stack_top);
+    arch_smp::prepare(cpu, mpidr(cpu).affinity(), &CpuStacks::of(cpu));
     if let Err(e) = ops.boot(cpu, mpidr(cpu), PhysAddr(arch_smp::entry_point())) {
         // Nothing runs that could take it: withdrawing only closes it.
         s.boot.withdraw(ticket);
         cancel(cpu, &callbacks());
         return Err(HotplugError::Ops { cpu, error: e });
     }
-    Ok(Boot {
-        cpu,
-        ops,
-        ticket,
-        deadline: Deadline::after_us(BOOT_TIMEOUT_US),
-        settled: false,
-        result: Ok(()),
-        done_ns: 0,
-    })
+    s.boot_deadline.store(
+        Deadline::after_us(BOOT_TIMEOUT_US).ticks(),
+        Ordering::Relaxed,
+    );
+    Ok(())
 }
 
 /// Waits until every CPU of `booting` took its ticket (it is online: ONLINE callbacks
 /// run) or its deadline withdrew it (rolled back: UP_CANCELED, and the late CPU's own
-/// turning off waited for). Spins briefly, then sleeps until an arriving CPU's kick.
-fn wait_for_arrivals(booting: &mut [Boot]) {
+/// turning off waited for), telling `settled` each outcome. Spins briefly, then sleeps
+/// until an arriving CPU's kick.
+fn wait_for_arrivals(booting: CpuMask, mut settled: impl FnMut(usize, Result<(), HotplugError>)) {
     let stop_spinning = Deadline::after_us(ARRIVAL_SPIN_US);
+    // The ticket `start` requested: only this controller requests, so it is the current.
+    let ticket = |cpu: usize| slot(cpu).boot.read().0;
+    let mut waiting = booting;
     loop {
-        for boot in booting.iter_mut().filter(|b| !b.settled) {
-            let s = slot(boot.cpu);
-            let arrived = s.boot.taken(boot.ticket);
+        for cpu in waiting.iter() {
+            let s = slot(cpu);
+            let arrived = s.boot.taken(ticket(cpu));
             // At the deadline the ticket is withdrawn, unless the CPU takes it first
             // (then the withdrawal fails and the next pass finds it taken).
-            let withdrawn = !arrived && boot.deadline.passed() && s.boot.withdraw(boot.ticket);
+            let deadline = Deadline::at_ticks(s.boot_deadline.load(Ordering::Relaxed));
+            let withdrawn = !arrived && deadline.passed() && s.boot.withdraw(ticket(cpu));
             if !arrived && !withdrawn {
                 continue;
             }
-            boot.settled = true;
-            boot.done_ns = timer::now_ns();
-            let cpu = boot.cpu;
+            waiting.remove(cpu);
             if arrived {
                 s.set_state(HotplugState::Online);
                 for cb in callbacks() {
@@ -381,24 +358,23 @@ fn wait_for_arrivals(booting: &mut [Boot]) {
                         online(cpu);
                     }
                 }
+                settled(cpu, Ok(()));
             } else {
                 cancel(cpu, &callbacks());
                 // A CPU that is merely late finds its ticket withdrawn and turns itself
                 // off; wait for that, so that trying again does not find it still on.
-                let off = boot
-                    .ops
-                    .confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US)
-                    .is_ok();
-                boot.result = Err(HotplugError::BootTimeout { cpu, off });
+                let off = ops(cpu)
+                    .is_some_and(|o| o.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US).is_ok());
+                settled(cpu, Err(HotplugError::BootTimeout { cpu, off }));
             }
         }
-        if booting.iter().all(|b| b.settled) {
+        if waiting.is_empty() {
             return;
         }
         // Awake as soon as any CPU arrived: its kick may have come before the doze.
-        let arrival = |b: &Boot| !b.settled && slot(b.cpu).boot.taken(b.ticket);
+        let arrival = || waiting.iter().any(|cpu| slot(cpu).boot.taken(ticket(cpu)));
         if stop_spinning.passed() {
-            doze_unless(|| booting.iter().any(arrival), ARRIVAL_POLL_US);
+            doze_unless(arrival, ARRIVAL_POLL_US);
         } else {
             core::hint::spin_loop();
         }

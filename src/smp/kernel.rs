@@ -5,7 +5,7 @@ use super::cpumask::CpuMask;
 use super::hotplug;
 use super::psci_ops::PsciOps;
 use super::state::{self, HotplugState, slot};
-use crate::arch::{cpu, exceptions, layout, psci::Psci};
+use crate::arch::{cpu, exceptions, psci::Psci};
 use crate::drivers::{gic, timer};
 use crate::dt::Platform;
 use crate::dt::bootargs::BootOptions;
@@ -89,8 +89,6 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         state::PRESENT.set(CpuMask::single(me));
     }
     let s = slot(me);
-    s.stack_top
-        .store(layout::boot_stack_region().end(), Ordering::Release);
     s.ever_started.store(true, Ordering::Release);
     s.set_state(HotplugState::Online);
     state::ONLINE.insert(me);
@@ -119,16 +117,14 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
             to_start.insert(c);
         }
     }
-    for (c, result, us) in hotplug::cpus_up(to_start) {
-        match result {
-            Ok(()) => pr_info!(
-                "cpu{c}: online ({}, MPIDR {:#x}) in {us} us",
-                hotplug::method_name(c),
-                cpu_ops::mpidr(c),
-            ),
-            Err(e) => pr_err!("{e}; cpu{c} stays offline"),
-        }
-    }
+    hotplug::cpus_up(to_start, |c, result, us| match result {
+        Ok(()) => pr_info!(
+            "cpu{c}: online ({}, MPIDR {:#x}) in {us} us",
+            hotplug::method_name(c),
+            cpu_ops::mpidr(c),
+        ),
+        Err(e) => pr_err!("{e}; cpu{c} stays offline"),
+    });
     pr_info!(
         "{} of {} CPUs online: {}",
         state::online().len(),

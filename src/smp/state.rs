@@ -47,6 +47,8 @@ pub struct CpuSlot {
     /// The death request: the controller requests it, the CPU takes it from its idle loop
     /// and dies; a controller that gave up withdraws it first, and the CPU stays online.
     pub death: Handshake,
+    /// When the controller gives up on the boot ticket (counter ticks).
+    pub boot_deadline: AtomicU64,
     /// When the controller gives up on the death request (counter ticks).
     pub death_deadline: AtomicU64,
     /// Set by the dying CPU once it is off the online set with interrupts masked: only the
@@ -57,8 +59,6 @@ pub struct CpuSlot {
     pub parked: AtomicBool,
     /// Set by the controller to release a parked CPU.
     pub release: AtomicBool,
-    /// Top of this CPU's stack (0 until it has one).
-    pub stack_top: AtomicU64,
     /// Set once the CPU has run kernel code (spin-table: it left the firmware's pen).
     pub ever_started: AtomicBool,
     /// The CPU running this one's bring-up, which the arriving CPU wakes.
@@ -71,11 +71,11 @@ impl CpuSlot {
             state: AtomicU8::new(HotplugState::Offline as u8),
             boot: Handshake::new(),
             death: Handshake::new(),
+            boot_deadline: AtomicU64::new(0),
             death_deadline: AtomicU64::new(0),
             dying: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             release: AtomicBool::new(false),
-            stack_top: AtomicU64::new(0),
             ever_started: AtomicBool::new(false),
             controller: AtomicUsize::new(0),
         }

@@ -10,10 +10,10 @@ use core::fmt::{self, Write};
 
 use super::layout;
 use super::mmu::{self, Attributes, Builder};
-use super::{cache, cpu, semihosting};
+use super::{cache, cpu, semihosting, stack};
 use crate::drivers::timer;
 use crate::drivers::uart::Uart;
-use crate::dt::{EnableMethod, Platform, Reservation};
+use crate::dt::{EnableMethod, Platform, Reservation, TreeReader};
 use crate::mm::page_alloc::PAGE_SIZE;
 use crate::mm::region::PhysRegion;
 
@@ -51,8 +51,12 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
         Err(e) => fail_without_console(format_args!("{e}")),
     };
     // Read without demanding RAM first, so that a tree without any can be reported on
-    // the console it names.
-    let platform = match Platform::read_tree(blob, dtb) {
+    // the console it names; into a static, where the platform stays for good.
+    let reader = &raw mut READER;
+    // SAFETY: the only reference to READER ever made, by the boot CPU before any other
+    // core runs.
+    let reader = unsafe { &mut *reader };
+    let platform: &'static Platform<'static> = match reader.read(blob, dtb) {
         Ok(p) => p,
         Err(e) => fail_without_console(format_args!("device tree at {dtb:#x}: {e}")),
     };
@@ -75,7 +79,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     cpu::set_id(platform.cpu_index_of(cpu::mpidr_affinity()).unwrap_or(0));
     let device_tree_ticks = timer::ticks();
 
-    let page_tables = match build_page_tables(&platform) {
+    let page_tables = match build_page_tables(platform) {
         Ok(used) => used,
         Err(e) => {
             // SAFETY: the DT names this UART; with the MMU off every access is Device.
@@ -99,10 +103,12 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     // handler's `Once`) may be taken, so an Oops while the console and the memory are set
     // up is reported as later ones are (on the UART once the console exists).
     crate::arch::exceptions::set_fatal_handler(crate::panic::die);
+    // Asynchronous aborts are reported from now on, as every other exception is.
+    cpu::unmask_serror();
 
     // SAFETY: mapped as Device memory just now, and the console is its only driver.
     crate::console::init(unsafe { Uart::from_dt(&console) }, console.clock_hz);
-    let reserved = reserved_ranges(&platform);
+    let reserved = reserved_ranges(platform);
     for region in &platform.memory {
         // SAFETY: RAM from the DT minus every range anything else uses (image, DTB, the
         // DT's reservations, page 0).
@@ -110,19 +116,43 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
             crate::pr_warn!("memory {region} not used: {e}");
         }
     }
-    crate::boot::kernel_main(
-        platform,
-        EntryInfo {
-            entry_el,
-            relocation,
-            page_tables,
-            ticks: EarlyTicks {
-                entry: entry_ticks,
-                device_tree: device_tree_ticks,
-                mmu: mmu_ticks,
-                memory: timer::ticks(),
-            },
+    ENTRY.call_once(|| EntryInfo {
+        entry_el,
+        relocation,
+        page_tables,
+        ticks: EarlyTicks {
+            entry: entry_ticks,
+            device_tree: device_tree_ticks,
+            mmu: mmu_ticks,
+            memory: timer::ticks(),
         },
+    });
+    crate::boot::keep_platform(platform);
+    // Off the boot stack, onto this CPU's slot of the stack window, with its guard pages
+    // and overflow stack, for good.
+    let me = cpu::id();
+    match crate::smp::stacks::provide(me) {
+        // SAFETY: the stacks were mapped for this CPU just now and nothing runs on them.
+        Ok(stacks) => unsafe { stack::switch_to(&stacks, boot_on_own_stack) },
+        Err(e) => {
+            crate::pr_err!("cpu{me}: {e}; it stays on its boot stack, with no overflow stack");
+            boot_on_own_stack()
+        }
+    }
+}
+
+/// The device tree reader, and the platform it reads, kept for good: too big for the boot
+/// stack (see `dt::TreeReader`).
+static mut READER: TreeReader<'static> = TreeReader::new();
+
+/// What the entry code learned, kept while the boot CPU changes stacks.
+static ENTRY: spin::Once<EntryInfo> = spin::Once::new();
+
+extern "C" fn boot_on_own_stack() -> ! {
+    crate::boot::kernel_main(
+        *ENTRY
+            .get()
+            .expect("the entry info is kept before the switch"),
     )
 }
 
@@ -202,6 +232,13 @@ fn build_page_tables(platform: &Platform<'_>) -> Result<usize, mmu::MapError> {
     tables.map(layout::data(), Attributes::Data)?;
     tables.map(layout::rodata(), Attributes::ReadOnly)?;
     tables.map(layout::text(), Attributes::Code)?;
+    tables.map(layout::boot_stack_guard_page(), Attributes::Unmapped)?;
+    let window = stack::window();
+    tables.map_at(
+        window.start,
+        PhysRegion::new(window.start, window.end - window.start),
+        Attributes::Window,
+    )?;
     tables.map(platform.dtb, Attributes::ReadOnly)?;
     if let Some(uart) = &platform.console {
         tables.map(uart.region, Attributes::Device)?;

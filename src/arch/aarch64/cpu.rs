@@ -104,6 +104,13 @@ pub fn enable_irqs() {
     unsafe { asm!("msr daifclr, #2", options(nostack)) };
 }
 
+/// Lets SError interrupts (asynchronous aborts) in on this core, once its vectors and the
+/// fatal handler can report them.
+pub fn unmask_serror() {
+    // SAFETY: unmasking SError at EL1; the vectors are installed before any core runs Rust.
+    unsafe { asm!("msr daifclr, #4", options(nostack)) };
+}
+
 /// Masks IRQs on this core.
 pub fn disable_irqs() {
     // SAFETY: masking interrupts is always permitted.

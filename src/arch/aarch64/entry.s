@@ -64,9 +64,16 @@ primary_entry:
     stp     xzr, xzr, [x0], #16
     b       3b
 4:
-    adrp    x0, boot_stack_top
-    add     x0, x0, :lo12:boot_stack_top
-    mov     sp, x0
+    // Paint the boot stack (zeroed with BSS just now), so its high-water mark can be read.
+    adrp    x0, boot_stack
+    add     x0, x0, :lo12:boot_stack
+    adrp    x1, boot_stack_top
+    add     x1, x1, :lo12:boot_stack_top
+    ldr     x2, ={paint}
+5:  stp     x2, x2, [x0], #16
+    cmp     x0, x1
+    b.lo    5b
+    mov     sp, x1
     bl      install_vectors
     mov     x29, xzr                // terminates frame-pointer backtraces
     mov     x30, xzr
@@ -122,7 +129,8 @@ at_el1:
     isb
     ret
 
-// At EL1, before any Rust code: SP_EL1 selected, interrupts masked, FP/SIMD trapped.
+// At EL1, before any Rust code: SP_EL1 selected, interrupts masked, FP/SIMD trapped, no
+// overflow stack.
 // The kernel is compiled without FP/SIMD (aarch64-unknown-none-softfloat), so the
 // exception vectors save none of those registers; a use anyway is an Oops that says so
 // (fpsimd.rs). CPACR_EL1 resets to an unknown value: FPEN = 0b00 traps EL1 and EL0.
@@ -131,6 +139,7 @@ cpu_early_setup:
     msr     spsel, #1
     msr     daifset, #0xf
     msr     cpacr_el1, xzr
+    msr     tpidrro_el0, xzr        // no overflow stack yet (vectors.s)
     isb
     ret
 
@@ -153,10 +162,15 @@ park:
 link_address_of_start:
     .quad   _start
 
+// The boot CPU's first stack, until it moves to its slot of the stack window (stack.rs),
+// with a page below it that the page tables leave unmapped.
     .section .bss.boot_stack, "aw", %nobits
     .balign 4096
+    .global boot_stack_guard
+boot_stack_guard:
+    .space  4096
     .global boot_stack
 boot_stack:
-    .space  0x10000
+    .space  {boot_stack_size}
     .global boot_stack_top
 boot_stack_top:

@@ -12,7 +12,10 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
 use tock_registers::{LocalRegisterCopy, register_bitfields};
 
+use core::ops::Range;
+
 use super::semihosting;
+use super::stack::CpuStacks;
 
 /// The interrupted context, as vectors.s saves it.
 #[repr(C)]
@@ -74,24 +77,112 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
     }
     let report = Oops {
         kind: KIND_NAMES[class],
-        from: match group {
-            0 => "EL1 (SP_EL0)",
-            1 => "EL1",
-            2 => "EL0 (AArch64)",
-            _ => "EL0 (AArch32)",
-        },
+        from: from_name(group),
         esr,
         far,
         frame,
     };
+    // A fault in the pages under the stack with SP still (just) inside it: the vector's
+    // check let it through, but it is an overflow all the same.
+    let data_abort = matches!(
+        esr.read_as_enum(ESR_EL1::EC),
+        Some(ESR_EL1::EC::Value::DataAbortCurrentEL)
+    );
+    match overflowed_stack(far).filter(|_| data_abort) {
+        Some(overflow) => fatal(format_args!("{overflow}\n{report}"), frame),
+        None => fatal(format_args!("{report}"), frame),
+    }
+}
+
+/// Where the vectors go when SP has left its stack: on the CPU's overflow stack, `frame`
+/// saved there (its `sp` the interrupted one), report and die.
+#[unsafe(no_mangle)]
+extern "C" fn handle_stack_overflow(kind: u64, frame: &mut TrapFrame) -> ! {
+    let report = Oops {
+        kind: KIND_NAMES[(kind % 4) as usize],
+        from: from_name((kind / 4) as usize),
+        esr: ESR_EL1.extract(),
+        far: FAR_EL1.get(),
+        frame,
+    };
+    let overflow = overflowed_stack(frame.sp).unwrap_or(StackOverflow {
+        cpu: super::cpu::id(),
+        stack: CpuStacks::of(super::cpu::id() % crate::MAX_CPUS).stack,
+        sp: frame.sp,
+    });
+    fatal(format_args!("{overflow}\n{report}"), frame)
+}
+
+fn from_name(group: usize) -> &'static str {
+    match group {
+        0 => "EL1 (SP_EL0)",
+        1 => "EL1",
+        2 => "EL0 (AArch64)",
+        _ => "EL0 (AArch32)",
+    }
+}
+
+/// Reports through the fatal handler (or semihosting, before there is one), and stops.
+fn fatal(report: fmt::Arguments<'_>, frame: &TrapFrame) -> ! {
     match FATAL_HANDLER.get() {
-        Some(die) => die(format_args!("{report}"), Some(frame.elr), frame.x[29]),
+        Some(die) => die(report, Some(frame.elr), frame.x[29]),
         None => {
             let _ = writeln!(
                 semihosting::Writer,
                 "Oops before the kernel was up: {report}"
             );
             super::cpu::halt()
+        }
+    }
+}
+
+/// A stack this CPU ran off, and where SP (or the faulting access) was.
+struct StackOverflow {
+    cpu: usize,
+    stack: Range<u64>,
+    sp: u64,
+}
+
+/// The stack of this CPU whose guard `addr` lies in: its slot's, or the boot stack's.
+fn overflowed_stack(addr: u64) -> Option<StackOverflow> {
+    let cpu = super::cpu::id();
+    let guarded = [
+        (cpu < crate::MAX_CPUS)
+            .then(|| CpuStacks::of(cpu))
+            .map(|s| {
+                let below = s.overflow.end..s.stack.start;
+                (below, s.stack)
+            }),
+        Some((
+            super::layout::boot_stack_guard_page().range(),
+            super::layout::boot_stack_region().range(),
+        )),
+    ];
+    guarded
+        .into_iter()
+        .flatten()
+        .find(|(below, _)| below.contains(&addr))
+        .map(|(_, stack)| StackOverflow {
+            cpu,
+            stack,
+            sp: addr,
+        })
+}
+
+impl fmt::Display for StackOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stack overflow on cpu{}: its stack is {:#x}-{:#x} ({} KiB), SP {:#x} ",
+            self.cpu,
+            self.stack.start,
+            self.stack.end,
+            (self.stack.end - self.stack.start) >> 10,
+            self.sp,
+        )?;
+        match self.stack.start.checked_sub(self.sp) {
+            Some(below) if below > 0 => write!(f, "is {below} bytes below it"),
+            _ => write!(f, "is outside it"),
         }
     }
 }
@@ -252,6 +343,8 @@ pub enum Fault {
     NullDereference,
     /// An undefined instruction (`udf`).
     UndefinedInstruction,
+    /// Calls that never return until this core's stack runs out.
+    StackOverflow,
 }
 
 /// Provokes `fault` on this core; the exception handler reports it and the kernel dies.
@@ -263,5 +356,22 @@ pub fn provoke(fault: Fault) {
         },
         // SAFETY: as above, the exception does not return here.
         Fault::UndefinedInstruction => unsafe { core::arch::asm!("udf #0") },
+        Fault::StackOverflow => {
+            exhaust_stack(0);
+        }
     }
+}
+
+/// Recurses with a 1 KiB frame until the stack's guard page stops it.
+#[inline(never)]
+fn exhaust_stack(depth: u64) -> u64 {
+    let mut frame = [0u8; 1024];
+    frame[0] = depth as u8;
+    // The compiler cannot see through black_box: the frame is real and the recursion goes
+    // on (the condition is always true, which it cannot know either).
+    let frame = core::hint::black_box(&mut frame);
+    if core::hint::black_box(depth) < u64::MAX {
+        return exhaust_stack(depth + 1) + u64::from(frame[1]);
+    }
+    u64::from(frame[0])
 }

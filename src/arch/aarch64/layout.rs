@@ -47,12 +47,19 @@ pub fn entry_point() -> u64 {
 }
 
 unsafe extern "C" {
+    static boot_stack_guard: u8;
     static boot_stack: u8;
     static boot_stack_top: u8;
 }
 
-/// The boot CPU's stack.
+/// The boot CPU's first stack.
 pub fn boot_stack_region() -> PhysRegion {
     let start = addr(&raw const boot_stack);
     PhysRegion::new(start, addr(&raw const boot_stack_top) - start)
+}
+
+/// The page under the boot CPU's first stack, left unmapped.
+pub fn boot_stack_guard_page() -> PhysRegion {
+    let start = addr(&raw const boot_stack_guard);
+    PhysRegion::new(start, addr(&raw const boot_stack) - start)
 }

@@ -8,7 +8,11 @@
 //!
 //! The tables are built by the boot CPU with its MMU off, in the image's BSS; so before
 //! the caches come on, the image's lines are invalidated (a loader's stale lines must not
-//! shadow what was written around the cache).
+//! shadow what was written around the cache). One more range gets its tables then, down to
+//! pages, with nothing mapped: the window CPU stacks are mapped into later, while the MMU
+//! is on ([`map_page_live`]). Filling an empty entry needs no break-before-make and no TLB
+//! maintenance (a translation fault is never cached), so that is the only change ever made
+//! to live tables.
 
 use core::fmt;
 
@@ -34,8 +38,11 @@ pub enum Attributes {
     ReadOnly,
     /// Device registers: Device-nGnRE, never executed.
     Device,
-    /// Not mapped (reserved `no-map` memory).
+    /// Not mapped (reserved `no-map` memory, guard pages).
     Unmapped,
+    /// Not mapped yet, with tables down to pages so that pages can be mapped into it while
+    /// the MMU is on (the stack window).
+    Window,
 }
 
 // MAIR_EL1 slots.
@@ -61,7 +68,7 @@ impl Attributes {
             Attributes::Code => normal | AP_READ_ONLY,
             Attributes::ReadOnly => normal | AP_READ_ONLY | PXN,
             Attributes::Device => (MAIR_DEVICE << 2) | AF | PXN | UXN,
-            Attributes::Unmapped => 0,
+            Attributes::Unmapped | Attributes::Window => 0,
         }
     }
 }
@@ -70,15 +77,32 @@ impl Attributes {
 pub enum MapError {
     /// The table pool is exhausted.
     OutOfTables,
-    /// The range lies beyond the 48-bit address space.
+    /// The range lies beyond what the map can hold: the 48-bit address space (2^47 for
+    /// identity-mapped physical addresses, whose upper half holds aliases).
     OutOfRange(PhysRegion),
+    /// A live mapping outside the window whose tables boot made.
+    NotInWindow(u64),
+    /// A live mapping over one already there.
+    AlreadyMapped(u64),
 }
 
 impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MapError::OutOfTables => write!(f, "page table pool ({POOL_TABLES} tables) exhausted"),
-            MapError::OutOfRange(r) => write!(f, "{r} is beyond the 48-bit address space"),
+            MapError::OutOfRange(r) => {
+                write!(
+                    f,
+                    "{r} is beyond the addresses the kernel maps (below 2^47)"
+                )
+            }
+            MapError::NotInWindow(va) => {
+                write!(
+                    f,
+                    "{va:#x} is outside the window mapped while the MMU is on"
+                )
+            }
+            MapError::AlreadyMapped(va) => write!(f, "{va:#x} is mapped already"),
         }
     }
 }
@@ -119,7 +143,11 @@ impl Builder {
     }
 
     /// Maps `region` (identity) with `attributes`, replacing whatever mapped it before.
+    /// Physical addresses from 2^47 up are refused: the aliases below live there.
     pub fn map(&mut self, region: PhysRegion, attributes: Attributes) -> Result<(), MapError> {
+        if region.base.saturating_add(region.size) > RELEASE_ALIAS {
+            return Err(MapError::OutOfRange(region));
+        }
         self.map_at(region.base, region, attributes)
     }
 
@@ -162,7 +190,10 @@ impl Builder {
             let entry = self.pool.tables[table].0[index];
             // A page at level 3; a 1 GiB or 2 MiB block where it covers the whole block
             // and no finer mapping sits there already.
-            let block_fits = whole && (level == 1 || level == 2) && !is_table(entry, level);
+            let block_fits = whole
+                && (level == 1 || level == 2)
+                && !is_table(entry, level)
+                && attributes != Attributes::Window;
             if level == 3 || block_fits {
                 self.pool.tables[table].0[index] = leaf(pa, attributes, level);
             } else {
@@ -214,7 +245,7 @@ fn is_table(entry: u64, level: u32) -> bool {
 }
 
 fn leaf(addr: u64, attributes: Attributes, level: u32) -> u64 {
-    if attributes == Attributes::Unmapped {
+    if matches!(attributes, Attributes::Unmapped | Attributes::Window) {
         return 0;
     }
     let kind = if level == 3 { TABLE_OR_PAGE } else { 0 };
@@ -222,7 +253,9 @@ fn leaf(addr: u64, attributes: Attributes, level: u32) -> u64 {
 }
 
 /// Where spin-table release addresses are mapped: page 0, where firmware keeps them on a
-/// Raspberry Pi, stays unmapped at its own address so null pointers fault.
+/// Raspberry Pi, stays unmapped at its own address so null pointers fault. The identity
+/// map stays below it, and the stack window (`stack.rs`) above the aliases (release
+/// addresses are below 2^46, `dt::MAX_RELEASE_ADDR`).
 pub const RELEASE_ALIAS: u64 = 1 << 47;
 
 /// Writes `value` to the spin-table release address `pa` (mapped at [`RELEASE_ALIAS`] by
@@ -234,6 +267,44 @@ pub fn write_release_address(pa: u64, value: u64) {
     // Normal memory; it is 8-byte aligned (checked when the DT was read).
     unsafe { (va as *mut u64).write_volatile(value) };
     super::cache::clean_to_poc(va, 8);
+}
+
+/// Maps the page at `pa` at `va` with `attributes`, while the MMU is on: `va` must lie in
+/// a range boot mapped as [`Attributes::Window`], and not be mapped yet.
+///
+/// # Safety
+/// Nothing else may use the page at `pa` in a way a second mapping would break (it must be
+/// RAM the caller owns, mapped with the same attributes as everywhere else).
+pub unsafe fn map_page_live(va: u64, pa: u64, attributes: Attributes) -> Result<(), MapError> {
+    let mut table = root();
+    for level in 0..3 {
+        let index = ((va >> (39 - 9 * level)) & 0x1ff) as usize;
+        // SAFETY: `table` is a table of the pool (the root, or one a table descriptor of
+        // the pool points at), which the boot CPU finished writing before any core ran.
+        let entry = unsafe { (table as *const u64).add(index).read_volatile() };
+        if !is_table(entry, level) {
+            return Err(MapError::NotInWindow(va));
+        }
+        table = entry & ADDRESS_MASK;
+    }
+    let index = ((va >> 12) & 0x1ff) as usize;
+    // SAFETY: a level 3 table of the pool, made at boot for the window; each entry of it
+    // is written by one core only, the one mapping that CPU's stacks.
+    let slot = unsafe { (table as *mut u64).add(index) };
+    // SAFETY: as above.
+    if unsafe { slot.read_volatile() } != 0 {
+        return Err(MapError::AlreadyMapped(va));
+    }
+    // SAFETY: as above; the entry is empty, so no walker can hold a translation of it
+    // (translation faults are not cached): filling it needs no break-before-make.
+    unsafe { slot.write_volatile(leaf(pa & ADDRESS_MASK, attributes, 3)) };
+    // The entry must be visible to every walker before the page is used: DSB to make the
+    // store complete (inner shareable: other cores' walkers), ISB so this core's later
+    // accesses are translated with it (Arm ARM D8.2.6, "Ordering of translation table
+    // updates").
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+    Ok(())
 }
 
 /// The physical address of the root table, for TTBR0_EL1.

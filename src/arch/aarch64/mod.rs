@@ -15,3 +15,4 @@ pub mod mmu;
 pub mod psci;
 pub mod semihosting;
 pub mod smp;
+pub mod stack;

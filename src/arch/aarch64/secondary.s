@@ -1,6 +1,7 @@
 // Where a secondary core starts (PSCI CPU_ON's entry, or a spin-table release): the MMU is
 // off and the EL is 2 or 1. It finds its logical id by MPIDR in SECONDARY_BOOT, turns its
-// MMU on with the boot CPU's settings before touching its stack, and enters Rust.
+// MMU on with the boot CPU's settings before touching its stacks (which exist only in the
+// MMU's stack window), and enters Rust.
 
     .section .text.boot, "ax"
     .global secondary_entry
@@ -19,6 +20,7 @@ secondary_entry:
 1:  cmp     x3, #{max_cpus}
     b.hs    park                    // not ours to run
     ldp     x4, x5, [x2], #16       // mpidr, stack top
+    ldr     x7, [x2], #16           // overflow stack top (then padding)
     cmp     x4, x0
     b.ne    2f
     cbnz    x5, 3f
@@ -37,7 +39,10 @@ secondary_entry:
     ldr     x6, [x1, #24]
     msr     sctlr_el1, x6
     isb
+    // The stacks are in the stack window, mapped only now that the MMU is on; the
+    // exception vectors switch to the overflow stack when SP leaves the stack (stack.rs).
     mov     sp, x5
+    msr     tpidrro_el0, x7
     adrp    x0, exception_vectors
     add     x0, x0, :lo12:exception_vectors
     msr     vbar_el1, x0

@@ -7,6 +7,7 @@ use core::ptr::addr_of_mut;
 use aarch64_cpu::registers::{MAIR_EL1, Readable, SCTLR_EL1, TCR_EL1, TTBR0_EL1};
 
 use super::cache;
+use super::stack::CpuStacks;
 use crate::MAX_CPUS;
 
 core::arch::global_asm!(include_str!("secondary.s"), max_cpus = const MAX_CPUS);
@@ -15,6 +16,8 @@ core::arch::global_asm!(include_str!("secondary.s"), max_cpus = const MAX_CPUS);
 struct SecondaryCpu {
     mpidr: u64,
     stack_top: u64,
+    overflow_stack_top: u64,
+    _pad: u64,
 }
 
 /// Read by `secondary.s` with the MMU off: every write is cleaned to the point of
@@ -38,6 +41,8 @@ static mut SECONDARY_BOOT: SecondaryBoot = SecondaryBoot {
         SecondaryCpu {
             mpidr: 0,
             stack_top: 0,
+            overflow_stack_top: 0,
+            _pad: 0,
         }
     }; MAX_CPUS],
 };
@@ -52,12 +57,13 @@ pub fn entry_point() -> u64 {
     secondary_entry as *const () as u64
 }
 
-/// Records where logical CPU `cpu` (MPIDR `mpidr`) finds its stack, with this core's MMU
-/// settings, and makes both visible to a core whose caches are off.
+/// Records where logical CPU `cpu` (MPIDR `mpidr`) finds its stacks (mapped in the stack
+/// window), with this core's MMU settings, and makes both visible to a core whose caches
+/// are off.
 ///
 /// Called by the one CPU controlling hotplug (the hotplug lock's writer), before it starts
 /// the core.
-pub fn prepare(cpu: usize, mpidr: u64, stack_top: u64) {
+pub fn prepare(cpu: usize, mpidr: u64, stacks: &CpuStacks) {
     // SAFETY: only the hotplug writer writes the table, and the core it describes is not
     // running; other cores read only their own entries, with the MMU off.
     unsafe {
@@ -66,13 +72,18 @@ pub fn prepare(cpu: usize, mpidr: u64, stack_top: u64) {
         (*table).tcr = TCR_EL1.get();
         (*table).ttbr0 = TTBR0_EL1.get();
         (*table).sctlr = SCTLR_EL1.get();
-        (*table).cpus[cpu] = SecondaryCpu { mpidr, stack_top };
+        (*table).cpus[cpu] = SecondaryCpu {
+            mpidr,
+            stack_top: stacks.stack.end,
+            overflow_stack_top: stacks.overflow.end,
+            _pad: 0,
+        };
         cache::clean_to_poc(table as u64, core::mem::size_of::<SecondaryBoot>() as u64);
     }
 }
 
-/// Starts this parked core over: back to the top of the stack `prepare` gave it, then
-/// `secondary_main` again. Nothing of the current call chain survives: only a core that
+/// Starts this parked core over: back to the top of the stack `prepare` gave it (its
+/// overflow stack is still in TPIDRRO_EL0), then `secondary_main` again. Nothing of the current call chain survives: only a core that
 /// is done with everything on its stack (a parked core being released) calls it.
 pub fn restart(cpu: usize) -> ! {
     assert_eq!(
@@ -101,6 +112,8 @@ pub fn set_secondary_entry(entry: SecondaryEntry) {
 #[unsafe(no_mangle)]
 extern "C" fn secondary_main(cpu: usize) -> ! {
     super::cpu::set_id(cpu);
+    // Asynchronous aborts are reported, as on the boot CPU.
+    super::cpu::unmask_serror();
     match SECONDARY_ENTRY.get() {
         Some(entry) => entry(cpu),
         // Started by something other than the kernel's bring-up: nothing to run.

@@ -1,14 +1,51 @@
-// The EL1 exception vector table: every entry saves the interrupted context as a
-// TrapFrame (see exceptions.rs for its layout) and calls handle_exception(kind, frame).
+// The EL1 exception vector table: every entry checks that SP is still inside its stack,
+// saves the interrupted context as a TrapFrame (see exceptions.rs for its layout) and
+// calls handle_exception(kind, frame).
+//
+// The stack check (stack.rs has the layout): a CPU's stack is the upper half of a slot
+// aligned to twice its size, so bit STACK_SHIFT of any address inside it is set, and clear
+// in the unmapped pages below. The test needs a register, so x0 is kept in the sum SP + x0
+// meanwhile (Linux's kernel_ventry). Below its stack, SP moves to the CPU's overflow stack
+// (its top in TPIDRRO_EL0; EL0 never runs, so its thread registers are free), the
+// interrupted SP kept in TPIDR_EL0 and x0 in SP_EL0, and stack_overflow reports it. An
+// exception taken on the overflow stack itself goes on there; one taken before the CPU
+// has an overflow stack (the boot CPU's first stack) goes on where it is.
 
 .equ FRAME_SIZE, 0x110              // x0-x30, sp, elr, spsr: 34 words
 
 .macro VECTOR kind
-    .balign 0x80
+vector_\kind\()_start:
     sub     sp, sp, #FRAME_SIZE
+    add     sp, sp, x0              // sp' = sp + x0
+    sub     x0, sp, x0              // x0 = sp
+    tbz     x0, #{stack_shift}, 1f  // below the stack: overflowed
+    sub     x0, sp, x0              // x0 back
+    sub     sp, sp, x0              // sp back
     stp     x0, x1, [sp, #0x00]
     mov     x0, #\kind
     b       exception_common
+1:  msr     tpidr_el0, x0           // the interrupted sp, less a frame
+    sub     x0, sp, x0
+    msr     sp_el0, x0              // the interrupted x0
+    mrs     x0, tpidrro_el0         // this CPU's overflow stack top, 0 if none yet
+    cbz     x0, 2f
+    mov     sp, x0
+    mrs     x0, tpidr_el0
+    sub     x0, sp, x0              // how far below the overflow stack's top it was
+    cmp     x0, #{overflow_size}
+    b.hs    3f                      // not on the overflow stack: a stack overflow
+2:  mrs     x0, tpidr_el0           // go on where it was
+    mov     sp, x0
+    mrs     x0, sp_el0
+    stp     x0, x1, [sp, #0x00]
+    mov     x0, #\kind
+    b       exception_common
+3:  mrs     x0, sp_el0
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0x00]
+    mov     x0, #\kind
+    b       stack_overflow_common
+    .org    vector_\kind\()_start + 0x80     // an entry has 32 instructions: more is an error
 .endm
 
     .section .text.vectors, "ax"
@@ -32,7 +69,8 @@ exception_vectors:
     VECTOR 14
     VECTOR 15
 
-exception_common:
+// Saves x2-x29 into the frame at sp (x0, x1 are saved already).
+.macro SAVE_X2_TO_X29
     stp     x2, x3, [sp, #0x10]
     stp     x4, x5, [sp, #0x20]
     stp     x6, x7, [sp, #0x30]
@@ -47,6 +85,26 @@ exception_common:
     stp     x24, x25, [sp, #0xc0]
     stp     x26, x27, [sp, #0xd0]
     stp     x28, x29, [sp, #0xe0]
+.endm
+
+// On the overflow stack, with the frame's x0, x1 saved: the rest of the frame (the
+// interrupted sp from TPIDR_EL0), then the report, which does not return.
+stack_overflow_common:
+    SAVE_X2_TO_X29
+    mrs     x1, tpidr_el0
+    add     x1, x1, #FRAME_SIZE     // the interrupted sp
+    stp     x30, x1, [sp, #0xf0]
+    mrs     x1, elr_el1
+    mrs     x2, spsr_el1
+    stp     x1, x2, [sp, #0x100]
+    stp     x29, x1, [sp, #-16]!
+    mov     x29, sp
+    add     x1, sp, #16             // frame
+    bl      handle_stack_overflow
+    b       park
+
+exception_common:
+    SAVE_X2_TO_X29
     add     x1, sp, #FRAME_SIZE     // the interrupted sp
     stp     x30, x1, [sp, #0xf0]
     mrs     x1, elr_el1

@@ -166,20 +166,46 @@ pub struct Slab<P: SlabPlatform + 'static> {
 }
 
 impl<P: SlabPlatform + 'static> Slab<P> {
-    /// The allocator; with `debug` (`slab_debug`) every cache it makes has red zones and
-    /// poison.
-    pub fn new(platform: &'static P, debug: bool) -> Self {
-        let own = |name, size, align| {
-            let geometry =
-                Self::geometry(debug, size, align).expect("the allocator's own geometry");
-            Cache::new(name, geometry, None, platform, None).expect("the allocator's own cache")
-        };
-        Self {
-            platform,
-            debug,
-            descriptors: own("kmem_cache", size_of::<Cache<P>>(), align_of::<Cache<P>>()),
-            arrays: own("array_cache", size_of::<ArrayCache>(), 64),
-            chain: Chain::new(),
+    /// The allocator, made in pages of `platform` and kept for good; with `debug`
+    /// (`slab_debug`) every cache it makes has red zones and poison. Built in place: its
+    /// own two caches, per-CPU slots and all, are too big to build on a stack and move.
+    /// `None`: `platform` had no pages for it.
+    pub fn new_in_pages(platform: &'static P, debug: bool) -> Option<&'static Self> {
+        let pages = size_of::<Self>()
+            .div_ceil(crate::mm::page_alloc::PAGE_SIZE as usize)
+            .next_power_of_two();
+        let slab = platform.alloc_pages(pages)?.cast::<Self>().as_ptr();
+        let geometry =
+            |size, align| Self::geometry(debug, size, align).expect("the allocator's own geometry");
+        // SAFETY: fresh pages, page-aligned and large enough for a Slab, never freed: each
+        // field is written once through a raw pointer to it before the reference is made.
+        unsafe {
+            (&raw mut (*slab).platform).write(platform);
+            (&raw mut (*slab).debug).write(debug);
+            for (cache, name, geometry) in [
+                (
+                    &raw mut (*slab).descriptors,
+                    "kmem_cache",
+                    geometry(size_of::<Cache<P>>(), align_of::<Cache<P>>()),
+                ),
+                (
+                    &raw mut (*slab).arrays,
+                    "array_cache",
+                    geometry(size_of::<ArrayCache>(), 64),
+                ),
+            ] {
+                Cache::init_at(
+                    NonNull::new_unchecked(cache),
+                    name,
+                    geometry,
+                    None,
+                    platform,
+                    None,
+                )
+                .expect("the allocator's own cache");
+            }
+            (&raw mut (*slab).chain).write(Chain::new());
+            Some(&*slab)
         }
     }
 
@@ -306,14 +332,27 @@ impl<P: SlabPlatform + 'static> Slab<P> {
             align
         };
         let geometry = Self::geometry(self.debug, size, align)?;
-        let cache = Cache::new(name, geometry, ctor, self.platform, Some(&self.arrays))?;
         let place = self.descriptors.alloc()?.cast::<Cache<P>>();
-        // SAFETY: a fresh descriptor object, sized and aligned for a Cache; it lives
-        // until destroy gives it back, so the reference is 'static for its users.
-        let cache: &'static Cache<P> = unsafe {
-            place.write(cache);
-            &*place.as_ptr()
+        // SAFETY: a fresh descriptor object, sized and aligned for a Cache.
+        let made = unsafe {
+            Cache::init_at(
+                place,
+                name,
+                geometry,
+                ctor,
+                self.platform,
+                Some(&self.arrays),
+            )
         };
+        if let Err(e) = made {
+            // SAFETY: the descriptor object allocated just now, holding nothing.
+            unsafe { self.descriptors.free_known(place.cast()) }
+                .expect("a fresh descriptor goes back to kmem_cache");
+            return Err(e);
+        }
+        // SAFETY: made just now; it lives until destroy gives it back, so the reference is
+        // 'static for its users.
+        let cache: &'static Cache<P> = unsafe { place.as_ref() };
         match self.chain.create(env, cache) {
             Ok(()) => Ok(CacheHandle(cache)),
             Err(e) => {

@@ -108,34 +108,50 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl<P: SlabPlatform + 'static> Cache<P> {
-    /// Only the allocator makes caches (its own two, and those of [`super::Slab::create`]),
-    /// so every cache outside it lives in a descriptor no one frees while it has objects.
-    pub(super) fn new(
+    /// Makes a cache in `place`, where it will live: only the allocator makes caches (its
+    /// own two, and those of [`super::Slab::create`]), so every cache outside it lives in a
+    /// descriptor no one frees while it has objects. Built in place, field by field: a
+    /// cache with its per-CPU slots is too big to build on a stack and move.
+    ///
+    /// # Safety
+    /// `place` is valid for writes of a `Cache<P>`, aligned, and holds nothing in use;
+    /// on `Ok` it holds the cache, on `Err` it is left as it was.
+    pub(super) unsafe fn init_at(
+        place: NonNull<Self>,
         name: &str,
         geometry: Geometry,
         ctor: Option<Ctor>,
         platform: &'static P,
         arrays_from: Option<&'static Cache<P>>,
-    ) -> Result<Self, SlabError> {
+    ) -> Result<(), SlabError> {
         if !valid_name(name) {
             return Err(SlabError::BadName);
         }
-        Ok(Self {
-            name: ArrayString::from(name).map_err(|_| SlabError::BadName)?,
-            geometry,
-            ctor,
-            platform,
-            arrays_from,
-            lists: spin::Mutex::new(SlabLists::new()),
-            percpu: if geometry.red_zone > 0 {
-                [const { PerCpu::closed() }; MAX_CPUS]
-            } else {
-                [const { PerCpu::new() }; MAX_CPUS]
-            },
-            missing_reported: AtomicU64::new(0),
-            corruptions: AtomicUsize::new(0),
-            shares: AtomicUsize::new(0),
-        })
+        let name = ArrayString::from(name).map_err(|_| SlabError::BadName)?;
+        let percpu = if geometry.red_zone > 0 {
+            PerCpu::closed
+        } else {
+            PerCpu::new
+        };
+        let cache = place.as_ptr();
+        // SAFETY: the caller gives `place` valid and aligned for a Cache; each field is
+        // written once through a raw pointer to it, none read before all are written.
+        unsafe {
+            (&raw mut (*cache).name).write(name);
+            (&raw mut (*cache).geometry).write(geometry);
+            (&raw mut (*cache).ctor).write(ctor);
+            (&raw mut (*cache).platform).write(platform);
+            (&raw mut (*cache).arrays_from).write(arrays_from);
+            (&raw mut (*cache).lists).write(spin::Mutex::new(SlabLists::new()));
+            let slots = (&raw mut (*cache).percpu).cast::<PerCpu>();
+            for cpu in 0..MAX_CPUS {
+                slots.add(cpu).write(percpu());
+            }
+            (&raw mut (*cache).missing_reported).write(AtomicU64::new(0));
+            (&raw mut (*cache).corruptions).write(AtomicUsize::new(0));
+            (&raw mut (*cache).shares).write(AtomicUsize::new(0));
+        }
+        Ok(())
     }
 
     pub fn name(&self) -> &str {

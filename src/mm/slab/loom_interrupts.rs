@@ -193,7 +193,8 @@ fn interrupted_at_every_step(cached: impl Fn(usize) -> usize + Sync + Send + 'st
             out: Mutex::new(Vec::new()),
             coverage: seen.clone(),
         }));
-        let slab: &'static Slab<Machine> = Box::leak(Box::new(Slab::new(machine, false)));
+        let slab: &'static Slab<Machine> =
+            Slab::new_in_pages(machine, false).expect("pages for the allocator");
         slab.track(CpuMask::from_bits(0b11));
         let env = Env(slab);
         let handle = slab

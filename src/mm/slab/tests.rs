@@ -153,7 +153,7 @@ fn setup_with(
 ) -> (&'static HostPages, &'static Slab, Env) {
     on_cpu(0);
     let pages: &'static HostPages = Box::leak(Box::default());
-    let slab: &'static Slab = Box::leak(Box::new(Slab::new(pages, debug)));
+    let slab: &'static Slab = Slab::new_in_pages(pages, debug).expect("pages for the allocator");
     let env = Env::new(slab, online, protected);
     (pages, slab, env)
 }

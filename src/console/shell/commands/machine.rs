@@ -126,7 +126,28 @@ pub(super) fn mem<'a>(args: &Args<'a>) -> CmdResult<'a> {
     println!("  free      {:>8}  ({} MiB)", s.free, mib(s.free));
     println!("  in use    {:>8}  ({} MiB)", s.in_use(), mib(s.in_use()));
     println!("  reserved  {:>8}  ({} MiB)", s.reserved, mib(s.reserved));
+    stacks();
     Ok(())
+}
+
+/// Every CPU's stacks: size and the most ever used.
+fn stacks() {
+    use crate::arch::stack::{self, OVERFLOW_STACK_SIZE, STACK_SIZE};
+    println!("Stacks (the most each ever used):");
+    let boot = crate::arch::layout::boot_stack_region();
+    println!(
+        "  boot stack: {} of {} bytes used (the boot CPU's first stack)",
+        stack::high_water(&boot.range()),
+        boot.size
+    );
+    for cpu in crate::smp::state::possible().iter() {
+        if let Some((used, overflow_used)) = crate::smp::stacks::high_water(cpu) {
+            println!(
+                "  cpu{cpu}: {used} of {STACK_SIZE} bytes used ({}%); overflow stack {overflow_used} of {OVERFLOW_STACK_SIZE}",
+                used * 100 / STACK_SIZE
+            );
+        }
+    }
 }
 
 pub(super) fn dmesg<'a>(args: &Args<'a>) -> CmdResult<'a> {
@@ -151,10 +172,11 @@ pub(super) fn crash<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(1)?;
     match args.choice(
         0,
-        &["null", "undefined", "fpsimd", "panic"],
-        "null, undefined, fpsimd or panic",
+        &["null", "undefined", "stack", "fpsimd", "panic"],
+        "null, undefined, stack, fpsimd or panic",
     )? {
         "null" => exceptions::provoke(Fault::NullDereference),
+        "stack" => exceptions::provoke(Fault::StackOverflow),
         "undefined" => exceptions::provoke(Fault::UndefinedInstruction),
         "fpsimd" => crate::arch::fpsimd::use_fpsimd(),
         _ => panic!("the crash command asked for a panic"),
