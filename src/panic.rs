@@ -1,16 +1,22 @@
 //! What happens when the kernel cannot go on: a Rust panic, or an exception the handler
 //! reports as an Oops. Either way the report names what broke, where, and on which CPU,
-//! with a backtrace; then the bootarg `panic=` decides: halt (default), poweroff (QEMU
-//! exits with status 1), or reboot.
+//! with a backtrace; then every other CPU is stopped (and the report says which did), and
+//! the bootarg `panic=` decides: halt (default), poweroff (QEMU exits with status 1), or
+//! reboot.
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use crate::arch::{cpu, exceptions, layout};
 use crate::console::Emergency;
 use crate::dt::bootargs::PanicAction;
+use crate::smp::stop;
 
 static ACTION: AtomicU8 = AtomicU8::new(PanicAction::Halt as u8);
+
+/// The CPU stopping the machine, or [`NOBODY`].
+static STOPPING: AtomicUsize = AtomicUsize::new(NOBODY);
+const NOBODY: usize = usize::MAX;
 
 /// Whether each CPU is already reporting: a fault while reporting must not recurse.
 static REPORTING: [AtomicBool; crate::MAX_CPUS] =
@@ -50,6 +56,15 @@ pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
         image.base,
         layout::LINK_ADDRESS
     );
+    // One CPU stops the machine; one that dies meanwhile has said its piece, and stops.
+    if STOPPING
+        .compare_exchange(NOBODY, id, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        let _ = writeln!(out, "cpu{id}: stopped (another CPU is stopping the machine)");
+        stop::stop_this_cpu();
+    }
+    report_stop(&mut out, id, stop::stop_others());
     match action() {
         PanicAction::Halt => {
             let _ = writeln!(
@@ -69,6 +84,26 @@ pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
         }
     }
     cpu::halt()
+}
+
+/// Says which of the other CPUs stopped.
+fn report_stop(out: &mut Emergency, id: usize, result: stop::Stopped) {
+    let _ = match (result.asked.is_empty(), result.sent, result.running().is_empty()) {
+        (true, _, _) => writeln!(out, "cpu{id}: no other CPU was online"),
+        (false, false, _) => writeln!(
+            out,
+            "cpu{id}: cpu {} not stopped: no interrupt controller to send them the stop",
+            result.asked
+        ),
+        (false, true, true) => writeln!(out, "cpu{id}: stopped cpu {}", result.stopped),
+        (false, true, false) => writeln!(
+            out,
+            "cpu{id}: stopped cpu {}; cpu {} did not stop within {} ms (interrupts masked?)",
+            result.stopped,
+            result.running(),
+            stop::STOP_TIMEOUT_US / 1000
+        ),
+    };
 }
 
 #[cfg(not(test))]

@@ -30,6 +30,10 @@ fn handle_irq() {
         match irq.id() {
             gic::SGI_CALL => super::call::run_pending(),
             gic::SGI_KICK => {}
+            gic::SGI_STOP => {
+                gic::end(irq);
+                super::stop::stop_this_cpu()
+            }
             id if Some(id) == timer_irq => timer::disarm(),
             id => pr_warn!("spurious interrupt {id}"),
         }

@@ -26,6 +26,8 @@ pub mod stacks;
 #[cfg(target_os = "none")]
 pub mod state;
 #[cfg(target_os = "none")]
+pub mod stop;
+#[cfg(target_os = "none")]
 pub mod work;
 
 #[cfg(target_os = "none")]

@@ -105,6 +105,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     crate::arch::exceptions::set_fatal_handler(crate::panic::die);
     // Asynchronous aborts are reported from now on, as every other exception is.
     cpu::unmask_serror();
+    super::entry::set_entry_el(entry_el);
 
     // SAFETY: mapped as Device memory just now, and the console is its only driver.
     crate::console::init(unsafe { Uart::from_dt(&console) }, console.clock_hz);

@@ -118,6 +118,9 @@ enter_el1:
 1:  mov     x0, #0x0800             // SCTLR_EL1 RES1 bits, MMU and caches off
     movk    x0, #0x30d0, lsl #16
     msr     sctlr_el1, x0
+    adrp    x0, el2_stub_vectors    // EL2 keeps one service for EL1 (below)
+    add     x0, x0, :lo12:el2_stub_vectors
+    msr     vbar_el2, x0
     mov     x0, #0x3c5              // SPSR_EL2: EL1h, DAIF masked
     msr     spsr_el2, x0
     msr     elr_el2, x30
@@ -149,6 +152,42 @@ install_vectors:
     msr     vbar_el1, x0
     isb
     ret
+
+// What a kernel entered at EL2 leaves there: one HVC service, which raises a virtual
+// SError at EL1 (`crash serror`: an asynchronous abort on demand; QEMU raises none
+// otherwise). Any other HVC answers NOT_SUPPORTED (SMCCC: -1); anything else taken to EL2
+// is not ours to handle, and parks the core.
+    .balign 0x800
+el2_stub_vectors:
+    .rept   8                       // from EL2 itself (SP_EL0, SP_EL2)
+    .balign 0x80
+    b       park
+    .endr
+    .balign 0x80                    // from EL1, AArch64: synchronous
+    b       el2_stub_sync
+    .rept   7
+    .balign 0x80
+    b       park
+    .endr
+
+// x0: the function; x1 is clobbered.
+el2_stub_sync:
+    mrs     x1, esr_el2
+    lsr     x1, x1, #26
+    cmp     x1, #0x16               // EC: HVC from AArch64
+    b.ne    park
+    ldr     x1, ={hvc_raise_serror}
+    cmp     x0, x1
+    b.ne    1f
+    mrs     x1, hcr_el2
+    orr     x1, x1, #(1 << 5)       // AMO: SErrors are EL2's to route, so it may
+    orr     x1, x1, #(1 << 8)       // VSE: raise a virtual one at EL1
+    msr     hcr_el2, x1
+    isb
+    mov     x0, #0
+    eret
+1:  mov     x0, #-1
+    eret
 
     .global park
 park:

@@ -197,6 +197,17 @@ register_bitfields! [u64,
         FSC OFFSET(0) NUMBITS(6) [],
         /// Data aborts: the access was a write.
         WNR OFFSET(6) NUMBITS(1) []
+    ],
+    /// The ISS of an SError interrupt (ESR_EL1.ISS for EC 0x2f, Arm ARM D24.2.40).
+    SERROR_ISS [
+        /// Data fault status: 0b000000 uncategorized, 0b010001 asynchronous SError.
+        DFSC OFFSET(0) NUMBITS(6) [],
+        /// External abort type (implementation defined).
+        EA OFFSET(9) NUMBITS(1) [],
+        /// Asynchronous error type: the state the error left the core in (RAS).
+        AET OFFSET(10) NUMBITS(3) [],
+        /// The rest of the ISS is implementation defined.
+        IDS OFFSET(24) NUMBITS(1) []
     ]
 ];
 
@@ -238,6 +249,11 @@ impl fmt::Display for Oops<'_> {
                 f.write_str(if write { ", write" } else { ", read" })?;
             }
             write!(f, ") at {:#x}", self.far)?;
+        }
+        if matches!(ec, Some(Ec::SError)) {
+            let iss =
+                LocalRegisterCopy::<u64, SERROR_ISS::Register>::new(self.esr.read(ESR_EL1::ISS));
+            write_serror(f, iss)?;
         }
         writeln!(f)?;
         writeln!(
@@ -298,6 +314,39 @@ fn exception_class(ec: Option<ESR_EL1::EC::Value>) -> &'static str {
     }
 }
 
+/// What an SError's syndrome says: an asynchronous abort, usually an access the
+/// interconnect or a device refused after the instruction had retired (a peripheral that
+/// is off or not there on a Raspberry Pi), and what state it left the core in.
+fn write_serror(
+    f: &mut fmt::Formatter<'_>,
+    iss: LocalRegisterCopy<u64, SERROR_ISS::Register>,
+) -> fmt::Result {
+    if iss.is_set(SERROR_ISS::IDS) {
+        return write!(
+            f,
+            " (an asynchronous abort; implementation-defined syndrome {:#x})",
+            iss.get() & 0xff_ffff
+        );
+    }
+    let kind = match iss.read(SERROR_ISS::DFSC) {
+        0b00_0000 => "uncategorized",
+        0b01_0001 => "asynchronous SError interrupt",
+        _ => "reserved fault status",
+    };
+    let state = match iss.read(SERROR_ISS::AET) {
+        0b000 => "uncontainable: the core's state is corrupt",
+        0b001 => "unrecoverable state",
+        0b010 => "restartable state",
+        0b011 => "recoverable state",
+        0b110 => "corrected",
+        _ => "reserved error type",
+    };
+    write!(
+        f,
+        " (an asynchronous abort, reported after the access that caused it: {kind}, {state})"
+    )
+}
+
 /// The name of a data/instruction fault status code (ESR_EL1.ISS.xFSC).
 fn fault_status(fsc: u64) -> &'static str {
     match fsc {
@@ -345,10 +394,17 @@ pub enum Fault {
     UndefinedInstruction,
     /// Calls that never return until this core's stack runs out.
     StackOverflow,
+    /// An asynchronous abort: a virtual SError, raised by the EL2 stub a kernel entered at
+    /// EL2 keeps (QEMU raises no physical one).
+    SError,
 }
 
+/// Why a fault cannot be provoked here.
+#[derive(Clone, Copy, Debug)]
+pub struct CannotProvoke(pub &'static str);
+
 /// Provokes `fault` on this core; the exception handler reports it and the kernel dies.
-pub fn provoke(fault: Fault) {
+pub fn provoke(fault: Fault) -> Result<(), CannotProvoke> {
     match fault {
         // SAFETY: the read faults (page 0 is never mapped); the Oops path never returns.
         Fault::NullDereference => unsafe {
@@ -359,7 +415,31 @@ pub fn provoke(fault: Fault) {
         Fault::StackOverflow => {
             exhaust_stack(0);
         }
+        Fault::SError => {
+            if !super::entry::entered_at_el2() {
+                return Err(CannotProvoke(
+                    "the kernel was entered at EL1: there is no EL2 of its own to raise a \
+                     virtual SError (boot with EL=2, or on rpi4)",
+                ));
+            }
+            // SAFETY: the EL2 stub's one service sets HCR_EL2.VSE and AMO and returns 0 in
+            // x0, clobbering x1; the SError it raises is taken here, at EL1, once unmasked.
+            unsafe {
+                core::arch::asm!(
+                    "hvc #0",
+                    inout("x0") super::entry::HVC_RAISE_SERROR => _,
+                    out("x1") _,
+                )
+            };
+            // Taken at the next instruction boundary where SError is unmasked (it is, on
+            // every core, once the vectors are in place): the ISB makes that here.
+            aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+            return Err(CannotProvoke(
+                "the SError was raised but not taken: SError is masked on this CPU",
+            ));
+        }
     }
+    Ok(())
 }
 
 /// Recurses with a 1 KiB frame until the stack's guard page stops it.

@@ -6,7 +6,7 @@ pub mod backtrace;
 pub mod boot;
 pub mod cache;
 pub mod cpu;
-mod entry;
+pub mod entry;
 pub mod exceptions;
 pub mod fpsimd;
 pub mod hotplug_floor;

@@ -34,6 +34,8 @@ use crate::smp::cpumask::CpuMask;
 pub const SGI_CALL: u32 = 0;
 /// The SGI that only wakes a core (to look at its flags).
 pub const SGI_KICK: u32 = 1;
+/// The SGI that stops a core for good, after another one's Oops or panic.
+pub const SGI_STOP: u32 = 2;
 
 /// An acknowledged interrupt, to be ended with [`end`].
 #[derive(Clone, Copy, Debug)]
@@ -171,6 +173,22 @@ pub fn send_sgi(sgi: u32, targets: CpuMask) {
     match controller() {
         Controller::V2(g) => g.send_sgi(sgi, targets),
         Controller::V3(g) => g.send_sgi(sgi, targets),
+    }
+}
+
+/// Sends SGI `sgi` to `targets` from a CPU that may be holding any lock (its Oops): the
+/// GICv2 distributor's SGI register is written without the driver's lock, which only
+/// orders arm-gic's own accesses (GICD_SGIR is write-only, each write one SGI).
+pub fn send_sgi_emergency(sgi: u32, targets: CpuMask) {
+    if targets.is_empty() {
+        return;
+    }
+    // Stores before it (the stop's state) must be visible before the SGI arrives.
+    aarch64_cpu::asm::barrier::dsb(aarch64_cpu::asm::barrier::ISHST);
+    match GIC.get() {
+        Some(Controller::V2(g)) => g.send_sgi_unlocked(sgi, targets),
+        Some(Controller::V3(g)) => g.send_sgi(sgi, targets),
+        None => {}
     }
 }
 

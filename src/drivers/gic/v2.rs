@@ -36,7 +36,10 @@ register_structs! {
         /// Byte n: the CPU-interface mask that interrupt n targets. Banked for 0-31: reading
         /// any byte of ITARGETSR0 gives the reading core's own mask.
         (0x800 => itargetsr0: ReadOnly<u32>),
-        (0x804 => @END),
+        (0x804 => _config),
+        /// Software generated interrupts: one write sends one SGI.
+        (0xf00 => sgir: WriteOnly<u32, GICD_SGIR::Register>),
+        (0xf04 => @END),
     },
     /// The CPU interface registers we access ourselves.
     CpuInterfaceExtra {
@@ -50,6 +53,14 @@ register_structs! {
 }
 
 register_bitfields! [u32,
+    GICD_SGIR [
+        SgiIntId OFFSET(0) NUMBITS(4) [],
+        /// Bit n: CPU interface n.
+        CpuTargetList OFFSET(16) NUMBITS(8) [],
+        TargetListFilter OFFSET(24) NUMBITS(2) [
+            CpuTargetList = 0
+        ]
+    ],
     /// GICC_CTLR, as a non-secure kernel sees it.
     GICC_CTLR [
         /// Signal this interface's interrupts to the core.
@@ -113,7 +124,7 @@ impl GicV2Driver {
         if cpu >= self.masks.len() {
             return Err(GicError::CpuNotAddressable(cpu));
         }
-        let enables = [super::SGI_CALL, super::SGI_KICK]
+        let enables = [super::SGI_CALL, super::SGI_KICK, super::SGI_STOP]
             .into_iter()
             .chain(ppis.iter().copied())
             .filter(|&id| id < 32)
@@ -146,13 +157,31 @@ impl GicV2Driver {
         self.cpu_interface.ctlr.write(GICC_CTLR::Enable::CLEAR);
     }
 
-    pub fn send_sgi(&self, sgi: u32, targets: CpuMask) {
-        let list = targets
+    /// The CPU-interface mask of `targets`.
+    fn target_list(&self, targets: CpuMask) -> u16 {
+        targets
             .iter()
             .filter(|&c| c < self.masks.len())
             .fold(0u16, |acc, c| {
                 acc | u16::from(self.masks[c].load(Ordering::Acquire))
-            });
+            })
+    }
+
+    /// Sends `sgi` without taking the lock, for a CPU that may hold it (see
+    /// `gic::send_sgi_emergency`).
+    pub fn send_sgi_unlocked(&self, sgi: u32, targets: CpuMask) {
+        let list = self.target_list(targets);
+        if list != 0 {
+            self.distributor.sgir.write(
+                GICD_SGIR::SgiIntId.val(sgi)
+                    + GICD_SGIR::CpuTargetList.val(u32::from(list))
+                    + GICD_SGIR::TargetListFilter::CpuTargetList,
+            );
+        }
+    }
+
+    pub fn send_sgi(&self, sgi: u32, targets: CpuMask) {
+        let list = self.target_list(targets);
         if list == 0 {
             return;
         }

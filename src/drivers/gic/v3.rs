@@ -88,7 +88,7 @@ impl GicV3Driver {
             let mut gic = self.gic.lock();
             let _ = gic.gicr_power_on(index);
             gic.init_cpu(index);
-            for sgi in [super::SGI_CALL, super::SGI_KICK] {
+            for sgi in [super::SGI_CALL, super::SGI_KICK, super::SGI_STOP] {
                 gic.enable_interrupt(IntId::sgi(sgi), Some(index), true)
                     .map_err(|_| GicError::Refused("enabling an SGI"))?;
             }
@@ -102,13 +102,13 @@ impl GicV3Driver {
         Ok(())
     }
 
-    /// Disables what `init_cpu` enabled on this core but [`super::SGI_KICK`] (the call SGI
-    /// and every one of `ppis`), its interface left on.
+    /// Disables what `init_cpu` enabled on this core but [`super::SGI_KICK`] (the call and
+    /// stop SGIs and every one of `ppis`), its interface left on.
     pub fn park_cpu(&self, cpu: usize, ppis: &[u32]) {
         if let Ok(index) = self.index_of(cpu) {
             let mut gic = self.gic.lock();
-            let call = IntId::sgi(super::SGI_CALL);
-            for id in core::iter::once(call).chain(ppis.iter().map(|&ppi| IntId::ppi(ppi - 16))) {
+            let sgis = [super::SGI_CALL, super::SGI_STOP].map(IntId::sgi);
+            for id in sgis.into_iter().chain(ppis.iter().map(|&ppi| IntId::ppi(ppi - 16))) {
                 let _ = gic.enable_interrupt(id, Some(index), false);
             }
         }

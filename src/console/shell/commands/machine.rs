@@ -1,12 +1,16 @@
 //! Machine commands: `dt`, `mem`, `dmesg`, `poweroff`, `reboot`, `crash`.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use super::{CmdError, CmdResult};
 use crate::arch::exceptions::{self, Fault};
 use crate::boot;
 use crate::console::shell::args::Args;
 use crate::dt::Gic;
 use crate::mm::{self, page_alloc::PAGE_SIZE};
+use crate::drivers::timer::Deadline;
 use crate::power;
+use crate::sync::IrqSpinLock;
 use crate::println;
 
 pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
@@ -170,16 +174,65 @@ pub(super) fn reboot<'a>(args: &Args<'a>) -> CmdResult<'a> {
 
 pub(super) fn crash<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(1)?;
-    match args.choice(
+    let fault = match args.choice(
         0,
-        &["null", "undefined", "stack", "fpsimd", "panic"],
-        "null, undefined, stack, fpsimd or panic",
+        &[
+            "null",
+            "undefined",
+            "stack",
+            "serror",
+            "locked",
+            "fpsimd",
+            "panic",
+        ],
+        "null, undefined, stack, serror, locked, fpsimd or panic",
     )? {
-        "null" => exceptions::provoke(Fault::NullDereference),
-        "stack" => exceptions::provoke(Fault::StackOverflow),
-        "undefined" => exceptions::provoke(Fault::UndefinedInstruction),
-        "fpsimd" => crate::arch::fpsimd::use_fpsimd(),
+        "null" => Fault::NullDereference,
+        "undefined" => Fault::UndefinedInstruction,
+        "stack" => Fault::StackOverflow,
+        "serror" => Fault::SError,
+        "locked" => return crash_holding_a_lock(),
+        "fpsimd" => {
+            crate::arch::fpsimd::use_fpsimd();
+            return Ok(());
+        }
         _ => panic!("the crash command asked for a panic"),
+    };
+    exceptions::provoke(fault).map_err(|e| CmdError::failed(format_args!("{}", e.0)))
+}
+
+/// What `crash locked` holds as it faults, and another CPU waits for with interrupts
+/// masked: that CPU cannot take the stop the Oops sends it.
+static CRASH_LOCK: IrqSpinLock<()> = IrqSpinLock::new(());
+static CRASH_LOCK_HELD: AtomicBool = AtomicBool::new(false);
+static CRASH_LOCK_WAITED: AtomicBool = AtomicBool::new(false);
+
+/// The other CPU's part: once the lock is held, wait for it (for good).
+fn wait_for_crash_lock(_: u64) {
+    while !CRASH_LOCK_HELD.load(Ordering::Acquire) {
+        core::hint::spin_loop();
     }
-    Ok(())
+    CRASH_LOCK_WAITED.store(true, Ordering::Release);
+    drop(CRASH_LOCK.lock());
+}
+
+/// A null dereference while holding a spin lock another CPU waits for, interrupts masked.
+fn crash_holding_a_lock<'a>() -> Result<(), CmdError<'a>> {
+    let me = crate::arch::cpu::id();
+    let Some(other) = crate::smp::state::online().without(me).iter().next() else {
+        return Err(CmdError::failed(format_args!(
+            "crash locked needs another online CPU to wait for the lock"
+        )));
+    };
+    crate::smp::work::start_on(other, wait_for_crash_lock, 0)
+        .map_err(|e| CmdError::failed(format_args!("cpu{other}: {e}")))?;
+    let _held = CRASH_LOCK.lock();
+    CRASH_LOCK_HELD.store(true, Ordering::Release);
+    let deadline = Deadline::after_us(1_000_000);
+    while !CRASH_LOCK_WAITED.load(Ordering::Acquire) && !deadline.passed() {
+        core::hint::spin_loop();
+    }
+    println!("crash locked: cpu{me} holds a spin lock cpu{other} waits for, interrupts masked");
+    exceptions::provoke(Fault::NullDereference)
+        .map_err(|e| CmdError::failed(format_args!("{}", e.0)))
 }

@@ -153,7 +153,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        args: "null|undefined|stack|fpsimd|panic",
+        args: "null|undefined|stack|serror|locked|fpsimd|panic",
         help: "make the kernel fail on purpose, to see its Oops report",
         run: machine::crash,
     },
