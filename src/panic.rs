@@ -61,7 +61,10 @@ pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
         .compare_exchange(NOBODY, id, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
-        let _ = writeln!(out, "cpu{id}: stopped (another CPU is stopping the machine)");
+        let _ = writeln!(
+            out,
+            "cpu{id}: stopped (another CPU is stopping the machine)"
+        );
         stop::stop_this_cpu();
     }
     report_stop(&mut out, id, stop::stop_others());
@@ -88,7 +91,11 @@ pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
 
 /// Says which of the other CPUs stopped.
 fn report_stop(out: &mut Emergency, id: usize, result: stop::Stopped) {
-    let _ = match (result.asked.is_empty(), result.sent, result.running().is_empty()) {
+    let _ = match (
+        result.asked.is_empty(),
+        result.sent,
+        result.running().is_empty(),
+    ) {
         (true, _, _) => writeln!(out, "cpu{id}: no other CPU was online"),
         (false, false, _) => writeln!(
             out,

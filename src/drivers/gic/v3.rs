@@ -108,7 +108,10 @@ impl GicV3Driver {
         if let Ok(index) = self.index_of(cpu) {
             let mut gic = self.gic.lock();
             let sgis = [super::SGI_CALL, super::SGI_STOP].map(IntId::sgi);
-            for id in sgis.into_iter().chain(ppis.iter().map(|&ppi| IntId::ppi(ppi - 16))) {
+            for id in sgis
+                .into_iter()
+                .chain(ppis.iter().map(|&ppi| IntId::ppi(ppi - 16)))
+            {
                 let _ = gic.enable_interrupt(id, Some(index), false);
             }
         }

@@ -6,12 +6,12 @@ use super::{CmdError, CmdResult};
 use crate::arch::exceptions::{self, Fault};
 use crate::boot;
 use crate::console::shell::args::Args;
+use crate::drivers::timer::Deadline;
 use crate::dt::Gic;
 use crate::mm::{self, page_alloc::PAGE_SIZE};
-use crate::drivers::timer::Deadline;
 use crate::power;
-use crate::sync::IrqSpinLock;
 use crate::println;
+use crate::sync::IrqSpinLock;
 
 pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(0)?;
@@ -207,13 +207,20 @@ static CRASH_LOCK: IrqSpinLock<()> = IrqSpinLock::new(());
 static CRASH_LOCK_HELD: AtomicBool = AtomicBool::new(false);
 static CRASH_LOCK_WAITED: AtomicBool = AtomicBool::new(false);
 
-/// The other CPU's part: once the lock is held, wait for it (for good).
+/// The other CPU's part: once the lock is held, mask interrupts, say so, and wait for it
+/// (for good).
 fn wait_for_crash_lock(_: u64) {
+    let deadline = Deadline::after_us(10_000_000);
     while !CRASH_LOCK_HELD.load(Ordering::Acquire) {
+        if deadline.passed() {
+            return;
+        }
         core::hint::spin_loop();
     }
+    let masked = crate::arch::cpu::irq_save();
     CRASH_LOCK_WAITED.store(true, Ordering::Release);
     drop(CRASH_LOCK.lock());
+    crate::arch::cpu::irq_restore(masked);
 }
 
 /// A null dereference while holding a spin lock another CPU waits for, interrupts masked.
@@ -228,8 +235,14 @@ fn crash_holding_a_lock<'a>() -> Result<(), CmdError<'a>> {
         .map_err(|e| CmdError::failed(format_args!("cpu{other}: {e}")))?;
     let _held = CRASH_LOCK.lock();
     CRASH_LOCK_HELD.store(true, Ordering::Release);
-    let deadline = Deadline::after_us(1_000_000);
-    while !CRASH_LOCK_WAITED.load(Ordering::Acquire) && !deadline.passed() {
+    let deadline = Deadline::after_us(10_000_000);
+    while !CRASH_LOCK_WAITED.load(Ordering::Acquire) {
+        if deadline.passed() {
+            CRASH_LOCK_HELD.store(false, Ordering::Release);
+            return Err(CmdError::failed(format_args!(
+                "cpu{other} did not start waiting for the lock within 10 s; no crash"
+            )));
+        }
         core::hint::spin_loop();
     }
     println!("crash locked: cpu{me} holds a spin lock cpu{other} waits for, interrupts masked");

@@ -1,6 +1,7 @@
-//! Crashes reported: an Oops for a data abort and an undefined instruction, a Rust panic on
-//! the boot CPU and on a secondary, each with registers, a call trace and symbols, and the
-//! machine powered off as `panic=poweroff` says.
+//! Crashes reported: an Oops for a data abort, an undefined instruction and an SError, a
+//! Rust panic on the boot CPU and on a secondary, each with registers, a call trace and
+//! symbols, the other CPUs stopped (and one that cannot be, named), and the machine
+//! powered off as `panic=poweroff` says.
 
 use crate::case::Case;
 
@@ -20,6 +21,7 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "Symbolised from ",
                 "in hotslab::arch::aarch64::exceptions::provoke at src/arch/aarch64/exceptions.rs:",
                 "inlined into hotslab::console::shell::commands::machine::crash at src/console/shell/commands/machine.rs:",
+                "cpu0: stopped cpu 1-3",
                 "powering off (panic=poweroff)",
             ],
             forbid: &[],
@@ -38,6 +40,46 @@ pub fn cases(base: Case) -> Vec<Case> {
             ],
             forbid: &[],
             exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "oops-other-cpu-cannot-stop",
+            about: "An Oops while holding a spin lock another CPU waits for with interrupts \
+                    masked: the others stop, that one cannot take the stop SGI and is named.",
+            bootargs: "panic=poweroff run=\"crash locked\"",
+            expect: &[
+                "crash locked: cpu0 holds a spin lock cpu1 waits for, interrupts masked",
+                "Oops: cpu0: synchronous exception from EL1: data abort",
+                "cpu0: stopped cpu 2-3; cpu 1 did not stop within 1000 ms (interrupts masked?)",
+                "powering off (panic=poweroff)",
+            ],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "oops-serror",
+            about: "An asynchronous abort (a virtual SError the EL2 stub raises): reported as \
+                    an Oops with its syndrome decoded, on a secondary CPU too.",
+            machine: "virt,gic-version=3,virtualization=on",
+            bootargs: "panic=poweroff run=\"cpu off 0; crash serror\"",
+            expect: &[
+                "Oops: cpu1: SError from EL1: SError (an asynchronous abort, reported after the access that caused it: uncategorized, uncontainable",
+                "ESR 0xbe000000",
+                "cpu1: stopped cpu 2-3",
+            ],
+            forbid: &[],
+            exit_code: 1,
+            ..base
+        },
+        Case {
+            name: "serror-needs-el2",
+            about: "Entered at EL1 the kernel has no EL2 of its own to raise an SError from, \
+                    and `crash serror` says so.",
+            bootargs: "run=\"crash serror; poweroff\"",
+            expect: &[
+                "crash: the kernel was entered at EL1: there is no EL2 of its own to raise a virtual SError",
+            ],
             ..base
         },
         Case {

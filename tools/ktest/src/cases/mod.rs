@@ -16,6 +16,7 @@ mod slab;
 mod slab_debug;
 mod smp;
 mod soak;
+mod stacks;
 
 use crate::case::Case;
 
@@ -25,7 +26,7 @@ type CaseFile = fn(Case) -> Vec<Case>;
 /// Each area of the suite and the files that make its cases.
 pub const AREAS: [(&str, &[CaseFile]); 8] = [
     ("boot", &[boot::cases, log_levels::cases]),
-    ("crash", &[crash::cases]),
+    ("crash", &[crash::cases, stacks::cases]),
     ("device-tree", &[machines::cases, bad_dtb::cases]),
     ("smp", &[smp::cases, fpsimd::cases]),
     ("faults", &[faults::cases]),
