@@ -51,6 +51,13 @@ macro_rules! pr_info {
     ($($arg:tt)*) => { $crate::log!(Info, $($arg)*) };
 }
 
+/// A log line at level `Debug`: the steps of what the kernel does, shown with `debug`.
+#[cfg(target_os = "none")]
+#[macro_export]
+macro_rules! pr_debug {
+    ($($arg:tt)*) => { $crate::log!(Debug, $($arg)*) };
+}
+
 /// Prints to the console without a timestamp and without logging (shell output).
 #[cfg(target_os = "none")]
 #[macro_export]

@@ -1,0 +1,82 @@
+//! The boot log: what the kernel found (the image, the device tree and what was wrong
+//! with it, memory, PSCI, the boot CPU), written once the console log level is set.
+
+use super::Boot;
+use crate::{pr_err, pr_info, pr_warn};
+
+/// Writes the boot log.
+pub fn log(boot: &mut Boot) {
+    let platform = boot.platform;
+    pr_info!(
+        "hotslab {} on {}",
+        env!("CARGO_PKG_VERSION"),
+        platform.model.unwrap_or("an unnamed machine")
+    );
+    let image = crate::arch::layout::image();
+    pr_info!(
+        "entered at EL{}, now EL{}; image at {} (relocated by {:#x}); {} page tables",
+        boot.entry.entry_el,
+        crate::arch::cpu::current_el(),
+        image,
+        boot.entry.relocation,
+        boot.entry.page_tables
+    );
+    pr_info!(
+        "device tree at {}, bootargs \"{}\"",
+        platform.dtb,
+        platform.bootargs
+    );
+    for e in &boot.bad_args {
+        pr_warn!("bootargs: {e}");
+    }
+    if boot.more_bad_args > 0 {
+        pr_warn!(
+            "bootargs: {} more word(s) not understood",
+            boot.more_bad_args
+        );
+    }
+    for problem in &platform.problems {
+        pr_warn!("device tree: {problem}");
+    }
+    if platform.cpus_left_out > 0 {
+        pr_warn!(
+            "device tree: {} CPUs beyond the limit of {} left out",
+            platform.cpus_left_out,
+            crate::MAX_CPUS
+        );
+    }
+    let stats = crate::mm::page_stats();
+    pr_info!(
+        "memory: {} MiB in {} range(s), {} pages free",
+        platform.total_memory() >> 20,
+        platform.memory.len(),
+        stats.free
+    );
+    if let Some(psci) = crate::power::psci() {
+        match psci.version() {
+            Ok(v) => pr_info!(
+                "psci: {:?} conduit, version {}.{}",
+                psci.method(),
+                v.major,
+                v.minor
+            ),
+            Err(e) => pr_err!(
+                "psci: {:?} conduit, PSCI_VERSION failed: {e:?}",
+                psci.method()
+            ),
+        }
+    }
+    let me = crate::arch::cpu::id();
+    let mpidr = crate::arch::cpu::mpidr_affinity();
+    pr_info!(
+        "{} CPU(s) in the device tree; cpu{me} (MPIDR {mpidr:#x}) is booting",
+        platform.cpus.len(),
+    );
+    if !platform.cpus.is_empty() && platform.cpu_index_of(mpidr).is_none() {
+        pr_warn!(
+            "device tree: the boot CPU (MPIDR {mpidr:#x}) is not among its CPUs: it runs as \
+             cpu{me}, in place of the one listed with MPIDR {:#x}",
+            platform.cpus.get(me).map_or(0, |c| c.mpidr)
+        );
+    }
+}
