@@ -13,7 +13,7 @@ from pathlib import Path
 # may printk: they are listed at the bottom).
 LAYERS = [
     ("pure", ["dt", "rng", "text", "mm::region", "smp::cpumask", "MAX_CPUS", "console::level",
-              "pr_err", "pr_warn", "pr_notice", "pr_info", "print", "println", "log"]),
+              "pr_err", "pr_warn", "pr_notice", "pr_info", "pr_debug", "print", "println", "log"]),
     ("arch", ["arch"]),
     ("drivers", ["sync", "drivers"]),
     ("core", ["mm", "smp"]),
