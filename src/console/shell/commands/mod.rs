@@ -130,7 +130,7 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "mem",
         args: "",
-        help: "memory map and page allocator counts",
+        help: "memory map, page allocator counts, each stack's high-water mark",
         run: machine::mem,
     },
     Command {
@@ -165,11 +165,25 @@ pub fn find(name: &str) -> Option<&'static Command> {
 
 /// The column `help` writes each command's usage in.
 const USAGE_WIDTH: usize = 28;
+/// The longest usage `help` prints: every command's fits (checked when the kernel is
+/// built), so none is cut.
+const USAGE_MAX: usize = 72;
+
+const _: () = {
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        assert!(
+            COMMANDS[i].name.len() + 1 + COMMANDS[i].args.len() <= USAGE_MAX,
+            "a command's usage is longer than help prints"
+        );
+        i += 1;
+    }
+};
 
 fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(0)?;
     for c in COMMANDS {
-        let mut usage = ArrayString::<40>::new();
+        let mut usage = ArrayString::<USAGE_MAX>::new();
         let _ = fmt::write(
             &mut Truncating::new(&mut usage),
             format_args!("{} {}", c.name, c.args),
