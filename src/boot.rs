@@ -120,14 +120,26 @@ pub fn kernel_main(platform: Platform<'static>, entry: EntryInfo) -> ! {
         stats.free
     );
     if let Some(psci) = crate::power::psci() {
-        match psci.version() {
-            Ok(v) => pr_info!(
+        match (psci.v0_1(), psci.version()) {
+            // PSCI 0.1 has no PSCI_VERSION: the tree says which PSCI it is.
+            (Some(ids), _) => {
+                pr_info!(
+                    "psci: {:?} conduit, version 0.1 (the device tree's; no PSCI_VERSION): {ids}",
+                    psci.method()
+                );
+                pr_notice!(
+                    "psci: 0.1 has no AFFINITY_INFO, SYSTEM_OFF or SYSTEM_RESET: a CPU taken \
+                     offline is not confirmed off (it is taken as off once it calls CPU_OFF, \
+                     as Linux does); poweroff and reboot use semihosting or a watchdog"
+                );
+            }
+            (None, Ok(v)) => pr_info!(
                 "psci: {:?} conduit, version {}.{}",
                 psci.method(),
                 v.major,
                 v.minor
             ),
-            Err(e) => pr_err!(
+            (None, Err(e)) => pr_err!(
                 "psci: {:?} conduit, PSCI_VERSION failed: {e:?}",
                 psci.method()
             ),
