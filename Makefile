@@ -208,6 +208,34 @@ $(BUILD)/dts/qemu-virt-no-enable-method.dtb: $(BAD_DTB_BASE)
 $(BUILD)/dts/qemu-virt-dangling-stdout-path.dtb: $(BAD_DTB_BASE)
 	cp $< $@.tmp && fdtput -t s $@.tmp /chosen stdout-path /uart@7770000 && mv $@.tmp $@
 
+# QEMU's virt tree with a /psci that speaks PSCI 0.1 alone (compatible "arm,psci", method
+# hvc, the function numbers set here), for the QEMU cases of tools/ktest/src/cases/psci_0_1.rs.
+# QEMU rewrites /psci in a tree given with -dtb, so these too are loaded unedited, with
+# their boot script in their own bootargs. QEMU's PSCI answers the standard CPU_ON and
+# CPU_OFF numbers (0xc4000003, 0x84000002, which Linux's Exynos trees give as PSCI 0.1's)
+# and its own PSCI 0.1 ones (0x95c1ba60, 0x95c1ba5f); 0x95c1ba61, its PSCI 0.1 MIGRATE, it
+# answers NOT_SUPPORTED.
+PSCI01_RUN := run="dt; cpus; cpu off 1; cpus; cpu on 1; hotplug 3; cpus; poweroff"
+PSCI01_DTBS := $(patsubst %,$(BUILD)/dts/qemu-virt-psci-0.1%.dtb,-qemu-numbers -cpu-on-unanswered \
+	-no-cpu-on -no-cpu-off) $(BUILD)/dts/qemu-virt-psci-0.1.dtb
+# $(call psci01,CPU_ON,CPU_OFF,RUN): the tree, with either number left out when empty.
+psci01 = cp $(BAD_DTB_BASE) $@.tmp && fdtput -t s $@.tmp /psci compatible arm,psci && \
+	fdtput -t s $@.tmp /psci method hvc && \
+	for p in cpu_suspend cpu_off cpu_on migrate; do fdtput -d $@.tmp /psci $$p || exit 1; done && \
+	$(if $(1),fdtput -t x $@.tmp /psci cpu_on $(1) &&) \
+	$(if $(2),fdtput -t x $@.tmp /psci cpu_off $(2) &&) \
+	fdtput -t s $@.tmp /chosen bootargs '$(3)' && mv $@.tmp $@
+$(BUILD)/dts/qemu-virt-psci-0.1.dtb: $(BAD_DTB_BASE)
+	$(call psci01,0xc4000003,0x84000002,$(PSCI01_RUN))
+$(BUILD)/dts/qemu-virt-psci-0.1-qemu-numbers.dtb: $(BAD_DTB_BASE)
+	$(call psci01,0x95c1ba60,0x95c1ba5f,run="cpus; cpu off 2; cpus; cpu on 2; hotplug 1; poweroff")
+$(BUILD)/dts/qemu-virt-psci-0.1-cpu-on-unanswered.dtb: $(BAD_DTB_BASE)
+	$(call psci01,0x95c1ba61,0x84000002,run="dt; cpus; cpu on 1; poweroff")
+$(BUILD)/dts/qemu-virt-psci-0.1-no-cpu-on.dtb: $(BAD_DTB_BASE)
+	$(call psci01,,0x84000002,run="dt; cpus; cpu on 1; poweroff")
+$(BUILD)/dts/qemu-virt-psci-0.1-no-cpu-off.dtb: $(BAD_DTB_BASE)
+	$(call psci01,0xc4000003,,run="dt; cpus; cpu off 1; cpu off 0; cpus; poweroff")
+
 # Every arm64 device tree of Debian's Linux package, and libfdt's reading of each, which
 # the host test src/dt/corpus_tests.rs compares the kernel's reader with. Where the package
 # cannot be fetched that test says so loudly and skips.
@@ -223,16 +251,34 @@ $(LINUX_READING): $(LINUX_DTBS)/.fetched tools/dt-reference/libfdt_reading.py $(
 	@test -n "$(PYTHON_LIBFDT)" || { echo "error: no Python with libfdt (tools/setup.sh installs python3-libfdt)"; exit 1; }
 	$(PYTHON_LIBFDT) tools/dt-reference/libfdt_reading.py $(LINUX_DTBS) > $@.tmp && mv $@.tmp $@
 
-unit: image $(QEMU_DTBS) $(LINUX_READING)
+# The arm64 trees of Linux 6.12 (Debian bookworm-backports' linux-image-arm64) whose /psci
+# is PSCI 0.1 alone, which Linux 6.1's package does not ship, and libfdt's reading of them:
+# the same comparison, and a check that each is read as PSCI 0.1 with the function numbers
+# libfdt reads. Skipped loudly, like the others, where they cannot be fetched.
+LINUX612_DTBS    := $(BUILD)/dts/linux-6.12
+LINUX612_READING := $(BUILD)/dts/linux-6.12.reading
+PSCI_0_1_TREES   := exynos5433-tm2 exynos5433-tm2e exynos7-espresso exynos7885-jackpotlte
+$(LINUX612_DTBS)/.fetched:
+	@rm -rf $(LINUX612_DTBS)
+	@if tools/fetch-debian.sh --suite bookworm-backports --meta --under 'usr/lib/linux-image-*' \
+	    linux-image-arm64 main $(LINUX612_DTBS) $(foreach t,$(PSCI_0_1_TREES),'*/exynos/$(t).dtb'); \
+	  then touch $@; else \
+	  echo "*** WARNING: could not fetch Linux 6.12's PSCI 0.1 trees: their checks will be SKIPPED ***"; fi
+$(LINUX612_READING): $(LINUX612_DTBS)/.fetched tools/dt-reference/libfdt_reading.py $(BUILD)/.setup
+	@test -n "$(PYTHON_LIBFDT)" || { echo "error: no Python with libfdt (tools/setup.sh installs python3-libfdt)"; exit 1; }
+	$(PYTHON_LIBFDT) tools/dt-reference/libfdt_reading.py $(LINUX612_DTBS) > $@.tmp && mv $@.tmp $@
+
+unit: image $(QEMU_DTBS) $(LINUX_READING) $(LINUX612_READING)
 	cargo test --workspace
 	@test -f $(UPSTREAM_DTB) || echo "*** SKIPPED: the upstream Raspberry Pi 4 DTB tests (no $(UPSTREAM_DTB)) ***"
-	# Every Linux arm64 tree against libfdt's reading of it, with the count of each outcome.
+	# Every Linux arm64 tree against libfdt's reading of it, with the count of each outcome;
+	# Linux 6.12's PSCI 0.1 trees read as PSCI 0.1.
 	cargo test --lib dt::corpus_tests -- --ignored --nocapture
 	# The hotplug lock under loom, every interleaving (bounded): its own build directory.
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
 # ONLY=TEXT runs only the cases whose name contains TEXT (`cargo run -p ktest -- --list`).
-qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(LINUX_DTBS)/.fetched
+qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched
 	cargo run --release -p ktest -- --image $(IMAGE) $(if $(ONLY),--only '$(ONLY)')
 
 # docs/tests.md's table of the QEMU cases, written from the cases themselves.
@@ -246,11 +292,11 @@ test: lint unit qemu-test
 # seeded with every tree of build/dts/; what a target finds is left in fuzz/artifacts/.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= dt_parse shell_line
-fuzz: $(DTBS) $(QEMU_DTBS) $(BAD_DTBS) $(LINUX_DTBS)/.fetched
+fuzz: $(DTBS) $(QEMU_DTBS) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched $(LINUX612_DTBS)/.fetched
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 	@mkdir -p fuzz/corpus/dt_parse fuzz/corpus/shell_line
-	@for f in $(BUILD)/dts/*.dtb $(BUILD)/dts/upstream/*.dtb $(LINUX_DTBS)/*/*.dtb; do [ -f "$$f" ] || continue; \
+	@for f in $(BUILD)/dts/*.dtb $(BUILD)/dts/upstream/*.dtb $(LINUX_DTBS)/*/*.dtb $(LINUX612_DTBS)/*/*.dtb; do [ -f "$$f" ] || continue; \
 	  dtc -q -I dtb -O dtb -o fuzz/corpus/dt_parse/seed-$$(basename $$f) $$f || exit 1; done
 	@cp fuzz/seeds/shell_line/* fuzz/corpus/shell_line/
 	@for t in $(FUZZ_TARGETS); do \

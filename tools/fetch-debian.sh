@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Fetches files out of one of Debian's arm64 packages, as data, on any host with apt:
 #
-#   tools/fetch-debian.sh [--meta] [--under DIR] PACKAGE COMPONENT DEST PATTERN...
+#   tools/fetch-debian.sh [--suite SUITE] [--meta] [--under DIR] PACKAGE COMPONENT DEST PATTERN...
 #
-# With --meta, PACKAGE is a metapackage and its first dependency is fetched instead
-# (linux-image-arm64 -> linux-image-6.1.0-N-arm64). Each file matching a shell PATTERN
+# Packages come from SUITE alone (bookworm unless given; bookworm-backports has Linux
+# 6.12), its lists checked against Debian's archive key. With --meta, PACKAGE is a
+# metapackage and its first dependency is fetched instead (linux-image-arm64 ->
+# linux-image-6.1.0-N-arm64 in bookworm). Each file matching a shell PATTERN
 # (e.g. '*/bcm2711-rpi-4-b.dtb') is copied flat into DEST; with --under DIR (a shell
 # pattern for a directory of the package, e.g. 'usr/lib/linux-image-*'), with its path
 # below DIR kept. apt runs on private state under
@@ -13,15 +15,16 @@
 set -euo pipefail
 
 die() { printf 'fetch-debian: %s\n' "$*" >&2; exit "${2:-1}"; }
-meta= under=
+meta= under= suite=bookworm
 while [ $# -gt 0 ]; do
     case "$1" in
+        --suite) suite=${2:?--suite needs a suite}; shift 2 ;;
         --meta) meta=1; shift ;;
         --under) under=${2:?--under needs a directory}; shift 2 ;;
         *) break ;;
     esac
 done
-[ $# -ge 4 ] || die "usage: $0 [--meta] PACKAGE COMPONENT DEST PATTERN..." 2
+[ $# -ge 4 ] || die "usage: $0 [--suite SUITE] [--meta] [--under DIR] PACKAGE COMPONENT DEST PATTERN..." 2
 package=$1 component=$2 dest=$3
 shift 3
 
@@ -31,9 +34,9 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$keyring" ] || die "no Debian archive keyring at $keyring: cannot check $package" 3
 
 root=$(cd "$(dirname "$0")/.." && pwd)/build/debian
-state=$root/apt/$component
+state=$root/apt/$suite/$component
 mkdir -p "$state/lists/partial" "$state/cache/archives/partial" "$root/debs"
-echo "deb [signed-by=$keyring] http://deb.debian.org/debian bookworm $component" >"$state/sources.list"
+echo "deb [signed-by=$keyring] http://deb.debian.org/debian $suite $component" >"$state/sources.list"
 apt=(apt-get -q
     -o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
     -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache"

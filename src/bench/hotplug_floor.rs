@@ -57,9 +57,13 @@ impl<const N: usize> Floor<N> {
         let platform = crate::boot::platform();
         match platform.cpus[cpu].enable_method {
             EnableMethod::Psci => {
-                let method = platform.psci.ok_or("psci-without-a-conduit")?;
+                let psci = Psci::new(platform.psci.ok_or("psci-without-a-conduit")?);
+                if !psci.has_standard_functions() {
+                    // The floor's offline time ends at AFFINITY_INFO saying OFF.
+                    return Err("psci-0.1-has-no-affinity-info");
+                }
                 let mpidr = platform.cpus[cpu].mpidr;
-                self.psci_cycles(cpu, Psci::new(method), mpidr, cycles, keep)
+                self.psci_cycles(cpu, psci, mpidr, cycles, keep)
             }
             EnableMethod::SpinTable { .. } => {
                 for _ in 0..cycles {

@@ -2,7 +2,7 @@
 //! with it, memory, PSCI, the boot CPU), written once the console log level is set.
 
 use super::Boot;
-use crate::{pr_err, pr_info, pr_warn};
+use crate::{pr_err, pr_info, pr_notice, pr_warn};
 
 /// Writes the boot log.
 pub fn log(boot: &mut Boot) {
@@ -53,14 +53,26 @@ pub fn log(boot: &mut Boot) {
         stats.free
     );
     if let Some(psci) = crate::power::psci() {
-        match psci.version() {
-            Ok(v) => pr_info!(
+        match (psci.v0_1(), psci.version()) {
+            // PSCI 0.1 has no PSCI_VERSION: the tree says which PSCI it is.
+            (Some(ids), _) => {
+                pr_info!(
+                    "psci: {:?} conduit, version 0.1 (the device tree's; no PSCI_VERSION): {ids}",
+                    psci.method()
+                );
+                pr_notice!(
+                    "psci: 0.1 has no AFFINITY_INFO, SYSTEM_OFF or SYSTEM_RESET: a CPU taken \
+                     offline is not confirmed off (it is taken as off once it calls CPU_OFF, \
+                     as Linux does); poweroff and reboot use semihosting or a watchdog"
+                );
+            }
+            (None, Ok(v)) => pr_info!(
                 "psci: {:?} conduit, version {}.{}",
                 psci.method(),
                 v.major,
                 v.minor
             ),
-            Err(e) => pr_err!(
+            (None, Err(e)) => pr_err!(
                 "psci: {:?} conduit, PSCI_VERSION failed: {e:?}",
                 psci.method()
             ),

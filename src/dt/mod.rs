@@ -2,9 +2,10 @@
 //!
 //! [`Platform::parse`] reads a flattened device tree blob into a typed description of what
 //! the kernel needs: memory and reserved ranges, `/chosen`, the UARTs and which is the
-//! console, the interrupt controller, PSCI, the architected timer, the BCM2835 watchdog and
-//! the CPUs, every address translated through the parents' `ranges`. Parsing is pure (no hardware access, no allocation) and compiles
-//! on the host, where it is unit-tested on real blobs.
+//! console, the interrupt controller, PSCI (0.2 and later, or 0.1 with the tree's function
+//! numbers), the architected timer, the BCM2835 watchdog and the CPUs, every address
+//! translated through the parents' `ranges`. Parsing is pure (no hardware access, no
+//! allocation) and compiles on the host, where it is unit-tested on real blobs.
 //!
 //! The blob is walked with `dtoolkit`, after a structural check of our own (`blob`) that
 //! is dtoolkit's without its one defect, the refusal of names longer than the
@@ -25,14 +26,16 @@ mod consistency;
 mod interrupts;
 mod mpidr;
 mod platform;
+mod psci;
 mod walk;
 
 pub use consistency::{Inconsistency, MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK};
 pub use mpidr::Mpidr;
 pub use platform::{
     Cpu, DtError, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_RESERVATIONS, Platform, Problem,
-    PsciMethod, Reservation, Timer, TreeReader, Uart, UartKind,
+    Reservation, Timer, TreeReader, Uart, UartKind,
 };
+pub use psci::{FunctionIds, PsciFunctions, PsciMethod, PsciNode};
 
 /// The size a blob's header claims, read before the blob is trusted. `None` when `header`
 /// is shorter than the 8 bytes holding magic and size, or the magic is wrong.

@@ -9,6 +9,7 @@ use super::blob::{self, BlobError};
 use super::cells;
 use super::consistency::{MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK, region_is_sane};
 use super::interrupts::{Controllers, GicInterrupt, Specifiers, decode_gic};
+use super::psci::{self, PsciNode};
 use super::walk::{self, Visit};
 use crate::MAX_CPUS;
 use crate::mm::region::PhysRegion;
@@ -136,13 +137,6 @@ impl Gic {
     }
 }
 
-/// How PSCI calls reach the firmware: `/psci/method`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PsciMethod {
-    Hvc,
-    Smc,
-}
-
 /// The architected timer's per-CPU interrupts (GIC INTIDs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timer {
@@ -199,7 +193,8 @@ pub struct Platform<'dtb> {
     pub gic: Option<Gic>,
     /// The GIC's phandle, which interrupt specifiers name it by.
     pub gic_phandle: Option<u32>,
-    pub psci: Option<PsciMethod>,
+    /// The PSCI `/psci` describes, if it can be called.
+    pub psci: Option<PsciNode>,
     pub timer: Option<Timer>,
     /// The BCM2835/BCM2711 power-management block whose watchdog resets the SoC.
     pub watchdog: Option<PhysRegion>,
@@ -559,7 +554,7 @@ impl<'dtb> Platform<'dtb> {
         if v.depth() == 1 && v.prop_str("device_type") == Some("memory") {
             // Memory nodes are children of the root (Linux 6.1 reads no others).
             self.visit_memory(v);
-        } else if v.compatible_with(&["arm,psci", "arm,psci-0.2", "arm,psci-1.0"]) {
+        } else if v.compatible_with(&psci::COMPATIBLE) {
             if !scratch.psci_seen {
                 scratch.psci_seen = true;
                 self.visit_psci(v);
@@ -714,25 +709,7 @@ impl<'dtb> Platform<'dtb> {
     }
 
     fn visit_psci(&mut self, v: &Visit<'_, 'dtb>) {
-        if !v.compatible_with(&["arm,psci-0.2", "arm,psci-1.0"]) {
-            // PSCI 0.1 has no standard function numbers: the tree gives its own, and the
-            // kernel calls the standard ones.
-            return self.problem(
-                v.path,
-                format_args!("PSCI 0.1 ('arm,psci' alone) is not supported: no PSCI"),
-            );
-        }
-        self.psci = match v.prop_str("method") {
-            Some("hvc") => Some(PsciMethod::Hvc),
-            Some("smc") => Some(PsciMethod::Smc),
-            other => {
-                self.problem(
-                    v.path,
-                    format_args!("PSCI method {other:?}: expected \"hvc\" or \"smc\""),
-                );
-                None
-            }
-        };
+        self.psci = psci::read(v, &mut |message| self.problem(v.path, message));
     }
 
     /// A GICv2's distributor and CPU interface, or `None` (a problem) if unusable.

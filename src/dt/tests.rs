@@ -33,7 +33,13 @@ fn qemu_virt_gicv2() {
             cpu_interface: PhysRegion::new(0x801_0000, 0x1_0000),
         })
     );
-    assert_eq!(p.psci, Some(PsciMethod::Hvc));
+    assert_eq!(
+        p.psci,
+        Some(PsciNode {
+            method: PsciMethod::Hvc,
+            functions: PsciFunctions::Standard,
+        })
+    );
     assert_eq!(p.timer, Some(ARCH_TIMER));
     let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr).collect();
     assert_eq!(mpidrs, vec![0, 1, 2, 3]);
@@ -45,7 +51,7 @@ fn qemu_virt_gicv2() {
 fn qemu_virt_gicv3_el2_20_cpus() {
     let b = blob("qemu-virt-gicv3-20cpus.dtb");
     let p = Platform::parse(&b, 0).unwrap();
-    assert_eq!(p.psci, Some(PsciMethod::Smc));
+    assert_eq!(p.psci.map(|n| n.method), Some(PsciMethod::Smc));
     match p.gic {
         Some(Gic::V3 {
             distributor,
@@ -541,12 +547,111 @@ fn the_root_interrupt_controller_is_the_gic_even_when_another_comes_first() {
     );
 }
 
+/// QEMU's virt tree with its `/psci` edited by `edit`.
+fn virt_with_psci(edit: impl FnOnce(&mut super::test_tree::Node)) -> Vec<u8> {
+    virt_with(|root| edit(root.child_or_new("psci")))
+}
+
+fn without(node: &mut super::test_tree::Node, property: &str) {
+    node.props.retain(|(name, _)| name != property.as_bytes());
+}
+
+/// Numbers no firmware uses as standard ones, so that a reader defaulting to those shows.
+const V0_1_CPU_ON: u32 = 0x95c1_ba60;
+const V0_1_CPU_OFF: u32 = 0x95c1_ba5f;
+
+fn psci_0_1_node(psci: &mut super::test_tree::Node) {
+    psci.set_str("compatible", "arm,psci");
+    psci.set_cells("cpu_on", &[V0_1_CPU_ON]);
+    psci.set_cells("cpu_off", &[V0_1_CPU_OFF]);
+    without(psci, "cpu_suspend");
+    without(psci, "migrate");
+}
+
 #[test]
-fn psci_0_1_alone_is_not_taken_for_psci_0_2() {
-    // "arm,psci" alone names its own function numbers (cpu_on = <...>); the kernel calls
-    // the standard ones, so such a PSCI is not used and its CPUs say why.
-    let b = virt_with(|root| {
-        root.child_or_new("psci").set_str("compatible", "arm,psci");
+fn psci_0_1_alone_is_read_with_the_trees_function_numbers() {
+    let b = virt_with_psci(psci_0_1_node);
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(
+        p.psci,
+        Some(PsciNode {
+            method: PsciMethod::Hvc,
+            functions: PsciFunctions::V0_1(FunctionIds {
+                cpu_on: Some(V0_1_CPU_ON),
+                cpu_off: Some(V0_1_CPU_OFF),
+                cpu_suspend: None,
+                migrate: None,
+            }),
+        })
+    );
+    assert!(p.cpus.iter().all(|c| c.enable_method == EnableMethod::Psci));
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    p.check_consistency().unwrap();
+}
+
+#[test]
+fn psci_0_2_listed_with_psci_0_1_is_0_2_and_the_first_listed_decides() {
+    // Linux's trees list "arm,psci-0.2", "arm,psci" (and QEMU's "arm,psci-1.0" first): the
+    // standard numbers, whatever cpu_on the node also gives for 0.1 callers.
+    for list in [
+        "arm,psci-0.2\0arm,psci\0",
+        "arm,psci-1.0\0arm,psci-0.2\0arm,psci\0",
+        "acme,firmware\0arm,psci-0.2\0arm,psci\0",
+    ] {
+        let b = virt_with_psci(|psci| {
+            psci_0_1_node(psci);
+            psci.set("compatible", list.as_bytes().to_vec());
+        });
+        let p = Platform::parse(&b, 0).unwrap();
+        assert_eq!(
+            p.psci.map(|n| n.functions),
+            Some(PsciFunctions::Standard),
+            "{list:?}"
+        );
+    }
+    // Linux's of_match_node scores an earlier string higher: "arm,psci" first is 0.1.
+    let b = virt_with_psci(|psci| {
+        psci_0_1_node(psci);
+        psci.set("compatible", b"arm,psci\0arm,psci-0.2\0".to_vec());
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    assert!(matches!(
+        p.psci.map(|n| n.functions),
+        Some(PsciFunctions::V0_1(ids)) if ids.cpu_on == Some(V0_1_CPU_ON)
+    ));
+}
+
+#[test]
+fn psci_0_1_without_cpu_on_is_read_and_says_its_cpus_cannot_start() {
+    let b = virt_with_psci(|psci| {
+        psci_0_1_node(psci);
+        without(psci, "cpu_on");
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    match p.psci.map(|n| n.functions) {
+        Some(PsciFunctions::V0_1(ids)) => {
+            assert_eq!((ids.cpu_on, ids.cpu_off), (None, Some(V0_1_CPU_OFF)))
+        }
+        other => panic!("PSCI 0.1 without cpu_on, not {other:?}"),
+    }
+    // The CPUs keep their method; the kernel's PSCI says why it cannot start them.
+    assert!(p.cpus.iter().all(|c| c.enable_method == EnableMethod::Psci));
+    assert!(
+        p.problems
+            .iter()
+            .any(|q| q.node.as_str() == "/psci" && q.message.contains("without cpu_on")),
+        "{:?}",
+        p.problems
+    );
+    p.check_consistency().unwrap();
+}
+
+#[test]
+fn bad_psci_0_1_nodes_get_a_clear_problem() {
+    // No method: nothing can be called; the CPUs say psci without a usable node.
+    let b = virt_with_psci(|psci| {
+        psci_0_1_node(psci);
+        without(psci, "method");
     });
     let p = Platform::parse(&b, 0).unwrap();
     assert_eq!(p.psci, None);
@@ -555,7 +660,29 @@ fn psci_0_1_alone_is_not_taken_for_psci_0_2() {
             .iter()
             .all(|c| c.enable_method == EnableMethod::Unsupported("psci"))
     );
-    assert!(p.problems.iter().any(|q| q.message.contains("PSCI 0.1")));
+    assert!(p.problems.iter().any(|q| q.message.contains("PSCI method")));
+    p.check_consistency().unwrap();
+
+    // A function number that is not one 32-bit cell is not called, and said.
+    let b = virt_with_psci(|psci| {
+        psci_0_1_node(psci);
+        psci.set_cells("cpu_on", &[0, V0_1_CPU_ON]);
+        psci.set("cpu_off", vec![0x12, 0x34]);
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    match p.psci.map(|n| n.functions) {
+        Some(PsciFunctions::V0_1(ids)) => assert_eq!((ids.cpu_on, ids.cpu_off), (None, None)),
+        other => panic!("PSCI 0.1 with neither number usable, not {other:?}"),
+    }
+    for (name, bytes) in [("cpu_on", 8), ("cpu_off", 2)] {
+        let said = format!("PSCI 0.1 {name} is {bytes} bytes, not one 32-bit cell");
+        assert!(
+            p.problems.iter().any(|q| q.message.contains(&said)),
+            "{said}: {:?}",
+            p.problems
+        );
+    }
+    p.check_consistency().unwrap();
 }
 
 #[test]

@@ -41,6 +41,28 @@ impl fmt::Display for OpsError {
     }
 }
 
+/// What an enable method can say of a CPU that has left the kernel for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Death {
+    /// It is off: PSCI AFFINITY_INFO says so, or the core is seen parked.
+    Confirmed,
+    /// It went into its last call (PSCI 0.1's CPU_OFF) and has not come back, but nothing
+    /// can be asked whether it is off: PSCI 0.1 has no AFFINITY_INFO. Linux takes such a
+    /// CPU as dead (`op_cpu_kill` without `cpu_kill`); so does this kernel, and says so.
+    Unconfirmable,
+}
+
+impl fmt::Display for Death {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Death::Confirmed => "confirmed off",
+            Death::Unconfirmable => {
+                "not confirmed off: it called CPU_OFF, and PSCI 0.1 has no AFFINITY_INFO to ask"
+            }
+        })
+    }
+}
+
 pub trait CpuOps: Sync {
     /// `psci` or `spin-table`, as `cpus` shows it.
     fn name(&self) -> &'static str;
@@ -53,8 +75,15 @@ pub trait CpuOps: Sync {
     /// off and PSCI CPU_OFF, or parking until released.
     fn die(&self, cpu: usize) -> !;
 
-    /// On the controller: waits (until `timeout_us`) for `cpu` to be truly off or parked.
-    fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError>;
+    /// On the controller: waits (until `timeout_us`) for `cpu` to be truly off or parked,
+    /// or, where the method cannot tell that, to have made its last call.
+    fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<Death, OpsError>;
+
+    /// Asked before anything is done to take `cpu` down (Linux's `cpu_disable`): why it
+    /// cannot be taken offline at all, if it cannot.
+    fn can_go_offline(&self, _cpu: usize) -> Result<(), &'static str> {
+        Ok(())
+    }
 
     /// Whether starting a CPU is a PSCI CPU_ON, whose error answers the fault injector
     /// can fake.

@@ -18,7 +18,11 @@
 //! DOWN_FAILED for every callback whose DOWN_PREPARE succeeded, in reverse, as the 2.6
 //! notifier chain's CPU_DOWN_FAILED did, and the CPU stays ONLINE and keeps working. One
 //! whose death the enable method cannot confirm stays DYING, keeping what it had; bringing
-//! it up asks the method again, and once confirmed the DEAD callbacks run first. Both
+//! it up asks the method again, and once confirmed the DEAD callbacks run first. A method
+//! that cannot ask whether a CPU is off at all (PSCI 0.1, without AFFINITY_INFO) waits
+//! for the CPU's last call instead and calls the death unconfirmable: the CPU is buried,
+//! as Linux buries it, and `off_unconfirmed` says so to `cpus` and `cpu off`. A method
+//! that cannot take a CPU down at all refuses before DOWN_PREPARE. Both
 //! directions run under the hotplug lock's write side, so `cpus_read_lock` keeps the
 //! online set still. Each of these failures can be injected on demand (`smp::fault`).
 
@@ -27,7 +31,7 @@ use core::sync::atomic::Ordering;
 
 use arrayvec::ArrayVec;
 
-use super::cpu_ops::{CpuOps, OpsError, mpidr, ops};
+use super::cpu_ops::{CpuOps, Death, OpsError, mpidr, ops};
 use super::cpumask::CpuMask;
 use super::hotplug_lock::{HotplugLock, LockState};
 use super::state::{self, HotplugState, slot};
@@ -184,6 +188,8 @@ pub enum HotplugError {
     LastCpu(usize),
     /// A CPU cannot take itself down: another CPU must control it.
     IsCaller(usize),
+    /// The enable method cannot take this CPU offline at all, and why.
+    CannotGoOffline(usize, &'static str),
     Callback {
         name: &'static str,
         error: CallbackError,
@@ -193,12 +199,12 @@ pub enum HotplugError {
         cpu: usize,
         error: OpsError,
     },
-    /// The CPU was started but never came online; `off`: the enable method has since
-    /// confirmed it off (a late CPU turns itself off when it finds its boot cancelled),
-    /// so it can be tried again.
+    /// The CPU was started but never came online; `off`: what the enable method has since
+    /// said of it (a late CPU turns itself off when it finds its boot cancelled), `None`
+    /// if nothing: then it may be stuck outside the kernel.
     BootTimeout {
         cpu: usize,
-        off: bool,
+        off: Option<Death>,
     },
     /// The CPU was asked to die and never said it was dying.
     DyingTimeout(usize),
@@ -213,6 +219,9 @@ impl fmt::Display for HotplugError {
             HotplugError::NotPresent(c, None) => write!(f, "cpu{c} cannot come online"),
             HotplugError::LastCpu(c) => write!(f, "cpu{c} is the last online CPU"),
             HotplugError::IsCaller(c) => write!(f, "cpu{c} cannot take itself down"),
+            HotplugError::CannotGoOffline(c, why) => {
+                write!(f, "cpu{c} cannot be taken offline: {why}")
+            }
             HotplugError::Callback { name, error } => {
                 write!(f, "the {name} callback refused: {}", error.0)
             }
@@ -221,10 +230,11 @@ impl fmt::Display for HotplugError {
                 f,
                 "cpu{cpu} did not come online within {} ms ({})",
                 BOOT_TIMEOUT_US / 1000,
-                if *off {
-                    "it is off again"
-                } else {
-                    "and is not confirmed off: it may be stuck outside the kernel"
+                match off {
+                    Some(Death::Confirmed) => "it is off again",
+                    Some(Death::Unconfirmable) =>
+                        "it turned itself off, not confirmed: PSCI 0.1 has no AFFINITY_INFO",
+                    None => "and is not confirmed off: it may be stuck outside the kernel",
                 }
             ),
             HotplugError::DyingTimeout(c) => write!(
@@ -293,10 +303,14 @@ fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<(), HotplugError> {
         HotplugState::Offline => {}
         // A CPU whose death was never confirmed: ask the method again before reusing it.
         HotplugState::Dying if s.dying.load(Ordering::Acquire) => {
-            ops.confirm_dead(cpu, mpidr(cpu), RECONFIRM_TIMEOUT_US)
+            let death = ops
+                .confirm_dead(cpu, mpidr(cpu), RECONFIRM_TIMEOUT_US)
                 .map_err(|error| HotplugError::Ops { cpu, error })?;
-            crate::pr_info!("cpu{cpu}: now confirmed off");
-            bury(cpu);
+            match death {
+                Death::Confirmed => crate::pr_info!("cpu{cpu}: now confirmed off"),
+                Death::Unconfirmable => crate::pr_info!("cpu{cpu}: {death}"),
+            }
+            bury(cpu, death);
         }
         state => return Err(HotplugError::WrongState { cpu, state }),
     }
@@ -314,6 +328,7 @@ fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<(), HotplugError> {
     }
     s.set_state(HotplugState::Booting);
     s.dying.store(false, Ordering::Relaxed);
+    s.off_unconfirmed.store(false, Ordering::Relaxed);
     s.controller.store(cpu::id(), Ordering::Relaxed);
     let ticket = s.boot.request();
     arch_smp::prepare(cpu, mpidr(cpu).affinity(), &CpuStacks::of(cpu));
@@ -363,8 +378,11 @@ fn wait_for_arrivals(booting: CpuMask, mut settled: impl FnMut(usize, Result<(),
                 cancel(cpu, &callbacks());
                 // A CPU that is merely late finds its ticket withdrawn and turns itself
                 // off; wait for that, so that trying again does not find it still on.
-                let off = ops(cpu)
-                    .is_some_and(|o| o.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US).is_ok());
+                let off =
+                    ops(cpu).and_then(|o| o.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US).ok());
+                slot(cpu)
+                    .off_unconfirmed
+                    .store(off == Some(Death::Unconfirmable), Ordering::Relaxed);
                 settled(cpu, Err(HotplugError::BootTimeout { cpu, off }));
             }
         }
@@ -415,6 +433,16 @@ pub fn cpu_down(cpu: usize) -> Result<(), HotplugError> {
     result
 }
 
+/// Whether `cpu`'s enable method can take it offline at all (asked again by `cpu_down`).
+pub fn can_go_offline(cpu: usize) -> Result<(), HotplugError> {
+    match ops(cpu) {
+        Some(ops) => ops
+            .can_go_offline(cpu)
+            .map_err(|why| HotplugError::CannotGoOffline(cpu, why)),
+        None => Err(HotplugError::NotPresent(cpu, state::absence(cpu))),
+    }
+}
+
 fn take_down(cpu: usize) -> Result<(), HotplugError> {
     let s = slot(cpu);
     match s.state() {
@@ -427,6 +455,8 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
     let Some(ops) = ops(cpu) else {
         return Err(HotplugError::NotPresent(cpu, state::absence(cpu)));
     };
+    ops.can_go_offline(cpu)
+        .map_err(|why| HotplugError::CannotGoOffline(cpu, why))?;
     s.set_state(HotplugState::DownPrepare);
     for (i, cb) in callbacks().iter().enumerate() {
         if let Some(prepare) = cb.down_prepare
@@ -457,20 +487,26 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
     while !s.dying.load(Ordering::Acquire) && !dying.passed() {
         core::hint::spin_loop();
     }
-    let confirmed = ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US);
-    if let Err(e) = confirmed {
+    let death = match ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US) {
+        Ok(death) => death,
         // Off the online set and past its last instruction of ours, but the method cannot
         // tell whether it is off: it stays DYING, what it had is kept, and bringing it up
         // asks the method again first.
-        return Err(HotplugError::Ops { cpu, error: e });
+        Err(e) => return Err(HotplugError::Ops { cpu, error: e }),
+    };
+    if death == Death::Unconfirmable {
+        crate::log!(Debug, "cpu{cpu}: {death}; taken as dead");
     }
-    bury(cpu);
+    bury(cpu, death);
     Ok(())
 }
 
-/// The CPU is confirmed off: DEAD callbacks reclaim what it had, and it is offline.
-fn bury(cpu: usize) {
+/// The CPU is off, or (`Death::Unconfirmable`) went into its last call, which is all its
+/// method can know: DEAD callbacks reclaim what it had, and it is offline.
+fn bury(cpu: usize, death: Death) {
     let s = slot(cpu);
+    s.off_unconfirmed
+        .store(death == Death::Unconfirmable, Ordering::Relaxed);
     s.set_state(HotplugState::Dead);
     for cb in callbacks() {
         if let Some(dead) = cb.dead {

@@ -63,8 +63,8 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         hotplug::register(callbacks, |_| {});
     }
     state::POSSIBLE.set(CpuMask::first(count.max(me + 1)));
-    if let Some(method) = platform.psci {
-        PsciOps::init(Psci::new(method));
+    if let Some(node) = platform.psci {
+        PsciOps::init(Psci::new(node));
     }
     // The boot CPU is present even where the tree does not list it (or any CPU).
     state::PRESENT.insert(me);

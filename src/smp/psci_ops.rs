@@ -1,12 +1,33 @@
 //! The `psci` enable method: CPU_ON with the MPIDR and the secondary entry point, CPU_OFF
-//! from the dying core, AFFINITY_INFO from the controller to confirm it is off.
+//! from the dying core, and on the controller the confirmation that it is off:
+//! AFFINITY_INFO until it says OFF (PSCI 0.2 and later).
+//!
+//! PSCI 0.1 calls CPU_ON and CPU_OFF by the numbers the device tree gives, and has no
+//! AFFINITY_INFO: nothing can be asked whether a core is off. Linux then takes a core
+//! whose death it saw reported as dead (`cpu_psci_cpu_kill` returns 0 without
+//! `affinity_info`). Here the dying core marks, as its last store to memory, that it is
+//! going into CPU_OFF (and marks it again if the call returns: the firmware refused); the
+//! controller waits for the first mark and reports the death as [`Death::Unconfirmable`],
+//! never as confirmed, and a CPU_ON that finds the second says what it found.
+//! Firmware may still be turning such a core off when the next CPU_ON comes: CPU_ON then
+//! answers ALREADY_ON, and is asked again for a bounded time. Without a `cpu_on` number
+//! no CPU can be started (`cpu_init` says why); without `cpu_off` none can be taken down
+//! (`can_go_offline`), as in Linux's `cpu_psci_cpu_prepare` and `cpu_psci_cpu_disable`.
 
-use super::cpu_ops::{CpuOps, OpsError};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use super::cpu_ops::{CpuOps, Death, OpsError};
+use super::state::Absence;
+use crate::MAX_CPUS;
 use crate::arch::cpu;
-use crate::arch::psci::{AffinityState, Psci};
+use crate::arch::psci::{AffinityState, Error, Psci};
 use crate::drivers::timer::Deadline;
-use crate::dt::Mpidr;
+use crate::dt::{EnableMethod, Mpidr};
 use crate::mm::region::PhysAddr;
+
+/// How long CPU_ON of a PSCI 0.1 core that went into CPU_OFF is asked again while the
+/// firmware answers ALREADY_ON (it may still be turning the core off).
+const STILL_GOING_OFF_US: u64 = 100_000;
 
 pub struct PsciOps {
     psci: Psci,
@@ -14,14 +35,53 @@ pub struct PsciOps {
 
 static PSCI_OPS: spin::Once<PsciOps> = spin::Once::new();
 
+/// Where each CPU's last CPU_OFF stands, as the dying core marks it: [`NOT_OFF`] until
+/// its last store before the call ([`IN_CPU_OFF`]), [`CPU_OFF_RETURNED`] if the call
+/// returned; [`NOT_OFF`] again when it is started.
+static LAST_CPU_OFF: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(NOT_OFF) }; MAX_CPUS];
+const NOT_OFF: u8 = 0;
+const IN_CPU_OFF: u8 = 1;
+const CPU_OFF_RETURNED: u8 = 2;
+
 impl PsciOps {
-    /// Sets the conduit from the device tree's /psci node.
+    /// Sets the conduit and the function numbers from the device tree's /psci node.
     pub fn init(psci: Psci) {
         PSCI_OPS.call_once(|| PsciOps { psci });
     }
 
     pub fn get() -> Option<&'static PsciOps> {
         PSCI_OPS.get()
+    }
+
+    /// CPU_ON; for PSCI 0.1, asked again for a while if it answers ALREADY_ON for a core
+    /// last seen going into CPU_OFF. Says how often it was asked again.
+    fn cpu_on(&self, cpu: usize, target: u64, entry: u64) -> Result<(), Error> {
+        let last_off = LAST_CPU_OFF[cpu].swap(NOT_OFF, Ordering::AcqRel);
+        if last_off == CPU_OFF_RETURNED {
+            crate::pr_err!(
+                "cpu{cpu}: its last PSCI CPU_OFF returned (the firmware refused it): it was \
+                 halted in the kernel, not off"
+            );
+        }
+        let going_off = last_off == IN_CPU_OFF;
+        let result = self.psci.cpu_on(target, entry, cpu as u64);
+        if !(going_off && self.psci.v0_1().is_some() && result == Err(Error::AlreadyOn)) {
+            return result;
+        }
+        let deadline = Deadline::after_us(STILL_GOING_OFF_US);
+        let mut again = 0u32;
+        loop {
+            again += 1;
+            let result = self.psci.cpu_on(target, entry, cpu as u64);
+            if result != Err(Error::AlreadyOn) || deadline.passed() {
+                crate::pr_info!(
+                    "cpu{cpu}: PSCI 0.1 CPU_ON answered ALREADY_ON (its CPU_OFF not yet \
+                     done), asked {again} more time(s): {result:?}"
+                );
+                return result;
+            }
+            core::hint::spin_loop();
+        }
     }
 }
 
@@ -34,26 +94,57 @@ impl CpuOps for PsciOps {
         true
     }
 
+    fn cpu_init(&self, _cpu: usize, _method: EnableMethod<'_>) -> Result<(), Absence> {
+        if self.psci.has_cpu_on() {
+            Ok(())
+        } else {
+            Err(Absence::PsciWithoutCpuOn)
+        }
+    }
+
+    fn can_go_offline(&self, _cpu: usize) -> Result<(), &'static str> {
+        if self.psci.has_cpu_off() {
+            Ok(())
+        } else {
+            Err("/psci is PSCI 0.1 without a cpu_off function number")
+        }
+    }
+
     fn boot(&self, cpu: usize, mpidr: Mpidr, entry: PhysAddr) -> Result<(), OpsError> {
-        self.psci
-            .cpu_on(mpidr.affinity(), entry.0, cpu as u64)
+        self.cpu_on(cpu, mpidr.affinity(), entry.0)
             .map_err(|error| OpsError::CpuOn { mpidr, error })
     }
 
     fn die(&self, cpu: usize) -> ! {
         crate::drivers::gic::shutdown_cpu(cpu);
+        // The last store before CPU_OFF: what PSCI 0.1's controller waits for.
+        LAST_CPU_OFF[cpu].store(IN_CPU_OFF, Ordering::Release);
         let e = self.psci.cpu_off();
+        LAST_CPU_OFF[cpu].store(CPU_OFF_RETURNED, Ordering::Release);
         // CPU_OFF returned: the firmware refused. Nothing can run here any more; wait
-        // where the controller's AFFINITY_INFO will report us as still on.
+        // where the controller's AFFINITY_INFO will report us as still on (PSCI 0.1: where
+        // the controller, if it is still waiting, will not see us in CPU_OFF).
         crate::pr_err!("cpu{cpu}: PSCI CPU_OFF failed: {e:?}; halting");
         cpu::halt()
     }
 
-    fn confirm_dead(&self, _cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError> {
+    fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<Death, OpsError> {
         let deadline = Deadline::after_us(timeout_us);
+        if !self.psci.has_standard_functions() {
+            // PSCI 0.1: no AFFINITY_INFO. The most that can be known is that the core
+            // went into CPU_OFF and has not come back out.
+            loop {
+                match LAST_CPU_OFF[cpu].load(Ordering::Acquire) {
+                    IN_CPU_OFF => return Ok(Death::Unconfirmable),
+                    CPU_OFF_RETURNED => return Err(OpsError::DeathNotConfirmed),
+                    _ if deadline.passed() => return Err(OpsError::DeathNotConfirmed),
+                    _ => core::hint::spin_loop(),
+                }
+            }
+        }
         loop {
             if let Ok(AffinityState::Off) = self.psci.affinity_info(mpidr.affinity()) {
-                return Ok(());
+                return Ok(Death::Confirmed);
             }
             if deadline.passed() {
                 return Err(OpsError::DeathNotConfirmed);

@@ -9,7 +9,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use super::cpu_ops::{CpuOps, OpsError};
+use super::cpu_ops::{CpuOps, Death, OpsError};
 use super::cpumask::CpuMask;
 use super::state::{Absence, slot};
 use crate::MAX_CPUS;
@@ -73,7 +73,7 @@ impl CpuOps for SpinTableOps {
         smp::restart(cpu)
     }
 
-    fn confirm_dead(&self, cpu: usize, _mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError> {
+    fn confirm_dead(&self, cpu: usize, _mpidr: Mpidr, timeout_us: u64) -> Result<Death, OpsError> {
         let deadline = Deadline::after_us(timeout_us);
         while !slot(cpu).parked.load(Ordering::Acquire) {
             if deadline.passed() {
@@ -81,6 +81,6 @@ impl CpuOps for SpinTableOps {
             }
             core::hint::spin_loop();
         }
-        Ok(())
+        Ok(Death::Confirmed)
     }
 }

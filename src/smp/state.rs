@@ -61,6 +61,11 @@ pub struct CpuSlot {
     pub release: AtomicBool,
     /// Set once the CPU has run kernel code (spin-table: it left the firmware's pen).
     pub ever_started: AtomicBool,
+    /// Its last death could not be confirmed ([`Death::Unconfirmable`]): it is offline as
+    /// far as the kernel can know. Cleared when it is started again.
+    ///
+    /// [`Death::Unconfirmable`]: super::cpu_ops::Death::Unconfirmable
+    pub off_unconfirmed: AtomicBool,
     /// The CPU running this one's bring-up, which the arriving CPU wakes.
     pub controller: AtomicUsize,
 }
@@ -77,6 +82,7 @@ impl CpuSlot {
             parked: AtomicBool::new(false),
             release: AtomicBool::new(false),
             ever_started: AtomicBool::new(false),
+            off_unconfirmed: AtomicBool::new(false),
             controller: AtomicUsize::new(0),
         }
     }
@@ -105,6 +111,8 @@ pub enum Absence {
     NoEnableMethod = 1,
     /// `psci`, but the tree has no `/psci` node the kernel can call.
     PsciWithoutNode,
+    /// `psci`, but the tree's PSCI is 0.1 and numbers no CPU_ON.
+    PsciWithoutCpuOn,
     /// `spin-table` without a release address the kernel can write.
     SpinTableWithoutAddress,
     /// An enable method this kernel does not implement.
@@ -118,6 +126,9 @@ impl fmt::Display for Absence {
         f.write_str(match self {
             Absence::NoEnableMethod => "the device tree gives it no enable-method",
             Absence::PsciWithoutNode => "enable-method psci, but no /psci node the kernel can call",
+            Absence::PsciWithoutCpuOn => {
+                "enable-method psci, but /psci is PSCI 0.1 without a cpu_on function number"
+            }
             Absence::SpinTableWithoutAddress => {
                 "enable-method spin-table without a usable cpu-release-addr"
             }

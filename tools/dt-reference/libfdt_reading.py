@@ -19,9 +19,14 @@ Devicetree Specification and Linux's bindings, without sharing any of its code:
   gic v3 DIST SIZE REDIST SIZE.. interrupt-parent, followed to a controller with none),
                                  if it is a GIC this kernel drives; else the first
                                  enabled GIC in tree order
-  psci hvc|smc                   the first enabled node compatible with arm,psci-0.2 or
-                                 arm,psci-1.0 (PSCI 0.1's "arm,psci" alone names its own
-                                 function numbers, which the kernel does not use)
+  psci 0.2+ hvc|smc              the first enabled node compatible with arm,psci,
+  psci 0.1 hvc|smc [FN=ID]..     arm,psci-0.2 or arm,psci-1.0, if its method is hvc or
+                                 smc. Which PSCI is the first of those three its
+                                 compatible list names (Linux's of_match_node prefers
+                                 the earliest string): 0.2+ for the two later ones,
+                                 0.1 for "arm,psci", whose function numbers the node
+                                 gives: cpu_suspend, cpu_off, cpu_on, migrate, each as
+                                 FN=ID where its value is one 32-bit cell
   timer PHYS VIRT                the first enabled arm,armv8-timer/armv7-timer: its
                                  second and third interrupts, GIC PPIs, as INTIDs
   uart pl011|mini BASE SIZE NAME each enabled arm,pl011 / brcm,bcm2835-aux-uart, in tree
@@ -47,6 +52,8 @@ MAX_RELEASE_ADDR = 1 << 47  # what the kernel maps (src/dt/consistency.rs)
 GICV2 = ("arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a7-gic", "qcom,msm-qgic2")
 GICV3 = ("arm,gic-v3",)
 UARTS = (("arm,pl011", "pl011"), ("brcm,bcm2835-aux-uart", "mini"))
+PSCI = ("arm,psci", "arm,psci-0.2", "arm,psci-1.0")
+PSCI_0_1_FUNCTIONS = ("cpu_suspend", "cpu_off", "cpu_on", "migrate")
 
 
 class Untranslatable(Exception):
@@ -248,10 +255,17 @@ def read(blob):
     # psci
     psci = None
     for off in t.order:
-        if t.enabled(off) and t.compatible(off, ("arm,psci-0.2", "arm,psci-1.0")):
+        if t.enabled(off) and t.compatible(off, PSCI):
             method = t.string(off, "method")
-            if method in ("hvc", "smc"):
-                psci = method
+            first = next(c for c in t.strings(off, "compatible") if c in PSCI)
+            if method in ("hvc", "smc") and first == "arm,psci":
+                psci = "0.1 " + method
+                for fn in PSCI_0_1_FUNCTIONS:
+                    v = t.prop(off, fn)
+                    if v is not None and len(v) == 4:
+                        psci += " %s=%s" % (fn, hexs(int.from_bytes(v, "big")))
+            elif method in ("hvc", "smc"):
+                psci = "0.2+ " + method
             break
 
     # cpus

@@ -153,13 +153,17 @@ core::arch::global_asm!(
     .section .text
     .global run_on_stack
 // run_on_stack(stack_top, overflow_top, entry): SP and the overflow stack set, frame chain
-// ended, then entry(), which does not return.
+// ended, then entry(), which does not return. The outermost frame of the new stack: its
+// call-frame information says there is no caller, so debuggers end backtraces here.
 run_on_stack:
+    .cfi_startproc
+    .cfi_undefined x30
     msr     tpidrro_el0, x1
     mov     sp, x0
     mov     x29, xzr
     mov     x30, xzr
     blr     x2
     b       park
+    .cfi_endproc
 "
 );

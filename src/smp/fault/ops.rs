@@ -10,7 +10,7 @@ use crate::arch::psci::Error;
 use crate::drivers::timer::Deadline;
 use crate::dt::{EnableMethod, Mpidr};
 use crate::mm::region::PhysAddr;
-use crate::smp::cpu_ops::{CpuOps, OpsError};
+use crate::smp::cpu_ops::{CpuOps, Death, OpsError};
 use crate::smp::state::{Absence, HotplugState, slot};
 
 /// `cpu`'s operations, with the faults armed for it.
@@ -74,7 +74,11 @@ impl CpuOps for WithFaults {
         self.inner().die(cpu)
     }
 
-    fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<(), OpsError> {
+    fn can_go_offline(&self, cpu: usize) -> Result<(), &'static str> {
+        self.inner().can_go_offline(cpu)
+    }
+
+    fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<Death, OpsError> {
         // Only a death is left unconfirmed: the look a failed bring-up takes at a CPU that
         // never arrived (OFFLINE by then) leaves the fault armed for the CPU's teardown.
         let dying = slot(cpu).state() == HotplugState::Dying;

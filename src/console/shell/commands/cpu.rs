@@ -11,6 +11,7 @@ use crate::console::shell::args::Args;
 use crate::drivers::timer;
 use crate::println;
 use crate::smp::call;
+use crate::smp::cpu_ops::Death;
 use crate::smp::hotplug::{self, HotplugError};
 use crate::smp::state::{self, HotplugState};
 
@@ -40,6 +41,9 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
             (Some(HotplugState::Offline), Some(why)) => {
                 fmt::write(out, format_args!("offline: {why}"))
             }
+            (Some(HotplugState::Offline), None) if off_unconfirmed(i) => {
+                fmt::write(out, format_args!("offline, {}", Death::Unconfirmable))
+            }
             (Some(s), _) => fmt::write(out, format_args!("{s}")),
         };
         if i == shell_cpu {
@@ -60,6 +64,23 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
     Ok(())
 }
 
+/// Whether `cpu`'s last death could not be confirmed (PSCI 0.1).
+fn off_unconfirmed(cpu: usize) -> bool {
+    state::slot(cpu).off_unconfirmed.load(Ordering::Relaxed)
+}
+
+/// ` (not confirmed off: ...)` after a `cpu off` whose death could not be confirmed.
+fn unconfirmed_note(cpu: usize) -> ArrayString<96> {
+    let mut note = ArrayString::new();
+    if off_unconfirmed(cpu) {
+        let _ = fmt::write(
+            &mut Truncating::new(&mut note),
+            format_args!(" ({})", Death::Unconfirmable),
+        );
+    }
+    note
+}
+
 fn cpu_number<'a>(args: &Args<'a>, index: usize) -> Result<usize, CmdError<'a>> {
     let n = args.number(index, "a CPU number")?;
     let count = boot::platform().cpus.len();
@@ -78,6 +99,8 @@ pub(super) fn cpu_on_off<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let cpu = cpu_number(args, 1)?;
     let me = crate::arch::cpu::id();
     if action == "off" && cpu == me {
+        // Not moved for nothing: a CPU its method cannot take down stays as it is.
+        hotplug::can_go_offline(cpu).map_err(|e| CmdError::failed(format_args!("{e}")))?;
         // The shell cannot take its own CPU down: it moves to another CPU, which does.
         let Some(to) = state::online().without(me).iter().next() else {
             return Err(CmdError::failed(format_args!(
@@ -97,7 +120,12 @@ pub(super) fn cpu_on_off<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let us = (timer::now_ns() - start) / 1000;
     match result {
         Ok(()) => {
-            println!("cpu {action} {cpu}: done in {us} us");
+            let note = if action == "off" {
+                unconfirmed_note(cpu)
+            } else {
+                ArrayString::new()
+            };
+            println!("cpu {action} {cpu}: done in {us} us{note}");
             Ok(())
         }
         // Refused before anything changed: the error says it all.
@@ -106,7 +134,8 @@ pub(super) fn cpu_on_off<'a>(args: &Args<'a>) -> CmdResult<'a> {
             | HotplugError::WrongState { .. }
             | HotplugError::NotPresent(..)
             | HotplugError::LastCpu(_)
-            | HotplugError::IsCaller(_)),
+            | HotplugError::IsCaller(_)
+            | HotplugError::CannotGoOffline(..)),
         ) => Err(CmdError::failed(format_args!("{e}"))),
         // Failed on the way: say where the CPU was left.
         Err(e) => Err(CmdError::failed(format_args!(
@@ -121,9 +150,10 @@ pub fn finish_cpu_off(cpu: usize) {
     let start = timer::now_ns();
     match hotplug::cpu_down(cpu) {
         Ok(()) => println!(
-            "cpu off {cpu}: done in {} us (shell now on cpu{})",
+            "cpu off {cpu}: done in {} us (shell now on cpu{}){}",
             (timer::now_ns() - start) / 1000,
-            crate::arch::cpu::id()
+            crate::arch::cpu::id(),
+            unconfirmed_note(cpu)
         ),
         Err(e) => println!("cpu off {cpu}: {e}"),
     }

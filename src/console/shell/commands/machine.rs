@@ -7,7 +7,7 @@ use crate::arch::exceptions::{self, Fault};
 use crate::boot;
 use crate::console::shell::args::Args;
 use crate::drivers::timer::Deadline;
-use crate::dt::Gic;
+use crate::dt::{Gic, PsciFunctions, PsciNode};
 use crate::mm::{self, page_alloc::PAGE_SIZE};
 use crate::power;
 use crate::println;
@@ -68,7 +68,11 @@ pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
         None => println!("gic:         (none)"),
     }
     match p.psci {
-        Some(method) => match power::psci().map(|psci| psci.version()) {
+        Some(PsciNode {
+            method,
+            functions: PsciFunctions::V0_1(ids),
+        }) => println!("psci:        {method:?}, version 0.1 (the device tree's): {ids}"),
+        Some(PsciNode { method, .. }) => match power::psci().map(|psci| psci.version()) {
             Some(Ok(v)) => println!("psci:        {method:?}, version {}.{}", v.major, v.minor),
             _ => println!("psci:        {method:?}, version unknown"),
         },

@@ -38,7 +38,7 @@ const STUB: [u32; 6] = [
 ];
 
 /// QEMU options that load build/dts/`name` unedited and start CPU 0 in the stub.
-fn unedited_dtb(name: &str) -> &'static [&'static str] {
+pub(super) fn unedited_dtb(name: &str) -> &'static [&'static str] {
     let dtb = format!(
         "{}/../../build/dts/{name}",
         env!("CARGO_MANIFEST_DIR").trim_end_matches('/')

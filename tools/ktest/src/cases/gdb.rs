@@ -101,10 +101,11 @@ pub fn cases() -> Vec<GdbCase> {
                 // After the eret: EL1.
                 "$3 = 0x4",
                 "Thread 1 hit Breakpoint 3, hotslab::boot::kernel_main (",
-                // In Rust, with the MMU on; the backtrace ends cleanly at the entry code.
+                // In Rust, with the MMU on, on the boot CPU's own stack; the backtrace
+                // ends cleanly where boot moved onto it.
                 "$4 = 0x1",
-                "in hotslab::arch::aarch64::boot::boot_primary (",
-                "in primary_entry ()\n",
+                "in hotslab::arch::aarch64::boot::boot_on_own_stack (",
+                "in run_on_stack ()\n",
                 "received signal SIGINT, Interrupt.",
                 "  1  0x1          psci         online            yes     2",
                 "stepprobe                    100",

@@ -11,6 +11,7 @@ mod fpsimd;
 pub mod gdb;
 mod log_levels;
 mod machines;
+mod psci_0_1;
 mod rpi4;
 mod slab;
 mod slab_debug;
@@ -27,7 +28,10 @@ type CaseFile = fn(Case) -> Vec<Case>;
 pub const AREAS: [(&str, &[CaseFile]); 8] = [
     ("boot", &[boot::cases, log_levels::cases]),
     ("crash", &[crash::cases, stacks::cases]),
-    ("device-tree", &[machines::cases, bad_dtb::cases]),
+    (
+        "device-tree",
+        &[machines::cases, bad_dtb::cases, psci_0_1::cases],
+    ),
     ("smp", &[smp::cases, fpsimd::cases]),
     ("faults", &[faults::cases]),
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
