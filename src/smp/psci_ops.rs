@@ -41,7 +41,10 @@ impl CpuOps for PsciOps {
     }
 
     fn die(&self, cpu: usize) -> ! {
-        crate::drivers::gic::shutdown_cpu(cpu);
+        if let Err(e) = crate::drivers::gic::shutdown_cpu(cpu) {
+            // Nothing better can be done here than to say so and go: CPU_OFF still follows.
+            crate::pr_err!("cpu{cpu}: interrupt controller at power-off: {e}");
+        }
         let e = self.psci.cpu_off();
         // CPU_OFF returned: the firmware refused. Nothing can run here any more; wait
         // where the controller's AFFINITY_INFO will report us as still on.
