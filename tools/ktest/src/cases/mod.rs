@@ -9,6 +9,7 @@ mod crash;
 mod faults;
 mod fpsimd;
 pub mod gdb;
+mod gic_security;
 mod log_levels;
 mod machines;
 mod rpi4;
@@ -27,7 +28,7 @@ pub const AREAS: [(&str, &[CaseFile]); 8] = [
     ("boot", &[boot::cases, log_levels::cases]),
     ("crash", &[crash::cases]),
     ("device-tree", &[machines::cases, bad_dtb::cases]),
-    ("smp", &[smp::cases, fpsimd::cases]),
+    ("smp", &[smp::cases, gic_security::cases, fpsimd::cases]),
     ("faults", &[faults::cases]),
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
     ("rpi4", &[rpi4::cases]),
