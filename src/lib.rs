@@ -15,6 +15,7 @@ extern crate alloc;
 
 pub mod bench;
 pub mod console;
+pub mod drivers;
 pub mod dt;
 pub mod mm;
 pub mod rng;
@@ -25,8 +26,6 @@ pub mod text;
 pub mod arch;
 #[cfg(target_os = "none")]
 pub mod boot;
-#[cfg(target_os = "none")]
-pub mod drivers;
 #[cfg(target_os = "none")]
 pub mod panic;
 #[cfg(target_os = "none")]

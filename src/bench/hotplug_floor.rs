@@ -152,7 +152,8 @@ fn park_like_the_kernel(_: u64) {
     gic::park_cpu(me, &ppis);
     PARKED.store(true, Ordering::Release);
     while !RELEASE.swap(false, Ordering::AcqRel) {
-        cpu::wait_for_interrupt();
+        // As the kernel's park: the DSB puts PARKED out before the core sleeps.
+        cpu::wait_for_interrupt_stores_complete();
         while let Some(irq) = gic::acknowledge() {
             gic::end(irq);
         }

@@ -52,15 +52,22 @@ impl Deadline {
     }
 }
 
-/// Arms this core's EL1 physical timer to interrupt once, `us` from now.
+/// Arms this core's EL1 physical timer to interrupt once, `us` from now. Callers go on to
+/// WFI: the ISB makes the write to CNTP_CTL_EL0 take effect before that (a System register
+/// write is guaranteed to affect later instructions only after a context synchronization
+/// event; Linux's `arch_timer_reg_write_cp15` follows its CNTP_CTL write with `isb()`).
+/// Without it a core could sleep with the timer not yet armed, and never wake.
 pub fn arm_oneshot_us(us: u64) {
     use aarch64_cpu::registers::{CNTP_CTL_EL0, CNTP_TVAL_EL0, Writeable};
     CNTP_TVAL_EL0.set(us_to_ticks(us).min(u64::from(u32::MAX >> 1)));
     CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
+    barrier::isb(barrier::SY);
 }
 
-/// Stops this core's timer interrupt.
+/// Stops this core's timer interrupt; the ISB, as in [`arm_oneshot_us`], makes it stopped
+/// for what follows (an interrupt handler returning, a core going offline).
 pub fn disarm() {
     use aarch64_cpu::registers::{CNTP_CTL_EL0, Writeable};
     CNTP_CTL_EL0.set(0);
+    barrier::isb(barrier::SY);
 }

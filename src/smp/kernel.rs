@@ -100,12 +100,13 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         return;
     }
     cpu::enable_irqs();
-    pr_info!(
-        "GICv{}; CPUs possible {}, present {}",
-        gic::version().unwrap_or(0),
-        state::possible(),
-        state::present()
-    );
+    if let Some(gic) = gic::description() {
+        pr_info!(
+            "{gic}; CPUs possible {}, present {}",
+            state::possible(),
+            state::present()
+        );
+    }
 
     let (max_online, why) = match (options.no_smp, options.max_cpus) {
         (true, _) => (1, "nosmp"),

@@ -116,7 +116,10 @@ impl CpuOps for PsciOps {
     }
 
     fn die(&self, cpu: usize) -> ! {
-        crate::drivers::gic::shutdown_cpu(cpu);
+        if let Err(e) = crate::drivers::gic::shutdown_cpu(cpu) {
+            // Nothing better can be done here than to say so and go: CPU_OFF still follows.
+            crate::pr_err!("cpu{cpu}: interrupt controller at power-off: {e}");
+        }
         // The last store before CPU_OFF: what PSCI 0.1's controller waits for.
         LAST_CPU_OFF[cpu].store(IN_CPU_OFF, Ordering::Release);
         let e = self.psci.cpu_off();

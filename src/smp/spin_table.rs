@@ -63,8 +63,11 @@ impl CpuOps for SpinTableOps {
         s.parked.store(true, Ordering::Release);
         while !s.release.swap(false, Ordering::AcqRel) {
             // A pending interrupt ends WFI though masked; taking it off the interface
-            // (acknowledge and end) lets the next WFI sleep again.
-            cpu::wait_for_interrupt();
+            // (acknowledge and end) lets the next WFI sleep again. The DSB before the WFI
+            // completes the `parked` store (and the GIC writes) first: the controller's
+            // `confirm_dead` waits for that store, and a sleeping core may hold it
+            // buffered.
+            cpu::wait_for_interrupt_stores_complete();
             while let Some(irq) = gic::acknowledge() {
                 gic::end(irq);
             }

@@ -68,6 +68,16 @@ pub fn wait_for_interrupt() {
     wfi();
 }
 
+/// Completes every memory access made so far, then waits for an interrupt: Linux's
+/// `cpu_do_idle` (`dsb(sy); wfi();`). WFI does not wait for earlier stores to be seen by
+/// other cores (the core may stop, its stores still buffered, until it wakes), so a store
+/// another core waits for before it acts (a "parked" flag) needs the DSB first.
+pub fn wait_for_interrupt_stores_complete() {
+    // SAFETY: DSB SY and WFI have no effect on memory beyond completing accesses already
+    // made; WFI returns on any interrupt, even masked.
+    unsafe { asm!("dsb sy", "wfi", options(nostack)) };
+}
+
 /// Waits for an event or interrupt.
 pub fn wait_for_event() {
     wfe();

@@ -113,7 +113,7 @@ enter_el1:
     orr     x0, x0, #0x1            // SRE
     orr     x0, x0, #0x8            // Enable
     msr     S3_4_C12_C9_5, x0
-    isb
+    isb                             // the SRE write takes effect before the next ICC/ICH access
     msr     S3_4_C12_C11_0, xzr     // ICH_HCR_EL2: no virtual interrupts
 1:  mov     x0, #0x0800             // SCTLR_EL1 RES1 bits, MMU and caches off
     movk    x0, #0x30d0, lsl #16

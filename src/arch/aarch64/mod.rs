@@ -1,6 +1,6 @@
 //! AArch64 at EL1: entry and the Image header, EL2→EL1, self-relocation, the MMU, exception
-//! vectors and the Oops report, cache maintenance, the hotplug floor's stub, CPU registers, the SMCCC conduit for
-//! PSCI, and semihosting.
+//! vectors and the Oops report, cache maintenance, the hotplug floor's stub, CPU registers
+//! (the GICv3 CPU interface's among them), the SMCCC conduit for PSCI, and semihosting.
 
 pub mod backtrace;
 pub mod boot;
@@ -10,6 +10,7 @@ pub mod entry;
 pub mod exceptions;
 pub mod fpsimd;
 pub mod hotplug_floor;
+pub mod icc;
 pub mod layout;
 pub mod mmu;
 pub mod psci;

@@ -1,8 +1,9 @@
-//! GICv2 (GIC-400): arm-gic's `GicV2` behind a lock, plus the registers it has no usable
-//! API for (ITARGETSR0, GICC_CTLR off, GICC_IAR/GICC_EOIR with an SGI's sender bits) and
-//! a CPU's own setup: arm-gic's `setup` rewrites all 32 group registers, shared ones
-//! included, which made every CPU online some forty MMIO accesses (each an exit to the
-//! emulator under QEMU) where five banked ones do.
+//! GICv2 (GIC-400): arm-gic's `GicV2` behind a lock for the SGI register, plus what it has
+//! no usable API for: the distributor's enable in the kernel's security view
+//! (`security.rs`), ITARGETSR0, GICC_CTLR on and off with read-back, GICC_IAR/GICC_EOIR
+//! with an SGI's sender bits, and a CPU's own setup in five banked registers (arm-gic's
+//! `setup` rewrites all 32 group registers, shared ones included, and enables the wrong
+//! bit in two of the three views).
 //! The CPU-interface registers are banked: every call here acts on the calling core's
 //! own interface, so acknowledge and end, on every interrupt's path, need no lock.
 
@@ -14,6 +15,7 @@ use tock_registers::interfaces::{Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
+use super::security::{self, SecurityView};
 use super::{GicError, Interrupt};
 use crate::drivers::mmio::Mmio;
 use crate::mm::region::PhysRegion;
@@ -23,8 +25,11 @@ use crate::sync::IrqSpinLock;
 register_structs! {
     /// The distributor registers we access ourselves.
     DistributorExtra {
-        (0x000 => _before),
-        /// Interrupts 0-31's groups, one bit each; banked per core.
+        /// Bit 0 enables the group we use, in every view (`security.rs`).
+        (0x000 => ctlr: ReadWrite<u32>),
+        (0x004 => _before_groups),
+        /// Interrupts 0-31's groups, one bit each; banked per core. RAZ/WI to a
+        /// Non-secure access when the GIC has the Security Extensions.
         (0x080 => igroupr0: ReadWrite<u32>),
         (0x084 => _groups),
         /// Interrupts 0-31: writing 1 enables one; banked per core.
@@ -44,7 +49,7 @@ register_structs! {
     /// The CPU interface registers we access ourselves.
     CpuInterfaceExtra {
         (0x000 => ctlr: ReadWrite<u32, GICC_CTLR::Register>),
-        (0x004 => pmr: ReadWrite<u32, GICC_PMR::Register>),
+        (0x004 => pmr: ReadWrite<u32>),
         (0x008 => _bpr),
         (0x00c => iar: ReadOnly<u32, GICC_IAR::Register>),
         (0x010 => eoir: WriteOnly<u32, GICC_IAR::Register>),
@@ -61,16 +66,11 @@ register_bitfields! [u32,
             CpuTargetList = 0
         ]
     ],
-    /// GICC_CTLR, as a non-secure kernel sees it.
+    /// GICC_CTLR: bit 0 is the enable of the group we use in every view (EnableGrp0 where
+    /// we own the groups, EnableGrp1 in the Non-secure layout).
     GICC_CTLR [
-        /// Signal this interface's interrupts to the core.
+        /// Signal this interface's interrupts of our group to the core.
         Enable OFFSET(0) NUMBITS(1) []
-    ],
-    GICC_PMR [
-        /// Interrupts of a priority value below this are signalled.
-        Priority OFFSET(0) NUMBITS(8) [
-            All = 0xff
-        ]
     ],
     /// GICC_IAR, and GICC_EOIR written back with the same value.
     GICC_IAR [
@@ -86,38 +86,39 @@ pub struct GicV2Driver {
     cpu_interface: Mmio<CpuInterfaceExtra>,
     /// Each logical CPU's CPU-interface mask (0 until the CPU came up once).
     masks: [AtomicU8; 8],
-    /// What `setup` put interrupts 0-31 in: Group 1 with the Security Extensions (the
-    /// kernel is non-secure), else Group 0.
-    private_groups: u32,
+    view: SecurityView,
 }
 
 impl GicV2Driver {
-    pub fn new(distributor: PhysRegion, cpu_interface: PhysRegion) -> Self {
+    /// Finds the kernel's security view of the GIC and turns the distributor on in it.
+    pub fn new(distributor: PhysRegion, cpu_interface: PhysRegion) -> Result<Self, GicError> {
         // SAFETY: the device tree's GICv2 regions, mapped as Device memory by the boot
         // code; this driver is their only user.
-        let mut gic = unsafe {
+        let gic = unsafe {
             GicV2::new(
                 distributor.base as *mut arm_gic::gicv2::registers::Gicd,
                 cpu_interface.base as *mut arm_gic::gicv2::registers::Gicc,
             )
         };
-        // Groups, distributor on, and the boot core's interface on.
-        gic.setup();
-        let private_groups = if gic.typer().has_security_extension() {
-            !0
-        } else {
-            0
-        };
-        Self {
+        let security_extensions = gic.typer().has_security_extension();
+        let driver = Self {
             gic: IrqSpinLock::new(gic),
-            // SAFETY: the same regions; this driver's own accesses to them, beside
-            // arm-gic's behind the lock, are to registers banked per core.
+            // SAFETY: the same regions. Beside arm-gic's accesses behind the lock (the SGI
+            // register alone), this driver's are GICD_CTLR, here before the lock is shared,
+            // and registers banked per core, each used only by its own core.
             distributor: unsafe { Mmio::new(distributor.base) },
-            // SAFETY: as above.
+            // SAFETY: the CPU interface region: every register of it is banked per core.
             cpu_interface: unsafe { Mmio::new(cpu_interface.base) },
             masks: [const { AtomicU8::new(0) }; 8],
-            private_groups,
-        }
+            view: SecurityView::Single,
+        };
+        let view = SecurityView::probe(security_extensions, &mut &driver.distributor.igroupr0);
+        security::enable_v2_distributor(&mut &driver.distributor.ctlr)?;
+        Ok(Self { view, ..driver })
+    }
+
+    pub fn view(&self) -> SecurityView {
+        self.view
     }
 
     pub fn init_cpu(&self, cpu: usize, ppis: &[u32]) -> Result<(), GicError> {
@@ -131,15 +132,39 @@ impl GicV2Driver {
             .fold(0u32, |bits, id| bits | 1 << id);
         // IGROUPR0 and ISENABLER0 of the distributor and GICC_PMR/GICC_CTLR of the CPU
         // interface are all banked: this core's own, which only it touches, so no lock.
-        // The shared registers were set up once, in `new`.
-        self.distributor.igroupr0.set(self.private_groups);
-        self.distributor.isenabler0.set(enables);
-        self.cpu_interface.pmr.write(GICC_PMR::Priority::All);
-        self.cpu_interface.ctlr.write(GICC_CTLR::Enable::SET);
-        let enabled = self.distributor.isenabler0.get();
-        if enabled & enables != enables {
-            return Err(GicError::Refused("enabling SGIs and PPIs"));
+        if self.view.owns_groups() {
+            // Group 0: what GICC_IAR acknowledges for a Secure or single-state access.
+            self.distributor.igroupr0.set(0);
+            let reads = self.distributor.igroupr0.get();
+            if reads & enables != 0 {
+                return Err(GicError::Ignored {
+                    register: "GICD_IGROUPR0",
+                    wrote: 0,
+                    reads,
+                    why: "our SGIs and PPIs stay in Group 1, which GICC_IAR does not \
+                          acknowledge here",
+                });
+            }
         }
+        self.distributor.isenabler0.set(enables);
+        let reads = self.distributor.isenabler0.get();
+        if reads & enables != enables {
+            return Err(GicError::Ignored {
+                register: "GICD_ISENABLER0",
+                wrote: enables,
+                reads,
+                why: if self.view.owns_groups() {
+                    "some of our SGIs and PPIs cannot be enabled"
+                } else {
+                    "the Secure side left some of our SGIs and PPIs in Group 0, which a \
+                     Non-secure kernel can neither enable nor acknowledge"
+                },
+            });
+        }
+        security::enable_v2_cpu_interface(
+            &mut &self.cpu_interface.ctlr,
+            &mut &self.cpu_interface.pmr,
+        )?;
         // ITARGETSR0 is read-only and banked: this core's own target mask.
         let mask = self.distributor.itargetsr0.get() as u8;
         self.masks[cpu].store(mask, Ordering::Release);
@@ -152,9 +177,19 @@ impl GicV2Driver {
         self.distributor.icenabler0.set(!(1 << keep));
     }
 
-    pub fn shutdown_cpu(&self, _cpu: usize) {
+    pub fn shutdown_cpu(&self) -> Result<(), GicError> {
         // GICC_CTLR is banked, this core's: no more signalling to the core.
         self.cpu_interface.ctlr.write(GICC_CTLR::Enable::CLEAR);
+        let reads = self.cpu_interface.ctlr.get();
+        if reads & 1 != 0 {
+            return Err(GicError::Ignored {
+                register: "GICC_CTLR",
+                wrote: 0,
+                reads,
+                why: "this CPU interface stays on while its CPU goes off",
+            });
+        }
+        Ok(())
     }
 
     /// The CPU-interface mask of `targets`.
@@ -194,8 +229,9 @@ impl GicV2Driver {
         );
     }
 
-    /// Acknowledges as Group 0 (GICC_IAR: a non-secure kernel's Group 1 alias, GICC_AIAR,
-    /// reads 0), keeping the raw value with an SGI's sender bits for [`Self::end`].
+    /// Acknowledges through GICC_IAR in every view (our interrupts are in the group it
+    /// serves there; GICC_AIAR is RAZ to a Non-secure kernel), keeping the raw value with
+    /// an SGI's sender bits for [`Self::end`].
     pub fn acknowledge(&self) -> Option<Interrupt> {
         // GICC_IAR is banked, this core's.
         let iar = self.cpu_interface.iar.extract();

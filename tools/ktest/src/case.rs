@@ -95,7 +95,8 @@ impl Case {
     }
 }
 
-/// A machine as docs/tests.md shows it: `virt GICv3 EL2, 8 CPUs`, `raspi4b, rpi4.dtb`.
+/// A machine as docs/tests.md shows it: `virt GICv3 EL2, 8 CPUs`, `virt GICv2 EL1 secure=on,
+/// 4 CPUs`, `raspi4b, rpi4.dtb`.
 pub fn board_label(machine: &str, cpu: &str, smp: u32, dtb: Option<&str>) -> String {
     let name = match machine.split_once(',') {
         Some(("virt", options)) => {
@@ -109,7 +110,12 @@ pub fn board_label(machine: &str, cpu: &str, smp: u32, dtb: Option<&str>) -> Str
             } else {
                 "EL1"
             };
-            format!("virt {gic} {el}")
+            let secure = if options.contains("secure=on") {
+                " secure=on"
+            } else {
+                ""
+            };
+            format!("virt {gic} {el}{secure}")
         }
         _ => machine.to_string(),
     };

@@ -6,12 +6,25 @@ use super::{CmdError, CmdResult};
 use crate::arch::exceptions::{self, Fault};
 use crate::boot;
 use crate::console::shell::args::Args;
+use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
 use crate::dt::{Gic, PsciFunctions, PsciNode};
 use crate::mm::{self, page_alloc::PAGE_SIZE};
 use crate::power;
 use crate::println;
 use crate::sync::IrqSpinLock;
+
+/// The kernel's security view of the GIC it drives, and what that view means.
+fn gic_security() {
+    match gic::description() {
+        Some(d) => println!(
+            "             security: {}: {}",
+            d.view.name(d.version),
+            d.view.meaning(d.version)
+        ),
+        None => println!("             security: (not driven: see the boot log)"),
+    }
+}
 
 pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(0)?;
@@ -54,7 +67,10 @@ pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
             distributor,
             cpu_interface,
         }) => {
-            println!("gic:         GICv2, distributor {distributor}, cpu interface {cpu_interface}")
+            println!(
+                "gic:         GICv2, distributor {distributor}, cpu interface {cpu_interface}"
+            );
+            gic_security();
         }
         Some(Gic::V3 {
             distributor,
@@ -64,6 +80,7 @@ pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
             for r in redistributors {
                 println!("             redistributors {r}");
             }
+            gic_security();
         }
         None => println!("gic:         (none)"),
     }

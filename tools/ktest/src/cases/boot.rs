@@ -18,6 +18,8 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "hotslab> help",
                 "crash null|undefined|stack|serror|locked|fpsimd|panic",
                 "gic:         GICv2, distributor [0x0008000000-0x000800ffff]",
+                "GICv2, no security extensions; CPUs possible 0-3, present 0-3",
+                "security: no security extensions: every register ours",
                 "console:     pl011@9000000",
                 "memory:      [0x0040000000-0x005fffffff] (512 MiB)",
                 "  3  0x3          psci         online",
@@ -41,6 +43,8 @@ pub fn cases(base: Case) -> Vec<Case> {
             expect: &[
                 "entered at EL2, now EL1",
                 "gic:         GICv3",
+                "GICv3, one security state; CPUs possible 0-3",
+                "security: one security state: GICD_CTLR.DS=1",
                 "psci: Smc conduit",
                 "psci:        Smc",
             ],

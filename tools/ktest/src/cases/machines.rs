@@ -20,6 +20,7 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "entered at EL2, now EL1",
                 "console:     uart@ff000000 (Pl011) at [0x00ff000000-0x00ff000fff]",
                 "gic:         GICv3, distributor [0x00f9000000-0x00f900ffff]",
+                "security: non-secure",
                 "psci:        Smc",
                 "  1  0x1          psci         online",
                 "cpu off 1: done in",

@@ -9,6 +9,7 @@ mod crash;
 mod faults;
 mod fpsimd;
 pub mod gdb;
+mod gic_security;
 mod log_levels;
 mod machines;
 mod psci_0_1;
@@ -32,7 +33,7 @@ pub const AREAS: [(&str, &[CaseFile]); 8] = [
         "device-tree",
         &[machines::cases, bad_dtb::cases, psci_0_1::cases],
     ),
-    ("smp", &[smp::cases, fpsimd::cases]),
+    ("smp", &[smp::cases, gic_security::cases, fpsimd::cases]),
     ("faults", &[faults::cases]),
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
     ("rpi4", &[rpi4::cases]),

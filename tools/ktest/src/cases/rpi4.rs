@@ -25,6 +25,7 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "other uart:  serial@7e215040 (MiniUart) at [0x00fe215040-0x00fe21507f]",
                 "watchdog:    [0x00fe100000-0x00fe100113] (reboot)",
                 "gic:         GICv2, distributor [0x00ff841000-0x00ff841fff]",
+                "security: no security extensions",
                 "psci:        (none)",
                 "  3  0x3          spin-table   online",
                 "ipi 1: 100 round trips",
