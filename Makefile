@@ -160,13 +160,22 @@ lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 	python3 tools/check-layers.py src
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
-QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb
+QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb \
+	$(BUILD)/dts/qemu-virt-numa.dtb
 $(BUILD)/dts/qemu-virt-gicv2.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=2,dumpdtb=$@ -cpu cortex-a72 -smp 4 -m 512M -nic none -display none
 $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=3,virtualization=on,dumpdtb=$@ -cpu cortex-a72 -smp 20 -m 512M -nic none -display none
+
+# Two NUMA nodes of 512 MiB, CPUs 0-1 (socket 0) in node 0 and 2-3 (socket 1) in node 1.
+$(BUILD)/dts/qemu-virt-numa.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=2,dumpdtb=$@ -cpu cortex-a72 -smp 4,sockets=2,cores=2 -m 1G \
+	  -object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M \
+	  -numa node,nodeid=0,cpus=0-1,memdev=m0 -numa node,nodeid=1,cpus=2-3,memdev=m1 \
+	  -nic none -display none
 
 # What QEMU's raspi4b hands the kernel: our tree and the upstream one after QEMU's edits
 # (memory filled in, nodes it does not emulate disabled, FDT_NOP tokens left behind).
