@@ -197,6 +197,10 @@ class KernelCommand(gdb.Command):
         except TooEarly as e:
             print(f"{self._command}: the kernel is too early in boot: {e}")
 
+    def __init__(self, name):
+        super().__init__(name, gdb.COMMAND_USER)
+        self._command = name
+
 
 def raw_option(command, arg):
     """Whether `arg` asks for the raw form: nothing or `--raw`, anything else refused."""
@@ -204,10 +208,6 @@ def raw_option(command, arg):
     if words and words != ["--raw"]:
         raise gdb.GdbError(f"{command}: expected nothing or --raw, not {arg.strip()!r}")
     return bool(words)
-
-    def __init__(self, name):
-        super().__init__(name, gdb.COMMAND_USER)
-        self._command = name
 
 
 def thread_of_cpu():
@@ -353,9 +353,9 @@ class KHotplug(KernelCommand):
         )
         if raw:
             print(
-                f"lock=hotplug mutex={mutex} readers={readers} "
+                f"lock=hotplug readers={readers} "
                 f"writer={'none' if writer >= 1 << 63 else writer} "
-                f"waiting={atomic(lock['waiters'])} depth={','.join(nested) or 'none'}"
+                f"waiting={atomic(lock['waiters'])} mutex={mutex} depth={','.join(nested) or 'none'}"
             )
             return
         print(f"mutex:     {mutex}")
