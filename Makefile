@@ -191,13 +191,14 @@ QEMU_DTBS += $(BUILD)/dts/qemu-raspi4b-rpi4.dtb $(BUILD)/dts/qemu-raspi4b-upstre
 # back into a tree given with -dtb, so the two trees without them are loaded unedited
 # instead, and carry the boot script those cases expect in their own bootargs.
 BAD_DTB_BASE := $(BUILD)/dts/qemu-virt-gicv2.dtb
-BAD_DTB_RUN  := run="dt; cpus; cpu on 1; mem; poweroff"
+BAD_DTB_RUN  := run="dt --raw; cpus --raw; cpu on 1; mem --raw; poweroff"
 BAD_DTBS := $(patsubst %,$(BUILD)/dts/qemu-virt-%.dtb,no-psci no-memory no-cpus no-uart \
 	unknown-gic dangling-stdout-path no-enable-method)
-$(BUILD)/dts/qemu-virt-no-psci.dtb: $(BAD_DTB_BASE)
+# (Both depend on this Makefile too, which holds the script.)
+$(BUILD)/dts/qemu-virt-no-psci.dtb: $(BAD_DTB_BASE) Makefile
 	cp $< $@.tmp && fdtput -r $@.tmp /psci && \
 	  fdtput -t s $@.tmp /chosen bootargs '$(BAD_DTB_RUN)' && mv $@.tmp $@
-$(BUILD)/dts/qemu-virt-no-memory.dtb: $(BAD_DTB_BASE)
+$(BUILD)/dts/qemu-virt-no-memory.dtb: $(BAD_DTB_BASE) Makefile
 	cp $< $@.tmp && fdtput -r $@.tmp /$$(fdtget -l $@.tmp / | grep '^memory@') && \
 	  fdtput -t s $@.tmp /chosen bootargs '$(BAD_DTB_RUN)' && mv $@.tmp $@
 $(BUILD)/dts/qemu-virt-no-cpus.dtb: $(BAD_DTB_BASE)

@@ -46,3 +46,43 @@ pub fn all() -> Vec<(&'static str, Case)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two spaces in a row: how a table pads its columns, never how a sentence or a
+    /// `key=value` line separates its words.
+    fn padded(text: &str) -> bool {
+        text.contains("  ")
+    }
+
+    /// The rule of docs/tests.md: a case matches facts (a raw form's `key=value` words, a
+    /// `RESULT` line, a sentence), never a table's columns, whose widths may change. Seen
+    /// failing on the cases as they were, which named 68 texts such as
+    /// `"  0  0x0          psci         offline"`.
+    #[test]
+    fn no_case_matches_column_padding() {
+        let mut padded_texts = Vec::new();
+        for (_, case) in all() {
+            let until = case.until.map(|(text, _)| text);
+            for text in case.expect.iter().chain(case.forbid).chain(until.iter()) {
+                if padded(text) {
+                    padded_texts.push(format!("{}: {text:?}", case.name));
+                }
+            }
+        }
+        for case in gdb::cases() {
+            for text in case.expect.iter().filter(|text| padded(text)) {
+                padded_texts.push(format!("{}: {text:?}", case.name));
+            }
+        }
+        assert!(
+            padded_texts.is_empty(),
+            "{} texts match a table's column padding; match a raw form instead \
+             (docs/tests.md, What a case may match):\n{}",
+            padded_texts.len(),
+            padded_texts.join("\n")
+        );
+    }
+}
