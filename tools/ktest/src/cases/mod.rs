@@ -11,6 +11,7 @@ mod fpsimd;
 pub mod gdb;
 mod log_levels;
 mod machines;
+mod matrix;
 mod rpi4;
 mod slab;
 mod slab_debug;
@@ -23,7 +24,7 @@ use crate::case::Case;
 type CaseFile = fn(Case) -> Vec<Case>;
 
 /// Each area of the suite and the files that make its cases.
-pub const AREAS: [(&str, &[CaseFile]); 8] = [
+pub const AREAS: [(&str, &[CaseFile]); 9] = [
     ("boot", &[boot::cases, log_levels::cases]),
     ("crash", &[crash::cases]),
     ("device-tree", &[machines::cases, bad_dtb::cases]),
@@ -32,6 +33,7 @@ pub const AREAS: [(&str, &[CaseFile]); 8] = [
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
     ("rpi4", &[rpi4::cases]),
     ("bench", &[bench::cases]),
+    ("matrix", &[matrix::cases]),
 ];
 
 /// Every case with its area, in order.
