@@ -161,13 +161,22 @@ lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 	python3 tools/check-layers.py src
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
-QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb
+QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb \
+	$(BUILD)/dts/qemu-virt-numa.dtb
 $(BUILD)/dts/qemu-virt-gicv2.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=2,dumpdtb=$@ -cpu cortex-a72 -smp 4 -m 512M -nic none -display none
 $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=3,virtualization=on,dumpdtb=$@ -cpu cortex-a72 -smp 20 -m 512M -nic none -display none
+
+# Two NUMA nodes of 512 MiB, CPUs 0-1 (socket 0) in node 0 and 2-3 (socket 1) in node 1.
+$(BUILD)/dts/qemu-virt-numa.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=2,dumpdtb=$@ -cpu cortex-a72 -smp 4,sockets=2,cores=2 -m 1G \
+	  -object memory-backend-ram,id=m0,size=512M -object memory-backend-ram,id=m1,size=512M \
+	  -numa node,nodeid=0,cpus=0-1,memdev=m0 -numa node,nodeid=1,cpus=2-3,memdev=m1 \
+	  -nic none -display none
 
 # What QEMU's raspi4b hands the kernel: our tree and the upstream one after QEMU's edits
 # (memory filled in, nodes it does not emulate disabled, FDT_NOP tokens left behind).
@@ -183,13 +192,14 @@ QEMU_DTBS += $(BUILD)/dts/qemu-raspi4b-rpi4.dtb $(BUILD)/dts/qemu-raspi4b-upstre
 # back into a tree given with -dtb, so the two trees without them are loaded unedited
 # instead, and carry the boot script those cases expect in their own bootargs.
 BAD_DTB_BASE := $(BUILD)/dts/qemu-virt-gicv2.dtb
-BAD_DTB_RUN  := run="dt; cpus; cpu on 1; mem; poweroff"
+BAD_DTB_RUN  := run="dt --raw; cpus --raw; cpu on 1; mem --raw; poweroff"
 BAD_DTBS := $(patsubst %,$(BUILD)/dts/qemu-virt-%.dtb,no-psci no-memory no-cpus no-uart \
 	unknown-gic dangling-stdout-path no-enable-method)
-$(BUILD)/dts/qemu-virt-no-psci.dtb: $(BAD_DTB_BASE)
+# (Both depend on this Makefile too, which holds the script.)
+$(BUILD)/dts/qemu-virt-no-psci.dtb: $(BAD_DTB_BASE) Makefile
 	cp $< $@.tmp && fdtput -r $@.tmp /psci && \
 	  fdtput -t s $@.tmp /chosen bootargs '$(BAD_DTB_RUN)' && mv $@.tmp $@
-$(BUILD)/dts/qemu-virt-no-memory.dtb: $(BAD_DTB_BASE)
+$(BUILD)/dts/qemu-virt-no-memory.dtb: $(BAD_DTB_BASE) Makefile
 	cp $< $@.tmp && fdtput -r $@.tmp /$$(fdtget -l $@.tmp / | grep '^memory@') && \
 	  fdtput -t s $@.tmp /chosen bootargs '$(BAD_DTB_RUN)' && mv $@.tmp $@
 $(BUILD)/dts/qemu-virt-no-cpus.dtb: $(BAD_DTB_BASE)
@@ -215,7 +225,7 @@ $(BUILD)/dts/qemu-virt-dangling-stdout-path.dtb: $(BAD_DTB_BASE)
 # CPU_OFF numbers (0xc4000003, 0x84000002, which Linux's Exynos trees give as PSCI 0.1's)
 # and its own PSCI 0.1 ones (0x95c1ba60, 0x95c1ba5f); 0x95c1ba61, its PSCI 0.1 MIGRATE, it
 # answers NOT_SUPPORTED.
-PSCI01_RUN := run="dt; cpus; cpu off 1; cpus; cpu on 1; hotplug 3; cpus; poweroff"
+PSCI01_RUN := run="dt --raw; cpus --raw; cpu off 1; cpus --raw; cpu on 1; hotplug 3; cpus --raw; poweroff"
 PSCI01_DTBS := $(patsubst %,$(BUILD)/dts/qemu-virt-psci-0.1%.dtb,-qemu-numbers -cpu-on-unanswered \
 	-no-cpu-on -no-cpu-off) $(BUILD)/dts/qemu-virt-psci-0.1.dtb
 # $(call psci01,CPU_ON,CPU_OFF,RUN): the tree, with either number left out when empty.
@@ -225,16 +235,16 @@ psci01 = cp $(BAD_DTB_BASE) $@.tmp && fdtput -t s $@.tmp /psci compatible arm,ps
 	$(if $(1),fdtput -t x $@.tmp /psci cpu_on $(1) &&) \
 	$(if $(2),fdtput -t x $@.tmp /psci cpu_off $(2) &&) \
 	fdtput -t s $@.tmp /chosen bootargs '$(3)' && mv $@.tmp $@
-$(BUILD)/dts/qemu-virt-psci-0.1.dtb: $(BAD_DTB_BASE)
+$(BUILD)/dts/qemu-virt-psci-0.1.dtb: $(BAD_DTB_BASE) Makefile
 	$(call psci01,0xc4000003,0x84000002,$(PSCI01_RUN))
-$(BUILD)/dts/qemu-virt-psci-0.1-qemu-numbers.dtb: $(BAD_DTB_BASE)
-	$(call psci01,0x95c1ba60,0x95c1ba5f,run="cpus; cpu off 2; cpus; cpu on 2; hotplug 1; poweroff")
-$(BUILD)/dts/qemu-virt-psci-0.1-cpu-on-unanswered.dtb: $(BAD_DTB_BASE)
-	$(call psci01,0x95c1ba61,0x84000002,run="dt; cpus; cpu on 1; poweroff")
-$(BUILD)/dts/qemu-virt-psci-0.1-no-cpu-on.dtb: $(BAD_DTB_BASE)
-	$(call psci01,,0x84000002,run="dt; cpus; cpu on 1; poweroff")
-$(BUILD)/dts/qemu-virt-psci-0.1-no-cpu-off.dtb: $(BAD_DTB_BASE)
-	$(call psci01,0xc4000003,,run="dt; cpus; cpu off 1; cpu off 0; cpus; poweroff")
+$(BUILD)/dts/qemu-virt-psci-0.1-qemu-numbers.dtb: $(BAD_DTB_BASE) Makefile
+	$(call psci01,0x95c1ba60,0x95c1ba5f,run="cpus --raw; cpu off 2; cpus --raw; cpu on 2; hotplug 1; poweroff")
+$(BUILD)/dts/qemu-virt-psci-0.1-cpu-on-unanswered.dtb: $(BAD_DTB_BASE) Makefile
+	$(call psci01,0x95c1ba61,0x84000002,run="dt --raw; cpus --raw; cpu on 1; poweroff")
+$(BUILD)/dts/qemu-virt-psci-0.1-no-cpu-on.dtb: $(BAD_DTB_BASE) Makefile
+	$(call psci01,,0x84000002,run="dt --raw; cpus --raw; cpu on 1; poweroff")
+$(BUILD)/dts/qemu-virt-psci-0.1-no-cpu-off.dtb: $(BAD_DTB_BASE) Makefile
+	$(call psci01,0xc4000003,,run="dt --raw; cpus --raw; cpu off 1; cpu off 0; cpus --raw; poweroff")
 
 # Every arm64 device tree of Debian's Linux package, and libfdt's reading of each, which
 # the host test src/dt/corpus_tests.rs compares the kernel's reader with. Where the package

@@ -4,7 +4,8 @@
 //!
 //! - the blob's own region, every RAM range, reservation, UART, GIC and watchdog region is
 //!   non-empty and ends within the 64-bit address space;
-//! - there is RAM, and no two RAM ranges overlap;
+//! - there is RAM, and no two RAM ranges overlap; a NUMA node is kept only for a RAM range,
+//!   once;
 //! - the console is one of the UARTs, and there is one whenever there are UARTs;
 //! - interrupt numbers are what the GIC can deliver: the timer's are PPIs (16-31), a
 //!   UART's an SPI (32-1019);
@@ -75,6 +76,17 @@ impl Platform<'_> {
             sane("memory", *m)?;
             if let Some(other) = self.memory[..i].iter().find(|o| o.overlaps(m)) {
                 return broken(format_args!("memory {m} overlaps {other}"));
+            }
+        }
+        for (i, n) in self.memory_numa.iter().enumerate() {
+            if !self.memory.contains(&n.region) {
+                return broken(format_args!(
+                    "NUMA node {} of {}: not a RAM range",
+                    n.node, n.region
+                ));
+            }
+            if self.memory_numa[..i].iter().any(|o| o.region == n.region) {
+                return broken(format_args!("{} in two NUMA nodes", n.region));
             }
         }
         for r in &self.reservations {

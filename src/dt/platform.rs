@@ -174,6 +174,16 @@ pub struct Cpu<'dtb> {
     /// MPIDR affinity bits (Aff3..Aff0) from `reg`.
     pub mpidr: u64,
     pub enable_method: EnableMethod<'dtb>,
+    /// The NUMA node the tree puts it in (`numa-node-id`), if it says.
+    pub numa_node: Option<u32>,
+}
+
+/// A range of RAM whose memory node names its NUMA node (`numa-node-id`, Linux's
+/// Documentation/devicetree/bindings/numa.txt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumaRange {
+    pub region: PhysRegion,
+    pub node: u32,
 }
 
 /// Everything the kernel learned from the device tree.
@@ -183,6 +193,9 @@ pub struct Platform<'dtb> {
     pub dtb: PhysRegion,
     pub model: Option<&'dtb str>,
     pub memory: ArrayVec<PhysRegion, MAX_MEMORY_REGIONS>,
+    /// The ranges of `memory` whose node names a NUMA node. The kernel itself does not
+    /// place anything by node; `dt` shows them.
+    pub memory_numa: ArrayVec<NumaRange, MAX_MEMORY_REGIONS>,
     pub reservations: ArrayVec<Reservation<'dtb>, MAX_RESERVATIONS>,
     pub bootargs: &'dtb str,
     /// `/chosen/stdout-path` with any `:options` suffix removed.
@@ -257,6 +270,7 @@ impl<'dtb> Platform<'dtb> {
             dtb,
             model: None,
             memory: ArrayVec::new_const(),
+            memory_numa: ArrayVec::new_const(),
             reservations: ArrayVec::new_const(),
             bootargs: "",
             stdout_path: None,
@@ -394,6 +408,7 @@ impl<'dtb> Platform<'dtb> {
             dtb: blob,
             model,
             memory,
+            memory_numa,
             reservations,
             bootargs,
             stdout_path,
@@ -412,6 +427,7 @@ impl<'dtb> Platform<'dtb> {
         *blob = dtb;
         *model = None;
         memory.clear();
+        memory_numa.clear();
         reservations.clear();
         *bootargs = "";
         *stdout_path = None;
@@ -594,6 +610,7 @@ impl<'dtb> Platform<'dtb> {
             Ok(e) => e,
             Err(e) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
         };
+        let numa_node = self.numa_node(v);
         for (addr, size) in entries {
             match cells::translate(addr, v.buses) {
                 Ok(base) if size > 0 => {
@@ -613,12 +630,28 @@ impl<'dtb> Platform<'dtb> {
                                 "more than {MAX_MEMORY_REGIONS} memory ranges: {region} ignored"
                             ),
                         );
+                    } else if let Some(node) = numa_node {
+                        // As many as `memory` holds: it was just pushed there.
+                        let _ = self.memory_numa.try_push(NumaRange { region, node });
                     }
                 }
                 Ok(_) => {}
                 Err(e) => self.problem(v.path, format_args!("memory at {addr:#x}: {e}")),
             }
         }
+    }
+
+    /// The node's `numa-node-id`, if it has one that is a single cell.
+    fn numa_node(&mut self, v: &Visit<'_, 'dtb>) -> Option<u32> {
+        let value = v.prop("numa-node-id")?;
+        let node = cells::as_u32(value);
+        if node.is_none() {
+            self.problem(
+                v.path,
+                format_args!("'numa-node-id' is not one 32-bit cell: ignored"),
+            );
+        }
+        node
     }
 
     fn visit_reserved_memory(&mut self, v: &Visit<'_, 'dtb>) {
@@ -702,6 +735,7 @@ impl<'dtb> Platform<'dtb> {
             name: v.name,
             mpidr,
             enable_method,
+            numa_node: self.numa_node(v),
         };
         if self.cpus.try_push(cpu).is_err() {
             self.cpus_left_out += 1;
@@ -943,6 +977,14 @@ impl<'dtb> Platform<'dtb> {
             }
         }
         self.console = chosen.or(scratch.uarts.first()).map(|found| found.uart);
+    }
+
+    /// The NUMA node the tree puts the RAM range `region` of `memory` in, if it says.
+    pub fn numa_node_of(&self, region: &PhysRegion) -> Option<u32> {
+        self.memory_numa
+            .iter()
+            .find(|n| n.region == *region)
+            .map(|n| n.node)
     }
 
     /// Memory minus nothing: the RAM ranges as the DT gives them.

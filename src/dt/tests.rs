@@ -68,6 +68,48 @@ fn qemu_virt_gicv3_el2_20_cpus() {
 }
 
 #[test]
+fn qemu_virt_two_numa_nodes() {
+    // QEMU's tree for two nodes of 512 MiB, CPUs 0-1 in node 0 and 2-3 in node 1: it lists
+    // node 1's memory first.
+    let b = blob("qemu-virt-numa.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    let node1 = PhysRegion::new(0x6000_0000, 512 << 20);
+    let node0 = PhysRegion::new(0x4000_0000, 512 << 20);
+    assert_eq!(p.memory.as_slice(), &[node1, node0]);
+    assert_eq!(p.numa_node_of(&node0), Some(0));
+    assert_eq!(p.numa_node_of(&node1), Some(1));
+    let nodes: Vec<Option<u32>> = p.cpus.iter().map(|c| c.numa_node).collect();
+    assert_eq!(nodes, [Some(0), Some(0), Some(1), Some(1)]);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    p.check_consistency().unwrap();
+    // Without -numa, no node is named.
+    let plain = blob("qemu-virt-gicv2.dtb");
+    let p = Platform::parse(&plain, 0).unwrap();
+    assert!(p.memory_numa.is_empty());
+    assert!(p.cpus.iter().all(|c| c.numa_node.is_none()));
+}
+
+#[test]
+fn a_numa_node_id_that_is_not_one_cell_is_reported() {
+    let b = virt_with(|root| {
+        let memory = root
+            .children
+            .iter_mut()
+            .find(|n| n.name().starts_with("memory@"))
+            .expect("QEMU's tree has a memory node");
+        memory.set_cells("numa-node-id", &[0, 1]);
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    assert!(p.memory_numa.is_empty());
+    assert_eq!(p.memory.len(), 1);
+    let problems: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        problems,
+        ["/memory@40000000: 'numa-node-id' is not one 32-bit cell: ignored"]
+    );
+}
+
+#[test]
 fn soc_ranges_translate_everything() {
     let b = blob("soc-ranges.dtb");
     let p = Platform::parse(&b, 0).unwrap();

@@ -121,6 +121,20 @@ pub enum Absence {
     NoInterruptController,
 }
 
+impl Absence {
+    /// The reason as one word, for output that programs read.
+    pub fn name(self) -> &'static str {
+        match self {
+            Absence::NoEnableMethod => "no-enable-method",
+            Absence::PsciWithoutNode => "psci-without-node",
+            Absence::PsciWithoutCpuOn => "psci-0.1-without-cpu-on",
+            Absence::SpinTableWithoutAddress => "spin-table-without-address",
+            Absence::UnknownMethod => "unknown-method",
+            Absence::NoInterruptController => "no-interrupt-controller",
+        }
+    }
+}
+
 impl fmt::Display for Absence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -8,7 +8,9 @@ in build/kernel.elf (GDB's Python API; no code runs in the target):
   kdmesg           the kernel log ring buffer (works on a hung kernel)
   khotplug         the hotplug lock: readers inside, the writer, waiters, per-CPU read depth
 
-Each command says plainly when the kernel is too early in boot for what it reads.
+Each command says plainly when the kernel is too early in boot for what it reads. kcpus,
+kslabinfo and khotplug take --raw: the same facts as key=value words, a line per thing, as
+the shell's --raw forms print them (docs/shell.md), for scripts and tests.
 """
 
 import os
@@ -200,6 +202,14 @@ class KernelCommand(gdb.Command):
         self._command = name
 
 
+def raw_option(command, arg):
+    """Whether `arg` asks for the raw form: nothing or `--raw`, anything else refused."""
+    words = arg.split()
+    if words and words != ["--raw"]:
+        raise gdb.GdbError(f"{command}: expected nothing or --raw, not {arg.strip()!r}")
+    return bool(words)
+
+
 def thread_of_cpu():
     """GDB thread number for each logical CPU id, from each vCPU's TPIDR_EL1 (where the
     kernel keeps a CPU's id). A vCPU that never ran the kernel has 0 there too, so an id
@@ -228,20 +238,30 @@ class KCpus(KernelCommand):
         super().__init__("kcpus")
 
     def run(self, arg):
+        raw = raw_option("kcpus", arg)
         cpus = arrayvec(platform()["cpus"])
         slots = sym("hotslab::smp::state::SLOTS")
         online = atomic(sym("hotslab::smp::state::ONLINE")["__0"])
         threads = thread_of_cpu()
-        print("CPU  MPIDR        METHOD       STATE             ONLINE  GDB-THREAD")
+        if not raw:
+            print("CPU  MPIDR        METHOD       STATE             ONLINE  GDB-THREAD")
         for i, cpu in enumerate(cpus):
             mpidr = int(cpu["mpidr"])
             slot = slots[i]
             state = atomic(slot["state"])
             name = STATE_NAMES[state] if state < len(STATE_NAMES) else f"?{state}"
-            if atomic(slot["parked"]):
-                name += " (parked)"
+            parked = bool(atomic(slot["parked"]))
             method = variant(cpu["enable_method"]).lower().replace("spintable", "spin-table")
             is_online = "yes" if online >> i & 1 else "no"
+            if raw:
+                print(
+                    f"cpu={i} mpidr={mpidr:#x} method={method} state={name} "
+                    f"parked={'yes' if parked else 'no'} online={is_online} "
+                    f"thread={threads.get(i, 'none')}"
+                )
+                continue
+            if parked:
+                name += " (parked)"
             thread = threads.get(i, "?")
             print(f"{i:3}  {mpidr:<#11x}  {method:<12} {name:<17} {is_online:<7} {thread}")
 
@@ -254,10 +274,14 @@ class KSlabinfo(KernelCommand):
         super().__init__("kslabinfo")
 
     def run(self, arg):
+        raw = raw_option("kslabinfo", arg)
         slab = once(sym("hotslab::mm::kernel_slab::SLAB"), "the slab allocator is not started yet")
         caches = arrayvec(mutex_data(slab["chain"]["caches"]))
-        print(f"{len(caches)} cache(s) on the chain")
-        print(f"{'name':<24} {'objsize':>7} {'slabs':>6} {'inuse':>6}  per-CPU arrays (cpu:avail/limit)")
+        if raw:
+            print(f"caches={len(caches)}")
+        else:
+            print(f"{len(caches)} cache(s) on the chain")
+            print(f"{'name':<24} {'objsize':>7} {'slabs':>6} {'inuse':>6}  per-CPU arrays (cpu:avail/limit)")
         for ref in caches:
             cache = ref.dereference()
             lists = mutex_data(cache["lists"])
@@ -269,6 +293,13 @@ class KSlabinfo(KernelCommand):
                 if ptr:
                     ac = gdb.Value(ptr).cast(slot["p"]["value"].type).dereference()
                     arrays.append(f"{cpu}:{int(ac['avail'])}/{int(ac['limit'])}")
+            if raw:
+                print(
+                    f"cache={arraystring(cache['name'])} "
+                    f"objsize={int(cache['geometry']['object_size'])} slabs={int(lists['slabs'])} "
+                    f"inuse={int(lists['inuse'])} arrays={','.join(arrays) or 'none'}"
+                )
+                continue
             print(
                 f"{arraystring(cache['name']):<24} {int(cache['geometry']['object_size']):>7} "
                 f"{int(lists['slabs']):>6} {int(lists['inuse']):>6}  {' '.join(arrays) or '(none)'}"
@@ -305,6 +336,7 @@ class KHotplug(KernelCommand):
         super().__init__("khotplug")
 
     def run(self, arg):
+        raw = raw_option("khotplug", arg)
         lock = sym("hotslab::smp::hotplug::LOCK")
         writer = atomic(lock["writer"])
         depth = lock["depth"]
@@ -313,12 +345,20 @@ class KHotplug(KernelCommand):
             for cpu in range(depth.type.range()[1] + 1)
             if atomic(depth[cpu])
         ]
-        print(f"mutex:     {'held' if atomic(lock['mutex']) else 'free'}")
+        mutex = "held" if atomic(lock["mutex"]) else "free"
         readers = sum(
             1
             for cpu in range(depth.type.range()[1] + 1)
             if atomic(depth[cpu]) and cpu != writer
         )
+        if raw:
+            print(
+                f"lock=hotplug readers={readers} "
+                f"writer={'none' if writer >= 1 << 63 else writer} "
+                f"waiting={atomic(lock['waiters'])} mutex={mutex} depth={','.join(nested) or 'none'}"
+            )
+            return
+        print(f"mutex:     {mutex}")
         print(f"readers:   {readers} inside")
         print(f"writer:    {'none' if writer >= 1 << 63 else f'cpu{writer}'}")
         print(f"waiting:   {atomic(lock['waiters'])}")

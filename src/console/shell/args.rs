@@ -80,6 +80,21 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// For a command whose one argument may be the option `option` (`--raw`): whether it
+    /// was given. Any other word is refused, naming the option expected.
+    pub fn only_option(&self, option: &'static str) -> Result<bool, ArgError<'a>> {
+        self.at_most(1)?;
+        match self.get(0) {
+            None => Ok(false),
+            Some(word) if word == option => Ok(true),
+            Some(got) => Err(ArgError::Invalid {
+                index: 1,
+                got,
+                expected: option,
+            }),
+        }
+    }
+
     /// Argument `index` (0-based here, 1-based in messages), if present.
     pub fn get(&self, index: usize) -> Option<&'a str> {
         self.words.get(index).copied()
@@ -187,6 +202,25 @@ mod tests {
         assert_eq!(args.number_or(1, 7, "a count"), Ok(7));
         let e = args.choice(0, &["on", "off"], "on or off").unwrap_err();
         assert_eq!(e.to_string(), "argument 1 'x': expected on or off");
+    }
+
+    #[test]
+    fn an_option_alone_or_nothing() {
+        let only = |line| Args::split(line).unwrap().1.only_option("--raw");
+        assert_eq!(only("cpus"), Ok(false));
+        assert_eq!(only("cpus --raw"), Ok(true));
+        assert_eq!(
+            only("cpus --rwa").unwrap_err().to_string(),
+            "argument 1 '--rwa': expected --raw"
+        );
+        assert_eq!(
+            only("cpus extra").unwrap_err().to_string(),
+            "argument 1 'extra': expected --raw"
+        );
+        assert_eq!(
+            only("cpus --raw --raw").unwrap_err().to_string(),
+            "too many arguments (at most 1)"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod args;
 #[cfg(target_os = "none")]
 mod commands;
+pub mod raw;
 
 #[cfg(target_os = "none")]
 pub use kernel::{hand_over_and_take_down, run, start};

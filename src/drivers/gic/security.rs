@@ -77,6 +77,15 @@ impl SecurityView {
         }
     }
 
+    /// The view as one word, for output that programs read.
+    pub fn key(self) -> &'static str {
+        match self {
+            SecurityView::Single => "single",
+            SecurityView::NonSecure => "non-secure",
+            SecurityView::Secure => "secure",
+        }
+    }
+
     /// What the kernel does in this view on a GIC of `version`, in a phrase.
     pub fn meaning(self, version: u8) -> &'static str {
         match (self, version) {

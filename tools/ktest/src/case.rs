@@ -19,6 +19,10 @@ pub struct Case {
     pub machine: &'static str,
     pub cpu: &'static str,
     pub smp: u32,
+    /// How QEMU lays the `smp` CPUs out (`,sockets=2,clusters=2,cores=2`), after `-smp N`.
+    pub topology: &'static str,
+    /// QEMU's `-m` (boards that have their own RAM ignore it).
+    pub memory: &'static str,
     /// Which file to boot: the Image, a relocated copy of it, or the ELF.
     pub kernel: Kernel,
     /// A device tree (build/dts/NAME) instead of QEMU's own. One under `upstream/` or
@@ -52,8 +56,9 @@ pub enum Kernel {
 }
 
 impl Case {
-    /// The defaults: QEMU's virt with a GICv2 and four Cortex-A72s entered at EL1, the
-    /// Image and QEMU's own tree, semihosting on, no Oops, a clean exit within `TIMEOUT`.
+    /// The defaults: QEMU's virt with a GICv2 and four Cortex-A72s entered at EL1 with
+    /// 512 MiB, the Image and QEMU's own tree, semihosting on, no Oops, a clean exit within
+    /// `TIMEOUT`.
     pub fn base() -> Case {
         let board = Board::VIRT_GICV2_4CPUS;
         Case {
@@ -62,6 +67,8 @@ impl Case {
             machine: board.machine,
             cpu: "cortex-a72",
             smp: board.smp,
+            topology: "",
+            memory: MEMORY,
             kernel: Kernel::Image,
             dtb: board.dtb,
             semihosting: true,
@@ -89,11 +96,38 @@ impl Case {
         }
     }
 
-    /// Where the case runs, as docs/tests.md shows it.
+    /// Where the case runs, as docs/tests.md shows it: the board, and what differs from
+    /// the defaults in its RAM, topology and NUMA nodes.
     pub fn board(&self) -> String {
-        board_label(self.machine, self.cpu, self.smp, self.dtb)
+        let mut label = board_label(self.machine, self.cpu, self.smp, self.dtb);
+        if let Some((_, options)) = self.machine.split_once(',') {
+            for option in options
+                .split(',')
+                .filter(|o| !o.starts_with("gic-version=") && !o.starts_with("virtualization="))
+            {
+                label += &format!(", {option}");
+            }
+        }
+        if !self.topology.is_empty() {
+            label += &format!(" ({})", self.topology.trim_start_matches(','));
+        }
+        if self.memory != MEMORY && !self.machine.starts_with("raspi") {
+            label += &format!(", {}", self.memory);
+        }
+        let nodes = self
+            .qemu_args
+            .iter()
+            .filter(|a| a.starts_with("node,"))
+            .count();
+        if nodes > 0 {
+            label += &format!(", {nodes} NUMA nodes");
+        }
+        label
     }
 }
+
+/// RAM unless a case says otherwise.
+pub const MEMORY: &str = "512M";
 
 /// A machine as docs/tests.md shows it: `virt GICv3 EL2, 8 CPUs`, `virt GICv2 EL1 secure=on,
 /// 4 CPUs`, `raspi4b, rpi4.dtb`.

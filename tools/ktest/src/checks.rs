@@ -1,8 +1,9 @@
-//! Checks of a run's whole output that more than one case uses: reading a `RESULT` line's
-//! fields, the free page count that must not change, both 2004 races caught by every
-//! unprotected run, and a `bench` run's numbers sane.
+//! Checks of a run's whole output that more than one case uses: reading the fields of a
+//! `RESULT` line or a raw form's line (`cpus --raw`, `mem --raw`, ...), the free page count
+//! that must not change, both 2004 races caught by every unprotected run, and a `bench`
+//! run's numbers sane.
 
-/// The value of `key=` in a RESULT line.
+/// The value of `key=` in a RESULT line or a raw form's line.
 pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
@@ -61,18 +62,18 @@ pub fn passed_with_counts(
     }
 }
 
-/// The `free` counts of every `mem` in the output must be equal: what a run of hotplug
-/// cycles allocated (stacks, tables) it must have given back.
+/// The `free` counts of every `mem --raw` in the output must be equal: what a run of
+/// hotplug cycles allocated (stacks, tables) it must have given back.
 pub fn free_pages_unchanged(output: &str) -> Result<(), String> {
     let free: Vec<&str> = output
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("free "))
-        .map(|rest| rest.split_whitespace().next().unwrap_or(""))
+        .filter(|l| l.starts_with("page_size="))
+        .map(|l| field(l, "free").unwrap_or("?"))
         .collect();
     match free.as_slice() {
         [first, rest @ ..] if !rest.is_empty() && rest.iter().all(|f| f == first) => Ok(()),
         [_, _, ..] => Err(format!("free pages changed: {}", free.join(" -> "))),
-        _ => Err("expected at least two `mem` reports".into()),
+        _ => Err("expected at least two `mem --raw` reports".into()),
     }
 }
 
@@ -186,5 +187,20 @@ mod tests {
         assert!(failed.ends_with("\n----- output -----"), "{failed}");
         assert!(missing_and_unexpected(text, &["cpus"], &["panic"]).is_empty());
         assert_eq!(verdict(&[], "unused"), Ok(()));
+    }
+
+    #[test]
+    fn free_pages_are_read_from_mem_raw() {
+        let line = |free| format!("page_size=4096 total=131072 free={free} in_use=44 reserved=502");
+        let same = format!("{}\nhotslab> hotplug 3\n{}\n", line(130526), line(130526));
+        assert_eq!(free_pages_unchanged(&same), Ok(()));
+        let lost = format!("{}\n{}\n", line(130526), line(130525));
+        assert_eq!(
+            free_pages_unchanged(&lost),
+            Err("free pages changed: 130526 -> 130525".into())
+        );
+        assert!(free_pages_unchanged(&line(1)).is_err());
+        // The table for people is not read.
+        assert!(free_pages_unchanged("  free        130526  (509 MiB)\n  free   1\n").is_err());
     }
 }

@@ -39,8 +39,8 @@ pub fn run(case: &Case, kernel: &Path, symbolizer: &Symbolizer) -> Result<(), St
             .args(["-chardev", "stdio,id=con,mux=on,signal=off"])
             .args(["-serial", "chardev:con", "-serial", "chardev:con"]);
     } else {
-        qemu.args(["-cpu", case.cpu, "-m", "512M", "-nographic"])
-            .args(["-smp", &case.smp.to_string()]);
+        qemu.args(["-cpu", case.cpu, "-m", case.memory, "-nographic"])
+            .args(["-smp", &format!("{}{}", case.smp, case.topology)]);
     }
     if case.semihosting {
         qemu.args(["-semihosting-config", "enable=on,target=native"]);

@@ -8,50 +8,88 @@ use arrayvec::ArrayString;
 use super::{CmdError, CmdResult, Hex, Truncating};
 use crate::boot;
 use crate::console::shell::args::Args;
+use crate::console::shell::raw::{OrNone, Value, yes_no};
 use crate::drivers::timer;
+use crate::dt::{Cpu, EnableMethod};
 use crate::println;
 use crate::smp::call;
 use crate::smp::cpu_ops::Death;
 use crate::smp::hotplug::{self, HotplugError};
-use crate::smp::state::{self, HotplugState};
+use crate::smp::state::{self, Absence, HotplugState};
 
+/// What `cpus` says about one CPU, in either form.
+struct CpuFacts {
+    mpidr: u64,
+    method: EnableMethod<'static>,
+    /// Its hotplug state; `None` for a CPU of the tree the kernel left out.
+    state: Option<HotplugState>,
+    /// Offline in the spin table's loop (a spin-table CPU taken down).
+    parked: bool,
+    /// Why it can never come online, if it cannot.
+    absence: Option<Absence>,
+    /// The shell runs on it.
+    shell: bool,
+    /// Offline, its last death taken on its own word: the method cannot confirm it
+    /// (PSCI 0.1).
+    unconfirmed: bool,
+}
+
+fn cpu_facts(cpu: usize, tree: &Cpu<'static>) -> CpuFacts {
+    let state = state::possible()
+        .contains(cpu)
+        .then(|| state::slot(cpu).state());
+    CpuFacts {
+        mpidr: tree.mpidr,
+        method: tree.enable_method,
+        state,
+        parked: state == Some(HotplugState::Offline)
+            && state::slot(cpu).parked.load(Ordering::Acquire),
+        absence: state::absence(cpu),
+        shell: cpu == crate::arch::cpu::id(),
+        unconfirmed: state == Some(HotplugState::Offline) && off_unconfirmed(cpu),
+    }
+}
+
+/// `cpus [--raw]`: every CPU of the device tree and the hotplug lock, as a table or as
+/// `key=value` lines (docs/shell.md).
 pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
-    args.at_most(0)?;
+    let raw = args.only_option("--raw")?;
     let p = boot::platform();
-    let shell_cpu = crate::arch::cpu::id();
-    println!("CPU  MPIDR        METHOD       STATE");
-    for (i, cpu) in p.cpus.iter().enumerate() {
-        let mut method = ArrayString::<16>::new();
-        let _ = fmt::write(
-            &mut Truncating::new(&mut method),
-            format_args!("{}", cpu.enable_method),
-        );
-        let mut state_text = ArrayString::<120>::new();
-        let out = &mut Truncating::new(&mut state_text);
-        let _ = match (
-            state::possible()
-                .contains(i)
-                .then(|| state::slot(i).state()),
-            state::absence(i),
-        ) {
-            (None, _) => fmt::write(out, format_args!("left out")),
-            (Some(HotplugState::Offline), _) if state::slot(i).parked.load(Ordering::Acquire) => {
-                fmt::write(out, format_args!("parked (offline)"))
-            }
-            (Some(HotplugState::Offline), Some(why)) => {
-                fmt::write(out, format_args!("offline: {why}"))
-            }
-            (Some(HotplugState::Offline), None) if off_unconfirmed(i) => {
-                fmt::write(out, format_args!("offline, {}", Death::Unconfirmable))
-            }
-            (Some(s), _) => fmt::write(out, format_args!("{s}")),
-        };
-        if i == shell_cpu {
-            let _ = state_text.try_push_str(", shell");
+    if !raw {
+        println!("CPU  MPIDR        METHOD       STATE");
+    }
+    for (i, tree) in p.cpus.iter().enumerate() {
+        let facts = cpu_facts(i, tree);
+        if raw {
+            // A CPU of the tree beyond what the kernel manages has no state: it is left out.
+            let state: &dyn fmt::Display = match &facts.state {
+                Some(state) => state,
+                None => &"left-out",
+            };
+            println!(
+                "cpu={i} mpidr={:#x} method={} state={state} shell={} parked={} absent={} \
+                 unconfirmed={}",
+                facts.mpidr,
+                Value(facts.method),
+                yes_no(facts.shell),
+                yes_no(facts.parked),
+                facts.absence.map_or("no", Absence::name),
+                yes_no(facts.unconfirmed),
+            );
+        } else {
+            print_cpu_row(i, &facts);
         }
-        println!("{i:>3}  {:<11}  {method:<11}  {state_text}", Hex(cpu.mpidr));
     }
     let lock = hotplug::lock_state();
+    if raw {
+        println!(
+            "lock=hotplug readers={} writer={} waiting={}",
+            lock.refcount,
+            OrNone(lock.writer),
+            lock.waiters
+        );
+        return Ok(());
+    }
     let mut writer = ArrayString::<8>::new();
     let _ = match lock.writer {
         Some(cpu) => fmt::write(&mut writer, format_args!("cpu{cpu}")),
@@ -62,6 +100,35 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
         lock.refcount, lock.waiters
     );
     Ok(())
+}
+
+/// One row of the `cpus` table.
+fn print_cpu_row(cpu: usize, facts: &CpuFacts) {
+    let mut method = ArrayString::<16>::new();
+    let _ = fmt::write(
+        &mut Truncating::new(&mut method),
+        format_args!("{}", facts.method),
+    );
+    let mut state_text = ArrayString::<120>::new();
+    let out = &mut Truncating::new(&mut state_text);
+    let _ = match (facts.state, facts.absence) {
+        (None, _) => fmt::write(out, format_args!("left out")),
+        (Some(HotplugState::Offline), _) if facts.parked => {
+            fmt::write(out, format_args!("parked (offline)"))
+        }
+        (Some(HotplugState::Offline), Some(why)) => fmt::write(out, format_args!("offline: {why}")),
+        (Some(HotplugState::Offline), None) if facts.unconfirmed => {
+            fmt::write(out, format_args!("offline, {}", Death::Unconfirmable))
+        }
+        (Some(s), _) => fmt::write(out, format_args!("{s}")),
+    };
+    if facts.shell {
+        let _ = state_text.try_push_str(", shell");
+    }
+    println!(
+        "{cpu:>3}  {:<11}  {method:<11}  {state_text}",
+        Hex(facts.mpidr)
+    );
 }
 
 /// Whether `cpu`'s last death could not be confirmed (PSCI 0.1).

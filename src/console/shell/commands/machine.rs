@@ -2,13 +2,14 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::{CmdError, CmdResult};
+use super::{CmdError, CmdResult, Hex};
 use crate::arch::exceptions::{self, Fault};
 use crate::boot;
 use crate::console::shell::args::Args;
+use crate::console::shell::raw::{OrNone, Value, yes_no};
 use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
-use crate::dt::{Gic, PsciFunctions, PsciNode};
+use crate::dt::{Gic, Platform, PsciFunctions, PsciMethod, PsciNode, UartKind};
 use crate::mm::{self, page_alloc::PAGE_SIZE};
 use crate::power;
 use crate::println;
@@ -26,9 +27,13 @@ fn gic_security() {
     }
 }
 
+/// `dt [--raw]`: what the device tree describes, as a table or as `key=value` lines.
 pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
-    args.at_most(0)?;
     let p = boot::platform();
+    if args.only_option("--raw")? {
+        dt_raw(p);
+        return Ok(());
+    }
     println!("model:       {}", p.model.unwrap_or("(none)"));
     println!("blob:        {} ({} bytes)", p.dtb, p.dtb.size);
     println!("bootargs:    {}", p.bootargs);
@@ -131,9 +136,162 @@ pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
     Ok(())
 }
 
+/// `dt --raw`: a line for each thing the table shows, in the same order (docs/shell.md).
+fn dt_raw(p: &Platform<'_>) {
+    println!("model={}", OrNone(p.model.map(Value)));
+    println!("blob={:#x} size={:#x}", p.dtb.base, p.dtb.size);
+    println!("bootargs={}", Value(p.bootargs));
+    println!("stdout_path={}", OrNone(p.stdout_path.map(Value)));
+    let console = p.console.map(|c| c.region);
+    let others = p.uarts.iter().filter(|u| Some(u.region) != console);
+    for u in p.console.iter().chain(others) {
+        println!(
+            "uart={} kind={} base={:#x} size={:#x} console={} irq={} clock_hz={}",
+            Value(u.name),
+            match u.kind {
+                UartKind::Pl011 => "pl011",
+                UartKind::MiniUart => "mini-uart",
+            },
+            u.region.base,
+            u.region.size,
+            yes_no(Some(u.region) == console),
+            OrNone(u.irq),
+            OrNone(u.clock_hz)
+        );
+    }
+    match p.watchdog {
+        Some(w) => println!("watchdog={:#x} size={:#x}", w.base, w.size),
+        None => println!("watchdog=none"),
+    }
+    match &p.gic {
+        Some(Gic::V2 {
+            distributor,
+            cpu_interface,
+        }) => println!(
+            "gic=v2 distributor={:#x} distributor_size={:#x} cpu_interface={:#x} \
+             cpu_interface_size={:#x}",
+            distributor.base, distributor.size, cpu_interface.base, cpu_interface.size
+        ),
+        Some(Gic::V3 {
+            distributor,
+            redistributors,
+        }) => {
+            println!(
+                "gic=v3 distributor={:#x} distributor_size={:#x} redistributor_regions={}",
+                distributor.base,
+                distributor.size,
+                redistributors.len()
+            );
+            for r in redistributors {
+                println!("redistributors={:#x} size={:#x}", r.base, r.size);
+            }
+        }
+        None => println!("gic=none"),
+    }
+    match gic::description() {
+        Some(d) => println!("gic_security={}", d.view.key()),
+        None => println!("gic_security=none"),
+    }
+    match p.psci {
+        Some(PsciNode { method, functions }) => {
+            let conduit = match method {
+                PsciMethod::Hvc => "hvc",
+                PsciMethod::Smc => "smc",
+            };
+            let number = |n: Option<u32>| OrNone(n.map(|n| Hex(u64::from(n))));
+            match (functions, power::psci().map(|psci| psci.version())) {
+                (PsciFunctions::V0_1(ids), _) => println!(
+                    "psci={conduit} version=0.1 cpu_on={} cpu_off={}",
+                    number(ids.cpu_on),
+                    number(ids.cpu_off)
+                ),
+                (_, Some(Ok(v))) => println!("psci={conduit} version={}.{}", v.major, v.minor),
+                _ => println!("psci={conduit} version=unknown"),
+            }
+        }
+        None => println!("psci=none"),
+    }
+    match p.timer {
+        Some(t) => println!(
+            "timer=present phys_irq={} virt_irq={}",
+            t.phys_irq, t.virt_irq
+        ),
+        None => println!("timer=none"),
+    }
+    for m in &p.memory {
+        println!(
+            "memory={:#x} size={:#x} numa_node={}",
+            m.base,
+            m.size,
+            OrNone(p.numa_node_of(m))
+        );
+    }
+    for r in &p.reservations {
+        println!(
+            "reserved={:#x} size={:#x} name={} no_map={}",
+            r.region.base,
+            r.region.size,
+            Value(r.name),
+            yes_no(r.no_map)
+        );
+    }
+    for (i, cpu) in p.cpus.iter().enumerate() {
+        println!(
+            "cpu_node={} index={i} mpidr={:#x} method={} numa_node={}",
+            Value(cpu.name),
+            cpu.mpidr,
+            Value(cpu.enable_method),
+            OrNone(cpu.numa_node)
+        );
+    }
+    println!(
+        "cpus_left_out={} limit={}",
+        p.cpus_left_out,
+        crate::MAX_CPUS
+    );
+    for problem in &p.problems {
+        println!(
+            "problem={} message={}",
+            Value(problem.node.as_str()),
+            Value(problem.message.as_str())
+        );
+    }
+    println!(
+        "problems={} not_kept={}",
+        p.problems.len(),
+        p.problems_dropped
+    );
+}
+
+/// `mem [--raw]`: the RAM, what the page allocator keeps out, and its counts.
 pub(super) fn mem<'a>(args: &Args<'a>) -> CmdResult<'a> {
-    args.at_most(0)?;
     let p = boot::platform();
+    let s = mm::page_stats();
+    if args.only_option("--raw")? {
+        for m in &p.memory {
+            println!("ram={:#x} size={:#x}", m.base, m.size);
+        }
+        let image = crate::arch::layout::image();
+        let kept = [(image, "kernel image"), (p.dtb, "device tree blob")];
+        let reserved = p.reservations.iter().map(|r| (r.region, r.name));
+        for (region, what) in kept.into_iter().chain(reserved) {
+            println!(
+                "kept={:#x} size={:#x} what={}",
+                region.base,
+                region.size,
+                Value(what)
+            );
+        }
+        stacks_raw();
+        println!(
+            "page_size={PAGE_SIZE} total={} free={} in_use={} reserved={}",
+            s.total,
+            s.free,
+            s.in_use(),
+            s.reserved
+        );
+        return Ok(());
+    }
     println!("RAM (device tree):");
     for m in &p.memory {
         println!("  {m}  {:>6} MiB", m.size >> 20);
@@ -144,7 +302,6 @@ pub(super) fn mem<'a>(args: &Args<'a>) -> CmdResult<'a> {
     for r in &p.reservations {
         println!("  {}  {}", r.region, r.name);
     }
-    let s = mm::page_stats();
     let mib = |pages: usize| (pages as u64 * PAGE_SIZE) >> 20;
     println!("Pages (4 KiB):");
     println!("  total     {:>8}  ({} MiB)", s.total, mib(s.total));
@@ -153,6 +310,25 @@ pub(super) fn mem<'a>(args: &Args<'a>) -> CmdResult<'a> {
     println!("  reserved  {:>8}  ({} MiB)", s.reserved, mib(s.reserved));
     stacks();
     Ok(())
+}
+
+/// Every CPU's stacks as `key=value` lines: size and the most ever used, in bytes.
+fn stacks_raw() {
+    use crate::arch::stack::{self, OVERFLOW_STACK_SIZE, STACK_SIZE};
+    let boot = crate::arch::layout::boot_stack_region();
+    println!(
+        "stack=boot size={} used={}",
+        boot.size,
+        stack::high_water(&boot.range())
+    );
+    for cpu in crate::smp::state::possible().iter() {
+        if let Some((used, overflow_used)) = crate::smp::stacks::high_water(cpu) {
+            println!(
+                "stack=cpu{cpu} size={STACK_SIZE} used={used} overflow_size={OVERFLOW_STACK_SIZE} \
+                 overflow_used={overflow_used}"
+            );
+        }
+    }
 }
 
 /// Every CPU's stacks: size and the most ever used.

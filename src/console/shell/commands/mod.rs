@@ -60,14 +60,14 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "dt",
-        args: "",
+        args: "[--raw]",
         help: "what the device tree describes, with addresses",
         run: machine::dt,
     },
     Command {
         name: "cpus",
-        args: "",
-        help: "each CPU: logical id, MPIDR, enable method, state",
+        args: "[--raw]",
+        help: "each CPU: logical id, MPIDR, enable method, state; the hotplug lock",
         run: cpu::cpus,
     },
     Command {
@@ -98,7 +98,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "slabinfo",
-        args: "",
+        args: "[--raw]",
         help: "every slab cache, in the layout of Linux's /proc/slabinfo",
         run: slab::slabinfo,
     },
@@ -129,7 +129,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "mem",
-        args: "",
+        args: "[--raw]",
         help: "memory map, page allocator counts, each stack's high-water mark",
         run: machine::mem,
     },
@@ -200,6 +200,9 @@ fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
             println!("  {:<USAGE_WIDTH$}   {}", "", more.trim_start());
         }
     }
+    println!(
+        "  --raw (dt, cpus, mem, slabinfo): the same facts as key=value words, a line per thing"
+    );
     Ok(())
 }
 

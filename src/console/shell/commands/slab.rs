@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use super::{CmdError, CmdResult};
 use crate::console::shell::args::Args;
+use crate::console::shell::raw::Value;
 use crate::dt::bootargs::{MAX_RACE_WINDOW_US, parse_on_off};
 use crate::mm::kernel_slab as slab;
 use crate::mm::kernel_slab::{CacheHandle, OwnedObject};
@@ -27,14 +28,18 @@ struct ShellCache {
 
 static SHELL_CACHES: spin::Mutex<Vec<ShellCache>> = spin::Mutex::new(Vec::new());
 
+/// `slabinfo [--raw]`: every cache, in /proc/slabinfo's layout or as `key=value` lines
+/// named as its header names the columns.
 pub(super) fn slabinfo<'a>(args: &Args<'a>) -> CmdResult<'a> {
-    args.at_most(0)?;
-    println!("slabinfo - version: 2.1");
-    println!(
-        "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> \
-         : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> \
-         <num_slabs> <sharedavail>"
-    );
+    let raw = args.only_option("--raw")?;
+    if !raw {
+        println!("slabinfo - version: 2.1");
+        println!(
+            "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> \
+             : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> \
+             <num_slabs> <sharedavail>"
+        );
+    }
     slab::for_each_cache(|c| {
         let s = c.stats();
         let g = c.geometry();
@@ -43,6 +48,22 @@ pub(super) fn slabinfo<'a>(args: &Args<'a>) -> CmdResult<'a> {
         } else {
             (0, 0)
         };
+        if raw {
+            println!(
+                "cache={} active_objs={} num_objs={} objsize={} objperslab={} pagesperslab={} \
+                 limit={limit} batchcount={batch} sharedfactor=0 active_slabs={} num_slabs={} \
+                 sharedavail=0",
+                Value(c.name()),
+                s.active_objs,
+                s.num_objs,
+                g.stride,
+                g.objects,
+                g.pages,
+                s.active_slabs,
+                s.num_slabs
+            );
+            return;
+        }
         println!(
             "{:<17} {:>6} {:>6} {:>6} {:>4} {:>4} : tunables {:>4} {:>4} {:>4} : slabdata {:>6} {:>6} {:>6}",
             c.name(),

@@ -67,7 +67,7 @@ pub(super) fn unedited_dtb(name: &str) -> &'static [&'static str] {
 const QUICK: Duration = Duration::from_secs(20);
 
 pub fn cases(base: Case) -> Vec<Case> {
-    let shell = "run=\"dt; cpus; cpu on 1; ipi 1; hotplug 1; mem; poweroff\"";
+    let shell = "run=\"dt --raw; cpus --raw; cpu on 1; ipi 1; hotplug 1; mem --raw; poweroff\"";
     vec![
         Case {
             name: "bad-dtb-no-psci",
@@ -79,9 +79,9 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "device tree: /psci: 4 CPU(s) say enable-method psci, but there is no usable \
                  /psci node: they cannot be started",
                 "1 of 4 CPUs online: 0",
-                "psci:        (none)",
-                "  1  0x1          psci         offline: enable-method psci, but no /psci node \
-                 the kernel can call",
+                "psci=none",
+                "cpu=1 mpidr=0x1 method=psci state=offline shell=no parked=no \
+                 absent=psci-without-node",
                 "hotslab> cpu on 1",
                 "cpu: cpu1 cannot come online: enable-method psci, but no /psci node the kernel \
                  can call",
@@ -152,7 +152,7 @@ pub fn cases(base: Case) -> Vec<Case> {
             bootargs: shell,
             expect: &[
                 "interrupt controller: the device tree describes no GIC; running on cpu0 alone",
-                "gic:         (none)",
+                "gic=none",
                 "hotslab> cpu on 1",
                 "hotslab> ipi 1",
                 "hotslab> hotplug 1",
@@ -165,12 +165,12 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "bad-dtb-dangling-stdout-path",
             about: "stdout-path leads nowhere: reported, and the first UART is the console.",
             dtb: Some("qemu-virt-dangling-stdout-path.dtb"),
-            bootargs: "run=\"dt; cpus; poweroff\"",
+            bootargs: "run=\"dt --raw; cpus --raw; poweroff\"",
             expect: &[
                 "device tree: /chosen: stdout-path '/uart@7770000' names no UART this kernel \
                  drives",
-                "stdout-path: /uart@7770000",
-                "console:     pl011@9000000 (Pl011)",
+                "stdout_path=/uart@7770000",
+                "uart=pl011@9000000 kind=pl011 base=0x9000000 size=0x1000 console=yes",
                 "4 of 4 CPUs online: 0-3",
                 "hotslab> poweroff",
             ],

@@ -13,7 +13,7 @@ pub fn cases(base: Case) -> Vec<Case> {
                     are sane. `make bench` reports them.",
         // The first whole run may grow the caches its samples come from; the second
         // must give back everything it takes.
-        bootargs: "run=\"bench; mem; bench; mem; poweroff\"",
+        bootargs: "run=\"bench; mem --raw; bench; mem --raw; poweroff\"",
         expect: &["RESULT bench-slab PASS cpus=4"],
         check: Some(bench_numbers_sane),
         timeout: Duration::from_secs(120),

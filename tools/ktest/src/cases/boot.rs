@@ -3,6 +3,63 @@
 //! the two ways a boot cannot start (a tree without a UART, no tree at all).
 
 use crate::case::{Case, Kernel};
+use crate::checks::field;
+
+/// The tables for people say what the raw forms say: each CPU's row the MPIDR, method and
+/// state of its `cpus --raw` line, `mem`'s page counts those of `mem --raw`, and `dt`'s
+/// memory lines the ranges of `dt --raw`. Read by words, whatever the columns' widths.
+fn tables_agree_with_raw_forms(output: &str) -> Result<(), String> {
+    let rows: Vec<Vec<&str>> = output
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let raw = |tag: &'static str| output.lines().filter(move |l| l.starts_with(tag));
+    let mut cpus = 0;
+    for line in raw("cpu=") {
+        let [cpu, mpidr, method, state] =
+            ["cpu", "mpidr", "method", "state"].map(|key| field(line, key).unwrap_or("?"));
+        let agrees = rows.iter().any(|words| {
+            words.len() >= 4
+                && words[..3] == [cpu, mpidr, method]
+                && words[3].trim_end_matches(',') == state
+        });
+        if !agrees {
+            return Err(format!("no `cpus` row says what {line:?} says"));
+        }
+        cpus += 1;
+    }
+    let pages = raw("page_size=").next().ok_or("no `mem --raw`")?;
+    for key in ["total", "free", "reserved"] {
+        let count = field(pages, key).unwrap_or("?");
+        if !rows
+            .iter()
+            .any(|words| words.len() >= 2 && words[..2] == [key, count])
+        {
+            return Err(format!("no `mem` row '{key} {count}' as {pages:?} says"));
+        }
+    }
+    let mut ranges = 0;
+    for line in raw("memory=") {
+        let number = |key| {
+            field(line, key)
+                .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+                .ok_or(format!("{key} in {line:?}"))
+        };
+        let (base, size) = (number("memory")?, number("size")?);
+        let range = format!("[{base:#012x}-{:#012x}]", base + size - 1);
+        if !rows
+            .iter()
+            .any(|words| words.len() >= 2 && words[..2] == ["memory:", &range])
+        {
+            return Err(format!("no `dt` line 'memory: {range}' as {line:?} says"));
+        }
+        ranges += 1;
+    }
+    if cpus == 0 || ranges == 0 {
+        return Err("no `cpus --raw` or `dt --raw` lines to compare".into());
+    }
+    Ok(())
+}
 
 pub fn cases(base: Case) -> Vec<Case> {
     vec![
@@ -11,27 +68,30 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "Boots virt with a GICv2 at EL1 on four CPUs; help, dt, cpus, mem and dmesg \
                     say what the device tree gave, and a bad command or argument is refused by \
                     name.",
-            bootargs: "run=\"help; dt; cpus; mem; dmesg; bogus; cpus extra; crash sideways; poweroff\"",
+            bootargs: "run=\"help; dt; dt --raw; cpus; cpus --raw; mem; mem --raw; dmesg; bogus; \
+                       cpus extra; crash sideways; poweroff\"",
             expect: &[
                 "entered at EL1, now EL1",
                 "psci: Hvc conduit, version",
                 "hotslab> help",
                 "crash null|undefined|stack|serror|locked|fpsimd|panic",
-                "gic:         GICv2, distributor [0x0008000000-0x000800ffff]",
+                "gic=v2 distributor=0x8000000 distributor_size=0x10000",
                 "GICv2, no security extensions; CPUs possible 0-3, present 0-3",
+                "gic_security=single",
                 "security: no security extensions: every register ours",
-                "console:     pl011@9000000",
-                "memory:      [0x0040000000-0x005fffffff] (512 MiB)",
-                "  3  0x3          psci         online",
-                "  0  0x0          psci         online",
-                "  total       131072  (512 MiB)",
+                "uart=pl011@9000000 kind=pl011 base=0x9000000 size=0x1000 console=yes",
+                "memory=0x40000000 size=0x20000000",
+                "cpu=3 mpidr=0x3 method=psci state=online",
+                "cpu=0 mpidr=0x0 method=psci state=online",
+                "page_size=4096 total=131072 ",
                 "cpu0: 4 CPU(s) in the device tree",
                 "bogus: unknown command",
-                "cpus: too many arguments (at most 0)",
+                "cpus: argument 1 'extra': expected --raw",
                 "crash: argument 1 'sideways': expected null, undefined, stack, serror, locked, fpsimd or panic",
                 "usage: crash null|undefined|stack|serror|locked|fpsimd|panic",
                 "hotslab> poweroff",
             ],
+            check: Some(tables_agree_with_raw_forms),
             ..base
         },
         Case {
@@ -39,14 +99,14 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "Entered at EL2, the kernel drops to EL1 and finds a GICv3 and PSCI over \
                     SMC.",
             machine: "virt,gic-version=3,virtualization=on",
-            bootargs: "run=\"dt; cpus; poweroff\"",
+            bootargs: "run=\"dt --raw; cpus --raw; poweroff\"",
             expect: &[
                 "entered at EL2, now EL1",
-                "gic:         GICv3",
+                "gic=v3 ",
                 "GICv3, one security state; CPUs possible 0-3",
-                "security: one security state: GICD_CTLR.DS=1",
+                "gic_security=single",
                 "psci: Smc conduit",
-                "psci:        Smc",
+                "psci=smc ",
             ],
             ..base
         },
@@ -55,11 +115,11 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "Twenty CPUs across two clusters (MPIDR 0x100 onward) all come online.",
             machine: "virt,gic-version=3,virtualization=on",
             smp: 20,
-            bootargs: "run=\"cpus; poweroff\"",
+            bootargs: "run=\"cpus --raw; poweroff\"",
             expect: &[
                 "20 CPU(s) in the device tree",
-                " 16  0x100        psci         online",
-                " 19  0x103        psci         online",
+                "cpu=16 mpidr=0x100 method=psci state=online",
+                "cpu=19 mpidr=0x103 method=psci state=online",
             ],
             ..base
         },
@@ -69,10 +129,10 @@ pub fn cases(base: Case) -> Vec<Case> {
                     the CPU is online.",
             cpu: "cortex-a53",
             smp: 1,
-            bootargs: "run=\"cpus; mem; cpu on 0; poweroff\"",
+            bootargs: "run=\"cpus --raw; mem --raw; cpu on 0; poweroff\"",
             expect: &[
                 "1 CPU(s) in the device tree",
-                "  0  0x0          none         online",
+                "cpu=0 mpidr=0x0 method=none state=online",
                 // Online first: that it has no enable method does not matter here.
                 "cpu: cpu0 is online",
             ],
@@ -83,10 +143,10 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "Running 4 MiB above its link address, the Oops still symbolises: the report \
                     says where the image is, and the addresses are moved back before lookup.",
             kernel: Kernel::Relocated,
-            bootargs: "panic=poweroff run=\"mem; crash null\"",
+            bootargs: "panic=poweroff run=\"mem --raw; crash null\"",
             expect: &[
                 "relocated by 0x400000",
-                "[0x0040480000-",
+                "kept=0x40480000 size=0x",
                 "(image at 0x40480000, linked at 0x40080000)",
                 "in hotslab::arch::aarch64::exceptions::provoke at src/arch/aarch64/exceptions.rs:",
             ],
@@ -108,10 +168,10 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "The shell typed on the serial line: backspace and Ctrl-C work, an arrow \
                     key is swallowed, and an unknown boot option is warned about.",
             bootargs: "bogus-option",
-            typed: b"cpz\x7fus\rmem\x03dmesg\r\x1b[Apoweroff\r",
+            typed: b"cpz\x7fus --raw\rmem\x03dmesg\r\x1b[Apoweroff\r",
             expect: &[
                 "bootargs: 'bogus-option': unknown option, ignored",
-                "CPU  MPIDR",
+                "cpu=0 mpidr=0x0 method=psci state=online shell=yes",
                 "mem^C",
                 "bogus-option",
             ],
@@ -141,4 +201,34 @@ pub fn cases(base: Case) -> Vec<Case> {
             ..base
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RAW: &str = "cpu=0 mpidr=0x0 method=psci state=online shell=yes parked=no absent=no\n\
+                       page_size=4096 total=131072 free=130526 in_use=44 reserved=502\n\
+                       memory=0x40000000 size=0x20000000 numa_node=none\n";
+
+    #[test]
+    fn a_table_that_says_otherwise_than_the_raw_form_is_caught() {
+        let tables = "  0  0x0          psci         online, shell\n\
+                      \x20 total       131072  (512 MiB)\n  free        130526  (509 MiB)\n\
+                      \x20 reserved       502  (1 MiB)\n\
+                      memory:      [0x0040000000-0x005fffffff] (512 MiB)\n";
+        assert_eq!(
+            tables_agree_with_raw_forms(&format!("{tables}{RAW}")),
+            Ok(())
+        );
+        // Wider columns change nothing.
+        let wide = tables.replace("  ", "    ");
+        assert_eq!(tables_agree_with_raw_forms(&format!("{wide}{RAW}")), Ok(()));
+        let offline = tables.replace("online, shell", "offline");
+        assert!(tables_agree_with_raw_forms(&format!("{offline}{RAW}")).is_err());
+        let other_free = tables.replace("130526", "130525");
+        assert!(tables_agree_with_raw_forms(&format!("{other_free}{RAW}")).is_err());
+        let other_memory = tables.replace("5fffffff", "4fffffff");
+        assert!(tables_agree_with_raw_forms(&format!("{other_memory}{RAW}")).is_err());
+    }
 }

@@ -13,12 +13,13 @@ use crate::checks::free_pages_unchanged;
 const TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The script of one round of `death_taken_late` on cpu2.
-const LATE_ROUND: &str = "fault death_taken_late 2; cpu off 2; cpus; ipi 2; slab check; cpu on 2";
+const LATE_ROUND: &str =
+    "fault death_taken_late 2; cpu off 2; cpus --raw; ipi 2; slab check; cpu on 2";
 
 /// What a round shows when cpu2 took its death request: offline, no calls reach it, the
 /// slab kept no array for it (its DEAD callbacks ran), and it comes back.
 const TAKEN: [&str; 4] = [
-    "  2  0x2          psci         offline",
+    "cpu=2 mpidr=0x2 method=psci state=offline",
     "ipi: cpu 2 offline",
     "slab check: every cache has an array for every CPU",
     "cpu on 2: done in",
@@ -27,7 +28,7 @@ const TAKEN: [&str; 4] = [
 /// What a round shows when the controller withdrew the request in time: cpu2 online and
 /// answering calls.
 const WITHDRAWN: [&str; 4] = [
-    "  2  0x2          psci         online",
+    "cpu=2 mpidr=0x2 method=psci state=online",
     "ipi 2: 100 round trips",
     "slab check: every cache has an array for every CPU",
     "cpu: cpu2 is online",
@@ -86,11 +87,11 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "Each PSCI CPU_ON error injected (denied, already on, invalid parameters): \
                     reported by name, the CPU rolled back, nothing leaked, the CPU brought up \
                     after.",
-            bootargs: "fault=cpu_on_denied@2 run=\"slab check; cpu on 2; cpu off 2; mem; \
-                       fault cpu_on_already_on 2; cpu on 2; slab check; mem; \
-                       fault cpu_on_invalid 2; cpu on 2; slab check; mem; \
-                       fault cpu_on_denied 2; fault; cpu on 2; slab check; mem; cpu on 2; \
-                       hotplug 2; cpu off 2; mem; slab check; poweroff\"",
+            bootargs: "fault=cpu_on_denied@2 run=\"slab check; cpu on 2; cpu off 2; mem --raw; \
+                       fault cpu_on_already_on 2; cpu on 2; slab check; mem --raw; \
+                       fault cpu_on_invalid 2; cpu on 2; slab check; mem --raw; \
+                       fault cpu_on_denied 2; fault; cpu on 2; slab check; mem --raw; cpu on 2; \
+                       hotplug 2; cpu off 2; mem --raw; slab check; poweroff\"",
             expect: &[
                 "cpu2: fault injected: cpu_on_denied",
                 "cpu2: PSCI CPU_ON for MPIDR 0x2 failed: PSCI call denied; cpu2 stays offline",
@@ -109,9 +110,9 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "fault-cpu-never-arrives",
             about: "A CPU that never reaches the kernel: the controller gives up after 5 s, \
                     turns it off again, frees its stack, and it comes up when tried again.",
-            bootargs: "fault=no_arrival@3 run=\"slab check; cpu on 3; cpu off 3; mem; \
-                       fault no_arrival 3; cpu on 3; slab check; mem; cpu on 3; hotplug 2; \
-                       cpu off 3; mem; slab check; poweroff\"",
+            bootargs: "fault=no_arrival@3 run=\"slab check; cpu on 3; cpu off 3; mem --raw; \
+                       fault no_arrival 3; cpu on 3; slab check; mem --raw; cpu on 3; hotplug 2; \
+                       cpu off 3; mem --raw; slab check; poweroff\"",
             expect: &[
                 "cpu3: fault injected: no_arrival",
                 "cpu3 did not come online within 5000 ms (it is off again); cpu3 stays offline",
@@ -127,18 +128,18 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "fault-cpu-never-dies-or-is-unconfirmed",
             about: "A CPU that never starts dying stays online and answers calls; one whose \
                     death is never confirmed is marked dying until it is found off.",
-            bootargs: "run=\"cpu off 2; mem; cpu on 2; fault no_death 1; cpu off 1; cpus; \
-                       slab check; ipi 1; fault death_unconfirmed 2; cpu off 2; cpus; \
-                       slab check; cpu on 2; cpu off 2; mem; cpu on 2; hotplug 2; slab check; \
-                       poweroff\"",
+            bootargs: "run=\"cpu off 2; mem --raw; cpu on 2; fault no_death 1; cpu off 1; \
+                       cpus --raw; slab check; ipi 1; fault death_unconfirmed 2; cpu off 2; \
+                       cpus --raw; slab check; cpu on 2; cpu off 2; mem --raw; cpu on 2; \
+                       hotplug 2; slab check; poweroff\"",
             expect: &[
                 "cpu1: fault injected: no_death",
                 "cpu: cpu1 did not start dying within 5000 ms; cpu1 is online now",
-                "  1  0x1          psci         online",
+                "cpu=1 mpidr=0x1 method=psci state=online",
                 "ipi 1: 100 round trips",
                 "cpu2: fault injected: death_unconfirmed",
                 "cpu: cpu2: the CPU did not confirm it is off; cpu2 is dying now",
-                "  2  0x2          psci         dying",
+                "cpu=2 mpidr=0x2 method=psci state=dying",
                 "cpu2: now confirmed off",
                 "RESULT hotplug PASS cycles=2 ops=12 cpus=3",
                 "slab check: every cache has an array for every CPU",
@@ -151,14 +152,14 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "DOWN_PREPARE refused by the last callback, then a CPU that never takes its \
                     death request: both run DOWN_FAILED for the callbacks that prepared, so the \
                     CPU, still online, takes jobs again (work's DOWN_PREPARE had stopped them).",
-            bootargs: "run=\"fault down_prepare_refused 2; cpu off 2; cpus; stress fpsimd 2; \
+            bootargs: "run=\"fault down_prepare_refused 2; cpu off 2; cpus --raw; stress fpsimd 2; \
                        fault no_death 1; cpu off 1; stress fpsimd 2; hotplug 2; slab check; \
                        poweroff\"",
             expect: &[
                 "cpu2: fault injected: down_prepare_refused",
                 "cpu: the fault injection callback refused: down_prepare_refused was injected; \
                  cpu2 is online now",
-                "  2  0x2          psci         online",
+                "cpu=2 mpidr=0x2 method=psci state=online",
                 "cpu1: fault injected: no_death",
                 "cpu: cpu1 did not start dying within 5000 ms; cpu1 is online now",
                 "RESULT hotplug PASS cycles=2 ops=12 cpus=3",

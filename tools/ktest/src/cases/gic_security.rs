@@ -28,8 +28,8 @@ fn hotplug_and_stress_passed(output: &str) -> Result<(), String> {
 
 pub fn cases(base: Case) -> Vec<Case> {
     let secure_on = Case {
-        bootargs: "run=\"dt; cpu off 1; cpus; cpu on 1; hotplug 3; stress slab-hotplug 3; \
-                   poweroff\"",
+        bootargs: "run=\"dt; dt --raw; cpu off 1; cpus --raw; cpu on 1; hotplug 3; \
+                   stress slab-hotplug 3; poweroff\"",
         // An error of the interrupt controller's at boot, bring-up or power-off.
         forbid: &["Oops:", "interrupt controller"],
         check: Some(hotplug_and_stress_passed),
@@ -48,8 +48,9 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "GICv2, non-secure; CPUs possible 0-3, present 0-3",
                 "4 of 4 CPUs online: 0-3",
                 "security: non-secure: groups are the Secure side's, ours Group 1",
+                "gic_security=non-secure",
                 "cpu off 1: done in",
-                "  1  0x1          psci         offline",
+                "cpu=1 mpidr=0x1 method=psci state=offline ",
                 "cpu on 1: done in",
                 "RESULT hotplug PASS cycles=3 ops=18 cpus=3 ",
                 "lost=(none)",
@@ -67,8 +68,9 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "GICv3, non-secure; CPUs possible 0-3, present 0-3",
                 "4 of 4 CPUs online: 0-3",
                 "security: non-secure: groups and GICR_WAKER are the Secure side's",
+                "gic_security=non-secure",
                 "cpu off 1: done in",
-                "  1  0x1          psci         offline",
+                "cpu=1 mpidr=0x1 method=psci state=offline ",
                 "cpu on 1: done in",
                 "RESULT hotplug PASS cycles=3 ops=18 cpus=3 ",
                 "lost=(none)",

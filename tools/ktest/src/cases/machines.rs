@@ -14,15 +14,16 @@ pub fn cases(base: Case) -> Vec<Case> {
             machine: "xlnx-versal-virt",
             // The board counts its Cortex-R5s too: it wants at least 4; two are A72s.
             smp: 4,
-            bootargs: "run=\"dt; cpus; cpu off 1; cpu on 1; ipi 1; stress fpsimd 3; poweroff\"",
+            bootargs: "run=\"dt --raw; cpus --raw; cpu off 1; cpu on 1; ipi 1; stress fpsimd 3; \
+                       poweroff\"",
             expect: &[
                 "hotslab 0.1.0 on Xilinx Versal Virtual development board",
                 "entered at EL2, now EL1",
-                "console:     uart@ff000000 (Pl011) at [0x00ff000000-0x00ff000fff]",
-                "gic:         GICv3, distributor [0x00f9000000-0x00f900ffff]",
-                "security: non-secure",
-                "psci:        Smc",
-                "  1  0x1          psci         online",
+                "uart=uart@ff000000 kind=pl011 base=0xff000000 size=0x1000 console=yes",
+                "gic=v3 distributor=0xf9000000 distributor_size=0x10000",
+                "gic_security=non-secure",
+                "psci=smc ",
+                "cpu=1 mpidr=0x1 method=psci state=online",
                 "cpu off 1: done in",
                 "cpu on 1: done in",
                 "ipi 1: 100 round trips",
@@ -38,12 +39,13 @@ pub fn cases(base: Case) -> Vec<Case> {
                     CPUs, but the BCM2836 interrupt controller rather than a GIC.",
             machine: "raspi3b",
             dtb: Some("linux/broadcom/bcm2837-rpi-3-b.dtb"),
-            bootargs: "run=\"cpus; cpu on 1; cpu on 0; mem; poweroff\"",
+            bootargs: "run=\"cpus --raw; cpu on 1; cpu on 0; mem --raw; poweroff\"",
             expect: &[
                 "hotslab 0.1.0 on Raspberry Pi 3 Model B",
                 "the device tree describes no GIC; running on cpu0 alone",
-                "  0  0x0          spin-table   online, shell",
-                "  1  0x1          spin-table   offline: no interrupt controller this kernel drives",
+                "cpu=0 mpidr=0x0 method=spin-table state=online shell=yes",
+                "cpu=1 mpidr=0x1 method=spin-table state=offline shell=no parked=no \
+                 absent=no-interrupt-controller",
                 "cpu: cpu1 cannot come online: no interrupt controller this kernel drives",
                 "cpu: cpu0 is online",
                 "hotslab> poweroff",
@@ -55,11 +57,13 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "QEMU's virt tree with the enable methods taken out: the shell runs on the \
                     boot CPU, and `cpus` says why the others stay off.",
             dtb: Some("qemu-virt-no-enable-method.dtb"),
-            bootargs: "run=\"cpus; cpu on 2; ipi 1; poweroff\"",
+            bootargs: "run=\"cpus --raw; cpu on 2; ipi 1; poweroff\"",
             expect: &[
-                "  0  0x0          psci         online, shell",
-                "  1  0x1          none         offline: the device tree gives it no enable-method",
-                "  3  0x3          none         offline: the device tree gives it no enable-method",
+                "cpu=0 mpidr=0x0 method=psci state=online shell=yes",
+                "cpu=1 mpidr=0x1 method=none state=offline shell=no parked=no \
+                 absent=no-enable-method",
+                "cpu=3 mpidr=0x3 method=none state=offline shell=no parked=no \
+                 absent=no-enable-method",
                 "1 of 4 CPUs online: 0",
                 "cpu: cpu2 cannot come online: the device tree gives it no enable-method",
                 "ipi: cpu 1 offline",

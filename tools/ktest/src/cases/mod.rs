@@ -12,6 +12,7 @@ pub mod gdb;
 mod gic_security;
 mod log_levels;
 mod machines;
+mod matrix;
 mod psci_0_1;
 mod rpi4;
 mod slab;
@@ -26,7 +27,7 @@ use crate::case::Case;
 type CaseFile = fn(Case) -> Vec<Case>;
 
 /// Each area of the suite and the files that make its cases.
-pub const AREAS: [(&str, &[CaseFile]); 8] = [
+pub const AREAS: [(&str, &[CaseFile]); 9] = [
     ("boot", &[boot::cases, log_levels::cases]),
     ("crash", &[crash::cases, stacks::cases]),
     (
@@ -38,6 +39,7 @@ pub const AREAS: [(&str, &[CaseFile]); 8] = [
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
     ("rpi4", &[rpi4::cases]),
     ("bench", &[bench::cases]),
+    ("matrix", &[matrix::cases]),
 ];
 
 /// Every case with its area, in order.
@@ -51,4 +53,44 @@ pub fn all() -> Vec<(&'static str, Case)> {
                 .map(move |case| (*area, case))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two spaces in a row: how a table pads its columns, never how a sentence or a
+    /// `key=value` line separates its words.
+    fn padded(text: &str) -> bool {
+        text.contains("  ")
+    }
+
+    /// The rule of docs/tests.md: a case matches facts (a raw form's `key=value` words, a
+    /// `RESULT` line, a sentence), never a table's columns, whose widths may change. Seen
+    /// failing on the cases as they were, which named 68 texts such as
+    /// `"  0  0x0          psci         offline"`.
+    #[test]
+    fn no_case_matches_column_padding() {
+        let mut padded_texts = Vec::new();
+        for (_, case) in all() {
+            let until = case.until.map(|(text, _)| text);
+            for text in case.expect.iter().chain(case.forbid).chain(until.iter()) {
+                if padded(text) {
+                    padded_texts.push(format!("{}: {text:?}", case.name));
+                }
+            }
+        }
+        for case in gdb::cases() {
+            for text in case.expect.iter().filter(|text| padded(text)) {
+                padded_texts.push(format!("{}: {text:?}", case.name));
+            }
+        }
+        assert!(
+            padded_texts.is_empty(),
+            "{} texts match a table's column padding; match a raw form instead \
+             (docs/tests.md, What a case may match):\n{}",
+            padded_texts.len(),
+            padded_texts.join("\n")
+        );
+    }
 }

@@ -36,14 +36,14 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "psci: Hvc conduit, version 0.1 (the device tree's; no PSCI_VERSION): \
                  cpu_off 0x84000002, cpu_on 0xc4000003",
                 "psci: 0.1 has no AFFINITY_INFO, SYSTEM_OFF or SYSTEM_RESET",
-                "psci:        Hvc, version 0.1 (the device tree's): cpu_off 0x84000002, \
-                 cpu_on 0xc4000003",
+                "psci=hvc version=0.1 cpu_on=0xc4000003 cpu_off=0x84000002",
                 "4 of 4 CPUs online: 0-3",
-                "  1  0x1          psci         online",
+                "cpu=1 mpidr=0x1 method=psci state=online ",
                 "hotslab> cpu off 1",
                 "cpu off 1: done in",
                 NOT_CONFIRMED,
-                "  1  0x1          psci         offline, not confirmed off",
+                "cpu=1 mpidr=0x1 method=psci state=offline shell=no parked=no absent=no \
+                 unconfirmed=yes",
                 "cpu on 1: done in",
                 "RESULT hotplug PASS cycles=3 ops=18 cpus=3",
                 "hotslab> poweroff",
@@ -68,7 +68,8 @@ pub fn cases(base: Case) -> Vec<Case> {
                  cpu_off 0x95c1ba5f, cpu_on 0x95c1ba60",
                 "4 of 4 CPUs online: 0-3",
                 "cpu off 2: done in",
-                "  2  0x2          psci         offline, not confirmed off",
+                "cpu=2 mpidr=0x2 method=psci state=offline shell=no parked=no absent=no \
+                 unconfirmed=yes",
                 "cpu on 2: done in",
                 "RESULT hotplug PASS cycles=1",
                 "hotslab> poweroff",
@@ -88,7 +89,7 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "cpu3: PSCI CPU_ON for MPIDR 0x3 failed: PSCI call not supported; cpu3 stays \
                  offline",
                 "1 of 4 CPUs online: 0",
-                "  1  0x1          psci         offline",
+                "cpu=1 mpidr=0x1 method=psci state=offline ",
                 "hotslab> cpu on 1",
                 "cpu1: PSCI CPU_ON for MPIDR 0x1 failed: PSCI call not supported; cpu1 is \
                  offline now",
@@ -104,10 +105,10 @@ pub fn cases(base: Case) -> Vec<Case> {
             qemu_args: unedited_dtb("qemu-virt-psci-0.1-no-cpu-on.dtb"),
             expect: &[
                 "device tree: /psci: PSCI 0.1 without cpu_on: no CPU can be started through it",
-                "psci:        Hvc, version 0.1 (the device tree's): cpu_off 0x84000002",
+                "psci=hvc version=0.1 cpu_on=none cpu_off=0x84000002",
                 "1 of 4 CPUs online: 0",
-                "  1  0x1          psci         offline: enable-method psci, but /psci is PSCI \
-                 0.1 without a cpu_on function number",
+                "cpu=1 mpidr=0x1 method=psci state=offline shell=no parked=no \
+                 absent=psci-0.1-without-cpu-on",
                 "hotslab> cpu on 1",
                 "cpu: cpu1 cannot come online: enable-method psci, but /psci is PSCI 0.1 \
                  without a cpu_on function number",
@@ -132,8 +133,8 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "hotslab> cpu off 0",
                 "cpu: cpu0 cannot be taken offline: /psci is PSCI 0.1 without a cpu_off \
                  function number",
-                "  0  0x0          psci         online, shell",
-                "  1  0x1          psci         online",
+                "cpu=0 mpidr=0x0 method=psci state=online shell=yes",
+                "cpu=1 mpidr=0x1 method=psci state=online shell=no",
                 "hotslab> poweroff",
             ],
             forbid: &["Oops:", "cpu off 1: done", "the shell moves to"],

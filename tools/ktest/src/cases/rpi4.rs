@@ -13,25 +13,26 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "rpi4-spin-table-park-and-release",
             about: "Each secondary parks and is released again, the boot CPU included; SGIs \
                     reach every core through the GIC-400's CPU-interface masks.",
-            bootargs: "run=\"dt; cpus; ipi 1; ipi 2; ipi 3; cpu off 1; cpu off 2; cpu off 3; \
-                       cpus; cpu on 1; cpu on 2; cpu on 3; cpu off 0; cpu on 0; cpus; ipi 2; \
-                       poweroff\"",
+            bootargs: "run=\"dt --raw; cpus --raw; ipi 1; ipi 2; ipi 3; cpu off 1; cpu off 2; \
+                       cpu off 3; cpus --raw; cpu on 1; cpu on 2; cpu on 3; cpu off 0; cpu on 0; \
+                       cpus --raw; ipi 2; poweroff\"",
             expect: &[
                 "hotslab 0.1.0 on Raspberry Pi 4 Model B",
                 "entered at EL2, now EL1; image at [0x0000080000-",
                 "cpu3: online (spin-table, MPIDR 0x3)",
-                "console:     serial@7e201000 (Pl011) at [0x00fe201000-0x00fe2011ff]",
-                "clock 48000000 Hz: the kernel sets 115200 baud",
-                "other uart:  serial@7e215040 (MiniUart) at [0x00fe215040-0x00fe21507f]",
-                "watchdog:    [0x00fe100000-0x00fe100113] (reboot)",
-                "gic:         GICv2, distributor [0x00ff841000-0x00ff841fff]",
-                "security: no security extensions",
-                "psci:        (none)",
-                "  3  0x3          spin-table   online",
+                // The console's clock, with which the kernel sets 115200 baud.
+                "uart=serial@7e201000 kind=pl011 base=0xfe201000 size=0x200 console=yes irq=153 \
+                 clock_hz=48000000",
+                "uart=serial@7e215040 kind=mini-uart base=0xfe215040 size=0x40 console=no",
+                "watchdog=0xfe100000 size=0x114",
+                "gic=v2 distributor=0xff841000 distributor_size=0x1000",
+                "gic_security=single",
+                "psci=none",
+                "cpu=3 mpidr=0x3 method=spin-table state=online",
                 "ipi 1: 100 round trips",
                 "ipi 3: 100 round trips",
-                "  1  0x1          spin-table   parked (offline)",
-                "  3  0x3          spin-table   parked (offline)",
+                "cpu=1 mpidr=0x1 method=spin-table state=offline shell=no parked=yes",
+                "cpu=3 mpidr=0x3 method=spin-table state=offline shell=no parked=yes",
                 "cpu on 1: done in",
                 "cpu on 3: done in",
                 "cpu off 0: done in",
@@ -47,7 +48,7 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "rpi4-hotplug-50-and-slab-stress",
             about: "Fifty hotplug cycles of the three secondaries through the spin table, then \
                     the 2004 scenario with the fix on: no race, no page lost.",
-            bootargs: "run=\"mem; hotplug 50; mem; stress slab-hotplug 20; poweroff\"",
+            bootargs: "run=\"mem --raw; hotplug 50; mem --raw; stress slab-hotplug 20; poweroff\"",
             expect: &[
                 "RESULT hotplug PASS cycles=50 ops=300 cpus=3",
                 "lost=(none)",
@@ -65,10 +66,10 @@ pub fn cases(base: Case) -> Vec<Case> {
                     through the SoC's watchdog (-no-reboot makes QEMU exit on the reset).",
             semihosting: false,
             qemu_args: &["-no-reboot"],
-            bootargs: "run=\"poweroff; cpus; reboot\"",
+            bootargs: "run=\"poweroff; cpus --raw; reboot\"",
             expect: &[
                 "poweroff: nothing can power this machine off",
-                "CPU  MPIDR",
+                "cpu=0 mpidr=0x0 method=spin-table state=online shell=yes",
                 "hotslab> reboot",
             ],
             ..rpi4
@@ -94,12 +95,13 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "The firmware's tree as distributions ship it: its stdout-path is the mini \
                     UART, and QEMU's edits leave FDT_NOP tokens in it.",
             dtb: Some("upstream/bcm2711-rpi-4-b.dtb"),
-            bootargs: "run=\"dt; cpus; cpu off 2; cpu on 2; ipi 3; poweroff\"",
+            bootargs: "run=\"dt --raw; cpus --raw; cpu off 2; cpu on 2; ipi 3; poweroff\"",
             expect: &[
-                "stdout-path: serial1",
-                "console:     serial@7e215040 (MiniUart) at [0x00fe215040-0x00fe21507f]",
-                "clock unknown: the firmware's baud rate is kept",
-                "  2  0x2          spin-table   online",
+                "stdout_path=serial1",
+                // Its clock unknown: the firmware's baud rate is kept.
+                "uart=serial@7e215040 kind=mini-uart base=0xfe215040 size=0x40 console=yes \
+                 irq=125 clock_hz=none",
+                "cpu=2 mpidr=0x2 method=spin-table state=online",
                 "cpu on 2: done in",
                 "ipi 3: 100 round trips",
                 "hotslab> poweroff",
@@ -112,10 +114,10 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "`console=serial0` moves the console from the firmware's mini UART to the \
                     PL011.",
             dtb: Some("upstream/bcm2711-rpi-4-b.dtb"),
-            bootargs: "console=serial0,115200 run=\"dt; poweroff\"",
+            bootargs: "console=serial0,115200 run=\"dt --raw; poweroff\"",
             expect: &[
-                "console:     serial@7e201000 (Pl011)",
-                "other uart:  serial@7e215040 (MiniUart)",
+                "uart=serial@7e201000 kind=pl011 base=0xfe201000 size=0x200 console=yes",
+                "uart=serial@7e215040 kind=mini-uart base=0xfe215040 size=0x40 console=no",
                 "hotslab> poweroff",
             ],
             ..rpi4

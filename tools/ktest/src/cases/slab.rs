@@ -20,8 +20,8 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "slab-by-hand",
             about: "The slab walk-through of docs/slab.md by hand (create, allocate, a CPU off, \
                     slabinfo, destroy refused then done), and every way to get it wrong.",
-            bootargs: "run=\"slab create inode_cache 192; slab alloc inode_cache 1000; slabinfo; \
-                       cpu off 3; slabinfo; cpu on 3; slab destroy inode_cache; \
+            bootargs: "run=\"slab create inode_cache 192; slab alloc inode_cache 1000; \
+                       slabinfo --raw; cpu off 3; slabinfo; cpu on 3; slab destroy inode_cache; \
                        slab free inode_cache 1000; slab destroy inode_cache; slab check; \
                        slab create inode_cache 192; slab create inode_cache 64; \
                        slab create bad/name 64; slab create big 999999; slab create odd 64 3; \
@@ -33,9 +33,12 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "slab create inode_cache: 192-byte objects",
                 "slab alloc inode_cache: 1000 objects, 1000 held",
                 "slabinfo - version: 2.1",
-                "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>",
-                "inode_cache         1020   1020    192   20    1 : tunables  120   60    0 : slabdata     51     51      0",
-                "kmalloc-4096",
+                "<active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> \
+                 <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>",
+                "cache=inode_cache active_objs=1020 num_objs=1020 objsize=192 objperslab=20 \
+                 pagesperslab=1 limit=120 batchcount=60 sharedfactor=0 active_slabs=51 num_slabs=51 \
+                 sharedavail=0",
+                "cache=kmalloc-4096 ",
                 "cpu off 3: done in",
                 "slab: 'inode_cache': refused: 1000 object(s) still allocated; the cache is unchanged",
                 "slab free inode_cache: 1000 objects, 0 held",
@@ -65,10 +68,11 @@ pub fn cases(base: Case) -> Vec<Case> {
             machine: "virt,gic-version=3,virtualization=on",
             smp: 8,
             bootargs: "run=\"slab create inode_cache 192; slab alloc inode_cache 1000; \
-                       cpu off 7; slabinfo; cpu on 7; slab destroy inode_cache; \
+                       cpu off 7; slabinfo --raw; cpu on 7; slab destroy inode_cache; \
                        slab free inode_cache 1000; slab destroy inode_cache; slab check; poweroff\"",
             expect: &[
-                "inode_cache         1020   1020    192   20    1",
+                "cache=inode_cache active_objs=1020 num_objs=1020 objsize=192 objperslab=20 \
+                 pagesperslab=1 ",
                 "cpu off 7: done in",
                 "refused: 1000 object(s) still allocated",
                 "slab destroy inode_cache: done",

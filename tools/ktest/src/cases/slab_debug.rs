@@ -27,12 +27,12 @@ pub fn cases(base: Case) -> Vec<Case> {
             bootargs: concat!(
                 "slab_debug run=\"slab create inode_cache 192; slab alloc inode_cache 10; ",
                 "slab misuse overrun inode_cache; slab misuse use-after-free inode_cache; ",
-                "slab misuse wrong-cache inode_cache; slabinfo; slab free inode_cache 10; ",
+                "slab misuse wrong-cache inode_cache; slabinfo --raw; slab free inode_cache 10; ",
                 "slab destroy inode_cache; ",
                 misuses!(),
-                "; mem; ",
+                "; mem --raw; ",
                 misuses!(),
-                "; slab check; slabinfo; mem; poweroff\""
+                "; slab check; slabinfo --raw; mem --raw; poweroff\""
             ),
             expect: &[
                 "slab: slab_debug: red zones and poison on every cache",
@@ -74,7 +74,8 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "slab misuse: cache 'inode_cache' consistent: ",
                 "10 in use, 0 in per-CPU arrays, 1 quarantined",
                 // 10 held, 3 quarantined; 200-byte stride: 192 and the red zone.
-                "inode_cache           13     80    200   20    1",
+                "cache=inode_cache active_objs=13 num_objs=80 objsize=200 objperslab=20 \
+                 pagesperslab=1 ",
                 "slab destroy inode_cache: done",
                 "slab check: every cache has an array for every CPU from UP_PREPARE to DEAD",
                 "caches' slab lists and counts consistent",

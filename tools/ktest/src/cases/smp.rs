@@ -14,14 +14,14 @@ pub fn cases(base: Case) -> Vec<Case> {
             about: "Every CPU off and on, the boot CPU included (the shell moves off it first), \
                     then 500 cycles of the other three; each half cycle checks that cross-calls \
                     reach exactly the online CPUs. The page counts before and after must match.",
-            bootargs: "run=\"mem; cpu off 0; cpus; cpu on 0; cpu off 2; cpu on 2; cpu off 3; \
-                       cpu on 3; cpu off 1; cpu on 1; ipi 1; ipi 3; hotplug 500; cpus; mem; \
-                       poweroff\"",
+            bootargs: "run=\"mem --raw; cpu off 0; cpus --raw; cpu on 0; cpu off 2; cpu on 2; \
+                       cpu off 3; cpu on 3; cpu off 1; cpu on 1; ipi 1; ipi 3; hotplug 500; \
+                       cpus --raw; mem --raw; poweroff\"",
             expect: &[
                 "cpu off 0: the shell moves to cpu1, which takes cpu0 down",
                 "(shell now on cpu1)",
-                "  0  0x0          psci         offline",
-                "  1  0x1          psci         online, shell",
+                "cpu=0 mpidr=0x0 method=psci state=offline",
+                "cpu=1 mpidr=0x1 method=psci state=online shell=yes",
                 "cpu on 0: done in",
                 "cpu off 2: done in",
                 "cpu on 2: done in",
@@ -43,13 +43,13 @@ pub fn cases(base: Case) -> Vec<Case> {
                     second cluster, the boot CPU off and on, five cycles of every CPU.",
             machine: "virt,gic-version=3,virtualization=on",
             smp: 20,
-            bootargs: "run=\"cpu off 16; cpu off 19; cpus; ipi 18; cpu on 16; cpu on 19; \
+            bootargs: "run=\"cpu off 16; cpu off 19; cpus --raw; ipi 18; cpu on 16; cpu on 19; \
                        ipi 19; cpu off 0; cpu on 0; hotplug 5; poweroff\"",
             expect: &[
                 "20 of 20 CPUs online: 0-19",
-                " 16  0x100        psci         offline",
-                " 19  0x103        psci         offline",
-                " 17  0x101        psci         online",
+                "cpu=16 mpidr=0x100 method=psci state=offline",
+                "cpu=19 mpidr=0x103 method=psci state=offline",
+                "cpu=17 mpidr=0x101 method=psci state=online",
                 "ipi 18: 100 round trips",
                 "ipi 19: 100 round trips",
                 "cpu on 19: done in",
@@ -87,12 +87,13 @@ pub fn cases(base: Case) -> Vec<Case> {
                     same way).",
             smp: 3,
             dtb: Some("virt-bad-mpidr.dtb"),
-            bootargs: "run=\"cpus; cpu on 2; cpu on 2; cpu off 1; cpu on 1; hotplug 3; poweroff\"",
+            bootargs: "run=\"cpus --raw; cpu on 2; cpu on 2; cpu off 1; cpu on 1; hotplug 3; \
+                       poweroff\"",
             expect: &[
                 "cpu2: PSCI CPU_ON for MPIDR 0x7 failed: Invalid parameters to PSCI call",
                 "cpu2 stays offline",
                 "2 of 3 CPUs online: 0-1",
-                "  2  0x7          psci         offline",
+                "cpu=2 mpidr=0x7 method=psci state=offline",
                 "cpu: cpu2: PSCI CPU_ON for MPIDR 0x7 failed",
                 "; cpu2 is offline now",
                 "RESULT hotplug PASS cycles=3 ops=6 cpus=1",
@@ -103,24 +104,24 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "maxcpus-2",
             about: "`maxcpus=2` leaves the other CPUs offline, and `cpu on` brings one up \
                     later.",
-            bootargs: "maxcpus=2 run=\"cpus; cpu on 3; cpus; poweroff\"",
+            bootargs: "maxcpus=2 run=\"cpus --raw; cpu on 3; cpus --raw; poweroff\"",
             expect: &[
                 "cpu2: left offline (maxcpus); `cpu on 2` brings it up",
                 "2 of 4 CPUs online: 0-1",
-                "  2  0x2          psci         offline",
+                "cpu=2 mpidr=0x2 method=psci state=offline",
                 "cpu on 3: done in",
-                "  3  0x3          psci         online",
+                "cpu=3 mpidr=0x3 method=psci state=online",
             ],
             ..base
         },
         Case {
             name: "nosmp",
             about: "`nosmp` leaves every secondary CPU offline.",
-            bootargs: "nosmp run=\"cpus; poweroff\"",
+            bootargs: "nosmp run=\"cpus --raw; poweroff\"",
             expect: &[
                 "cpu1: left offline (nosmp)",
                 "1 of 4 CPUs online: 0",
-                "  1  0x1          psci         offline",
+                "cpu=1 mpidr=0x1 method=psci state=offline",
             ],
             ..base
         },

@@ -58,13 +58,13 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "stacks-deepest-paths",
             about: "The deepest paths the shell has, on the CPU the shell moves to: the soak \
                     and every benchmark after `cpu off 0`; no Oops, and every stack's \
-                    high-water mark (`mem`) below its size.",
-            bootargs: "quiet run=\"cpu off 0; stress all 10; bench; mem; poweroff\"",
+                    high-water mark (`mem --raw`) below its size.",
+            bootargs: "quiet run=\"cpu off 0; stress all 10; bench; mem --raw; poweroff\"",
             expect: &[
                 "RESULT stress-all PASS",
                 "RESULT bench-slab PASS",
                 "RESULT bench-hotplug PASS",
-                "Stacks (the most each ever used):",
+                "stack=boot size=",
             ],
             forbid: &["Oops:", " FAIL "],
             timeout: Duration::from_secs(300),
@@ -74,33 +74,27 @@ pub fn cases(base: Case) -> Vec<Case> {
     ]
 }
 
-/// Every `cpuN: USED of SIZE bytes used` line of `mem` (and the boot stack's) has USED
-/// below SIZE, and there is one for each of the four CPUs.
+/// Every `stack=` line of `mem --raw` has each `used` below its `size`, and there is one
+/// for each of the four CPUs.
 fn stacks_within_their_sizes(output: &str) -> Result<(), String> {
+    let field =
+        |line: &str, key: &str| crate::checks::field(line, key).and_then(|v| v.parse::<u64>().ok());
     let mut cpus = 0;
-    for line in output.lines().map(str::trim) {
-        let Some((who, rest)) = line.split_once(": ") else {
-            continue;
-        };
-        let Some((used, rest)) = rest.split_once(" of ") else {
-            continue;
-        };
-        let Some((size, _)) = rest.split_once(" bytes used") else {
-            continue;
-        };
-        let (Ok(used), Ok(size)) = (used.parse::<u64>(), size.parse::<u64>()) else {
-            continue;
-        };
-        if used >= size {
-            return Err(format!("{who}: {used} of {size} bytes used: {line}"));
+    for line in output.lines().filter(|l| l.starts_with("stack=")) {
+        for (used, size) in [("used", "size"), ("overflow_used", "overflow_size")] {
+            match (field(line, used), field(line, size)) {
+                (Some(u), Some(s)) if u >= s => return Err(format!("a stack ran full: {line}")),
+                (None, Some(_)) | (Some(_), None) => return Err(format!("unreadable: {line}")),
+                _ => {}
+            }
         }
-        if who.starts_with("cpu") {
+        if line.starts_with("stack=cpu") {
             cpus += 1;
         }
     }
     if cpus < 4 {
         return Err(format!(
-            "expected the stacks of 4 CPUs in `mem`, found {cpus}"
+            "expected the stacks of 4 CPUs in `mem --raw`, found {cpus}"
         ));
     }
     Ok(())
@@ -112,15 +106,20 @@ mod tests {
 
     #[test]
     fn a_full_stack_fails_the_check() {
-        let fine = "  boot stack: 9152 of 32768 bytes used (the boot CPU's first stack)\n\
-                    cpu0: 6224 of 32768 bytes used (18%); overflow stack 0 of 8192\n\
-                    cpu1: 7152 of 32768 bytes used (21%); overflow stack 0 of 8192\n\
-                    cpu2: 3312 of 32768 bytes used (10%); overflow stack 0 of 8192\n\
-                    cpu3: 3296 of 32768 bytes used (10%); overflow stack 0 of 8192\n";
+        let fine = "stack=boot size=32768 used=9152\n\
+                    stack=cpu0 size=32768 used=6224 overflow_size=8192 overflow_used=0\n\
+                    stack=cpu1 size=32768 used=7152 overflow_size=8192 overflow_used=0\n\
+                    stack=cpu2 size=32768 used=3312 overflow_size=8192 overflow_used=0\n\
+                    stack=cpu3 size=32768 used=3296 overflow_size=8192 overflow_used=0\n";
         assert!(stacks_within_their_sizes(fine).is_ok());
-        let full = fine.replace("cpu1: 7152 of", "cpu1: 32768 of");
+        let full = fine.replace("cpu1 size=32768 used=7152", "cpu1 size=32768 used=32768");
         assert!(stacks_within_their_sizes(&full).is_err());
-        let missing = fine.replace("cpu3: 3296 of 32768 bytes used", "");
+        let overflow = fine.replace(
+            "overflow_used=0\nstack=cpu2",
+            "overflow_used=8192\nstack=cpu2",
+        );
+        assert!(stacks_within_their_sizes(&overflow).is_err());
+        let missing = fine.replace("stack=cpu3", "stack=none");
         assert!(stacks_within_their_sizes(&missing).is_err());
     }
 }
