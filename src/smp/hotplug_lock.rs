@@ -9,6 +9,10 @@
 //! - The writer (`cpu_hotplug_begin`, held by CPU up/down) takes the mutex and keeps it
 //!   until every other CPU's count is zero, so new readers queue behind it and it always
 //!   gets in. It may take the read side itself (its own callbacks do).
+//! - The mutex is a ticket lock: whoever queues for it gets it in turn. A controller that
+//!   releases the write side and takes it straight back (`hotplug`, the stress runs) would
+//!   otherwise win a test-and-set race against a reader spinning for it over and over, and
+//!   the reader (a cache being made) wait for as long as the hotplug goes on.
 //! - A full fence stands between each side's write and its look at the other's (reader:
 //!   its count, then the mutex; writer: the mutex, then the counts), so at least one of
 //!   them sees the other: a writer never misses a reader that got in.
@@ -22,16 +26,19 @@
 //! model-checked on the host.
 
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use loom::sync::atomic::{AtomicUsize, Ordering, fence};
 
 #[cfg(not(loom))]
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use core::sync::atomic::{AtomicUsize, Ordering, fence};
 
 const NO_WRITER: usize = usize::MAX;
 
 /// The lock for `N` CPUs.
 pub struct HotplugLock<const N: usize> {
-    mutex: AtomicBool,
+    /// The mutex's next ticket: taking one queues for the mutex.
+    next: AtomicUsize,
+    /// The ticket that holds the mutex: it is free when no ticket is out (`next == serving`).
+    serving: AtomicUsize,
     /// The CPU holding the write side, or NO_WRITER.
     writer: AtomicUsize,
     /// CPUs spinning for the mutex.
@@ -54,7 +61,8 @@ pub struct LockState {
 impl<const N: usize> HotplugLock<N> {
     pub const fn new() -> Self {
         Self {
-            mutex: AtomicBool::new(false),
+            next: AtomicUsize::new(0),
+            serving: AtomicUsize::new(0),
             writer: AtomicUsize::new(NO_WRITER),
             waiters: AtomicUsize::new(0),
             depth: [const { AtomicUsize::new(0) }; N],
@@ -73,7 +81,8 @@ impl<const N: usize> Default for HotplugLock<N> {
 impl<const N: usize> HotplugLock<N> {
     pub fn new() -> Self {
         Self {
-            mutex: AtomicBool::new(false),
+            next: AtomicUsize::new(0),
+            serving: AtomicUsize::new(0),
             writer: AtomicUsize::new(NO_WRITER),
             waiters: AtomicUsize::new(0),
             depth: core::array::from_fn(|_| AtomicUsize::new(0)),
@@ -82,27 +91,32 @@ impl<const N: usize> HotplugLock<N> {
 }
 
 impl<const N: usize> HotplugLock<N> {
+    /// Takes a ticket and waits for its turn: the mutex's holders come in the order they
+    /// queued.
     fn lock_mutex(&self, relax: &impl Fn()) {
-        if self
-            .mutex
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
+        let ticket = self.next.fetch_add(1, Ordering::Relaxed);
+        // Acquire: what the mutex's last holder did happens before this one's turn.
+        if self.serving.load(Ordering::Acquire) == ticket {
             return;
         }
         self.waiters.fetch_add(1, Ordering::Relaxed);
-        while self
-            .mutex
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        while self.serving.load(Ordering::Acquire) != ticket {
             relax();
         }
         self.waiters.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Hands the mutex to the next ticket. Only the holder writes `serving`.
     fn unlock_mutex(&self) {
-        self.mutex.store(false, Ordering::Release);
+        let mine = self.serving.load(Ordering::Relaxed);
+        self.serving.store(mine.wrapping_add(1), Ordering::Release);
+    }
+
+    /// Whether a ticket is out: the mutex is held, or someone queues for it.
+    fn mutex_taken(&self) -> bool {
+        // `serving` with Acquire: found free, what the last holder did happens before.
+        let serving = self.serving.load(Ordering::Acquire);
+        self.next.load(Ordering::Relaxed) != serving
     }
 
     /// Enters the read side on `cpu`; `relax` is called while waiting.
@@ -115,8 +129,8 @@ impl<const N: usize> HotplugLock<N> {
         }
         self.depth[cpu].store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        // Acquire: what the last writer did happens before this reader's section.
-        if !self.mutex.load(Ordering::Acquire) {
+        // A writer takes its ticket before its fence: this sees it, or it sees this count.
+        if !self.mutex_taken() {
             return;
         }
         // A writer holds or is taking the mutex: queue behind it.
@@ -146,7 +160,7 @@ impl<const N: usize> HotplugLock<N> {
         );
         self.lock_mutex(&relax);
         self.writer.store(cpu, Ordering::Relaxed);
-        // Pairs with the readers' fence: a reader this misses sees the mutex held.
+        // Pairs with the readers' fence: a reader this misses sees the ticket taken.
         fence(Ordering::SeqCst);
         for (other, depth) in self.depth.iter().enumerate() {
             while other != cpu && depth.load(Ordering::Acquire) != 0 {

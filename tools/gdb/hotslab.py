@@ -345,7 +345,8 @@ class KHotplug(KernelCommand):
             for cpu in range(depth.type.range()[1] + 1)
             if atomic(depth[cpu])
         ]
-        mutex = "held" if atomic(lock["mutex"]) else "free"
+        # A ticket lock: held (or queued for) while a ticket is out.
+        mutex = "held" if atomic(lock["next"]) != atomic(lock["serving"]) else "free"
         readers = sum(
             1
             for cpu in range(depth.type.range()[1] + 1)
