@@ -4,15 +4,17 @@
 //! Two exceptions are handled and returned from: a semihosting call nobody services
 //! (stepped over, returning "unavailable"), and interrupts, which go to the registered
 //! handler. Everything else is a kernel bug: it is reported with the exception class
-//! decoded, ESR, FAR, ELR, the registers, a backtrace and the CPU, and the kernel dies.
+//! decoded (an SError's syndrome too), ESR, FAR, ELR, the registers, a backtrace and the
+//! CPU, and the kernel dies. An exception whose SP has left its stack comes here on the
+//! CPU's overflow stack (`handle_stack_overflow`), and its report starts with the stack
+//! overflow.
 
 use core::fmt::{self, Write};
+use core::ops::Range;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
 use tock_registers::{LocalRegisterCopy, register_bitfields};
-
-use core::ops::Range;
 
 use super::semihosting;
 use super::stack::CpuStacks;
@@ -88,7 +90,7 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
         esr.read_as_enum(ESR_EL1::EC),
         Some(ESR_EL1::EC::Value::DataAbortCurrentEL)
     );
-    match overflowed_stack(far).filter(|_| data_abort) {
+    match overflowed_stack("the access", far).filter(|_| data_abort) {
         Some(overflow) => fatal(format_args!("{overflow}\n{report}"), frame),
         None => fatal(format_args!("{report}"), frame),
     }
@@ -105,10 +107,11 @@ extern "C" fn handle_stack_overflow(kind: u64, frame: &mut TrapFrame) -> ! {
         far: FAR_EL1.get(),
         frame,
     };
-    let overflow = overflowed_stack(frame.sp).unwrap_or(StackOverflow {
+    let overflow = overflowed_stack("SP", frame.sp).unwrap_or(StackOverflow {
         cpu: super::cpu::id(),
         stack: CpuStacks::of(super::cpu::id() % crate::MAX_CPUS).stack,
-        sp: frame.sp,
+        what: "SP",
+        at: frame.sp,
     });
     fatal(format_args!("{overflow}\n{report}"), frame)
 }
@@ -140,11 +143,14 @@ fn fatal(report: fmt::Arguments<'_>, frame: &TrapFrame) -> ! {
 struct StackOverflow {
     cpu: usize,
     stack: Range<u64>,
-    sp: u64,
+    /// `"SP"`, or `"the access"` for a fault with SP still inside.
+    what: &'static str,
+    at: u64,
 }
 
-/// The stack of this CPU whose guard `addr` lies in: its slot's, or the boot stack's.
-fn overflowed_stack(addr: u64) -> Option<StackOverflow> {
+/// The stack of this CPU whose guard `addr` (`what`: SP, or an access) lies in: its
+/// slot's, or the boot stack's.
+fn overflowed_stack(what: &'static str, addr: u64) -> Option<StackOverflow> {
     let cpu = super::cpu::id();
     let guarded = [
         (cpu < crate::MAX_CPUS)
@@ -165,7 +171,8 @@ fn overflowed_stack(addr: u64) -> Option<StackOverflow> {
         .map(|(_, stack)| StackOverflow {
             cpu,
             stack,
-            sp: addr,
+            what,
+            at: addr,
         })
 }
 
@@ -173,14 +180,15 @@ impl fmt::Display for StackOverflow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "stack overflow on cpu{}: its stack is {:#x}-{:#x} ({} KiB), SP {:#x} ",
+            "stack overflow on cpu{}: its stack is {:#x}-{:#x} ({} KiB), {} {:#x} ",
             self.cpu,
             self.stack.start,
             self.stack.end,
             (self.stack.end - self.stack.start) >> 10,
-            self.sp,
+            self.what,
+            self.at,
         )?;
-        match self.stack.start.checked_sub(self.sp) {
+        match self.stack.start.checked_sub(self.at) {
             Some(below) if below > 0 => write!(f, "is {below} bytes below it"),
             _ => write!(f, "is outside it"),
         }
