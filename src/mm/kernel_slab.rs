@@ -70,6 +70,11 @@ impl SlabPlatform for KernelPages {
         cpu::id()
     }
 
+    fn cpus(&self) -> usize {
+        // The possible CPUs are 0 to their count, fixed before the allocator starts.
+        crate::smp::state::possible().len()
+    }
+
     fn irq_save(&self) -> u64 {
         cpu::irq_save().raw()
     }

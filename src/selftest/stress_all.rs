@@ -27,7 +27,7 @@ use crate::mm::kernel_slab::{self as slab};
 use crate::mm::kernel_slab::{CacheHandle, OwnedObject, SharedCache};
 use crate::mm::slab::SlabFlags;
 use crate::rng::Rng;
-use crate::smp::cpumask::CpuMask;
+use crate::smp::cpumask::{AtomicCpuMask, CpuMask};
 use crate::smp::{hotplug, state, work};
 use crate::sync::IrqSpinLock;
 
@@ -49,7 +49,7 @@ const HOTPLUG_PER_SECOND: u64 = 50;
 static STOP: AtomicBool = AtomicBool::new(false);
 static HOTPLUG_OPS: AtomicU64 = AtomicU64::new(0);
 /// The CPUs the controller takes down and up.
-static TARGETS: AtomicU64 = AtomicU64::new(0);
+static TARGETS: AtomicCpuMask = AtomicCpuMask::new();
 static OBJECTS: AtomicU64 = AtomicU64::new(0);
 static FAILURES: Failures = Failures::new();
 /// The shared caches, while the run lasts.
@@ -206,7 +206,7 @@ fn traffic_job(seed: u64) {
 
 /// One random hotplug operation on one of the targets: down if online, else up.
 fn hotplug_one(rng: &mut Rng) {
-    let targets = CpuMask::from_bits(TARGETS.load(Ordering::Acquire));
+    let targets = TARGETS.get();
     let target = pick(targets, rng);
     let result = if state::online().contains(target) {
         hotplug::cpu_down(target)
@@ -275,7 +275,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> 
     let targets = controller.map_or(others, |c| others.without(c));
     STOP.store(false, Ordering::Release);
     HOTPLUG_OPS.store(0, Ordering::Relaxed);
-    TARGETS.store(targets.bits(), Ordering::Release);
+    TARGETS.set(targets);
     OBJECTS.store(0, Ordering::Relaxed);
     FAILURES.clear();
     let before = free_pages_plus_slab();

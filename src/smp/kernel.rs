@@ -62,7 +62,21 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     ] {
         hotplug::register(callbacks, |_| {});
     }
-    state::POSSIBLE.set(CpuMask::first(count.max(me + 1)));
+    let possible = count.max(me + 1);
+    state::POSSIBLE.set(CpuMask::first(possible));
+    // The cross-calls' mailboxes, one per pair of possible CPUs; without memory for them
+    // no other CPU could be called, so this one runs alone.
+    let calls_for_all = match super::call::init(possible) {
+        Ok(()) => true,
+        Err(e) => {
+            pr_err!(
+                "cross-calls: no memory for the mailboxes of {possible} CPUs ({} bytes); running \
+                 on cpu{me} alone",
+                e.bytes
+            );
+            super::call::init(me + 1).is_ok_and(|()| false)
+        }
+    };
     if let Some(node) = platform.psci {
         PsciOps::init(Psci::new(node));
     }
@@ -77,6 +91,12 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
             Err(why) if c != me => state::set_absence(c, Some(why)),
             Err(_) => {}
         }
+    }
+    if !calls_for_all {
+        for c in state::present().without(me).iter() {
+            state::set_absence(c, Some(state::Absence::NoMemory));
+        }
+        state::PRESENT.set(CpuMask::single(me));
     }
     let mpidrs: arrayvec::ArrayVec<u64, MAX_CPUS> =
         platform.cpus.iter().take(count).map(|c| c.mpidr).collect();

@@ -119,6 +119,8 @@ pub enum Absence {
     UnknownMethod,
     /// No interrupt controller the kernel drives: it could be started but never called.
     NoInterruptController,
+    /// No memory for what calling it needs (the cross-calls' mailboxes).
+    NoMemory,
 }
 
 impl Absence {
@@ -131,6 +133,7 @@ impl Absence {
             Absence::SpinTableWithoutAddress => "spin-table-without-address",
             Absence::UnknownMethod => "unknown-method",
             Absence::NoInterruptController => "no-interrupt-controller",
+            Absence::NoMemory => "no-memory",
         }
     }
 }
@@ -151,6 +154,7 @@ impl fmt::Display for Absence {
                 "no interrupt controller this kernel drives (GICv2 or GICv3): it could not be \
                  called"
             }
+            Absence::NoMemory => "no memory for the cross-call mailboxes it would need",
         })
     }
 }

@@ -61,6 +61,9 @@ pub trait SlabPlatform: Sync {
     fn owns(&self, addr: usize, len: usize) -> bool;
     /// The CPU running this (stable: nothing moves a running context to another CPU).
     fn cpu(&self) -> usize;
+    /// How many CPUs there can be (each cache has a per-CPU slot for each): every
+    /// [`SlabPlatform::cpu`] is below it. Fixed for the platform's lifetime.
+    fn cpus(&self) -> usize;
     /// Masks interrupts on this CPU; returns what [`SlabPlatform::irq_restore`] needs.
     fn irq_save(&self) -> u64;
     fn irq_restore(&self, state: u64);

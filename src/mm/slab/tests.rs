@@ -51,6 +51,11 @@ impl SlabPlatform for HostPages {
         CPU.with(|c| c.get())
     }
 
+    fn cpus(&self) -> usize {
+        // The tests run as CPUs 0-63.
+        64
+    }
+
     fn irq_save(&self) -> u64 {
         0
     }
@@ -94,7 +99,7 @@ struct Env {
 
 impl Env {
     fn new(slab: &'static Slab, online: u64, protected: bool) -> Self {
-        slab.track(CpuMask::from_bits(online));
+        slab.track(CpuMask::from_low_word(online));
         Env {
             slab,
             online: Cell::new(online),
@@ -117,7 +122,7 @@ impl Env {
 
 impl HotplugEnv<&'static Cache> for Env {
     fn online(&self) -> CpuMask {
-        CpuMask::from_bits(self.online.get())
+        CpuMask::from_low_word(self.online.get())
     }
     fn protected(&self) -> bool {
         self.protected

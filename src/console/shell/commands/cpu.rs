@@ -317,10 +317,10 @@ pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
     if let Some((cycle, why)) = &failure {
         println!("hotplug: cycle {cycle}: {why}");
     }
-    let lost = targets.bits() & !state::online().bits();
+    let lost = targets.minus(state::online());
     println!(
         "RESULT hotplug {} cycles={cycles} ops={ops} cpus={} censuses={censuses} offline_avg_us={} online_avg_us={} lost={}",
-        if failure.is_none() && lost == 0 {
+        if failure.is_none() && lost.is_empty() {
             "PASS"
         } else {
             "FAIL"
@@ -328,7 +328,7 @@ pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
         targets.len(),
         off_ns / half / 1000,
         on_ns / half / 1000,
-        crate::smp::cpumask::CpuMask::from_bits(lost),
+        lost,
     );
     Ok(())
 }
