@@ -23,8 +23,9 @@ use crate::drivers::timer::Deadline;
 use crate::smp::call::{self, CallError};
 use crate::smp::cpumask::CpuMask;
 use crate::smp::hotplug::{self, CallbackError, HotplugCallbacks};
+use crate::smp::percpu::PerCpu;
 use crate::smp::state;
-use crate::{MAX_CPUS, pr_err, pr_notice, pr_warn};
+use crate::{pr_err, pr_notice, pr_warn};
 
 /// The kernel's slab types: the portable ones over the kernel's platform.
 pub type Slab = core_slab::Slab<KernelPages>;
@@ -155,8 +156,8 @@ struct CacheCall {
 unsafe impl Send for CacheCall {}
 
 /// Per calling CPU: its cache cross-call in flight.
-static CACHE_CALLS: [spin::Mutex<Option<CacheCall>>; MAX_CPUS] =
-    [const { spin::Mutex::new(None) }; MAX_CPUS];
+static CACHE_CALLS: PerCpu<spin::Mutex<Option<CacheCall>>> =
+    PerCpu::new("slab cross-calls", |_| spin::Mutex::new(None));
 
 /// Runs `f(cache)` on every online CPU (this one included) by cross-call, and waits.
 /// Hold the hotplug lock's read side to keep the online set still, or expect
@@ -208,6 +209,9 @@ pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool
              slower alloc and free)"
         );
     }
+    CACHE_CALLS
+        .init(crate::smp::state::possible().len())
+        .expect("memory for the slab's per-CPU cross-call slots at boot");
     let slab = *SLAB.call_once(|| {
         Slab::new_in_pages(&PAGES, debug).expect("a page for the slab allocator at boot")
     });

@@ -64,6 +64,14 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     }
     let possible = count.max(me + 1);
     state::POSSIBLE.set(CpuMask::first(possible));
+    for table in [
+        super::work::SLOTS.init(possible),
+        super::fault::DECORATED.init(possible),
+    ] {
+        if let Err(e) = table {
+            pr_err!("CPUs: {e}");
+        }
+    }
     // The cross-calls' mailboxes, one per pair of possible CPUs; without memory for them
     // no other CPU could be called, so this one runs alone.
     let calls_for_all = match super::call::init(possible) {
@@ -82,11 +90,11 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     }
     // The boot CPU is present even where the tree does not list it (or any CPU).
     state::PRESENT.insert(me);
-    for (c, drivable) in cpu_ops::init_cpus(&platform.cpus[..count])
-        .into_iter()
-        .enumerate()
-    {
-        match drivable {
+    if !cpu_ops::init_cpus(&platform.cpus[..count]) {
+        pr_err!("CPUs: no memory for the table of {count} CPUs' operations");
+    }
+    for c in 0..count {
+        match cpu_ops::drivable(c) {
             Ok(()) => state::PRESENT.insert(c),
             Err(why) if c != me => state::set_absence(c, Some(why)),
             Err(_) => {}
@@ -98,9 +106,8 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         }
         state::PRESENT.set(CpuMask::single(me));
     }
-    let mpidrs: arrayvec::ArrayVec<u64, MAX_CPUS> =
-        platform.cpus.iter().take(count).map(|c| c.mpidr).collect();
-    let gic_ready = gic::init(platform, &mpidrs).and_then(|()| {
+    let mpidrs = crate::mm::table::leak(count, |c| platform.cpus[c].mpidr).unwrap_or(&[]);
+    let gic_ready = gic::init(platform, mpidrs).and_then(|()| {
         exceptions::set_irq_handler(handle_irq);
         gic::init_cpu(me, &private_interrupts())
     });

@@ -18,6 +18,8 @@ mod idle;
 #[cfg(target_os = "none")]
 mod kernel;
 #[cfg(target_os = "none")]
+pub mod percpu;
+#[cfg(target_os = "none")]
 pub mod psci_ops;
 #[cfg(target_os = "none")]
 pub mod spin_table;

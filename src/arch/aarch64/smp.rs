@@ -78,7 +78,16 @@ pub fn prepare(cpu: usize, mpidr: u64, stacks: &CpuStacks) {
             overflow_stack_top: stacks.overflow.end,
             _pad: 0,
         };
-        cache::clean_to_poc(table as u64, core::mem::size_of::<SecondaryBoot>() as u64);
+        // The header and this CPU's entry: every other entry was cleaned when it was
+        // written (a whole-table clean per CPU would be 512 * 16 KiB at 512 CPUs).
+        cache::clean_to_poc(
+            table as u64,
+            core::mem::offset_of!(SecondaryBoot, cpus) as u64,
+        );
+        cache::clean_to_poc(
+            &raw const (*table).cpus[cpu] as u64,
+            core::mem::size_of::<SecondaryCpu>() as u64,
+        );
     }
 }
 

@@ -26,7 +26,7 @@ mod ops;
 #[cfg(target_os = "none")]
 pub use hooks::{CALLBACKS, at_arrival, at_death_request};
 #[cfg(target_os = "none")]
-pub use ops::with_faults;
+pub use ops::{DECORATED, with_faults};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
