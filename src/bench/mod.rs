@@ -7,6 +7,8 @@
 //!   log, secondary CPUs, and slab, kmalloc and shell;
 //! - `hotplug`: CPU offline and online, per operation, over every other online CPU, and
 //!   the floor of each under this emulator (`hotplug_floor`);
+//! - `bringup`: every other CPU brought up at once by the kernel, next to the floor of
+//!   that (CPU_ON to a stub that only signals back, on every CPU at once);
 //! - `slab`: one alloc+free pair on the per-CPU fast path against `linked_list_allocator`,
 //!   `buddy_system_allocator`, kmalloc and the floor (a bare per-CPU array) on one core,
 //!   then every online core at once;
@@ -16,6 +18,8 @@
 
 pub mod stats;
 
+#[cfg(target_os = "none")]
+mod bringup;
 #[cfg(target_os = "none")]
 mod cache;
 #[cfg(target_os = "none")]
@@ -32,7 +36,7 @@ mod lock;
 mod slab;
 
 /// The parts, in the order `bench` runs them.
-pub const PARTS: [&str; 6] = ["boot", "hotplug", "slab", "lock", "ipi", "cache"];
+pub const PARTS: [&str; 7] = ["boot", "hotplug", "bringup", "slab", "lock", "ipi", "cache"];
 
 /// Runs one part by name (one of [`PARTS`]).
 #[cfg(target_os = "none")]
@@ -40,6 +44,7 @@ pub fn run(part: &str) {
     match part {
         "boot" => boot(),
         "hotplug" => hotplug::run(),
+        "bringup" => bringup::run(),
         "slab" => slab::run(),
         "lock" => lock::run(),
         "ipi" => ipi::run(),
