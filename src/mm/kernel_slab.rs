@@ -215,6 +215,11 @@ pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool
     let slab = *SLAB.call_once(|| {
         Slab::new_in_pages(&PAGES, debug).expect("a page for the slab allocator at boot")
     });
+    crate::pr_info!(
+        "slab: {} bytes per cache for {} possible CPUs (its descriptor and per-CPU slots)",
+        slab.bytes_per_cache(),
+        crate::smp::state::possible().len()
+    );
     // The CPUs online now had no UP_PREPARE of ours; every later one will.
     hotplug::register(&CALLBACKS, |online| slab.track(online));
 }

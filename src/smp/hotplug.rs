@@ -84,6 +84,12 @@ fn relax() {
     core::hint::spin_loop();
 }
 
+/// Only CPUs below `cpus` (the possible ones) will take the hotplug lock: its writer looks
+/// at their reader counts alone. Once, at boot.
+pub fn limit_lock_to(cpus: usize) {
+    LOCK.limit_to(cpus);
+}
+
 /// Keeps CPUs from coming or going until [`cpus_read_unlock`]. Nests.
 pub fn cpus_read_lock() {
     LOCK.read_lock(cpu::id(), relax);

@@ -64,6 +64,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     }
     let possible = count.max(me + 1);
     state::POSSIBLE.set(CpuMask::first(possible));
+    hotplug::limit_lock_to(possible);
     for table in [
         super::work::SLOTS.init(possible),
         super::fault::DECORATED.init(possible),
