@@ -1,11 +1,13 @@
-//! Symmetric multiprocessing: CPU sets and the hotplug lock (portable, host-tested), and in
-//! the kernel: per-CPU state, the enable methods (`psci`, `spin-table`), the hotplug state
-//! machine and its callbacks, cross-CPU calls, and the idle loop.
+//! Symmetric multiprocessing: CPU sets, the hotplug lock and the walk through a table of
+//! steps (portable, host-tested), and in the kernel: per-CPU state, the enable methods
+//! (`psci`, `spin-table`), the hotplug state machine and its callbacks, cross-CPU calls,
+//! and the idle loop.
 
 pub mod cpumask;
 pub mod fault;
 pub mod handshake;
 pub mod hotplug_lock;
+pub mod steps;
 
 #[cfg(target_os = "none")]
 pub mod call;
