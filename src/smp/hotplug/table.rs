@@ -6,10 +6,15 @@
 //!
 //! | row, nearest OFFLINE first | up (state) | undone by | down (state) | undone by |
 //! |---|---|---|---|---|
-//! | each subsystem's prepare row | UP_PREPARE (UP_PREPARE) | UP_CANCELED | DEAD (DEAD) | - |
-//! | the enable method | start the CPU (BOOTING) | - | confirm it off (DYING) | no way back |
+//! | each subsystem's prepare row | UP_PREPARE (UP_PREPARE) | UP_CANCELED | DEAD (DEAD) | no way back |
+//! | the enable method | start the CPU (BOOTING) | nothing left to undo | confirm it off (DYING) | no way back |
 //! | the handshake | it takes its boot ticket (BOOTING) | no way back | it takes its death request (DYING) | no way back |
-//! | each subsystem's online row | ONLINE (ONLINE) | - | DOWN_PREPARE (DOWN_PREPARE) | DOWN_FAILED |
+//! | each subsystem's online row | ONLINE (ONLINE) | no way back | DOWN_PREPARE (DOWN_PREPARE) | DOWN_FAILED |
+//!
+//! Going up, a step that fails (up to the handshake: nothing after it can) has every step
+//! before it undone; going down, a refused DOWN_PREPARE or a death request not taken has
+//! the DOWN_PREPAREs before it undone, and a death unconfirmed, past the handshake, undoes
+//! nothing: the CPU stays where it stopped.
 //!
 //! Subsystems' rows are in their registration `order`, so lower orders are prepared first
 //! going up and torn down last going down. A walk that ends is in its goal (ONLINE,
