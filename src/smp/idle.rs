@@ -49,11 +49,11 @@ pub fn idle_loop(cpu: usize) -> ! {
             cpu::enable_irqs();
             continue;
         }
-        if let Some(request) = slot(cpu).death.pending() {
+        if let Some(request) = slot(cpu).pending_death() {
             if !fault::at_death_request(cpu, request) {
                 continue;
             }
-            if slot(cpu).death.take(request) {
+            if slot(cpu).take_death(request) {
                 let ops = hotplug::leave(cpu);
                 ops.die(cpu);
             }

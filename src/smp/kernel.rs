@@ -4,13 +4,12 @@ use super::cpu_ops;
 use super::cpumask::CpuMask;
 use super::hotplug;
 use super::psci_ops::PsciOps;
-use super::state::{self, HotplugState, slot};
+use super::state::{self, slot};
 use crate::arch::{cpu, exceptions, psci::Psci};
 use crate::drivers::{gic, timer};
 use crate::dt::Platform;
 use crate::dt::bootargs::BootOptions;
 use crate::{MAX_CPUS, pr_err, pr_info, pr_warn};
-use core::sync::atomic::Ordering;
 
 /// The EL1 physical timer's interrupt, from the device tree (`init`).
 static TIMER_IRQ: spin::Once<Option<u32>> = spin::Once::new();
@@ -120,9 +119,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         }
         state::PRESENT.set(CpuMask::single(me));
     }
-    let s = slot(me);
-    s.ever_started.store(true, Ordering::Release);
-    s.set_state(HotplugState::Online);
+    slot(me).begin_online(me);
     state::ONLINE.insert(me);
     if gic_ready.is_err() {
         return;

@@ -1,11 +1,16 @@
-//! Symmetric multiprocessing: CPU sets and the hotplug lock (portable, host-tested), and in
-//! the kernel: per-CPU state, the enable methods (`psci`, `spin-table`), the hotplug state
-//! machine and its callbacks, cross-CPU calls, and the idle loop.
+//! Symmetric multiprocessing: CPU sets, the hotplug lock, each CPU's state and its edges,
+//! and the walk through a table of steps (portable, host-tested), and in the kernel: the
+//! enable methods (`psci`, `spin-table`), the hotplug steps and their callbacks,
+//! cross-CPU calls, and the idle loop.
 
 pub mod cpumask;
 pub mod fault;
 pub mod handshake;
 pub mod hotplug_lock;
+// Its slots' handshakes are loom's under `cfg(loom)`, which cannot be built in a static.
+#[cfg(not(loom))]
+pub mod state;
+pub mod steps;
 
 #[cfg(target_os = "none")]
 pub mod call;
@@ -25,8 +30,6 @@ pub mod psci_ops;
 pub mod spin_table;
 #[cfg(target_os = "none")]
 pub mod stacks;
-#[cfg(target_os = "none")]
-pub mod state;
 #[cfg(target_os = "none")]
 pub mod stop;
 #[cfg(target_os = "none")]

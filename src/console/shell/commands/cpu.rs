@@ -1,7 +1,6 @@
 //! CPU commands: `cpus`, `cpu on|off`, `ipi`, `hotplug`, `fault`.
 
 use core::fmt;
-use core::sync::atomic::Ordering;
 
 use arrayvec::ArrayString;
 
@@ -42,8 +41,7 @@ fn cpu_facts(cpu: usize, tree: &Cpu<'static>) -> CpuFacts {
         mpidr: tree.mpidr,
         method: tree.enable_method,
         state,
-        parked: state == Some(HotplugState::Offline)
-            && state::slot(cpu).parked.load(Ordering::Acquire),
+        parked: state == Some(HotplugState::Offline) && state::slot(cpu).parked(),
         absence: state::absence(cpu),
         shell: cpu == crate::arch::cpu::id(),
         unconfirmed: state == Some(HotplugState::Offline) && off_unconfirmed(cpu),
@@ -133,7 +131,7 @@ fn print_cpu_row(cpu: usize, facts: &CpuFacts) {
 
 /// Whether `cpu`'s last death could not be confirmed (PSCI 0.1).
 fn off_unconfirmed(cpu: usize) -> bool {
-    state::slot(cpu).off_unconfirmed.load(Ordering::Relaxed)
+    state::slot(cpu).off_unconfirmed()
 }
 
 /// ` (not confirmed off: ...)` after a `cpu off` whose death could not be confirmed.
