@@ -65,6 +65,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     state::POSSIBLE.set(CpuMask::first(possible));
     hotplug::limit_lock_to(possible);
     for table in [
+        state::init(possible),
         super::work::SLOTS.init(possible),
         super::fault::DECORATED.init(possible),
     ] {

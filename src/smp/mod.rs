@@ -22,7 +22,6 @@ pub mod hotplug;
 mod idle;
 #[cfg(target_os = "none")]
 mod kernel;
-#[cfg(target_os = "none")]
 pub mod percpu;
 #[cfg(target_os = "none")]
 pub mod psci_ops;

@@ -38,7 +38,7 @@ impl<T: 'static> PerCpu<T> {
 
     /// Makes the table for `cpus` possible CPUs (once, at boot).
     pub fn init(&self, cpus: usize) -> Result<(), NoMemory> {
-        let table = crate::mm::table::leak(cpus, self.make).ok_or(NoMemory {
+        let table = leak(cpus, self.make).ok_or(NoMemory {
             name: self.name,
             bytes: cpus * size_of::<T>(),
         })?;
@@ -50,6 +50,18 @@ impl<T: 'static> PerCpu<T> {
     pub fn get(&self, cpu: usize) -> Option<&T> {
         self.table.get()?.get(cpu)
     }
+}
+
+/// The kernel's tables come from the page allocator.
+#[cfg(target_os = "none")]
+fn leak<T>(len: usize, make: fn(usize) -> T) -> Option<&'static [T]> {
+    crate::mm::table::leak(len, make)
+}
+
+/// The host tests' from the heap.
+#[cfg(not(target_os = "none"))]
+fn leak<T>(len: usize, make: fn(usize) -> T) -> Option<&'static [T]> {
+    Some(alloc::boxed::Box::leak((0..len).map(make).collect()))
 }
 
 impl<T: 'static> Index<usize> for PerCpu<T> {

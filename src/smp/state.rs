@@ -10,7 +10,7 @@ use num_enum::TryFromPrimitive;
 
 use super::cpumask::{AtomicCpuMask, CpuMask};
 use super::handshake::{Handshake, Request, Stage};
-use crate::MAX_CPUS;
+use super::percpu::{NoMemory, PerCpu};
 
 /// Where a CPU is in the hotplug state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, TryFromPrimitive)]
@@ -449,7 +449,14 @@ impl fmt::Display for Absence {
 }
 
 /// Per CPU: 0, or the [`Absence`] that keeps it from being present.
-static ABSENCE: [AtomicU8; MAX_CPUS] = [const { AtomicU8::new(0) }; MAX_CPUS];
+static ABSENCE: PerCpu<AtomicU8> = PerCpu::new("absence reasons", |_| AtomicU8::new(0));
+
+/// Makes each possible CPU's slot and absence reason (once, at boot, as soon as the
+/// possible CPUs are known).
+pub fn init(possible: usize) -> Result<(), NoMemory> {
+    SLOTS.init(possible)?;
+    ABSENCE.init(possible)
+}
 
 /// Records why `cpu` is not present (`None`: it is).
 pub fn set_absence(cpu: usize, why: Option<Absence>) {
@@ -463,7 +470,8 @@ pub fn absence(cpu: usize) -> Option<Absence> {
         .and_then(|a| Absence::try_from(a.load(Ordering::Acquire)).ok())
 }
 
-static SLOTS: [CpuSlot; MAX_CPUS] = [const { CpuSlot::new() }; MAX_CPUS];
+/// Each possible CPU's slot, made at boot ([`init`]).
+static SLOTS: PerCpu<CpuSlot> = PerCpu::new("hotplug slots", |_| CpuSlot::new());
 
 /// CPUs the kernel manages (device-tree CPUs within the limits).
 pub static POSSIBLE: AtomicCpuMask = AtomicCpuMask::new();
