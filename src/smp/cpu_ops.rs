@@ -115,7 +115,7 @@ pub fn init_cpus(cpus: &[Cpu<'_>]) -> ArrayVec<Result<(), Absence>, MAX_CPUS> {
             .take(MAX_CPUS)
             .enumerate()
             .map(|(cpu, dt)| CpuEntry {
-                mpidr: Mpidr::new(dt.mpidr),
+                mpidr: dt.mpidr,
                 ops: for_method(dt.enable_method)
                     .and_then(|ops| ops.cpu_init(cpu, dt.enable_method).map(|()| ops))
                     .map(|ops| super::fault::with_faults(cpu, ops)),

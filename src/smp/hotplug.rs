@@ -331,7 +331,7 @@ fn start(cpu: usize, ops: &'static dyn CpuOps) -> Result<(), HotplugError> {
     s.off_unconfirmed.store(false, Ordering::Relaxed);
     s.controller.store(cpu::id(), Ordering::Relaxed);
     let ticket = s.boot.request();
-    arch_smp::prepare(cpu, mpidr(cpu).affinity(), &CpuStacks::of(cpu));
+    arch_smp::prepare(cpu, mpidr(cpu), &CpuStacks::of(cpu));
     if let Err(e) = ops.boot(cpu, mpidr(cpu), PhysAddr(arch_smp::entry_point())) {
         // Nothing runs that could take it: withdrawing only closes it.
         s.boot.withdraw(ticket);
