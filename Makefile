@@ -162,13 +162,18 @@ lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
 QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb \
-	$(BUILD)/dts/qemu-virt-numa.dtb
+	$(BUILD)/dts/qemu-virt-numa.dtb $(BUILD)/dts/qemu-virt-gicv3-160cpus.dtb
 $(BUILD)/dts/qemu-virt-gicv2.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=2,dumpdtb=$@ -cpu cortex-a72 -smp 4 -m 512M -nic none -display none
 $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=3,virtualization=on,dumpdtb=$@ -cpu cortex-a72 -smp 20 -m 512M -nic none -display none
+
+# More CPUs than the first redistributor region holds (123): a second region at 256 GiB.
+$(BUILD)/dts/qemu-virt-gicv3-160cpus.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,dumpdtb=$@ -cpu cortex-a72 -smp 160 -m 1G -nic none -display none
 
 # Two NUMA nodes of 512 MiB, CPUs 0-1 (socket 0) in node 0 and 2-3 (socket 1) in node 1.
 $(BUILD)/dts/qemu-virt-numa.dtb: $(BUILD)/.setup

@@ -21,7 +21,7 @@ use crate::arch::hotplug_floor::FloorMailbox;
 use crate::arch::psci::{AffinityState, Psci};
 use crate::drivers::gic;
 use crate::drivers::timer::{self, Deadline};
-use crate::dt::{EnableMethod, Gic};
+use crate::dt::{EnableMethod, Gic, Mpidr};
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{private_interrupts, work};
 
@@ -83,7 +83,7 @@ impl<const N: usize> Floor<N> {
         &mut self,
         cpu: usize,
         psci: Psci,
-        mpidr: u64,
+        mpidr: Mpidr,
         cycles: usize,
         keep: bool,
     ) -> Result<(), &'static str> {

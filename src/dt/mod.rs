@@ -29,11 +29,11 @@ mod platform;
 mod psci;
 mod walk;
 
-pub use consistency::{Inconsistency, MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK};
+pub use consistency::{Inconsistency, MAX_RELEASE_ADDR};
 pub use mpidr::Mpidr;
 pub use platform::{
-    Cpu, DtError, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_RESERVATIONS, Platform, Problem,
-    Reservation, Timer, TreeReader, Uart, UartKind,
+    Cpu, DtError, EnableMethod, Gic, MAX_GICV3_REDIST_REGIONS, MAX_MEMORY_REGIONS,
+    MAX_RESERVATIONS, Platform, Problem, Reservation, Timer, TreeReader, Uart, UartKind,
 };
 pub use psci::{FunctionIds, PsciFunctions, PsciMethod, PsciNode};
 

@@ -7,8 +7,9 @@ use dtoolkit::fdt::Fdt;
 
 use super::blob::{self, BlobError};
 use super::cells;
-use super::consistency::{MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK, region_is_sane};
+use super::consistency::{MAX_RELEASE_ADDR, region_is_sane};
 use super::interrupts::{Controllers, GicInterrupt, Specifiers, decode_gic};
+use super::mpidr::Mpidr;
 use super::psci::{self, PsciNode};
 use super::walk::{self, Visit};
 use crate::MAX_CPUS;
@@ -23,7 +24,8 @@ const MAX_PROBLEMS: usize = 16;
 const MAX_UARTS: usize = 8;
 const MAX_ALIASES: usize = 64;
 const MAX_CLOCKS: usize = 64;
-const MAX_GICV3_REDIST_REGIONS: usize = 8;
+/// GICv3 redistributor regions kept (`#redistributor-regions`).
+pub const MAX_GICV3_REDIST_REGIONS: usize = 8;
 /// Interrupt controllers of a GIC binding the walk keeps until it knows the root one.
 const MAX_GICS: usize = 4;
 /// The GICv2 implementations the kernel drives (Linux's irq-gic.c names, GICv1 aside).
@@ -172,7 +174,7 @@ impl fmt::Display for EnableMethod<'_> {
 pub struct Cpu<'dtb> {
     pub name: &'dtb str,
     /// MPIDR affinity bits (Aff3..Aff0) from `reg`.
-    pub mpidr: u64,
+    pub mpidr: Mpidr,
     pub enable_method: EnableMethod<'dtb>,
     /// The NUMA node the tree puts it in (`numa-node-id`), if it says.
     pub numa_node: Option<u32>,
@@ -684,13 +686,13 @@ impl<'dtb> Platform<'dtb> {
             )
         }) {
             Some(Ok(mut entries)) => match entries.next() {
-                Some((mpidr, _)) => mpidr,
+                Some((mpidr, _)) => Mpidr::new(mpidr),
                 None => return self.problem(v.path, format_args!("cpu with empty 'reg'")),
             },
             Some(Err(e)) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
             None => return self.problem(v.path, format_args!("cpu without 'reg' (its MPIDR)")),
         };
-        if mpidr & !MPIDR_AFFINITY_MASK != 0 {
+        if !mpidr.is_affinity_only() {
             return self.problem(
                 v.path,
                 format_args!("MPIDR {mpidr:#x} has bits outside the affinity fields: left out"),
@@ -785,6 +787,15 @@ impl<'dtb> Platform<'dtb> {
                 return None;
             }
         };
+        if count > MAX_GICV3_REDIST_REGIONS {
+            self.problem(
+                v.path,
+                format_args!(
+                    "{count} redistributor regions: only the first {MAX_GICV3_REDIST_REGIONS} \
+                     used, the CPUs of the rest left without one"
+                ),
+            );
+        }
         let mut redistributors = ArrayVec::new();
         for i in 1..=count.min(MAX_GICV3_REDIST_REGIONS) {
             match v.reg(i) {
@@ -993,8 +1004,8 @@ impl<'dtb> Platform<'dtb> {
     }
 
     /// The boot CPU's index in [`Platform::cpus`], by MPIDR.
-    pub fn cpu_index_of(&self, mpidr_affinity: u64) -> Option<usize> {
-        self.cpus.iter().position(|c| c.mpidr == mpidr_affinity)
+    pub fn cpu_index_of(&self, mpidr: Mpidr) -> Option<usize> {
+        self.cpus.iter().position(|c| c.mpidr == mpidr)
     }
 }
 

@@ -41,7 +41,7 @@ fn qemu_virt_gicv2() {
         })
     );
     assert_eq!(p.timer, Some(ARCH_TIMER));
-    let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr).collect();
+    let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr.affinity()).collect();
     assert_eq!(mpidrs, vec![0, 1, 2, 3]);
     assert!(p.cpus.iter().all(|c| c.enable_method == EnableMethod::Psci));
     assert!(p.problems.is_empty(), "{:?}", p.problems);
@@ -63,8 +63,8 @@ fn qemu_virt_gicv3_el2_20_cpus() {
         ref other => panic!("expected GICv3, got {other:?}"),
     }
     assert_eq!(p.cpus.len(), 20);
-    assert_eq!(p.cpus[16].mpidr, 0x100);
-    assert_eq!(p.cpus[19].mpidr, 0x103);
+    assert_eq!(p.cpus[16].mpidr, Mpidr::new(0x100));
+    assert_eq!(p.cpus[19].mpidr, Mpidr::new(0x103));
 }
 
 #[test]
@@ -87,6 +87,61 @@ fn qemu_virt_two_numa_nodes() {
     let p = Platform::parse(&plain, 0).unwrap();
     assert!(p.memory_numa.is_empty());
     assert!(p.cpus.iter().all(|c| c.numa_node.is_none()));
+}
+
+#[test]
+fn qemu_virt_with_160_cpus_has_a_second_redistributor_region_at_256_gib() {
+    let b = blob("qemu-virt-gicv3-160cpus.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(
+        p.gic,
+        Some(Gic::V3 {
+            distributor: PhysRegion::new(0x800_0000, 0x1_0000),
+            redistributors: [
+                PhysRegion::new(0x80a_0000, 0xf6_0000),
+                PhysRegion::new(0x40_0000_0000, 0x400_0000),
+            ]
+            .into_iter()
+            .collect(),
+        })
+    );
+    assert_eq!(p.cpus.len(), 160);
+    assert_eq!(p.cpus[159].mpidr, Mpidr::new(0x90f));
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+}
+
+#[test]
+fn more_redistributor_regions_than_are_kept_is_reported() {
+    let mut tree = super::test_tree::Tree::read(&blob("qemu-virt-gicv3-20cpus.dtb"));
+    let gic = tree
+        .root
+        .children
+        .iter_mut()
+        .find(|n| n.name().starts_with("intc@"))
+        .expect("QEMU's tree has its GIC at the root");
+    let regions = MAX_GICV3_REDIST_REGIONS as u32 + 1;
+    let mut reg = vec![0, 0x800_0000, 0, 0x1_0000];
+    for i in 0..regions {
+        reg.extend([0x10, i << 24, 0, 0x2_0000]);
+    }
+    gic.set_cells("#redistributor-regions", &[regions]);
+    gic.set_cells("reg", &reg);
+    let b = tree.write().0;
+    let p = Platform::parse(&b, 0).unwrap();
+    match &p.gic {
+        Some(Gic::V3 { redistributors, .. }) => {
+            assert_eq!(redistributors.len(), MAX_GICV3_REDIST_REGIONS);
+            assert_eq!(redistributors[7].base, 0x10_0700_0000);
+        }
+        other => panic!("expected GICv3, got {other:?}"),
+    }
+    assert!(
+        p.problems.iter().any(|p| p
+            .message
+            .starts_with("9 redistributor regions: only the first 8 used")),
+        "{:?}",
+        p.problems
+    );
 }
 
 #[test]
@@ -284,8 +339,11 @@ fn raspberry_pi_4_gic() -> Gic {
 /// The Raspberry Pi 4 description every blob for the board must yield: four spin-table
 /// A72s, the GIC-400, timer and watchdog behind /soc `ranges`, and both UARTs.
 fn assert_is_a_raspberry_pi_4(p: &Platform<'_>) {
-    let cpus: Vec<(u64, EnableMethod<'_>)> =
-        p.cpus.iter().map(|c| (c.mpidr, c.enable_method)).collect();
+    let cpus: Vec<(u64, EnableMethod<'_>)> = p
+        .cpus
+        .iter()
+        .map(|c| (c.mpidr.affinity(), c.enable_method))
+        .collect();
     assert_eq!(
         cpus,
         [0xd8, 0xe0, 0xe8, 0xf0]

@@ -113,7 +113,7 @@ pub fn init_cpus(cpus: &[Cpu<'_>]) -> bool {
     let table = crate::mm::table::leak(cpus.len().min(MAX_CPUS), |cpu| {
         let dt = &cpus[cpu];
         CpuEntry {
-            mpidr: Mpidr::new(dt.mpidr),
+            mpidr: dt.mpidr,
             ops: for_method(dt.enable_method)
                 .and_then(|ops| ops.cpu_init(cpu, dt.enable_method).map(|()| ops))
                 .map(|ops| super::fault::with_faults(cpu, ops)),

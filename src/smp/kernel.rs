@@ -107,8 +107,11 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         }
         state::PRESENT.set(CpuMask::single(me));
     }
-    let mpidrs = crate::mm::table::leak(count, |c| platform.cpus[c].mpidr).unwrap_or(&[]);
-    let gic_ready = gic::init(platform, mpidrs).and_then(|()| {
+    let services = gic::Services {
+        leak: |len, make| crate::mm::table::leak(len, make),
+        online: state::online,
+    };
+    let gic_ready = gic::init(platform, &platform.cpus[..count], &services).and_then(|()| {
         exceptions::set_irq_handler(handle_irq);
         gic::init_cpu(me, &private_interrupts())
     });
@@ -119,6 +122,20 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
             state::set_absence(c, Some(state::Absence::NoInterruptController));
         }
         state::PRESENT.set(CpuMask::single(me));
+    }
+    if gic_ready.is_ok() {
+        // A CPU the GIC cannot reach must never come online: nothing could call it.
+        for c in state::present().without(me).iter() {
+            if let Err(e) = gic::reachable(c) {
+                pr_err!("cpu{c}: interrupt controller: {e}; it stays offline");
+                let why = match e {
+                    gic::GicError::NoRangeSelector { .. } => state::Absence::NoRangeSelector,
+                    _ => state::Absence::NoRedistributor,
+                };
+                state::set_absence(c, Some(why));
+                state::PRESENT.remove(c);
+            }
+        }
     }
     slot(me).begin_online(me);
     state::ONLINE.insert(me);

@@ -55,7 +55,7 @@ impl PsciOps {
 
     /// CPU_ON; for PSCI 0.1, asked again for a while if it answers ALREADY_ON for a core
     /// last seen going into CPU_OFF. Says how often it was asked again.
-    fn cpu_on(&self, cpu: usize, target: u64, entry: u64) -> Result<(), Error> {
+    fn cpu_on(&self, cpu: usize, target: Mpidr, entry: u64) -> Result<(), Error> {
         let last_off = LAST_CPU_OFF[cpu].swap(NOT_OFF, Ordering::AcqRel);
         if last_off == CPU_OFF_RETURNED {
             crate::pr_err!(
@@ -111,7 +111,7 @@ impl CpuOps for PsciOps {
     }
 
     fn boot(&self, cpu: usize, mpidr: Mpidr, entry: PhysAddr) -> Result<(), OpsError> {
-        self.cpu_on(cpu, mpidr.affinity(), entry.0)
+        self.cpu_on(cpu, mpidr, entry.0)
             .map_err(|error| OpsError::CpuOn { mpidr, error })
     }
 
@@ -146,7 +146,7 @@ impl CpuOps for PsciOps {
             }
         }
         loop {
-            if let Ok(AffinityState::Off) = self.psci.affinity_info(mpidr.affinity()) {
+            if let Ok(AffinityState::Off) = self.psci.affinity_info(mpidr) {
                 return Ok(Death::Confirmed);
             }
             if deadline.passed() {

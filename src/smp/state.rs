@@ -410,6 +410,10 @@ pub enum Absence {
     NoInterruptController,
     /// No memory for what calling it needs (the cross-calls' mailboxes).
     NoMemory,
+    /// The GICv3 has no redistributor of its affinity.
+    NoRedistributor,
+    /// Its Aff0 is 16 or more and the GIC has no range selectors: no SGI can reach it.
+    NoRangeSelector,
 }
 
 impl Absence {
@@ -423,6 +427,8 @@ impl Absence {
             Absence::UnknownMethod => "unknown-method",
             Absence::NoInterruptController => "no-interrupt-controller",
             Absence::NoMemory => "no-memory",
+            Absence::NoRedistributor => "no-redistributor",
+            Absence::NoRangeSelector => "no-range-selector",
         }
     }
 }
@@ -444,6 +450,14 @@ impl fmt::Display for Absence {
                  called"
             }
             Absence::NoMemory => "no memory for the cross-call mailboxes it would need",
+            Absence::NoRedistributor => {
+                "the interrupt controller has no redistributor of its affinity: it could not be \
+                 called"
+            }
+            Absence::NoRangeSelector => {
+                "its Aff0 is 16 or more and the interrupt controller has no range selectors: no \
+                 SGI can reach it"
+            }
         })
     }
 }

@@ -246,7 +246,7 @@ class KCpus(KernelCommand):
         if not raw:
             print("CPU  MPIDR        METHOD       STATE             ONLINE  GDB-THREAD")
         for i, cpu in enumerate(cpus):
-            mpidr = int(cpu["mpidr"])
+            mpidr = int(cpu["mpidr"]["__0"])  # dt::Mpidr, a newtype
             slot = slots[i]
             state = atomic(slot["state"])
             name = STATE_NAMES[state] if state < len(STATE_NAMES) else f"?{state}"

@@ -49,7 +49,7 @@ use crate::smp::cpumask::CpuMask;
 
 use super::array_cache::ArrayCache;
 use super::cache::{Cache, Ctor, NAME_MAX};
-use super::geometry::Geometry;
+use super::geometry::{Geometry, MAX_OBJECT_SIZE};
 use super::lifecycle::{Chain, HotplugEnv, PerCpuArrays, Race, Violation};
 use super::percpu::PerCpu;
 use super::slabs;
@@ -166,8 +166,11 @@ pub struct Slab<P: SlabPlatform + 'static> {
     /// Per-CPU arrays.
     arrays: Cache<P>,
     /// Each created cache's per-CPU slots, one per CPU the platform has (Linux:
-    /// `alloc_percpu`'s `kmem_cache_cpu`s).
+    /// `alloc_percpu`'s `kmem_cache_cpu`s), while they fit an object.
     slots: Cache<P>,
+    /// Pages for one cache's slots where they do not fit an object (over
+    /// `MAX_OBJECT_SIZE`: more than 256 CPUs), taken from the platform; else 0.
+    slot_pages: usize,
     /// Every cache made by `create` and not destroyed; reached only under its lock.
     chain: Chain<&'static Cache<P>, MAX_CACHES>,
 }
@@ -207,7 +210,8 @@ impl<P: SlabPlatform + 'static> Slab<P> {
                 (
                     &raw mut (*slab).slots,
                     "kmem_cache_cpu",
-                    geometry(slots, align_of::<PerCpu>()),
+                    // Where the slots do not fit an object, this cache is not used.
+                    geometry(slots.min(MAX_OBJECT_SIZE), align_of::<PerCpu>()),
                 ),
             ]
             .into_iter()
@@ -226,6 +230,12 @@ impl<P: SlabPlatform + 'static> Slab<P> {
                 .expect("the allocator's own cache");
             }
             (&raw mut (*slab).chain).write(Chain::new());
+            let slot_pages = if slots > MAX_OBJECT_SIZE {
+                slots.div_ceil(crate::mm::page_alloc::PAGE_SIZE as usize)
+            } else {
+                0
+            };
+            (&raw mut (*slab).slot_pages).write(slot_pages);
             Some(&*slab)
         }
     }
@@ -236,9 +246,43 @@ impl<P: SlabPlatform + 'static> Slab<P> {
     }
 
     /// What a cache made by `create` takes besides its slabs: its descriptor and its
-    /// per-CPU slots, as the allocator's own caches hand them out.
+    /// per-CPU slots, as the allocator hands them out.
     pub fn bytes_per_cache(&self) -> usize {
-        self.descriptors.geometry().stride + self.slots.geometry().stride
+        let slots = match self.slot_pages {
+            0 => self.slots.geometry().stride,
+            pages => pages * crate::mm::page_alloc::PAGE_SIZE as usize,
+        };
+        self.descriptors.geometry().stride + slots
+    }
+
+    /// A fresh cache's per-CPU slots: an object of `slots`, or pages where they do not
+    /// fit one.
+    fn alloc_slots(&self) -> Result<NonNull<PerCpu>, SlabError> {
+        match self.slot_pages {
+            0 => self.slots.alloc().map(NonNull::cast),
+            pages => self
+                .platform
+                .alloc_pages(pages.next_power_of_two())
+                .map(NonNull::cast)
+                .ok_or(SlabError::OutOfMemory),
+        }
+    }
+
+    /// Gives back slots [`Slab::alloc_slots`] gave.
+    ///
+    /// # Safety
+    /// `slots` came from `alloc_slots` and nothing uses them any more.
+    unsafe fn free_slots(&self, slots: NonNull<PerCpu>) {
+        match self.slot_pages {
+            // SAFETY: an object of `slots` (the caller's contract).
+            0 => unsafe { self.slots.free_known(slots.cast()) }
+                .expect("a cache's slots go back to kmem_cache_cpu"),
+            // SAFETY: the pages `alloc_slots` took (the caller's contract).
+            pages => unsafe {
+                self.platform
+                    .free_pages(slots.cast(), pages.next_power_of_two())
+            },
+        }
     }
 
     pub fn platform(&self) -> &'static P {
@@ -365,8 +409,8 @@ impl<P: SlabPlatform + 'static> Slab<P> {
         };
         let geometry = Self::geometry(self.debug, size, align)?;
         let place = self.descriptors.alloc()?.cast::<Cache<P>>();
-        let slots = match self.slots.alloc() {
-            Ok(slots) => slots.cast::<PerCpu>(),
+        let slots = match self.alloc_slots() {
+            Ok(slots) => slots,
             Err(e) => {
                 // SAFETY: the descriptor object allocated just now, holding nothing.
                 unsafe { self.descriptors.free_known(place.cast()) }
@@ -390,9 +434,7 @@ impl<P: SlabPlatform + 'static> Slab<P> {
         if let Err(e) = made {
             // SAFETY: the two objects allocated just now, holding nothing.
             unsafe {
-                self.slots
-                    .free_known(slots.cast())
-                    .expect("fresh slots go back to kmem_cache_cpu");
+                self.free_slots(slots);
                 self.descriptors
                     .free_known(place.cast())
                     .expect("a fresh descriptor goes back to kmem_cache");
@@ -441,9 +483,7 @@ impl<P: SlabPlatform + 'static> Slab<P> {
         // SAFETY: the descriptor came from `descriptors` and its slots from `slots`
         // (create), and nothing refers to either any more (above).
         unsafe {
-            self.slots
-                .free_known(slots.cast())
-                .expect("a cache's slots go back to kmem_cache_cpu");
+            self.free_slots(slots);
             self.descriptors
                 .free_known(place.cast())
                 .expect("a cache descriptor goes back to kmem_cache");

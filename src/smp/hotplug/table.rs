@@ -403,7 +403,7 @@ pub(super) fn wait_for_arrivals(booting: CpuMask, mut on_settled: impl FnMut(usi
 fn boot(cpu: usize, ops: &'static dyn CpuOps) -> Result<(), HotplugError> {
     let s = slot(cpu);
     let ticket = s.request_boot(cpu::id());
-    arch_smp::prepare(cpu, mpidr(cpu).affinity(), &CpuStacks::of(cpu));
+    arch_smp::prepare(cpu, mpidr(cpu), &CpuStacks::of(cpu));
     if let Err(error) = ops.boot(cpu, mpidr(cpu), PhysAddr(arch_smp::entry_point())) {
         // Nothing runs that could take it: withdrawing only closes it.
         s.withdraw_boot(ticket);

@@ -9,7 +9,7 @@ use crate::boot;
 use crate::console::shell::args::Args;
 use crate::console::shell::raw::{OrNone, Value, yes_no};
 use crate::drivers::timer;
-use crate::dt::{Cpu, EnableMethod};
+use crate::dt::{Cpu, EnableMethod, Mpidr};
 use crate::println;
 use crate::smp::call;
 use crate::smp::cpu_ops::Death;
@@ -18,7 +18,7 @@ use crate::smp::state::{self, Absence, HotplugState};
 
 /// What `cpus` says about one CPU, in either form.
 struct CpuFacts {
-    mpidr: u64,
+    mpidr: Mpidr,
     method: EnableMethod<'static>,
     /// Its hotplug state; `None` for a CPU of the tree the kernel left out.
     state: Option<HotplugState>,
@@ -125,7 +125,7 @@ fn print_cpu_row(cpu: usize, facts: &CpuFacts) {
     }
     println!(
         "{cpu:>3}  {:<11}  {method:<11}  {state_text}",
-        Hex(facts.mpidr)
+        Hex(facts.mpidr.affinity())
     );
 }
 
