@@ -4,7 +4,8 @@
 #   make debug   the same, halted, with QEMU's gdbstub on GDBPORT
 #   make gdb     gdb-multiarch on build/kernel.elf, attached to it (GDBFLAGS= for more)
 #   make test    every test: lint, host unit tests, the QEMU suite
-#   make bench   the kernel's benchmarks and Linux's in the same QEMU: table, CSV, JSON, chart
+#   make bench   the kernel's benchmarks and Linux's in the same QEMU: table, CSV, JSON, chart;
+#                the same paths in guest instructions and accesses (the counting plugin)
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
 #   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (docs/rpi4.md)
 #   make docs    docs/tests.md's table of the QEMU cases, from tools/ktest's case list
@@ -41,6 +42,9 @@ READELF := $(shell command -v llvm-readelf || command -v readelf)
 
 # The host tool that names the functions and lines of an Oops report's addresses.
 SYMBOLIZER := target/release/symbolize
+# The QEMU plugin that counts guest instructions, loads and stores between the kernel's
+# count markers (tools/counts): for `make bench` and the QEMU cases that count.
+COUNTS_PLUGIN := target/release/libcounts.so
 ifeq ($(SYMBOLIZE),1)
 CONSOLE_FILTER := $(SYMBOLIZER) --elf $(BUILD)/kernel.elf --
 CONSOLE_DEPS   := $(SYMBOLIZER)
@@ -123,6 +127,10 @@ debug: image $(BOARD_DEPS) $(CONSOLE_DEPS)
 $(SYMBOLIZER): FORCE
 	cargo build --release -p symbolize
 
+# Cargo decides whether it needs rebuilding.
+$(COUNTS_PLUGIN): FORCE
+	cargo build --release -p counts
+
 gdb: $(BUILD)/kernel.elf
 	GDBPORT=$(GDBPORT) gdb-multiarch $(BUILD)/kernel.elf -x tools/gdb/kernel.gdb $(GDBFLAGS)
 
@@ -154,7 +162,7 @@ sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disabl
 lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 	cargo fmt --all -- --check
 	cargo clippy --lib --tests -- -D warnings
-	cargo clippy -p ktest -p symbolize -p bench --all-targets -- -D warnings
+	cargo clippy -p ktest -p symbolize -p bench -p counts --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
 	tools/check-fpsimd.sh $(BUILD)/kernel.elf src/arch/aarch64/fpsimd.s
 	python3 tools/check-frames.py $(BUILD)/kernel.elf
@@ -293,7 +301,7 @@ unit: image $(QEMU_DTBS) $(LINUX_READING) $(LINUX612_READING)
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
 # ONLY=TEXT runs only the cases whose name contains TEXT (`cargo run -p ktest -- --list`).
-qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched
+qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched $(COUNTS_PLUGIN)
 	cargo run --release -p ktest -- --image $(IMAGE) $(if $(ONLY),--only '$(ONLY)')
 
 # docs/tests.md's table of the QEMU cases, written from the cases themselves.
@@ -323,11 +331,11 @@ fuzz: $(DTBS) $(QEMU_DTBS) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched $(L
 # Debian's Linux 6.1 and busybox in an initramfs that times boot and sysfs CPU hotplug
 # (tools/linux-peer); without it the report has no ratios against Linux, and says so.
 PEER := $(BUILD)/linux-peer
-bench: image $(BUILD)/dts/rpi4.dtb
+bench: image $(BUILD)/dts/rpi4.dtb $(COUNTS_PLUGIN)
 	@tools/linux-peer/build.sh $(PEER) || \
 	  echo "*** WARNING: the Linux peer could not be built: no ratios against Linux ***"
 	cargo run --release -p bench -- --image $(IMAGE) --rpi4-dtb $(BUILD)/dts/rpi4.dtb \
-	  --peer $(PEER) --out $(BUILD)/bench
+	  --peer $(PEER) --out $(BUILD)/bench --plugin $(COUNTS_PLUGIN)
 
 clean:
 	cargo clean

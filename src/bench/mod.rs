@@ -1,6 +1,9 @@
 //! `bench`: the kernel's speed, measured inside it with the generic timer. Each part
 //! discards a warm-up round, repeats, and reports the median and 99th percentile on one
-//! `RESULT bench-<part> PASS|FAIL key=value ...` line, which `make bench` collects:
+//! `RESULT bench-<part> PASS|FAIL key=value ...` line, which `make bench` collects. Under
+//! QEMU's counting plugin each part also reports what its operations cost in guest
+//! instructions, loads and stores (`counts`), which, unlike times, do not change with the
+//! host; elsewhere it says `counts=unavailable`.
 //!
 //! - `boot`: machine start to the first prompt, and the phases that took it: the loader
 //!   (to the first instruction), device tree, page tables and MMU, page allocator, boot
@@ -16,6 +19,7 @@
 //! - `ipi`: an SGI round trip (a cross-call that waits) and a cross-call to all CPUs;
 //! - `cache`: `kmem_cache_create` and `kmem_cache_destroy`.
 
+pub mod counts;
 pub mod stats;
 
 #[cfg(target_os = "none")]
@@ -76,6 +80,7 @@ fn boot() {
         phases.iter().all(|&(_, from, to)| from < to),
         "phases-out-of-order",
     );
+    let counted = boot_counts(&phases, &mut verdict);
     crate::print!(
         "RESULT bench-boot {} boot_ms={}",
         verdict.word(),
@@ -87,7 +92,42 @@ fn boot() {
             stats::Millis(ticks_to_ns(to.saturating_sub(from)))
         );
     }
-    crate::println!("{verdict}");
+    crate::println!("{counted}{verdict}");
+}
+
+/// The boot CPU's instructions, loads and stores in each boot phase (the count from its
+/// first instruction to each phase's checkpoint, less the phase before's), and in all;
+/// ` counts=unavailable` without them.
+#[cfg(target_os = "none")]
+fn boot_counts(phases: &[(&str, u64, u64)], verdict: &mut stats::Verdict) -> alloc::string::String {
+    use crate::arch::count_marker::phase;
+    let mut line = alloc::string::String::new();
+    let counting = counts::PartCounts::open("boot", verdict);
+    let Some(records) = counting.records(verdict) else {
+        line.push_str(" counts=unavailable");
+        return line;
+    };
+    // Each phase's end, in the order of `phases`.
+    let ends = [
+        phase::ENTRY,
+        phase::DEVICE_TREE,
+        phase::MMU,
+        phase::MEMORY,
+        phase::LOG,
+        phase::CPUS,
+        phase::READY,
+    ];
+    let mut before = counts::Counts::default();
+    for ((name, _, _), id) in phases.iter().zip(ends) {
+        let Some(at) = records.checkpoint(id) else {
+            verdict.check(false, "boot-checkpoint-missing");
+            return line;
+        };
+        counts::write_per_op(&mut line, name, at.since(before), 1);
+        before = at;
+    }
+    counts::write_per_op(&mut line, "boot", before, 1);
+    line
 }
 
 /// What `f` returned, and the nanoseconds it took.

@@ -10,7 +10,7 @@ use core::fmt::{self, Write};
 
 use super::layout;
 use super::mmu::{self, Attributes, Builder};
-use super::{cache, cpu, semihosting, stack};
+use super::{cache, count_marker, cpu, semihosting, stack};
 use crate::drivers::timer;
 use crate::drivers::uart::Uart;
 use crate::dt::{EnableMethod, Platform, Reservation, TreeReader};
@@ -57,6 +57,7 @@ pub struct EarlyTicks {
 #[unsafe(no_mangle)]
 extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     let entry_ticks = timer::ticks();
+    count_marker::checkpoint(count_marker::phase::ENTRY);
     let blob = match dtb_blob(dtb) {
         Ok(blob) => blob,
         Err(e) => fail_without_console(format_args!("{e}")),
@@ -89,6 +90,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     // The DT's CPU list decides logical ids; an unlisted boot CPU still runs as CPU 0.
     cpu::set_id(platform.cpu_index_of(cpu::mpidr()).unwrap_or(0));
     let device_tree_ticks = timer::ticks();
+    count_marker::checkpoint(count_marker::phase::DEVICE_TREE);
 
     let tables = match build_page_tables(platform) {
         Ok(tables) => tables,
@@ -110,6 +112,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     // SAFETY: the tables map the image, its stack and BSS, the DT and the console.
     unsafe { mmu::enable() };
     let mmu_ticks = timer::ticks();
+    count_marker::checkpoint(count_marker::phase::MMU);
     // Fatal exceptions go to the kernel's crash report from the first moment a lock (the
     // handler's `Once`) may be taken, so an Oops while the console and the memory are set
     // up is reported as later ones are (on the UART once the console exists).
@@ -128,6 +131,8 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
             crate::pr_warn!("memory {region} not used: {e}");
         }
     }
+    let memory_ticks = timer::ticks();
+    count_marker::checkpoint(count_marker::phase::MEMORY);
     ENTRY.call_once(|| EntryInfo {
         entry_el,
         relocation,
@@ -138,7 +143,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
             entry: entry_ticks,
             device_tree: device_tree_ticks,
             mmu: mmu_ticks,
-            memory: timer::ticks(),
+            memory: memory_ticks,
         },
     });
     crate::boot::keep_platform(platform);

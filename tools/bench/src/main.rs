@@ -7,8 +7,14 @@
 //! each configuration of each system is booted [`BOOTS`] times in all (the others only
 //! to boot) and the boot time reported is the median boot, with its phases.
 //!
+//! Each configuration of the kernel is booted once more under the counting plugin
+//! (tools/counts), whose guest instructions, loads and stores per operation do not move
+//! with the host; the first is counted twice, and the report says whether the two agree.
+//! The timed boots run without the plugin, which slows the emulator.
+//!
 //! Usage: bench [--image build/Image] [--rpi4-dtb build/dts/rpi4.dtb]
 //!              [--peer build/linux-peer] [--out build/bench] [--cycles N]
+//!              [--plugin target/release/libcounts.so]
 
 mod chart;
 mod qemu;
@@ -33,6 +39,7 @@ struct Options {
     peer: PathBuf,
     out: PathBuf,
     cycles: u32,
+    plugin: PathBuf,
 }
 
 fn options() -> Result<Options, String> {
@@ -42,6 +49,7 @@ fn options() -> Result<Options, String> {
         peer: "build/linux-peer".into(),
         out: "build/bench".into(),
         cycles: 20,
+        plugin: "target/release/libcounts.so".into(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -52,6 +60,7 @@ fn options() -> Result<Options, String> {
             "--peer" => o.peer = value.into(),
             "--out" => o.out = value.into(),
             "--cycles" => o.cycles = value.parse().map_err(|_| "--cycles needs a number")?,
+            "--plugin" => o.plugin = value.into(),
             _ => return Err(format!("unknown option '{flag}'")),
         }
     }
@@ -94,6 +103,7 @@ fn boot(system: System, machine: &'static str, cpus: u32, args: &[String]) -> Re
         machine,
         cpus,
         values,
+        differing: Vec::new(),
     })
 }
 
@@ -125,6 +135,71 @@ fn median_boot(run: &mut Run, boot_only: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The parts of `bench` that count (all but `cache`), under the counting plugin.
+const COUNTED_PARTS: &str = "bench boot hotplug slab lock ipi";
+
+/// Boots `machine_args` (a machine and the kernel, without `-append`) under the counting
+/// plugin, writing its records to `records`, and gives the count values it reported.
+fn counted_boot(
+    plugin: &Path,
+    records: &Path,
+    machine_args: &[String],
+) -> Result<BTreeMap<String, f64>, String> {
+    let mut args = machine_args.to_vec();
+    args.push("-plugin".into());
+    args.push(format!("file={},out={}", path(plugin), path(records)));
+    args.push("-append".into());
+    args.push(format!(
+        "quiet bench.counts={} run=\"{COUNTED_PARTS}; poweroff\"",
+        path(records)
+    ));
+    let output = qemu::run(&args, TIMEOUT)?;
+    let values = results::parse(&output).map_err(|e| format!("{e}; output:\n{output}"))?;
+    let counts: BTreeMap<String, f64> = values
+        .into_iter()
+        .filter(|(k, _)| results::is_count(k))
+        .collect();
+    if counts.is_empty() {
+        return Err(format!("no counts in its RESULT lines; output:\n{output}"));
+    }
+    Ok(counts)
+}
+
+/// Adds the counts of `machine_args`' counted boot to `run` (and, with `twice`, checks a
+/// second counted boot against the first, noting how many values agree).
+fn add_counts(
+    o: &Options,
+    run: &mut Run,
+    machine_args: &[String],
+    twice: bool,
+) -> Result<(), String> {
+    let records = |n: u32| {
+        o.out
+            .join(format!("counts-{}-{}cpus-{n}.txt", run.machine, run.cpus))
+    };
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    eprintln!(
+        "bench: hotslab on {} with {} CPUs, counted ...",
+        run.machine, run.cpus
+    );
+    let first = counted_boot(&o.plugin, &records(1), machine_args)?;
+    if twice {
+        eprintln!(
+            "bench: hotslab on {} with {} CPUs, counted again ...",
+            run.machine, run.cpus
+        );
+        let second = counted_boot(&o.plugin, &records(2), machine_args)?;
+        let differing = results::differing(&first, &second);
+        run.values
+            .insert("determinism.values".into(), first.len() as f64);
+        run.values
+            .insert("determinism.differing".into(), differing.len() as f64);
+        run.differing = differing;
+    }
+    run.values.extend(first);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let o = match options() {
         Ok(o) => o,
@@ -139,16 +214,29 @@ fn main() -> ExitCode {
     let boot_script = strings(&["-append", "quiet run=\"bench boot; poweroff\""]);
     let mut runs = Vec::new();
     let mut failures = Vec::new();
+    let counting = o.plugin.exists();
+    if !counting {
+        failures.push(format!(
+            "no counting plugin at {} (make builds it): no counts",
+            o.plugin.display()
+        ));
+    }
     for cpus in VIRT_CPUS {
         let mut args = virt_flags(cpus);
         args.extend(kernel_args.iter().cloned());
         args.push(path(&o.image));
+        let machine = args.clone();
         let mut boot_only = args.clone();
         args.extend(script.iter().cloned());
         boot_only.extend(boot_script.iter().cloned());
         match boot(System::Hotslab, "virt", cpus, &args)
             .and_then(|mut run| median_boot(&mut run, &boot_only).map(|()| run))
-        {
+            .and_then(|mut run| {
+                if counting {
+                    add_counts(&o, &mut run, &machine, cpus == VIRT_CPUS[0])?;
+                }
+                Ok(run)
+            }) {
             Ok(run) => runs.push(run),
             Err(e) => failures.push(format!("hotslab on virt with {cpus} CPUs: {e}")),
         }
@@ -158,12 +246,18 @@ fn main() -> ExitCode {
     rpi4.push(path(&o.rpi4_dtb));
     rpi4.extend(kernel_args.iter().cloned());
     rpi4.push(path(&o.image));
+    let rpi4_machine = rpi4.clone();
     let mut rpi4_boot_only = rpi4.clone();
     rpi4.extend(script.iter().cloned());
     rpi4_boot_only.extend(boot_script.iter().cloned());
     match boot(System::Hotslab, "raspi4b", 4, &rpi4)
         .and_then(|mut run| median_boot(&mut run, &rpi4_boot_only).map(|()| run))
-    {
+        .and_then(|mut run| {
+            if counting {
+                add_counts(&o, &mut run, &rpi4_machine, false)?;
+            }
+            Ok(run)
+        }) {
         Ok(run) => runs.push(run),
         Err(e) => failures.push(format!("hotslab on raspi4b: {e}")),
     }
