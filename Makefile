@@ -170,7 +170,8 @@ lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
 QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb \
-	$(BUILD)/dts/qemu-virt-numa.dtb $(BUILD)/dts/qemu-virt-gicv3-160cpus.dtb
+	$(BUILD)/dts/qemu-virt-numa.dtb $(BUILD)/dts/qemu-virt-gicv3-160cpus.dtb \
+	$(BUILD)/dts/qemu-virt-topology.dtb $(BUILD)/dts/qemu-virt-threads.dtb
 $(BUILD)/dts/qemu-virt-gicv2.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=2,dumpdtb=$@ -cpu cortex-a72 -smp 4 -m 512M -nic none -display none
@@ -182,6 +183,17 @@ $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb: $(BUILD)/.setup
 $(BUILD)/dts/qemu-virt-gicv3-160cpus.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=3,dumpdtb=$@ -cpu cortex-a72 -smp 160 -m 1G -nic none -display none
+
+# Two sockets of two clusters of two cores: QEMU writes /cpus/cpu-map.
+$(BUILD)/dts/qemu-virt-topology.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,dumpdtb=$@ -cpu cortex-a72 -smp 8,sockets=2,clusters=2,cores=2 \
+	  -m 512M -nic none -display none
+# Two clusters of two cores of two threads: the map's leaves are threads.
+$(BUILD)/dts/qemu-virt-threads.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,dumpdtb=$@ -cpu cortex-a72 \
+	  -smp 8,sockets=1,clusters=2,cores=2,threads=2 -m 512M -nic none -display none
 
 # Two NUMA nodes of 512 MiB, CPUs 0-1 (socket 0) in node 0 and 2-3 (socket 1) in node 1.
 $(BUILD)/dts/qemu-virt-numa.dtb: $(BUILD)/.setup

@@ -27,6 +27,7 @@ mod interrupts;
 mod mpidr;
 mod platform;
 mod psci;
+mod topology;
 mod walk;
 
 pub use consistency::{Inconsistency, MAX_RELEASE_ADDR};
@@ -36,6 +37,7 @@ pub use platform::{
     MAX_RESERVATIONS, Platform, Problem, Reservation, Timer, TreeReader, Uart, UartKind,
 };
 pub use psci::{FunctionIds, PsciFunctions, PsciMethod, PsciNode};
+pub use topology::Topology;
 
 /// The size a blob's header claims, read before the blob is trusted. `None` when `header`
 /// is shorter than the 8 bytes holding magic and size, or the magic is wrong.

@@ -11,6 +11,7 @@ use super::consistency::{MAX_RELEASE_ADDR, region_is_sane};
 use super::interrupts::{Controllers, GicInterrupt, Specifiers, decode_gic};
 use super::mpidr::Mpidr;
 use super::psci::{self, PsciNode};
+use super::topology::{self, Topology};
 use super::walk::{self, Visit};
 use crate::MAX_CPUS;
 use crate::mm::region::PhysRegion;
@@ -178,6 +179,8 @@ pub struct Cpu<'dtb> {
     pub enable_method: EnableMethod<'dtb>,
     /// The NUMA node the tree puts it in (`numa-node-id`), if it says.
     pub numa_node: Option<u32>,
+    /// Its place in `/cpus/cpu-map`, if the tree gives one.
+    pub topology: Option<Topology>,
 }
 
 /// A range of RAM whose memory node names its NUMA node (`numa-node-id`, Linux's
@@ -246,6 +249,10 @@ struct Scratch<'dtb> {
     timer: Option<(&'dtb str, Option<Specifiers<'dtb>>)>,
     /// Whether a PSCI node has been met (the first one decides).
     psci_seen: bool,
+    /// Each CPU's `phandle`, by its index in `cpus`.
+    cpu_phandles: ArrayVec<Option<u32>, MAX_CPUS>,
+    /// Each `/cpus/cpu-map` leaf: the CPU it names (a phandle) and the place it gives.
+    cpu_map: ArrayVec<(u32, Topology), MAX_CPUS>,
 }
 
 impl<'dtb> Platform<'dtb> {
@@ -303,6 +310,8 @@ impl<'dtb> Scratch<'dtb> {
             gics,
             timer,
             psci_seen,
+            cpu_phandles,
+            cpu_map,
         } = self;
         uarts.clear();
         aliases.clear();
@@ -312,6 +321,8 @@ impl<'dtb> Scratch<'dtb> {
         gics.clear();
         *timer = None;
         *psci_seen = false;
+        cpu_phandles.clear();
+        cpu_map.clear();
     }
 
     const fn new() -> Self {
@@ -324,6 +335,8 @@ impl<'dtb> Scratch<'dtb> {
             gics: ArrayVec::new_const(),
             timer: None,
             psci_seen: false,
+            cpu_phandles: ArrayVec::new_const(),
+            cpu_map: ArrayVec::new_const(),
         }
     }
 }
@@ -399,6 +412,7 @@ impl<'dtb> TreeReader<'dtb> {
         platform.choose_console(scratch);
         platform.uarts = scratch.uarts.iter().map(|found| found.uart).collect();
         platform.check_cpus();
+        platform.place_cpus(scratch);
         Ok(platform)
     }
 }
@@ -561,7 +575,10 @@ impl<'dtb> Platform<'dtb> {
         if v.depth() == 2 && v.parent_name() == Some("cpus") && is_cpu(v) {
             // A CPU's status says whether it runs now, not whether it exists: every CPU
             // node is read (Linux's rule), and its enable method decides.
-            return self.visit_cpu(v);
+            return self.visit_cpu(v, scratch);
+        }
+        if let Some(below) = v.path.strip_prefix(CPU_MAP) {
+            return self.visit_cpu_map(v, below, scratch);
         }
         if !v.enabled() {
             return;
@@ -675,7 +692,7 @@ impl<'dtb> Platform<'dtb> {
         }
     }
 
-    fn visit_cpu(&mut self, v: &Visit<'_, 'dtb>) {
+    fn visit_cpu(&mut self, v: &Visit<'_, 'dtb>, scratch: &mut Scratch<'dtb>) {
         let mpidr = match v.prop("reg").map(|r| {
             cells::reg_entries(
                 r,
@@ -738,9 +755,98 @@ impl<'dtb> Platform<'dtb> {
             mpidr,
             enable_method,
             numa_node: self.numa_node(v),
+            topology: None,
         };
-        if self.cpus.try_push(cpu).is_err() {
-            self.cpus_left_out += 1;
+        match self.cpus.try_push(cpu) {
+            // As many as `cpus` holds.
+            Ok(()) => _ = scratch.cpu_phandles.try_push(v.prop_u32("phandle")),
+            Err(_) => self.cpus_left_out += 1,
+        }
+    }
+
+    /// A node below `/cpus/cpu-map` (`below` is its path under it): a leaf, with a `cpu`
+    /// phandle, gives that CPU's place (`topology.rs`).
+    fn visit_cpu_map(&mut self, v: &Visit<'_, 'dtb>, below: &str, scratch: &mut Scratch<'dtb>) {
+        let Some(value) = v.prop("cpu") else {
+            return;
+        };
+        let Some(phandle) = cells::as_u32(value) else {
+            return self.problem(v.path, format_args!("'cpu' is not one phandle: ignored"));
+        };
+        if below.rsplit('/').next() != Some(v.name) {
+            // The walk cut a path too long for its buffer: the place cannot be read.
+            return self.problem(v.name, format_args!("cpu-map path too long: ignored"));
+        }
+        match topology::place(below.split('/')) {
+            Ok(place) => {
+                if scratch.cpu_map.try_push((phandle, place)).is_err() {
+                    self.problem(
+                        v.path,
+                        format_args!("more cpu-map leaves than {MAX_CPUS} CPUs: ignored"),
+                    );
+                }
+            }
+            Err(e) => self.problem(v.path, format_args!("{e}")),
+        }
+    }
+
+    /// Gives each CPU the place its cpu-map leaf names; says what does not fit: a leaf of
+    /// no CPU, a CPU named twice, CPUs the map leaves out, two CPUs at one place.
+    fn place_cpus(&mut self, scratch: &mut Scratch<'dtb>) {
+        if scratch.cpu_map.is_empty() {
+            return;
+        }
+        let phandles = &scratch.cpu_phandles;
+        // Leaves usually follow the CPUs' order: try the CPU after the last one placed.
+        let mut next = 0;
+        for &(phandle, place) in &scratch.cpu_map {
+            let cpu = (phandles.get(next) == Some(&Some(phandle)))
+                .then_some(next)
+                .or_else(|| phandles.iter().position(|p| *p == Some(phandle)));
+            match cpu {
+                None => self.problem(
+                    CPU_MAP_NODE,
+                    format_args!("{place} names phandle {phandle:#x}, no CPU kept: ignored"),
+                ),
+                Some(c) if self.cpus[c].topology.is_some() => {
+                    let name = self.cpus[c].name;
+                    self.problem(
+                        CPU_MAP_NODE,
+                        format_args!("{place} names {name} again: ignored"),
+                    );
+                }
+                Some(c) => {
+                    self.cpus[c].topology = Some(place);
+                    next = c + 1;
+                }
+            }
+        }
+        let unplaced = self.cpus.iter().filter(|c| c.topology.is_none()).count();
+        if unplaced > 0 {
+            self.problem(
+                CPU_MAP_NODE,
+                format_args!("{unplaced} CPU(s) not in it: their place is unknown"),
+            );
+        }
+        scratch.cpu_map.sort_unstable_by_key(|&(_, place)| place);
+        let twice = scratch
+            .cpu_map
+            .windows(2)
+            .filter(|pair| pair[0].1 == pair[1].1)
+            .count();
+        if twice > 0 {
+            let place = scratch
+                .cpu_map
+                .windows(2)
+                .find(|p| p[0].1 == p[1].1)
+                .map(|p| p[0].1);
+            self.problem(
+                CPU_MAP_NODE,
+                format_args!(
+                    "{twice} place(s) given to two CPUs, {} first",
+                    place.unwrap_or_default()
+                ),
+            );
         }
     }
 
@@ -1023,6 +1129,10 @@ impl Scratch<'_> {
         }
     }
 }
+
+/// The CPU topology map, and the prefix of its descendants' paths.
+const CPU_MAP_NODE: &str = "/cpus/cpu-map";
+const CPU_MAP: &str = "/cpus/cpu-map/";
 
 /// A child of /cpus that is a CPU: named `cpu` or of `device_type` "cpu" (Linux's test;
 /// `cpu-map` and other helpers are neither).

@@ -110,6 +110,133 @@ fn qemu_virt_with_160_cpus_has_a_second_redistributor_region_at_256_gib() {
     assert!(p.problems.is_empty(), "{:?}", p.problems);
 }
 
+fn topology(socket: u32, cluster: u32, core: u32, thread: u32) -> Option<Topology> {
+    Some(Topology {
+        socket,
+        cluster,
+        core,
+        thread,
+    })
+}
+
+fn places(p: &Platform<'_>) -> Vec<Option<Topology>> {
+    p.cpus.iter().map(|c| c.topology).collect()
+}
+
+#[test]
+fn qemu_virt_cpu_map_of_two_sockets_of_two_clusters_of_two_cores() {
+    // `-smp 8,sockets=2,clusters=2,cores=2`: QEMU writes the map before the CPUs, with
+    // each leaf a core.
+    let b = blob("qemu-virt-topology.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    let expected: Vec<Option<Topology>> = (0..8)
+        .map(|i| topology(i / 4, i / 2 % 2, i % 2, 0))
+        .collect();
+    assert_eq!(places(&p), expected);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    // A plain -smp 4: one socket, one cluster, four cores.
+    let plain = blob("qemu-virt-gicv2.dtb");
+    let p = Platform::parse(&plain, 0).unwrap();
+    let expected: Vec<Option<Topology>> = (0..4).map(|i| topology(0, 0, i, 0)).collect();
+    assert_eq!(places(&p), expected);
+    // Without a cpu-map (our Raspberry Pi 4 tree has none), no CPU has a place, and
+    // nothing is said.
+    let pi = blob("rpi4.dtb");
+    let p = Platform::parse(&pi, 0).unwrap();
+    assert!(p.cpus.iter().all(|c| c.topology.is_none()));
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+}
+
+/// QEMU's 2x2x2 tree, edited at `/cpus/cpu-map`.
+fn cpu_map_with(edit: impl FnOnce(&mut super::test_tree::Node)) -> Vec<u8> {
+    let mut tree = super::test_tree::Tree::read(&blob("qemu-virt-topology.dtb"));
+    edit(tree.root.child_or_new("cpus").child_or_new("cpu-map"));
+    tree.write().0
+}
+
+fn phandle_of(cpu: u32) -> u32 {
+    // QEMU numbers the CPUs' phandles down from 0x8008.
+    0x8008 - cpu
+}
+
+#[test]
+fn qemu_virt_cpu_map_with_threads() {
+    // `-smp 8,sockets=1,clusters=2,cores=2,threads=2`: each leaf is a thread.
+    let b = blob("qemu-virt-threads.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    let expected: Vec<Option<Topology>> = (0..8)
+        .map(|i| topology(0, i / 4, i / 2 % 2, i % 2))
+        .collect();
+    assert_eq!(places(&p), expected);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+}
+
+#[test]
+fn what_the_cpu_map_gets_wrong_is_reported_and_the_rest_kept() {
+    let b = cpu_map_with(|map| {
+        let socket1 = map.child_or_new("socket1");
+        // A leaf of no CPU: cpu6 is left without a place.
+        socket1
+            .child_or_new("cluster1")
+            .child_or_new("core0")
+            .set_cells("cpu", &[0xdead]);
+        // cpu0 named again, by cpu7's core.
+        socket1
+            .child_or_new("cluster1")
+            .child_or_new("core1")
+            .set_cells("cpu", &[phandle_of(0)]);
+        // A name the binding does not know: cpu1 has no place.
+        let cluster0 = map.child_or_new("socket0").child_or_new("cluster0");
+        cluster0.child_or_new("core1").name = b"kore1".to_vec();
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    let expected = [
+        topology(0, 0, 0, 0),
+        None,
+        topology(0, 1, 0, 0),
+        topology(0, 1, 1, 0),
+        topology(1, 0, 0, 0),
+        topology(1, 0, 1, 0),
+        None,
+        None,
+    ];
+    assert_eq!(places(&p), expected);
+    let said: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+    for expected in [
+        "/cpus/cpu-map/socket0/cluster0/kore1: 'kore1' is not socketN, clusterN, coreN or threadN",
+        "/cpus/cpu-map: 1:1:0:0 names phandle 0xdead, no CPU kept: ignored",
+        "/cpus/cpu-map: 1:1:1:0 names cpu@0 again: ignored",
+        "/cpus/cpu-map: 3 CPU(s) not in it: their place is unknown",
+    ] {
+        assert!(
+            said.iter().any(|s| s.starts_with(expected)),
+            "{expected:?} not in {said:#?}"
+        );
+    }
+    p.check_consistency().unwrap();
+}
+
+#[test]
+fn two_cpus_at_one_place_are_reported() {
+    let b = cpu_map_with(|map| {
+        // cpu1's core renamed core0: it and cpu0 are both at 0:0:0:0.
+        let cluster0 = map.child_or_new("socket0").child_or_new("cluster0");
+        let core1 = cluster0
+            .children
+            .iter_mut()
+            .find(|c| c.name() == "core1")
+            .unwrap();
+        core1.name = b"core0".to_vec();
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(p.cpus[0].topology, p.cpus[1].topology);
+    let said: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        said,
+        ["/cpus/cpu-map: 1 place(s) given to two CPUs, 0:0:0:0 first"]
+    );
+}
+
 #[test]
 fn more_redistributor_regions_than_are_kept_is_reported() {
     let mut tree = super::test_tree::Tree::read(&blob("qemu-virt-gicv3-20cpus.dtb"));

@@ -141,7 +141,9 @@ pub const MEMORY: &str = "512M";
 pub fn board_label(machine: &str, cpu: &str, smp: u32, dtb: Option<&str>) -> String {
     let name = match machine.split_once(',') {
         Some(("virt", options)) => {
-            let gic = if options.contains("gic-version=3") {
+            let gic = if options.contains("gic-version=4") {
+                "GICv4"
+            } else if options.contains("gic-version=3") {
                 "GICv3"
             } else {
                 "GICv2"

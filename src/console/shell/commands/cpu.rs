@@ -9,7 +9,7 @@ use crate::boot;
 use crate::console::shell::args::Args;
 use crate::console::shell::raw::{OrNone, Value, yes_no};
 use crate::drivers::timer;
-use crate::dt::{Cpu, EnableMethod, Mpidr};
+use crate::dt::{Cpu, EnableMethod, Mpidr, Topology};
 use crate::println;
 use crate::smp::call;
 use crate::smp::cpu_ops::Death;
@@ -20,6 +20,8 @@ use crate::smp::state::{self, Absence, HotplugState};
 struct CpuFacts {
     mpidr: Mpidr,
     method: EnableMethod<'static>,
+    /// Its place in the tree's `/cpus/cpu-map`, if the tree gives one.
+    topology: Option<Topology>,
     /// Its hotplug state; `None` for a CPU of the tree the kernel left out.
     state: Option<HotplugState>,
     /// Offline in the spin table's loop (a spin-table CPU taken down).
@@ -40,6 +42,7 @@ fn cpu_facts(cpu: usize, tree: &Cpu<'static>) -> CpuFacts {
     CpuFacts {
         mpidr: tree.mpidr,
         method: tree.enable_method,
+        topology: tree.topology,
         state,
         parked: state == Some(HotplugState::Offline) && state::slot(cpu).parked(),
         absence: state::absence(cpu),
@@ -54,7 +57,7 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let raw = args.only_option("--raw")?;
     let p = boot::platform();
     if !raw {
-        println!("CPU  MPIDR        METHOD       STATE");
+        println!("CPU  MPIDR        METHOD       TOPOLOGY   STATE");
     }
     for (i, tree) in p.cpus.iter().enumerate() {
         let facts = cpu_facts(i, tree);
@@ -64,15 +67,20 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
                 Some(state) => state,
                 None => &"left-out",
             };
+            let place = |level: fn(Topology) -> u32| OrNone(facts.topology.map(level));
             println!(
                 "cpu={i} mpidr={:#x} method={} state={state} shell={} parked={} absent={} \
-                 unconfirmed={}",
+                 unconfirmed={} socket={} cluster={} core={} thread={}",
                 facts.mpidr,
                 Value(facts.method),
                 yes_no(facts.shell),
                 yes_no(facts.parked),
                 facts.absence.map_or("no", Absence::name),
                 yes_no(facts.unconfirmed),
+                place(|t| t.socket),
+                place(|t| t.cluster),
+                place(|t| t.core),
+                place(|t| t.thread),
             );
         } else {
             print_cpu_row(i, &facts);
@@ -123,8 +131,14 @@ fn print_cpu_row(cpu: usize, facts: &CpuFacts) {
     if facts.shell {
         let _ = state_text.try_push_str(", shell");
     }
+    // socket:cluster:core:thread, or "-" where the tree has no cpu-map entry for it.
+    let mut place = ArrayString::<48>::new();
+    let _ = match facts.topology {
+        Some(t) => fmt::write(&mut place, format_args!("{t}")),
+        None => fmt::write(&mut place, format_args!("-")),
+    };
     println!(
-        "{cpu:>3}  {:<11}  {method:<11}  {state_text}",
+        "{cpu:>3}  {:<11}  {method:<11}  {place:<9}  {state_text}",
         Hex(facts.mpidr.affinity())
     );
 }

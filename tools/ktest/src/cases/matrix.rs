@@ -71,7 +71,8 @@ const MACHINES: [Machine; 11] = [
     Machine {
         name: "2-sockets-2-clusters-2-cores",
         about: "Eight CPUs as 2 sockets of 2 clusters of 2 cores: QEMU adds a cpu-map to \
-                the tree, which the kernel reads past; the MPIDRs stay 0-7.",
+                the tree (each CPU's place, which topology-2-sockets-2-clusters-2-cores \
+                checks); the MPIDRs stay 0-7.",
         machine: "virt,gic-version=2",
         cpu: "cortex-a72",
         smp: 8,

@@ -9,6 +9,7 @@ mod crash;
 mod faults;
 mod fpsimd;
 pub mod gdb;
+mod gic_scale;
 mod gic_security;
 mod log_levels;
 mod machines;
@@ -34,7 +35,15 @@ pub const AREAS: [(&str, &[CaseFile]); 9] = [
         "device-tree",
         &[machines::cases, bad_dtb::cases, psci_0_1::cases],
     ),
-    ("smp", &[smp::cases, gic_security::cases, fpsimd::cases]),
+    (
+        "smp",
+        &[
+            smp::cases,
+            gic_security::cases,
+            gic_scale::cases,
+            fpsimd::cases,
+        ],
+    ),
     ("faults", &[faults::cases]),
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
     ("rpi4", &[rpi4::cases]),
