@@ -242,6 +242,19 @@ $(BUILD)/dts/qemu-virt-no-enable-method.dtb: $(BAD_DTB_BASE)
 	  mv $@.tmp $@
 $(BUILD)/dts/qemu-virt-dangling-stdout-path.dtb: $(BAD_DTB_BASE)
 	cp $< $@.tmp && fdtput -t s $@.tmp /chosen stdout-path /uart@7770000 && mv $@.tmp $@
+# QEMU's tree for 512 CPUs (GICv3) with eight CPU nodes after its last, at the MPIDRs QEMU
+# would give CPUs 512-519 (Aff1 32): more than the kernel's ceiling, which must take the
+# first 512, say it left 8 out, and run. QEMU puts its /psci back in a tree given with -dtb.
+BAD_DTBS += $(BUILD)/dts/qemu-virt-520cpus.dtb
+CPU_NODE = \t\tcpu@%d {\n\t\t\treg = <0x%x>;\n\t\t\tenable-method = "psci";\n\t\t\tcompatible = "arm,cortex-a72";\n\t\t\tdevice_type = "cpu";\n\t\t};\n
+$(BUILD)/dts/qemu-virt-520cpus.dtb: $(BUILD)/.setup Makefile
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,dumpdtb=$@.tmp -cpu cortex-a72 -smp 512 -m 2G -nic none \
+	  -display none 2>/dev/null
+	dtc -q -I dtb -O dts $@.tmp | awk -v extra="$$(for c in 0 1 2 3 4 5 6 7; do \
+	    printf '$(CPU_NODE)' $$((512 + c)) $$((0x2000 + c)); done)" \
+	  '{ print } /^\t\tcpu@511 \{/ { last = 1 } last && /^\t\t\};/ { printf "%s", extra; last = 0 }' \
+	  | dtc -q -I dts -O dtb -o $@.tmp - && mv $@.tmp $@
 
 # QEMU's virt tree with a /psci that speaks PSCI 0.1 alone (compatible "arm,psci", method
 # hvc, the function numbers set here), for the QEMU cases of tools/ktest/src/cases/psci_0_1.rs.

@@ -35,6 +35,6 @@ pub mod stop;
 pub mod work;
 
 #[cfg(target_os = "none")]
-pub use idle::{Foreground, idle_loop, secondary_started, set_foreground};
+pub use idle::{Foreground, doze_unless, idle_loop, secondary_started, set_foreground};
 #[cfg(target_os = "none")]
 pub use kernel::{init, private_interrupts};

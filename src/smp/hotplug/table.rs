@@ -31,7 +31,7 @@ use super::{
 use crate::arch::stack::CpuStacks;
 use crate::arch::{cpu, smp as arch_smp};
 use crate::drivers::gic;
-use crate::drivers::timer::{self, Deadline};
+use crate::drivers::timer::Deadline;
 use crate::mm::region::PhysAddr;
 use crate::smp::cpu_ops::{CpuOps, Death, mpidr, ops};
 use crate::smp::cpumask::CpuMask;
@@ -43,26 +43,6 @@ use crate::smp::steps::{self, Walk};
 /// before it sleeps, and how long it then sleeps between looks if not kicked awake.
 const ARRIVAL_SPIN_US: u64 = 100;
 const ARRIVAL_POLL_US: u64 = 1_000;
-
-/// Unless `done()`, sleeps until an interrupt (the kick of whoever makes it true) or
-/// `max_us` pass. Under emulation a spinning waiter holds a host core the CPU it waits for
-/// may need to run at all; on hardware it saves power. Spins where no interrupt could end
-/// the sleep.
-fn doze_unless(done: impl Fn() -> bool, max_us: u64) {
-    if crate::smp::private_interrupts().is_empty() {
-        core::hint::spin_loop();
-        return;
-    }
-    // Masked, a pending interrupt still ends WFI (it is taken at the restore); a kick
-    // taken before the mask is why `done` is asked again here.
-    let saved = cpu::irq_save();
-    if !done() {
-        timer::arm_oneshot_us(max_us);
-        cpu::wait_for_interrupt();
-        timer::disarm();
-    }
-    cpu::irq_restore(saved);
-}
 
 /// One row of the table of steps between OFFLINE and ONLINE, nearest OFFLINE first
 /// (Linux's `cpuhp_hp_states`). Each does one thing going up and one going down, and says
@@ -392,7 +372,7 @@ pub(super) fn wait_for_arrivals(booting: CpuMask, mut on_settled: impl FnMut(usi
                 .any(|cpu| slot(cpu).boot_ticket().1 == Stage::Taken)
         };
         if stop_spinning.passed() {
-            doze_unless(arrival, ARRIVAL_POLL_US);
+            crate::smp::doze_unless(arrival, ARRIVAL_POLL_US);
         } else {
             core::hint::spin_loop();
         }

@@ -6,6 +6,7 @@ mod bad_dtb;
 mod bench;
 mod boot;
 mod crash;
+mod every_cpu;
 mod faults;
 mod fpsimd;
 pub mod gdb;
@@ -41,6 +42,7 @@ pub const AREAS: [(&str, &[CaseFile]); 9] = [
             smp::cases,
             gic_security::cases,
             gic_scale::cases,
+            every_cpu::cases,
             fpsimd::cases,
         ],
     ),
