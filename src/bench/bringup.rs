@@ -20,6 +20,9 @@ use crate::println;
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{hotplug, state};
 
+/// The floor's mailboxes, one per possible CPU: made by the first run, kept for the next.
+static MAILBOXES: spin::Once<Option<&'static [FloorMailbox]>> = spin::Once::new();
+
 /// How long the whole floor, and each CPU's turning off after it, may take.
 const FLOOR_TIMEOUT_US: u64 = 30_000_000;
 
@@ -58,7 +61,8 @@ fn measure(verdict: &mut Verdict) -> Result<(usize, u64, u64), &'static str> {
     if !psci.has_standard_functions() {
         return Err("psci-0.1-has-no-affinity-info");
     }
-    let mailboxes = crate::mm::table::leak(state::possible().len(), |_| FloorMailbox::new())
+    let mailboxes = MAILBOXES
+        .call_once(|| crate::mm::table::leak(state::possible().len(), |_| FloorMailbox::new()))
         .ok_or("no-memory-for-mailboxes")?;
     for cpu in targets.iter() {
         hotplug::cpu_down(cpu).map_err(|_| "cpu-down-failed")?;

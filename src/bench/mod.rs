@@ -17,7 +17,9 @@
 //!   then every online core at once;
 //! - `lock`: `cpus_read_lock` + unlock against a `spin::Mutex` lock + unlock, uncontended;
 //! - `ipi`: an SGI round trip (a cross-call that waits) and a cross-call to all CPUs;
-//! - `cache`: `kmem_cache_create` and `kmem_cache_destroy`.
+//! - `cache`: `kmem_cache_create` and `kmem_cache_destroy`;
+//! - `scale`: what could grow with the CPU count, on one CPU or cache: its offline and
+//!   online, the hotplug lock's write side, a cross-call to all, a cache's drain.
 
 pub mod counts;
 pub mod stats;
@@ -37,10 +39,14 @@ mod ipi;
 #[cfg(target_os = "none")]
 mod lock;
 #[cfg(target_os = "none")]
+mod scale;
+#[cfg(target_os = "none")]
 mod slab;
 
 /// The parts, in the order `bench` runs them.
-pub const PARTS: [&str; 7] = ["boot", "hotplug", "bringup", "slab", "lock", "ipi", "cache"];
+pub const PARTS: [&str; 8] = [
+    "boot", "hotplug", "bringup", "slab", "lock", "ipi", "cache", "scale",
+];
 
 /// Runs one part by name (one of [`PARTS`]).
 #[cfg(target_os = "none")]
@@ -53,6 +59,7 @@ pub fn run(part: &str) {
         "lock" => lock::run(),
         "ipi" => ipi::run(),
         "cache" => cache::run(),
+        "scale" => scale::run(),
         _ => crate::println!("RESULT bench-{part} FAIL reason=unknown-part"),
     }
 }

@@ -1,7 +1,11 @@
 //! `make bench`: boots the kernel's `bench` on QEMU virt with 2, 4 and 8 CPUs and on
 //! raspi4b, and the Linux peer (tools/linux-peer) on virt with the same flags, both with
-//! `quiet` on their command lines, then prints one report with the ratios against the goals, and writes it with the raw results as
-//! CSV and JSON and a chart of latency against CPU count (SVG).
+//! `quiet` on their command lines; then the kernel on virt with a GICv3 at 4, 64, 256 and
+//! 512 CPUs (what grows with the CPU count: boot, bring-up against its floor, one CPU's
+//! offline and online, the hotplug lock's writer, a cross-call to all, a cache's drain),
+//! and Linux there at 64 (one boot to init: a minute). It prints one report with the
+//! ratios against the goals, and writes it with the raw results as CSV and JSON and a
+//! chart of latency against CPU count (SVG).
 //!
 //! A boot is one sample, and emulated boots swing by 2x with the host's scheduling, so
 //! each configuration of each system is booted [`BOOTS`] times in all (the others only
@@ -20,6 +24,7 @@ mod chart;
 mod qemu;
 mod report;
 mod results;
+mod scale;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +34,12 @@ use std::time::Duration;
 use results::{Run, System};
 
 const VIRT_CPUS: [u32; 3] = [2, 4, 8];
+/// The CPU counts of the GICv3 runs, up to QEMU's most.
+const SCALE_CPUS: [u32; 4] = [4, 64, 256, 512];
+/// The machine name of the GICv3 runs in the results.
+pub const SCALE_MACHINE: &str = "virt-gicv3";
+/// Where Linux boots once on the GICv3, against the kernel's boot there.
+const LINUX_SCALE_CPUS: u32 = 64;
 const TIMEOUT: Duration = Duration::from_secs(600);
 /// Boots per configuration whose median is the boot time.
 const BOOTS: usize = 5;
@@ -68,13 +79,22 @@ fn options() -> Result<Options, String> {
 }
 
 fn virt_flags(cpus: u32) -> Vec<String> {
+    machine_flags("virt,gic-version=2", "512M", cpus)
+}
+
+/// QEMU's virt with a GICv3 (which 512 CPUs need) and room for their stacks and tables.
+fn gicv3_flags(cpus: u32) -> Vec<String> {
+    machine_flags("virt,gic-version=3", "2G", cpus)
+}
+
+fn machine_flags(machine: &str, memory: &str, cpus: u32) -> Vec<String> {
     [
         "-M",
-        "virt,gic-version=2",
+        machine,
         "-cpu",
         "cortex-a72",
         "-m",
-        "512M",
+        memory,
         "-nographic",
         "-nic",
         "none",
@@ -137,6 +157,9 @@ fn median_boot(run: &mut Run, boot_only: &[String]) -> Result<(), String> {
 
 /// The parts of `bench` that count (all but `cache`), under the counting plugin.
 const COUNTED_PARTS: &str = "bench boot hotplug slab lock ipi";
+/// The parts of the GICv3 runs, timed, and under the counting plugin.
+const SCALE_PARTS: &str = "bench boot bringup scale ipi cache";
+const SCALE_COUNTED_PARTS: &str = "bench boot scale ipi";
 
 /// Boots `machine_args` (a machine and the kernel, without `-append`) under the counting
 /// plugin, writing its records to `records`, and gives the count values it reported.
@@ -144,13 +167,14 @@ fn counted_boot(
     plugin: &Path,
     records: &Path,
     machine_args: &[String],
+    parts: &str,
 ) -> Result<BTreeMap<String, f64>, String> {
     let mut args = machine_args.to_vec();
     args.push("-plugin".into());
     args.push(format!("file={},out={}", path(plugin), path(records)));
     args.push("-append".into());
     args.push(format!(
-        "quiet bench.counts={} run=\"{COUNTED_PARTS}; poweroff\"",
+        "quiet bench.counts={} run=\"{parts}; poweroff\"",
         path(records)
     ));
     let output = qemu::run(&args, TIMEOUT)?;
@@ -171,6 +195,7 @@ fn add_counts(
     o: &Options,
     run: &mut Run,
     machine_args: &[String],
+    parts: &str,
     twice: bool,
 ) -> Result<(), String> {
     let records = |n: u32| {
@@ -182,13 +207,13 @@ fn add_counts(
         "bench: hotslab on {} with {} CPUs, counted ...",
         run.machine, run.cpus
     );
-    let first = counted_boot(&o.plugin, &records(1), machine_args)?;
+    let first = counted_boot(&o.plugin, &records(1), machine_args, parts)?;
     if twice {
         eprintln!(
             "bench: hotslab on {} with {} CPUs, counted again ...",
             run.machine, run.cpus
         );
-        let second = counted_boot(&o.plugin, &records(2), machine_args)?;
+        let second = counted_boot(&o.plugin, &records(2), machine_args, parts)?;
         let differing = results::differing(&first, &second);
         run.values
             .insert("determinism.values".into(), first.len() as f64);
@@ -233,7 +258,7 @@ fn main() -> ExitCode {
             .and_then(|mut run| median_boot(&mut run, &boot_only).map(|()| run))
             .and_then(|mut run| {
                 if counting {
-                    add_counts(&o, &mut run, &machine, cpus == VIRT_CPUS[0])?;
+                    add_counts(&o, &mut run, &machine, COUNTED_PARTS, cpus == VIRT_CPUS[0])?;
                 }
                 Ok(run)
             }) {
@@ -254,7 +279,7 @@ fn main() -> ExitCode {
         .and_then(|mut run| median_boot(&mut run, &rpi4_boot_only).map(|()| run))
         .and_then(|mut run| {
             if counting {
-                add_counts(&o, &mut run, &rpi4_machine, false)?;
+                add_counts(&o, &mut run, &rpi4_machine, COUNTED_PARTS, false)?;
             }
             Ok(run)
         }) {
@@ -262,14 +287,50 @@ fn main() -> ExitCode {
         Err(e) => failures.push(format!("hotslab on raspi4b: {e}")),
     }
 
+    for cpus in SCALE_CPUS {
+        let mut args = gicv3_flags(cpus);
+        args.extend(kernel_args.iter().cloned());
+        args.push(path(&o.image));
+        let machine = args.clone();
+        let mut boot_only = args.clone();
+        args.push("-append".into());
+        args.push(format!("quiet run=\"{SCALE_PARTS}; poweroff\""));
+        boot_only.extend(boot_script.iter().cloned());
+        match boot(System::Hotslab, SCALE_MACHINE, cpus, &args)
+            .and_then(|mut run| median_boot(&mut run, &boot_only).map(|()| run))
+            .and_then(|mut run| {
+                if counting {
+                    add_counts(&o, &mut run, &machine, SCALE_COUNTED_PARTS, false)?;
+                }
+                Ok(run)
+            }) {
+            Ok(run) => runs.push(run),
+            Err(e) => failures.push(format!("hotslab on virt (GICv3) with {cpus} CPUs: {e}")),
+        }
+    }
+
     let (vmlinuz, initramfs) = (o.peer.join("vmlinuz"), o.peer.join("initramfs.cpio"));
+    let linux_boot = |flags: Vec<String>| {
+        let mut args = flags;
+        args.extend(strings(&["-kernel"]));
+        args.push(path(&vmlinuz));
+        args.push("-initrd".into());
+        args.push(path(&initramfs));
+        args
+    };
     if vmlinuz.exists() && initramfs.exists() {
+        // One boot to init, no benchmarks: at 64 CPUs Linux takes about a minute.
+        let mut args = linux_boot(gicv3_flags(LINUX_SCALE_CPUS));
+        args.push("-append".into());
+        args.push("console=ttyAMA0 quiet peer.cycles=0".into());
+        match boot(System::Linux, SCALE_MACHINE, LINUX_SCALE_CPUS, &args) {
+            Ok(run) => runs.push(run),
+            Err(e) => failures.push(format!(
+                "Linux on virt (GICv3) with {LINUX_SCALE_CPUS} CPUs: {e}"
+            )),
+        }
         for cpus in VIRT_CPUS {
-            let mut args = virt_flags(cpus);
-            args.extend(strings(&["-kernel"]));
-            args.push(path(&vmlinuz));
-            args.push("-initrd".into());
-            args.push(path(&initramfs));
+            let mut args = linux_boot(virt_flags(cpus));
             let mut boot_only = args.clone();
             args.push("-append".into());
             args.push(format!("console=ttyAMA0 quiet peer.cycles={}", o.cycles));

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::results::{Run, System};
 
 /// A ratio goal: `ours` must be at least `times` better (or, for `at_most`, within).
-struct Goal {
+pub struct Goal {
     times: f64,
     at_most: bool,
 }
@@ -40,21 +40,21 @@ const BOOT_PHASES: [(&str, &str); 8] = [
 ];
 
 impl Goal {
-    const fn at_least(times: f64) -> Goal {
+    pub const fn at_least(times: f64) -> Goal {
         Goal {
             times,
             at_most: false,
         }
     }
 
-    const fn at_most(times: f64) -> Goal {
+    pub const fn at_most(times: f64) -> Goal {
         Goal {
             times,
             at_most: true,
         }
     }
 
-    fn verdict(&self, ratio: f64) -> &'static str {
+    pub fn verdict(&self, ratio: f64) -> &'static str {
         let met = if self.at_most {
             ratio <= self.times
         } else {
@@ -63,7 +63,7 @@ impl Goal {
         if met { "met" } else { "**missed**" }
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         if self.at_most {
             format!("<= {}x", self.times)
         } else {
@@ -72,12 +72,12 @@ impl Goal {
     }
 }
 
-fn find<'a>(runs: &'a [Run], system: System, machine: &str, cpus: u32) -> Option<&'a Run> {
+pub fn find<'a>(runs: &'a [Run], system: System, machine: &str, cpus: u32) -> Option<&'a Run> {
     runs.iter()
         .find(|r| r.system == system && r.machine == machine && r.cpus == cpus)
 }
 
-fn num(v: Option<f64>) -> String {
+pub fn num(v: Option<f64>) -> String {
     match v {
         Some(v) if v >= 100.0 => format!("{v:.0}"),
         Some(v) if v >= 10.0 => format!("{v:.1}"),
@@ -162,7 +162,7 @@ pub fn markdown(runs: &[Run]) -> String {
         "| machine | CPUs | offline | online | SGI round trip | cross-call to all | cache create | cache destroy | read lock / spin (ns) |\n\
          |---|---|---|---|---|---|---|---|---|"
     );
-    for &(machine, cpus) in &configs {
+    for &(machine, cpus) in configs.iter().filter(|(m, _)| *m != crate::SCALE_MACHINE) {
         let Some(r) = find(runs, System::Hotslab, machine, cpus) else {
             continue;
         };
@@ -213,6 +213,9 @@ pub fn markdown(runs: &[Run]) -> String {
             .collect();
         let _ = writeln!(out, "| {machine} | {cpus} | {} |", phases.join(" | "));
     }
+    let (scale, scale_missed) = crate::scale::markdown(runs);
+    out.push_str(&scale);
+    goals_missed.extend(scale_missed);
     let _ = writeln!(
         out,
         "\nGoals missed in this run: {}",
@@ -458,12 +461,12 @@ const COUNTED_PHASES: [(&str, &str); 8] = [
 ];
 
 /// Instructions and memory accesses (loads + stores) per operation of `part.name`.
-fn cost(r: &Run, part: &str, name: &str) -> Option<(f64, f64)> {
+pub fn cost(r: &Run, part: &str, name: &str) -> Option<(f64, f64)> {
     let get = |unit: &str| r.get(&format!("{part}.{name}_{unit}"));
     Some((get("insns")?, get("loads")? + get("stores")?))
 }
 
-fn cost_text(c: Option<(f64, f64)>) -> String {
+pub fn cost_text(c: Option<(f64, f64)>) -> String {
     c.map_or("n/a".into(), |(i, m)| {
         format!("{} / {}", num(Some(i)), num(Some(m)))
     })

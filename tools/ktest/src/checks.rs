@@ -104,7 +104,9 @@ pub fn both_races_caught(output: &str) -> Result<(), String> {
 /// phase named, and nothing left allocated: free pages the same after a second run as
 /// after the first (which may grow the slab's own descriptor caches).
 pub fn bench_numbers_sane(output: &str) -> Result<(), String> {
-    const PARTS: [&str; 6] = ["boot", "hotplug", "slab", "lock", "ipi", "cache"];
+    const PARTS: [&str; 8] = [
+        "boot", "hotplug", "bringup", "slab", "lock", "ipi", "cache", "scale",
+    ];
     for part in PARTS {
         let tag = format!("RESULT bench-{part} PASS ");
         let line = line_starting(output, &tag)?;
