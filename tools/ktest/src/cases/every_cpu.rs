@@ -40,7 +40,7 @@ pub fn cases(base: Case) -> Vec<Case> {
         machine: "virt,gic-version=3",
         smp: 512,
         memory: "2G",
-        bootargs: "run=\"dt --raw; hotplug 1; stress slab-hotplug 3; stress all 3; cpus; poweroff\"",
+        bootargs: "run=\"dt --raw; hotplug 1; stress slab-hotplug 3; stress all 3; cpus --raw; poweroff\"",
         expect: &[
             "512 CPU(s) in the device tree; cpu0 (MPIDR 0x0) is booting",
             "GICv3: 512 redistributor(s) in 2 region(s), 512 of them for the kernel's CPUs",
@@ -53,7 +53,7 @@ pub fn cases(base: Case) -> Vec<Case> {
             "RESULT hotplug PASS cycles=1 ops=1022 cpus=511 ",
             "RESULT stress-slab-hotplug PASS",
             "RESULT stress-all PASS",
-            "511  0x1f0f       psci         0:0:511:0  online",
+            "cpu=511 mpidr=0x1f0f method=psci state=online shell=no parked=no absent=no unconfirmed=no socket=0 cluster=0 core=511 thread=0",
             "hotslab> poweroff",
         ],
         forbid: &["Oops:", "beyond the limit", "did not answer"],
