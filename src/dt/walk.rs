@@ -20,7 +20,7 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_PATH: usize = 256;
 /// The properties whose values each visited node keeps at hand; [`Visit::prop`] searches
 /// the blob for any other name.
-const KNOWN_PROPERTIES: [&str; 24] = [
+const KNOWN_PROPERTIES: [&str; 26] = [
     "compatible",
     "status",
     "device_type",
@@ -39,6 +39,8 @@ const KNOWN_PROPERTIES: [&str; 24] = [
     "method",
     "enable-method",
     "cpu-release-addr",
+    "numa-node-id",
+    "cpu",
     "no-map",
     "#redistributor-regions",
     "interrupt-parent",
