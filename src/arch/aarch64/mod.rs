@@ -14,7 +14,7 @@ pub mod fpsimd;
 pub mod hotplug_floor;
 pub mod icc;
 pub mod layout;
-mod memset;
+pub mod memset;
 pub mod mmu;
 pub mod psci;
 pub mod semihosting;
