@@ -251,6 +251,8 @@ struct Scratch<'dtb> {
     psci_seen: bool,
     /// Each CPU's `phandle`, by its index in `cpus`.
     cpu_phandles: ArrayVec<Option<u32>, MAX_CPUS>,
+    /// The highest MPIDR of the CPUs in `cpus`.
+    highest_mpidr: Option<Mpidr>,
     /// Each `/cpus/cpu-map` leaf: the CPU it names (a phandle) and the place it gives.
     cpu_map: ArrayVec<(u32, Topology), MAX_CPUS>,
 }
@@ -311,6 +313,7 @@ impl<'dtb> Scratch<'dtb> {
             timer,
             psci_seen,
             cpu_phandles,
+            highest_mpidr,
             cpu_map,
         } = self;
         uarts.clear();
@@ -322,6 +325,7 @@ impl<'dtb> Scratch<'dtb> {
         *timer = None;
         *psci_seen = false;
         cpu_phandles.clear();
+        *highest_mpidr = None;
         cpu_map.clear();
     }
 
@@ -336,6 +340,7 @@ impl<'dtb> Scratch<'dtb> {
             timer: None,
             psci_seen: false,
             cpu_phandles: ArrayVec::new_const(),
+            highest_mpidr: None,
             cpu_map: ArrayVec::new_const(),
         }
     }
@@ -744,7 +749,10 @@ impl<'dtb> Platform<'dtb> {
             }
             None => EnableMethod::None,
         };
-        if self.cpus.iter().any(|c| c.mpidr == mpidr) {
+        // Trees list CPUs in ascending MPIDR order: one above every CPU kept so far cannot
+        // repeat one, and only the others are searched for.
+        let above_all = scratch.highest_mpidr.is_none_or(|highest| mpidr > highest);
+        if !above_all && self.cpus.iter().any(|c| c.mpidr == mpidr) {
             return self.problem(
                 v.path,
                 format_args!("MPIDR {mpidr:#x} appears twice: left out"),
@@ -759,7 +767,10 @@ impl<'dtb> Platform<'dtb> {
         };
         match self.cpus.try_push(cpu) {
             // As many as `cpus` holds.
-            Ok(()) => _ = scratch.cpu_phandles.try_push(v.prop_u32("phandle")),
+            Ok(()) => {
+                _ = scratch.cpu_phandles.try_push(v.prop_u32("phandle"));
+                scratch.highest_mpidr = scratch.highest_mpidr.max(Some(mpidr));
+            }
             Err(_) => self.cpus_left_out += 1,
         }
     }

@@ -957,3 +957,30 @@ fn a_32_bit_spin_table_release_address_is_not_read_as_64() {
         EnableMethod::Unsupported("spin-table")
     );
 }
+
+#[test]
+fn a_repeated_mpidr_is_caught_in_any_order() {
+    // QEMU's four CPUs given MPIDRs 1, 0, 1, 0: the third repeats the highest so far, the
+    // fourth one below it; the second, below the highest but new, is kept. The cpu-map's
+    // leaves of the two left out name no CPU kept.
+    let mut tree = super::test_tree::Tree::read(&blob("qemu-virt-gicv2.dtb"));
+    let cpus = tree.root.child_or_new("cpus");
+    for (name, mpidr) in [("cpu@0", 1), ("cpu@1", 0), ("cpu@2", 1), ("cpu@3", 0)] {
+        cpus.child_or_new(name).set_cells("reg", &[mpidr]);
+    }
+    let (b, _) = tree.write();
+    let p = Platform::parse(&b, 0).unwrap();
+    let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr.affinity()).collect();
+    assert_eq!(mpidrs, vec![1, 0]);
+    let said: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        said,
+        [
+            "/cpus/cpu@2: MPIDR 0x1 appears twice: left out",
+            "/cpus/cpu@3: MPIDR 0x0 appears twice: left out",
+            "/cpus/cpu-map: 0:0:2:0 names phandle 0x8002, no CPU kept: ignored",
+            "/cpus/cpu-map: 0:0:3:0 names phandle 0x8001, no CPU kept: ignored",
+        ]
+    );
+    p.check_consistency().unwrap();
+}

@@ -3,7 +3,7 @@
 //!
 //! Every (target, caller) pair has one mailbox; a caller writes the function and argument
 //! into its mailbox on each target, marks it pending there, and sends the call SGI. The
-//! mailboxes are one table of possible CPUs squared, allocated when the possible CPUs are
+//! mailboxes, possible CPUs squared of them, are allocated when the possible CPUs are
 //! known ([`init`]): 16 at 4 CPUs, 262,144 at 512 (Linux's per-CPU `call_function_data`
 //! has a `call_single_data` for every CPU too). The
 //! target's interrupt handler runs every pending call and stamps each mailbox with the
@@ -33,33 +33,34 @@ const FREE: u8 = 0;
 const QUEUED: u8 = 1;
 const RUNNING: u8 = 2;
 
-struct Mailbox {
-    state: AtomicU8,
-    /// The function and its argument. The state protocol already gives caller and target
-    /// turns; the lock only carries the function pointer across safely.
-    call: spin::Mutex<Option<(CallFn, u64)>>,
+/// One (target, caller) pair's mailbox: its entries in the tables' columns.
+struct Mailbox<'t> {
+    state: &'t AtomicU8,
+    /// The function. The state protocol already gives caller and target turns; the lock
+    /// only carries the function pointer across safely.
+    function: &'t spin::Mutex<Option<CallFn>>,
+    /// Its argument, written and read in the same turns as `number`.
+    argument: &'t AtomicU64,
     /// The number of the call in the mailbox.
-    number: AtomicU64,
+    number: &'t AtomicU64,
     /// The number of the last call that finished.
-    done: AtomicU64,
-}
-
-impl Mailbox {
-    const fn new() -> Self {
-        Self {
-            state: AtomicU8::new(FREE),
-            call: spin::Mutex::new(None),
-            number: AtomicU64::new(0),
-            done: AtomicU64::new(0),
-        }
-    }
+    done: &'t AtomicU64,
 }
 
 /// The tables of the calls, for `cpus` possible CPUs.
+///
+/// The mailboxes are kept as columns, one table per field, each `[target * cpus +
+/// caller]`, because each column's entries are values the compiler writes in place
+/// (zeroes, or a 16-byte lock): a 48-byte mailbox would be built on the stack and copied
+/// into each of 262,144 entries at 512 CPUs, most of the boot CPU's work in bringing the
+/// others up.
 struct Tables {
     cpus: usize,
-    /// `[target * cpus + caller]`.
-    mailboxes: &'static [Mailbox],
+    states: &'static [AtomicU8],
+    functions: &'static [spin::Mutex<Option<CallFn>>],
+    arguments: &'static [AtomicU64],
+    numbers: &'static [AtomicU64],
+    done: &'static [AtomicU64],
     /// Per target: the callers with a queued call.
     pending: &'static [AtomicCpuMask],
     /// Per caller: the number of its last call.
@@ -67,8 +68,15 @@ struct Tables {
 }
 
 impl Tables {
-    fn mailbox(&self, target: usize, caller: usize) -> &Mailbox {
-        &self.mailboxes[target * self.cpus + caller]
+    fn mailbox(&self, target: usize, caller: usize) -> Mailbox<'_> {
+        let at = target * self.cpus + caller;
+        Mailbox {
+            state: &self.states[at],
+            function: &self.functions[at],
+            argument: &self.arguments[at],
+            number: &self.numbers[at],
+            done: &self.done[at],
+        }
     }
 }
 
@@ -88,21 +96,23 @@ pub struct NoMemory {
 
 /// Makes the tables for `cpus` possible CPUs (once, at boot, before the first call).
 pub fn init(cpus: usize) -> Result<(), NoMemory> {
-    let no_memory = |entries: usize, size: usize| NoMemory {
-        bytes: entries * size,
-    };
-    let mailboxes = crate::mm::table::leak(cpus * cpus, |_| Mailbox::new())
-        .ok_or(no_memory(cpus * cpus, size_of::<Mailbox>()))?;
-    let pending = crate::mm::table::leak(cpus, |_| AtomicCpuMask::new())
-        .ok_or(no_memory(cpus, size_of::<AtomicCpuMask>()))?;
-    let last_call = crate::mm::table::leak(cpus, |_| AtomicU64::new(0))
-        .ok_or(no_memory(cpus, size_of::<AtomicU64>()))?;
-    TABLES.call_once(|| Tables {
+    fn table<T>(entries: usize, make: impl FnMut(usize) -> T) -> Result<&'static [T], NoMemory> {
+        crate::mm::table::leak(entries, make).ok_or(NoMemory {
+            bytes: entries * size_of::<T>(),
+        })
+    }
+    let pairs = cpus * cpus;
+    let tables = Tables {
         cpus,
-        mailboxes,
-        pending,
-        last_call,
-    });
+        states: table(pairs, |_| AtomicU8::new(FREE))?,
+        functions: table(pairs, |_| spin::Mutex::new(None))?,
+        arguments: table(pairs, |_| AtomicU64::new(0))?,
+        numbers: table(pairs, |_| AtomicU64::new(0))?,
+        done: table(pairs, |_| AtomicU64::new(0))?,
+        pending: table(cpus, |_| AtomicCpuMask::new())?,
+        last_call: table(cpus, |_| AtomicU64::new(0))?,
+    };
+    TABLES.call_once(|| tables);
     Ok(())
 }
 /// Targets that did not answer a call in time, since boot.
@@ -177,7 +187,8 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
         if failed.contains(target) {
             continue;
         }
-        *mailbox.call.lock() = Some((func, arg));
+        *mailbox.function.lock() = Some(func);
+        mailbox.argument.store(arg, Ordering::Relaxed);
         mailbox.number.store(number, Ordering::Relaxed);
         mailbox.state.store(QUEUED, Ordering::Release);
         t.pending[target].insert(me);
@@ -266,9 +277,10 @@ pub fn run_pending() {
             continue; // taken back by a caller that gave up
         }
         let number = mailbox.number.load(Ordering::Relaxed);
-        let call = mailbox.call.lock().take();
-        if let Some((func, arg)) = call {
-            func(arg);
+        let argument = mailbox.argument.load(Ordering::Relaxed);
+        let function = mailbox.function.lock().take();
+        if let Some(function) = function {
+            function(argument);
         }
         mailbox.done.store(number, Ordering::Release);
         mailbox.state.store(FREE, Ordering::Release);

@@ -14,6 +14,7 @@ pub mod fpsimd;
 pub mod hotplug_floor;
 pub mod icc;
 pub mod layout;
+pub mod memset;
 pub mod mmu;
 pub mod psci;
 pub mod semihosting;

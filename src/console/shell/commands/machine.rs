@@ -296,6 +296,17 @@ fn dt_raw(p: &Platform<'_>) {
 
 /// `mem [--raw]`: the RAM, what the page allocator keeps out, and its counts.
 pub(super) fn mem<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    if args.get(0) == Some("--check-memset") {
+        args.at_most(1)?;
+        match crate::arch::memset::check_memset() {
+            Ok(fills) => println!("RESULT mem-check-memset PASS fills={fills}"),
+            Err(bad) => println!(
+                "RESULT mem-check-memset FAIL start={} len={} byte={:#x}",
+                bad.start, bad.len, bad.byte
+            ),
+        }
+        return Ok(());
+    }
     let p = boot::platform();
     let s = mm::page_stats();
     if args.only_option("--raw")? {

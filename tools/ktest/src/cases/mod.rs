@@ -15,6 +15,7 @@ mod gic_security;
 mod log_levels;
 mod machines;
 mod matrix;
+mod memset;
 mod psci_0_1;
 mod rpi4;
 mod slab;
@@ -30,7 +31,7 @@ type CaseFile = fn(Case) -> Vec<Case>;
 
 /// Each area of the suite and the files that make its cases.
 pub const AREAS: [(&str, &[CaseFile]); 9] = [
-    ("boot", &[boot::cases, log_levels::cases]),
+    ("boot", &[boot::cases, log_levels::cases, memset::cases]),
     ("crash", &[crash::cases, stacks::cases]),
     (
         "device-tree",
