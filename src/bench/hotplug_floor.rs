@@ -19,7 +19,7 @@ use super::counts;
 use super::stats::Samples;
 use crate::arch::cpu;
 use crate::arch::hotplug_floor::FloorMailbox;
-use crate::arch::psci::{AffinityState, Psci};
+use crate::arch::psci::Psci;
 use crate::drivers::gic;
 use crate::drivers::timer::{self, Deadline};
 use crate::dt::{EnableMethod, Gic, Mpidr};
@@ -105,7 +105,6 @@ impl<const N: usize> Floor<N> {
         cycles: usize,
         keep: bool,
     ) -> Result<(), &'static str> {
-        let off = || matches!(psci.affinity_info(mpidr), Ok(AffinityState::Off));
         let gicc = match crate::boot::platform().gic {
             Some(Gic::V2 { cpu_interface, .. }) => Some(cpu_interface.base),
             _ => None,
@@ -123,7 +122,15 @@ impl<const N: usize> Floor<N> {
             let result = counts::bracket(offline_tag, || {
                 MAILBOX.tell_to_die();
                 gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
-                wait_until(off)
+                if crate::smp::psci_ops::wait_until_off(
+                    &psci,
+                    mpidr,
+                    &Deadline::after_us(STEP_TIMEOUT_US),
+                ) {
+                    Ok(())
+                } else {
+                    Err("floor-step-timed-out")
+                }
             });
             let dead = timer::ticks();
             if MAILBOX.off_error().is_some() {

@@ -12,9 +12,13 @@
 //!   cross-call (what `kmem_cache_destroy` does first).
 //!
 //! Each is timed (median of [`ROUNDS`] after a warm-up), and under the counting plugin
-//! counted on this CPU (the median operation's instructions, loads and stores).
+//! counted on this CPU (the median operation's instructions, loads and stores). The
+//! offline and online have their floor beside them, on the same CPU in the same rounds
+//! (`hotplug_floor`): what the emulator itself takes to stop and start that vCPU, which at
+//! many vCPUs is most of it.
 
 use super::counts::{self, PartCounts};
+use super::hotplug_floor::Floor;
 use super::stats::{Micros, Samples, Verdict};
 use super::timed;
 use crate::mm::kernel_slab::{self, OwnedObject};
@@ -25,6 +29,9 @@ use crate::smp::{call, hotplug, state};
 const ROUNDS: usize = 15;
 /// Write-lock pairs a sample: one alone is near the timer's resolution at few CPUs.
 const BATCH: u64 = 100;
+/// Floor cycles on the target per round.
+const FLOOR_CYCLES: usize = 3;
+const FLOOR_SAMPLES: usize = ROUNDS * FLOOR_CYCLES;
 
 /// The operations, in the order of the RESULT line.
 const NAMES: [&str; 5] = ["offline", "online", "write_lock", "on_each_cpu", "drain"];
@@ -50,12 +57,28 @@ pub fn run() {
     let warm_up = counts::new_tag();
     let tags = NAMES.map(|_| counts::new_tag());
     let mut samples = NAMES.map(|_| Samples::<ROUNDS>::new());
+    let mut floor = Floor::<FLOOR_SAMPLES>::new();
+    let floor_offline = Floor::<FLOOR_SAMPLES>::runs_offline(target);
     let mut failure = None;
     for round in 0..=ROUNDS {
         let tag = |i: usize| if round > 0 { tags[i] } else { warm_up };
+        let down = timed(|| counts::bracket(tag(0), || hotplug::cpu_down(target).is_ok()));
+        if down.0
+            && floor_offline
+            && let Err(why) = floor.cycles(target, FLOOR_CYCLES, round > 0)
+        {
+            failure.get_or_insert(why);
+        }
+        let up = timed(|| counts::bracket(tag(1), || hotplug::cpu_up(target).is_ok()));
+        if up.0
+            && !floor_offline
+            && let Err(why) = floor.cycles(target, FLOOR_CYCLES, round > 0)
+        {
+            failure.get_or_insert(why);
+        }
         let results = [
-            timed(|| counts::bracket(tag(0), || hotplug::cpu_down(target).is_ok())),
-            timed(|| counts::bracket(tag(1), || hotplug::cpu_up(target).is_ok())),
+            down,
+            up,
             timed(|| {
                 counts::bracket(tag(2), || {
                     for _ in 0..BATCH {
@@ -112,6 +135,8 @@ pub fn run() {
     for (i, s) in samples.iter_mut().enumerate() {
         verdict.samples(s, NAMES[i]);
     }
+    verdict.samples(&mut floor.offline, "floor-offline");
+    verdict.samples(&mut floor.online, "floor-online");
     let mut counted = alloc::string::String::new();
     match counting.records(&mut verdict) {
         Some(records) => {
@@ -130,11 +155,14 @@ pub fn run() {
     let [offline, online, write_lock, on_each_cpu, drain] = &mut samples;
     println!(
         "RESULT bench-scale {} cpus={} target={target} offline_us={} online_us={} \
-         write_lock_ns={} on_each_cpu_us={} drain_us={}{counted}{verdict}",
+         floor_offline_us={} floor_online_us={} write_lock_ns={} on_each_cpu_us={} \
+         drain_us={}{counted}{verdict}",
         verdict.word(),
         state::online().len(),
         Micros(offline.median()),
         Micros(online.median()),
+        Micros(floor.offline.median()),
+        Micros(floor.online.median()),
         write_lock.median(),
         Micros(on_each_cpu.median()),
         Micros(drain.median()),

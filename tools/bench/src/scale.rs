@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::SCALE_MACHINE;
-use crate::report::{Goal, cost, cost_text, find, num};
+use crate::report::{COUNTED_PHASES, Goal, cost, cost_text, find, num};
 use crate::results::{Run, System};
 
 /// Boot to the prompt at the most CPUs against the floor of bringing up the others.
@@ -18,9 +18,11 @@ const GROWTH: Goal = Goal::at_most(2.0);
 
 /// The operations of `bench scale` (and the cross-call of `bench ipi`'s), as the RESULT
 /// lines name them, their unit, and the table's head.
-const OPERATIONS: [(&str, &str, &str, &str); 5] = [
+const OPERATIONS: [(&str, &str, &str, &str); 7] = [
     ("scale", "offline", "us", "one CPU offline"),
+    ("scale", "floor_offline", "us", "its floor"),
     ("scale", "online", "us", "one CPU online"),
+    ("scale", "floor_online", "us", "its floor"),
     ("scale", "write_lock", "ns", "hotplug lock, write side"),
     ("scale", "on_each_cpu", "us", "cross-call to all"),
     ("scale", "drain", "us", "a cache's drain"),
@@ -178,6 +180,41 @@ pub fn markdown(runs: &[Run]) -> (String, Vec<String>) {
             })
             .collect();
         let _ = writeln!(out, "| {} / {} | {} |", b.cpus, a.cpus, cells.join(" | "));
+    }
+    let labels: Vec<&str> = COUNTED_PHASES.iter().map(|(_, label)| *label).collect();
+    let _ = writeln!(
+        out,
+        "\nThe boot CPU's boot by phase, thousands of instructions / accesses, and what each \
+         CPU more adds (from the fewest CPUs to the most).\n\n| CPUs | {} |\n|---|{}",
+        labels.join(" | "),
+        "---|".repeat(labels.len())
+    );
+    let phase = |r: &Run, p: &str| cost(r, "boot", p).map(|(i, m)| (i / 1000.0, m / 1000.0));
+    for r in &scaled {
+        let cells: Vec<String> = COUNTED_PHASES
+            .iter()
+            .map(|(p, _)| cost_text(phase(r, p)))
+            .collect();
+        let _ = writeln!(out, "| {} | {} |", r.cpus, cells.join(" | "));
+    }
+    if let (Some(a), Some(b)) = (fewest, largest)
+        && b.cpus > a.cpus
+    {
+        let added = f64::from(b.cpus - a.cpus);
+        let cells: Vec<String> = COUNTED_PHASES
+            .iter()
+            .map(|(p, _)| match (cost(b, "boot", p), cost(a, "boot", p)) {
+                (Some((bi, bm)), Some((ai, am))) => {
+                    format!(
+                        "{} / {}",
+                        num(Some((bi - ai) / added)),
+                        num(Some((bm - am) / added))
+                    )
+                }
+                _ => "n/a".into(),
+            })
+            .collect();
+        let _ = writeln!(out, "| each CPU more, in units | {} |", cells.join(" | "));
     }
     (out, missed)
 }
