@@ -48,7 +48,10 @@ static RACES: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
 /// What the slab allocator needs of the kernel: pages, the running CPU, interrupt masking.
 pub struct KernelPages;
 
-impl SlabPlatform for KernelPages {
+// SAFETY: `cpu` is the running CPU's logical id, which only a possible CPU has (ids are
+// given from the device tree's order within the possible count), and `cpus` is that count:
+// the possible CPUs are 0 to it, fixed before the allocator starts.
+unsafe impl SlabPlatform for KernelPages {
     fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>> {
         // Memory is identity-mapped: a physical address is the pointer.
         super::alloc_pages(pages, pages).and_then(|addr| NonNull::new(addr as *mut u8))

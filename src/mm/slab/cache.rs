@@ -209,7 +209,13 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// `cpu`, holding its guard, or with interrupts masked and the guard clear.
     #[inline(always)]
     fn with_array<R>(&self, cpu: usize, f: impl FnOnce(&mut ArrayCache) -> R) -> Option<R> {
-        let array = self.percpu[cpu].array.load(Ordering::Acquire);
+        Self::with_slot_array(&self.percpu[cpu], f)
+    }
+
+    /// [`Cache::with_array`] on a CPU's slot already found (the fast path finds it once).
+    #[inline(always)]
+    fn with_slot_array<R>(slot: &PerCpu, f: impl FnOnce(&mut ArrayCache) -> R) -> Option<R> {
+        let array = slot.array.load(Ordering::Acquire);
         if array.is_null() {
             return None;
         }
@@ -232,8 +238,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     pub(super) fn alloc_marked(&self) -> Result<(NonNull<u8>, Mark), SlabError> {
         let interrupt_point = || self.platform.may_interrupt();
-        if let Some(cpu) = self.enter_fast_path() {
-            let popped = self.with_array(cpu, |array| {
+        if let Some(slot) = self.enter_fast_path() {
+            let popped = Self::with_slot_array(slot, |array| {
                 interrupt_point();
                 array.pop_interruptible(interrupt_point)
             });
@@ -242,10 +248,10 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                 // A plain store: the array's owner is the only one that moves an object
                 // from CACHED (a free expects ACTIVE).
                 mark.set(ACTIVE);
-                self.leave(cpu);
+                self.leave(slot);
                 return Ok((object, mark));
             }
-            self.leave(cpu);
+            self.leave(slot);
         }
         self.alloc_slow()
             // SAFETY: the slow path hands out objects of this cache's slabs.
@@ -263,25 +269,34 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         unsafe { slabs::locate_own(&self.geometry, object.as_ptr() as usize) }
     }
 
-    /// Takes this CPU's guard for its fast path: `Some(cpu)`, to be given back with
-    /// [`Cache::leave`], or `None` where the slow path must serve (an interrupt handler over
-    /// the CPU's own fast path; a cache with red zones keeps its guards taken for good).
+    /// Takes this CPU's guard for its fast path: `Some` of its slot (found once, for the
+    /// whole operation), to be given back with [`Cache::leave`], or `None` where the slow
+    /// path must serve (an interrupt handler over the CPU's own fast path; a cache with
+    /// red zones keeps its guards taken for good).
     #[inline(always)]
-    fn enter_fast_path(&self) -> Option<usize> {
+    fn enter_fast_path(&self) -> Option<&PerCpu> {
         let cpu = self.platform.cpu();
+        debug_assert!(
+            cpu < self.percpu.len(),
+            "cpu{cpu} has no slot in '{}'",
+            self.name()
+        );
+        // SAFETY: `SlabPlatform`'s contract: the running CPU is below `cpus()`, and the
+        // cache has a slot for each of `cpus()` (`percpu` is made that long with it).
+        let slot = unsafe { self.percpu.get_unchecked(cpu) };
         let interrupt_point = || self.platform.may_interrupt();
         interrupt_point();
-        let entered = self.percpu[cpu].try_enter(interrupt_point);
+        let entered = slot.try_enter(interrupt_point);
         if entered {
             interrupt_point();
         }
-        entered.then_some(cpu)
+        entered.then_some(slot)
     }
 
-    /// Gives `cpu`'s guard back.
+    /// Gives the guard of the slot [`Cache::enter_fast_path`] took back.
     #[inline(always)]
-    fn leave(&self, cpu: usize) {
-        self.percpu[cpu].exit();
+    fn leave(&self, slot: &PerCpu) {
+        slot.exit();
         self.platform.may_interrupt();
     }
 
@@ -510,18 +525,18 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     unsafe fn free_at(&self, object: NonNull<u8>, mark: Mark) -> Result<(), SlabError> {
         let interrupt_point = || self.platform.may_interrupt();
-        if let Some(cpu) = self.enter_fast_path() {
+        if let Some(slot) = self.enter_fast_path() {
             // The mark first: a double free changes nothing.
             if !mark.claim_owned(ACTIVE, CACHED) {
-                self.leave(cpu);
+                self.leave(slot);
                 return Err(SlabError::DoubleFree(object.as_ptr() as usize));
             }
             interrupt_point();
-            let pushed = self.with_array(cpu, |array| {
+            let pushed = Self::with_slot_array(slot, |array| {
                 interrupt_point();
                 array.push_interruptible((object, mark), interrupt_point)
             });
-            self.leave(cpu);
+            self.leave(slot);
             if pushed == Some(true) {
                 return Ok(());
             }

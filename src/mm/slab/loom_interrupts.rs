@@ -112,7 +112,8 @@ impl Machine {
     }
 }
 
-impl SlabPlatform for Machine {
+// SAFETY: the model runs CPUs 0 and 1 (`on_cpu` is only given those), and `cpus` is 2.
+unsafe impl SlabPlatform for Machine {
     pages_from_host_memory!();
 
     fn cpu(&self) -> usize {

@@ -50,7 +50,11 @@ pub use owned::OwnedObject;
 pub use slabs::{Census, Inconsistency};
 
 /// What the slab allocator needs of the machine under it.
-pub trait SlabPlatform: Sync {
+///
+/// # Safety
+/// [`SlabPlatform::cpu`] is always below [`SlabPlatform::cpus`]: each cache's per-CPU
+/// slots are that many, and the fast path finds the running CPU's without a bounds check.
+pub unsafe trait SlabPlatform: Sync {
     /// `pages` contiguous pages aligned to `pages` pages (a power of two), or `None`.
     fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>>;
     /// # Safety

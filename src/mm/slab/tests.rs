@@ -44,7 +44,8 @@ impl HostPages {
     }
 }
 
-impl SlabPlatform for HostPages {
+// SAFETY: the tests run as CPUs 0-63 (`on_cpu` is only given those), and `cpus` is 64.
+unsafe impl SlabPlatform for HostPages {
     pages_from_host_memory!();
 
     fn cpu(&self) -> usize {
