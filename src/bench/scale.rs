@@ -95,8 +95,9 @@ pub fn run() {
             }),
             {
                 // An object through this CPU's array, so that the drain has one to give back.
-                if let Ok(object) = OwnedObject::alloc(&cache.share()) {
-                    let _ = object.free();
+                let through_array = OwnedObject::alloc(&cache.share()).map(|o| o.free());
+                if !matches!(through_array, Ok(Ok(()))) {
+                    failure.get_or_insert("alloc-free");
                 }
                 timed(|| {
                     counts::bracket(tag(4), || {

@@ -26,9 +26,10 @@ const SCALING: Goal = Goal::at_least(1.8);
 const RPI4_HOTPLUG: Goal = Goal::at_most(2.0);
 const LOCK: Goal = Goal::at_most(1.5);
 
-/// `bench boot`'s phases, in boot order, as its RESULT line names them (`<phase>_ms`) and
-/// as the table heads them; then the whole boot.
-const BOOT_PHASES: [(&str, &str); 8] = [
+/// `bench boot`'s phases, in boot order, as its RESULT line names them (`<phase>_ms`,
+/// and under the counting plugin `<phase>_insns`...) and as the tables head them; then
+/// the whole boot.
+pub const BOOT_PHASES: [(&str, &str); 8] = [
     ("loader", "loader"),
     ("device_tree", "device tree"),
     ("mmu", "page tables + MMU"),
@@ -455,18 +456,6 @@ impl Report<'_> {
     }
 }
 
-/// `bench boot`'s phases as their counts are named (`<phase>_insns`), and the whole boot.
-pub const COUNTED_PHASES: [(&str, &str); 8] = [
-    ("loader", "loader"),
-    ("device_tree", "device tree"),
-    ("mmu", "page tables + MMU"),
-    ("memory", "page allocator"),
-    ("log", "boot log"),
-    ("cpus", "secondary CPUs"),
-    ("shell", "slab, kmalloc, shell"),
-    ("boot", "total"),
-];
-
 /// Instructions and memory accesses (loads + stores) per operation of `part.name`.
 pub fn cost(r: &Run, part: &str, name: &str) -> Option<(f64, f64)> {
     let get = |unit: &str| r.get(&format!("{part}.{name}_{unit}"));
@@ -602,7 +591,7 @@ impl Report<'_> {
             "\nThe boot CPU's boot by phase, thousands of instructions / accesses (from its \
              first instruction to each phase's end).\n"
         );
-        let labels: Vec<&str> = COUNTED_PHASES.iter().map(|(_, label)| *label).collect();
+        let labels: Vec<&str> = BOOT_PHASES.iter().map(|(_, label)| *label).collect();
         let _ = writeln!(
             self.out,
             "| machine | CPUs | {} |\n|---|---|{}",
@@ -610,7 +599,7 @@ impl Report<'_> {
             "---|".repeat(labels.len())
         );
         for r in &counted {
-            let phases: Vec<String> = COUNTED_PHASES
+            let phases: Vec<String> = BOOT_PHASES
                 .iter()
                 .map(|(phase, _)| {
                     cost_text(cost(r, "boot", phase).map(|(i, m)| (i / 1000.0, m / 1000.0)))

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use crate::SCALE_MACHINE;
-use crate::report::{COUNTED_PHASES, Goal, cost, cost_text, find, num};
+use crate::report::{BOOT_PHASES, Goal, cost, cost_text, find, num};
 use crate::results::{Run, System};
 
 /// Boot to the prompt at the most CPUs against the floor of bringing up the others.
@@ -181,7 +181,7 @@ pub fn markdown(runs: &[Run]) -> (String, Vec<String>) {
             .collect();
         let _ = writeln!(out, "| {} / {} | {} |", b.cpus, a.cpus, cells.join(" | "));
     }
-    let labels: Vec<&str> = COUNTED_PHASES.iter().map(|(_, label)| *label).collect();
+    let labels: Vec<&str> = BOOT_PHASES.iter().map(|(_, label)| *label).collect();
     let _ = writeln!(
         out,
         "\nThe boot CPU's boot by phase, thousands of instructions / accesses, and what each \
@@ -191,7 +191,7 @@ pub fn markdown(runs: &[Run]) -> (String, Vec<String>) {
     );
     let phase = |r: &Run, p: &str| cost(r, "boot", p).map(|(i, m)| (i / 1000.0, m / 1000.0));
     for r in &scaled {
-        let cells: Vec<String> = COUNTED_PHASES
+        let cells: Vec<String> = BOOT_PHASES
             .iter()
             .map(|(p, _)| cost_text(phase(r, p)))
             .collect();
@@ -201,7 +201,7 @@ pub fn markdown(runs: &[Run]) -> (String, Vec<String>) {
         && b.cpus > a.cpus
     {
         let added = f64::from(b.cpus - a.cpus);
-        let cells: Vec<String> = COUNTED_PHASES
+        let cells: Vec<String> = BOOT_PHASES
             .iter()
             .map(|(p, _)| match (cost(b, "boot", p), cost(a, "boot", p)) {
                 (Some((bi, bm)), Some((ai, am))) => {

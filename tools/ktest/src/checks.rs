@@ -62,6 +62,24 @@ pub fn passed_with_counts(
     }
 }
 
+/// `hotplug` and the 2004 scenario (`stress slab-hotplug`) both passed, did something,
+/// caught no race, and lost nothing.
+pub fn hotplug_and_scenario_passed(output: &str) -> Result<(), String> {
+    passed_with_counts(output, "hotplug", &["cycles", "ops", "censuses"], &[])?;
+    passed_with_counts(
+        output,
+        "stress-slab-hotplug",
+        &["cycles", "hotplug_ops", "objects"],
+        &[
+            "race1",
+            "race2",
+            "invariant_breaks",
+            "pages_leaked",
+            "objects_leaked",
+        ],
+    )
+}
+
 /// The `free` counts of every `mem --raw` in the output must be equal: what a run of
 /// hotplug cycles allocated (stacks, tables) it must have given back.
 pub fn free_pages_unchanged(output: &str) -> Result<(), String> {

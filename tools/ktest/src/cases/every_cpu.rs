@@ -6,23 +6,11 @@
 use std::time::Duration;
 
 use crate::case::Case;
-use crate::checks::passed_with_counts;
+use crate::checks::{hotplug_and_scenario_passed, passed_with_counts};
 
 /// Each run passed, did something and lost nothing.
 fn all_passed(output: &str) -> Result<(), String> {
-    passed_with_counts(output, "hotplug", &["cycles", "ops", "censuses"], &[])?;
-    passed_with_counts(
-        output,
-        "stress-slab-hotplug",
-        &["cycles", "hotplug_ops", "objects"],
-        &[
-            "race1",
-            "race2",
-            "invariant_breaks",
-            "pages_leaked",
-            "objects_leaked",
-        ],
-    )?;
+    hotplug_and_scenario_passed(output)?;
     passed_with_counts(
         output,
         "stress-all",

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::case::Case;
-use crate::checks::passed_with_counts;
+use crate::checks::hotplug_and_scenario_passed;
 
 /// One configuration and what the kernel must see of it.
 struct Machine {
@@ -205,19 +205,7 @@ const SCRIPT: &str = "run=\"dt --raw; cpus --raw; mem --raw; hotplug 3; stress s
 /// Each run: `hotplug` and the scenario passed and lost nothing, and every CPU is online
 /// after them, as before.
 fn ran_clean(output: &str) -> Result<(), String> {
-    passed_with_counts(output, "hotplug", &["cycles", "ops", "censuses"], &[])?;
-    passed_with_counts(
-        output,
-        "stress-slab-hotplug",
-        &["cycles", "hotplug_ops", "objects"],
-        &[
-            "race1",
-            "race2",
-            "invariant_breaks",
-            "pages_leaked",
-            "objects_leaked",
-        ],
-    )?;
+    hotplug_and_scenario_passed(output)?;
     let (before, after) = output
         .split_once("RESULT stress-slab-hotplug ")
         .ok_or("no stress run")?;
