@@ -5,7 +5,8 @@
 #   make gdb     gdb-multiarch on build/kernel.elf, attached to it (GDBFLAGS= for more)
 #   make test    every test: lint, host unit tests, the QEMU suite
 #   make bench   the kernel's benchmarks and Linux's in the same QEMU: table, CSV, JSON, chart;
-#                the same paths in guest instructions and accesses (the counting plugin)
+#                the same paths in guest instructions and accesses (the counting plugin);
+#                LINUX_AT_64=1 adds Linux's boot at 64 CPUs (GICv3), 3 to over 10 minutes
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
 #   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (docs/rpi4.md)
 #   make docs    docs/tests.md's table of the QEMU cases, from tools/ktest's case list
@@ -360,7 +361,8 @@ bench: image $(BUILD)/dts/rpi4.dtb $(COUNTS_PLUGIN)
 	@tools/linux-peer/build.sh $(PEER) || \
 	  echo "*** WARNING: the Linux peer could not be built: no ratios against Linux ***"
 	cargo run --release -p bench -- --image $(IMAGE) --rpi4-dtb $(BUILD)/dts/rpi4.dtb \
-	  --peer $(PEER) --out $(BUILD)/bench --plugin $(COUNTS_PLUGIN)
+	  --peer $(PEER) --out $(BUILD)/bench --plugin $(COUNTS_PLUGIN) \
+	  --linux-at-64 $(if $(filter 1,$(LINUX_AT_64)),yes,no)
 
 clean:
 	cargo clean
