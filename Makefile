@@ -4,7 +4,9 @@
 #   make debug   the same, halted, with QEMU's gdbstub on GDBPORT
 #   make gdb     gdb-multiarch on build/kernel.elf, attached to it (GDBFLAGS= for more)
 #   make test    every test: lint, host unit tests, the QEMU suite
-#   make bench   the kernel's benchmarks and Linux's in the same QEMU: table, CSV, JSON, chart
+#   make bench   the kernel's benchmarks and Linux's in the same QEMU: table, CSV, JSON, chart;
+#                the same paths in guest instructions and accesses (the counting plugin);
+#                LINUX_AT_64=1 adds Linux's boot at 64 CPUs (GICv3), 3 to over 10 minutes
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
 #   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (docs/rpi4.md)
 #   make docs    docs/tests.md's table of the QEMU cases, from tools/ktest's case list
@@ -41,6 +43,9 @@ READELF := $(shell command -v llvm-readelf || command -v readelf)
 
 # The host tool that names the functions and lines of an Oops report's addresses.
 SYMBOLIZER := target/release/symbolize
+# The QEMU plugin that counts guest instructions, loads and stores between the kernel's
+# count markers (tools/counts): for `make bench` and the QEMU cases that count.
+COUNTS_PLUGIN := target/release/libcounts.so
 ifeq ($(SYMBOLIZE),1)
 CONSOLE_FILTER := $(SYMBOLIZER) --elf $(BUILD)/kernel.elf --
 CONSOLE_DEPS   := $(SYMBOLIZER)
@@ -123,6 +128,10 @@ debug: image $(BOARD_DEPS) $(CONSOLE_DEPS)
 $(SYMBOLIZER): FORCE
 	cargo build --release -p symbolize
 
+# Cargo decides whether it needs rebuilding.
+$(COUNTS_PLUGIN): FORCE
+	cargo build --release -p counts
+
 gdb: $(BUILD)/kernel.elf
 	GDBPORT=$(GDBPORT) gdb-multiarch $(BUILD)/kernel.elf -x tools/gdb/kernel.gdb $(GDBFLAGS)
 
@@ -154,7 +163,7 @@ sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disabl
 lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 	cargo fmt --all -- --check
 	cargo clippy --lib --tests -- -D warnings
-	cargo clippy -p ktest -p symbolize -p bench --all-targets -- -D warnings
+	cargo clippy -p ktest -p symbolize -p bench -p counts --all-targets -- -D warnings
 	cargo clippy --release --target $(TARGET) --lib --bin kernel -- -D warnings
 	tools/check-fpsimd.sh $(BUILD)/kernel.elf src/arch/aarch64/fpsimd.s
 	python3 tools/check-frames.py $(BUILD)/kernel.elf
@@ -162,13 +171,30 @@ lint: $(BUILD)/.setup $(BUILD)/kernel.elf
 
 # QEMU's own device trees for the virt board, for the host tests of the DT reader.
 QEMU_DTBS := $(BUILD)/dts/qemu-virt-gicv2.dtb $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb \
-	$(BUILD)/dts/qemu-virt-numa.dtb
+	$(BUILD)/dts/qemu-virt-numa.dtb $(BUILD)/dts/qemu-virt-gicv3-160cpus.dtb \
+	$(BUILD)/dts/qemu-virt-topology.dtb $(BUILD)/dts/qemu-virt-threads.dtb
 $(BUILD)/dts/qemu-virt-gicv2.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=2,dumpdtb=$@ -cpu cortex-a72 -smp 4 -m 512M -nic none -display none
 $(BUILD)/dts/qemu-virt-gicv3-20cpus.dtb: $(BUILD)/.setup
 	@mkdir -p $(BUILD)/dts
 	$(QEMU) -M virt,gic-version=3,virtualization=on,dumpdtb=$@ -cpu cortex-a72 -smp 20 -m 512M -nic none -display none
+
+# More CPUs than the first redistributor region holds (123): a second region at 256 GiB.
+$(BUILD)/dts/qemu-virt-gicv3-160cpus.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,dumpdtb=$@ -cpu cortex-a72 -smp 160 -m 1G -nic none -display none
+
+# Two sockets of two clusters of two cores: QEMU writes /cpus/cpu-map.
+$(BUILD)/dts/qemu-virt-topology.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,dumpdtb=$@ -cpu cortex-a72 -smp 8,sockets=2,clusters=2,cores=2 \
+	  -m 512M -nic none -display none
+# Two clusters of two cores of two threads: the map's leaves are threads.
+$(BUILD)/dts/qemu-virt-threads.dtb: $(BUILD)/.setup
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,dumpdtb=$@ -cpu cortex-a72 \
+	  -smp 8,sockets=1,clusters=2,cores=2,threads=2 -m 512M -nic none -display none
 
 # Two NUMA nodes of 512 MiB, CPUs 0-1 (socket 0) in node 0 and 2-3 (socket 1) in node 1.
 $(BUILD)/dts/qemu-virt-numa.dtb: $(BUILD)/.setup
@@ -217,6 +243,19 @@ $(BUILD)/dts/qemu-virt-no-enable-method.dtb: $(BAD_DTB_BASE)
 	  mv $@.tmp $@
 $(BUILD)/dts/qemu-virt-dangling-stdout-path.dtb: $(BAD_DTB_BASE)
 	cp $< $@.tmp && fdtput -t s $@.tmp /chosen stdout-path /uart@7770000 && mv $@.tmp $@
+# QEMU's tree for 512 CPUs (GICv3) with eight CPU nodes after its last, at the MPIDRs QEMU
+# would give CPUs 512-519 (Aff1 32): more than the kernel's ceiling, which must take the
+# first 512, say it left 8 out, and run. QEMU puts its /psci back in a tree given with -dtb.
+BAD_DTBS += $(BUILD)/dts/qemu-virt-520cpus.dtb
+CPU_NODE = \t\tcpu@%d {\n\t\t\treg = <0x%x>;\n\t\t\tenable-method = "psci";\n\t\t\tcompatible = "arm,cortex-a72";\n\t\t\tdevice_type = "cpu";\n\t\t};\n
+$(BUILD)/dts/qemu-virt-520cpus.dtb: $(BUILD)/.setup Makefile
+	@mkdir -p $(BUILD)/dts
+	$(QEMU) -M virt,gic-version=3,dumpdtb=$@.tmp -cpu cortex-a72 -smp 512 -m 2G -nic none \
+	  -display none 2>/dev/null
+	dtc -q -I dtb -O dts $@.tmp | awk -v extra="$$(for c in 0 1 2 3 4 5 6 7; do \
+	    printf '$(CPU_NODE)' $$((512 + c)) $$((0x2000 + c)); done)" \
+	  '{ print } /^\t\tcpu@511 \{/ { last = 1 } last && /^\t\t\};/ { printf "%s", extra; last = 0 }' \
+	  | dtc -q -I dts -O dtb -o $@.tmp - && mv $@.tmp $@
 
 # QEMU's virt tree with a /psci that speaks PSCI 0.1 alone (compatible "arm,psci", method
 # hvc, the function numbers set here), for the QEMU cases of tools/ktest/src/cases/psci_0_1.rs.
@@ -288,7 +327,7 @@ unit: image $(QEMU_DTBS) $(LINUX_READING) $(LINUX612_READING)
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
 # ONLY=TEXT runs only the cases whose name contains TEXT (`cargo run -p ktest -- --list`).
-qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched
+qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched $(COUNTS_PLUGIN)
 	cargo run --release -p ktest -- --image $(IMAGE) $(if $(ONLY),--only '$(ONLY)')
 
 # docs/tests.md's table of the QEMU cases, written from the cases themselves.
@@ -318,11 +357,12 @@ fuzz: $(DTBS) $(QEMU_DTBS) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched $(L
 # Debian's Linux 6.1 and busybox in an initramfs that times boot and sysfs CPU hotplug
 # (tools/linux-peer); without it the report has no ratios against Linux, and says so.
 PEER := $(BUILD)/linux-peer
-bench: image $(BUILD)/dts/rpi4.dtb
+bench: image $(BUILD)/dts/rpi4.dtb $(COUNTS_PLUGIN)
 	@tools/linux-peer/build.sh $(PEER) || \
 	  echo "*** WARNING: the Linux peer could not be built: no ratios against Linux ***"
 	cargo run --release -p bench -- --image $(IMAGE) --rpi4-dtb $(BUILD)/dts/rpi4.dtb \
-	  --peer $(PEER) --out $(BUILD)/bench
+	  --peer $(PEER) --out $(BUILD)/bench --plugin $(COUNTS_PLUGIN) \
+	  --linux-at-64 $(if $(filter 1,$(LINUX_AT_64)),yes,no)
 
 clean:
 	cargo clean

@@ -37,4 +37,4 @@ pub mod sync;
 
 /// The most CPUs the kernel manages; device-tree CPUs beyond it are reported and left out.
 /// (A GICv2 system addresses at most 8.)
-pub const MAX_CPUS: usize = 64;
+pub const MAX_CPUS: usize = 512;

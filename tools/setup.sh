@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing the kernel needs, and only what is missing:
-# the aarch64-unknown-none-softfloat Rust target, qemu-system-arm >= 9 (Debian bookworm-backports on
+# the aarch64-unknown-none-softfloat Rust target (and aarch64-unknown-none, for the Linux peer's
+# program that make bench runs), qemu-system-arm >= 9 (Debian bookworm-backports on
 # bookworm), gdb-multiarch, device-tree-compiler, python3-libfdt and llvm. Says what it does; stops with a clear
 # message where it cannot (not root, no apt-get).
 set -euo pipefail
@@ -25,6 +26,11 @@ fi
 if ! rustup target list --installed | grep -qx aarch64-unknown-none-softfloat; then
     say "adding Rust target aarch64-unknown-none-softfloat"
     rustup target add aarch64-unknown-none-softfloat
+fi
+# The Linux peer's measuring program (tools/linux-peer), a static binary for Linux's init.
+if ! rustup target list --installed | grep -qx aarch64-unknown-none; then
+    say "adding Rust target aarch64-unknown-none"
+    rustup target add aarch64-unknown-none
 fi
 for comp in rustfmt clippy; do
     if ! rustup component list --installed | grep -q "^$comp"; then

@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use hotslab::dt::Platform;
+use hotslab::dt::{Mpidr, Platform};
 use hotslab::dt::bootargs::BootOptions;
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
             for problem in &platform.problems {
                 assert!(!problem.to_string().is_empty());
             }
-            let _ = (platform.total_memory(), platform.cpu_index_of(0));
+            let _ = (platform.total_memory(), platform.cpu_index_of(Mpidr::new(0)));
         }
     }
 });

@@ -1,8 +1,12 @@
 //! `bench hotplug`: every other online CPU taken offline, then brought online, one at a
 //! time, for a number of cycles after a warm-up one; each operation timed. Each cycle
 //! also runs the floor (`hotplug_floor`) on each CPU, interleaved with the kernel's
-//! operations so that both see the host in the same mood.
+//! operations so that both see the host in the same mood. Each kept operation, the
+//! floor's too, is also a count bracket: under the counting plugin, the controlling CPU's
+//! instructions, loads and stores in the median operation, the rounds of its waits for
+//! the target left out.
 
+use super::counts::{self, PartCounts};
 use super::hotplug_floor::Floor;
 use super::stats::{Micros, Samples, Verdict};
 use super::timed;
@@ -15,6 +19,15 @@ const CYCLES: usize = 20;
 // Room for 20 cycles of up to 12 other CPUs (256 samples), and for their floors.
 /// Floor cycles per CPU per cycle: each is short, and their median swings more.
 const FLOOR_CYCLES: usize = 5;
+
+/// The count bracket tags of the kernel's operations: offline, online, and the warm-up
+/// cycle's.
+#[derive(Clone, Copy)]
+struct Tags {
+    offline: u64,
+    online: u64,
+    warm_up: u64,
+}
 
 /// Why a cycle stopped.
 enum Failure {
@@ -29,12 +42,20 @@ pub fn run() {
         println!("RESULT bench-hotplug FAIL reason=needs-a-second-online-cpu");
         return;
     }
+    let mut verdict = Verdict::new();
+    let counting = PartCounts::open("hotplug", &mut verdict);
+    let tags = Tags {
+        offline: counts::new_tag(),
+        online: counts::new_tag(),
+        warm_up: counts::new_tag(),
+    };
     let mut offline = Samples::<256>::new();
     let mut online = Samples::<256>::new();
     let mut floor = Floor::<1024>::new();
     let mut failure = None;
     for cycle in 0..=CYCLES {
-        if let Err(f) = one_cycle(targets, cycle > 0, &mut offline, &mut online, &mut floor) {
+        let kept = cycle > 0;
+        if let Err(f) = one_cycle(targets, kept, tags, &mut offline, &mut online, &mut floor) {
             failure = Some(f);
             break;
         }
@@ -59,7 +80,6 @@ pub fn run() {
         println!("RESULT bench-hotplug FAIL reason=cpu{cpu}");
         return;
     }
-    let mut verdict = Verdict::new();
     verdict.samples(&mut offline, "offline-samples");
     verdict.samples(&mut online, "online-samples");
     verdict.samples(&mut floor.offline, "floor-offline-samples");
@@ -77,11 +97,31 @@ pub fn run() {
         state::online().and(targets) == targets,
         "a-cpu-left-offline",
     );
+    let mut counted = alloc::string::String::new();
+    match counting.records(&mut verdict) {
+        Some(records) => {
+            for (name, tag, expected) in [
+                ("offline", tags.offline, offline.len()),
+                ("online", tags.online, online.len()),
+                ("floor_offline", floor.offline_tag, floor.offline.len()),
+                ("floor_online", floor.online_tag, floor.online.len()),
+            ] {
+                let bracket = records.bracket(tag).unwrap_or_default();
+                verdict.check(
+                    bracket.brackets == expected as u64,
+                    "counted-brackets-missing",
+                );
+                // One operation a bracket: the median operation's counts.
+                counts::write_per_op(&mut counted, name, bracket.median, 1);
+            }
+        }
+        None => counted.push_str(" counts=unavailable"),
+    }
     println!(
         "RESULT bench-hotplug {} cpus={} cycles={CYCLES} ops={} offline_us={} online_us={} \
          offline_min_us={} online_min_us={} offline_p99_us={} online_p99_us={} \
          floor_offline_us={} floor_online_us={} floor_offline_min_us={} \
-         floor_online_min_us={}{verdict}",
+         floor_online_min_us={}{counted}{verdict}",
         verdict.word(),
         targets.len() + 1,
         offline.len() + online.len(),
@@ -103,18 +143,26 @@ pub fn run() {
 fn one_cycle(
     targets: CpuMask,
     keep: bool,
+    tags: Tags,
     offline: &mut Samples<256>,
     online: &mut Samples<256>,
     floor: &mut Floor<1024>,
 ) -> Result<(), Failure> {
     for (down, samples) in [(true, offline), (false, online)] {
+        let tag = match (keep, down) {
+            (false, _) => tags.warm_up,
+            (true, true) => tags.offline,
+            (true, false) => tags.online,
+        };
         for cpu in targets.iter() {
             let (result, ns) = timed(|| {
-                if down {
-                    hotplug::cpu_down(cpu)
-                } else {
-                    hotplug::cpu_up(cpu)
-                }
+                counts::bracket(tag, || {
+                    if down {
+                        hotplug::cpu_down(cpu)
+                    } else {
+                        hotplug::cpu_up(cpu)
+                    }
+                })
             });
             result.map_err(|e| Failure::Kernel(cpu, e))?;
             if keep {

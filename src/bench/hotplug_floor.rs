@@ -15,23 +15,29 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use super::counts;
 use super::stats::Samples;
 use crate::arch::cpu;
 use crate::arch::hotplug_floor::FloorMailbox;
-use crate::arch::psci::{AffinityState, Psci};
+use crate::arch::psci::Psci;
 use crate::drivers::gic;
 use crate::drivers::timer::{self, Deadline};
-use crate::dt::{EnableMethod, Gic};
+use crate::dt::{EnableMethod, Gic, Mpidr};
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{private_interrupts, work};
 
 /// How long one step of the floor may take before the floor is given up.
 const STEP_TIMEOUT_US: u64 = 1_000_000;
 
-/// Online and offline times of the floor, in nanoseconds, added to by each CPU's cycles.
+/// Online and offline times of the floor, in nanoseconds, added to by each CPU's cycles;
+/// the count bracket tags of the kept cycles' steps.
 pub struct Floor<const N: usize> {
     pub online: Samples<N>,
     pub offline: Samples<N>,
+    pub online_tag: u64,
+    pub offline_tag: u64,
+    /// The warm-up cycles' brackets.
+    warm_up_tag: u64,
 }
 
 impl<const N: usize> Floor<N> {
@@ -39,6 +45,18 @@ impl<const N: usize> Floor<N> {
         Self {
             online: Samples::new(),
             offline: Samples::new(),
+            online_tag: counts::new_tag(),
+            offline_tag: counts::new_tag(),
+            warm_up_tag: counts::new_tag(),
+        }
+    }
+
+    /// The (online, offline) tags for a cycle kept or not.
+    fn tags(&self, keep: bool) -> (u64, u64) {
+        if keep {
+            (self.online_tag, self.offline_tag)
+        } else {
+            (self.warm_up_tag, self.warm_up_tag)
         }
     }
 
@@ -67,7 +85,7 @@ impl<const N: usize> Floor<N> {
             }
             EnableMethod::SpinTable { .. } => {
                 for _ in 0..cycles {
-                    let (offline, online) = spin_table_cycle(cpu)?;
+                    let (offline, online) = spin_table_cycle(cpu, self.tags(keep))?;
                     if keep {
                         self.offline.push(offline);
                         self.online.push(online);
@@ -83,25 +101,37 @@ impl<const N: usize> Floor<N> {
         &mut self,
         cpu: usize,
         psci: Psci,
-        mpidr: u64,
+        mpidr: Mpidr,
         cycles: usize,
         keep: bool,
     ) -> Result<(), &'static str> {
-        let off = || matches!(psci.affinity_info(mpidr), Ok(AffinityState::Off));
         let gicc = match crate::boot::platform().gic {
             Some(Gic::V2 { cpu_interface, .. }) => Some(cpu_interface.base),
             _ => None,
         };
+        let (online_tag, offline_tag) = self.tags(keep);
         for _ in 0..cycles {
             let (entry, mailbox) = MAILBOX.arm(psci.method(), gicc);
             let start = timer::ticks();
-            psci.cpu_on(mpidr, entry, mailbox)
-                .map_err(|_| "floor-cpu-on-refused")?;
-            wait_until(|| MAILBOX.arrived())?;
+            counts::bracket(online_tag, || {
+                psci.cpu_on(mpidr, entry, mailbox)
+                    .map_err(|_| "floor-cpu-on-refused")?;
+                wait_until(|| MAILBOX.arrived())
+            })?;
             let arrived = timer::ticks();
-            MAILBOX.tell_to_die();
-            gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
-            let result = wait_until(off);
+            let result = counts::bracket(offline_tag, || {
+                MAILBOX.tell_to_die();
+                gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
+                if crate::smp::psci_ops::wait_until_off(
+                    &psci,
+                    mpidr,
+                    &Deadline::after_us(STEP_TIMEOUT_US),
+                ) {
+                    Ok(())
+                } else {
+                    Err("floor-step-timed-out")
+                }
+            });
             let dead = timer::ticks();
             if MAILBOX.off_error().is_some() {
                 return Err("floor-cpu-off-refused");
@@ -165,8 +195,10 @@ fn park_like_the_kernel(_: u64) {
     cpu::irq_restore(irq);
 }
 
-/// One spin-table floor cycle on `cpu`: (offline, online) nanoseconds.
-fn spin_table_cycle(cpu: usize) -> Result<(u64, u64), &'static str> {
+/// One spin-table floor cycle on `cpu`, its steps bracketed with the (online, offline)
+/// `tags`: (offline, online) nanoseconds.
+fn spin_table_cycle(cpu: usize, tags: (u64, u64)) -> Result<(u64, u64), &'static str> {
+    let (online_tag, offline_tag) = tags;
     for flag in [&STARTED, &DIE, &PARKED, &RELEASE, &ARRIVED] {
         flag.store(false, Ordering::Release);
     }
@@ -174,14 +206,18 @@ fn spin_table_cycle(cpu: usize) -> Result<(u64, u64), &'static str> {
     // Getting the job going is no part of the floor.
     wait_until(|| STARTED.load(Ordering::Acquire))?;
     let start = timer::ticks();
-    DIE.store(true, Ordering::Release);
-    gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
-    let parked = wait_until(|| PARKED.load(Ordering::Acquire));
+    let parked = counts::bracket(offline_tag, || {
+        DIE.store(true, Ordering::Release);
+        gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
+        wait_until(|| PARKED.load(Ordering::Acquire))
+    });
     let parked_at = timer::ticks();
     let released = parked.and_then(|()| {
-        RELEASE.store(true, Ordering::Release);
-        gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
-        wait_until(|| ARRIVED.load(Ordering::Acquire))
+        counts::bracket(online_tag, || {
+            RELEASE.store(true, Ordering::Release);
+            gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
+            wait_until(|| ARRIVED.load(Ordering::Acquire))
+        })
     });
     let arrived_at = timer::ticks();
     if released.is_err() {

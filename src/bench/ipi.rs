@@ -1,6 +1,9 @@
 //! `bench ipi`: an SGI round trip (a waiting cross-call to one other CPU, each in turn),
-//! and a waiting cross-call to every online CPU at once.
+//! and a waiting cross-call to every online CPU at once. Each kept call is also a count
+//! bracket: under the counting plugin, the calling CPU's instructions, loads and stores
+//! in the median call, the rounds of its wait for the others left out.
 
+use super::counts::{self, PartCounts};
 use super::stats::{Micros, Samples, Verdict};
 use super::timed;
 use crate::println;
@@ -19,6 +22,10 @@ pub fn run() {
         println!("RESULT bench-ipi FAIL reason=needs-a-second-online-cpu");
         return;
     }
+    let mut verdict = Verdict::new();
+    let counting = PartCounts::open("ipi", &mut verdict);
+    // The warm-up round's brackets go to a tag of their own.
+    let (warm_up, one_tag, all_tag) = (counts::new_tag(), counts::new_tag(), counts::new_tag());
     let mut round_trip = Samples::<ROUNDS>::new();
     let mut to_all = Samples::<ROUNDS>::new();
     let mut targets = others.iter();
@@ -30,8 +37,18 @@ pub fn run() {
                 targets.next().expect("others is not empty")
             }
         };
-        let (one_result, one) = timed(|| call::smp_call_function_single(target, no_op, 0, true));
-        let (all_result, all) = timed(|| call::on_each_cpu(online, no_op, 0, true));
+        let (one_tag, all_tag) = if round > 0 {
+            (one_tag, all_tag)
+        } else {
+            (warm_up, warm_up)
+        };
+        let (one_result, one) = timed(|| {
+            counts::bracket(one_tag, || {
+                call::smp_call_function_single(target, no_op, 0, true)
+            })
+        });
+        let (all_result, all) =
+            timed(|| counts::bracket(all_tag, || call::on_each_cpu(online, no_op, 0, true)));
         if let Err(e) = one_result.and(all_result) {
             println!("bench ipi: {e}");
             println!("RESULT bench-ipi FAIL reason=cross-call");
@@ -42,12 +59,26 @@ pub fn run() {
             to_all.push(all);
         }
     }
-    let mut verdict = Verdict::new();
     verdict.samples(&mut round_trip, "round-trip-samples");
     verdict.samples(&mut to_all, "on-each-cpu-samples");
     verdict.check(state::online() == online, "online-set-changed");
+    let mut counted = alloc::string::String::new();
+    match counting.records(&mut verdict) {
+        Some(records) => {
+            for (name, tag) in [("roundtrip", one_tag), ("on_each_cpu", all_tag)] {
+                let bracket = records.bracket(tag).unwrap_or_default();
+                verdict.check(
+                    bracket.brackets == ROUNDS as u64,
+                    "counted-brackets-missing",
+                );
+                // One operation a bracket: the median operation's counts.
+                counts::write_per_op(&mut counted, name, bracket.median, 1);
+            }
+        }
+        None => counted.push_str(" counts=unavailable"),
+    }
     println!(
-        "RESULT bench-ipi {} cpus={} roundtrip_us={} on_each_cpu_us={} roundtrip_p99_us={} on_each_cpu_p99_us={}{verdict}",
+        "RESULT bench-ipi {} cpus={} roundtrip_us={} on_each_cpu_us={} roundtrip_p99_us={} on_each_cpu_p99_us={}{counted}{verdict}",
         verdict.word(),
         online.len(),
         Micros(round_trip.median()),

@@ -7,7 +7,9 @@
 //! pays for another's dispatch. First one core, in batches, the five taking turns batch by
 //! batch so that the host's moods fall on all of them alike; then throughput, each
 //! allocator on this core alone and then on every online core at once, a fixed number of
-//! pairs per core, several runs each. Medians and minimums.
+//! pairs per core, several runs each. Medians and minimums. Under the counting plugin each
+//! allocator's loop is first counted over 1000 pairs with interrupts masked: instructions,
+//! loads and stores per pair.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -16,6 +18,7 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use super::counts::{self, PartCounts};
 use super::floor::Floor;
 use super::stats::{Hundredths, Samples, Verdict};
 use super::timed;
@@ -32,6 +35,8 @@ const OBJECT_SIZE: usize = 64;
 const WORKING_SET: usize = 32;
 const BATCH: u64 = 1000;
 const SAMPLES: usize = 41;
+/// Pairs in each allocator's counted bracket.
+const COUNTED_PAIRS: u64 = 1000;
 /// Pairs per core in a throughput run.
 const PARALLEL_PAIRS: u64 = 200_000;
 /// Throughput runs per allocator, alone and on every core.
@@ -156,12 +161,22 @@ impl<A: PairAllocator> Drop for WorkingSet<A> {
 trait Batch {
     /// Nanoseconds per pair over a batch; `None` if the allocator failed.
     fn batch(&mut self) -> Option<u64>;
+    /// `COUNTED_PAIRS` pairs in a count bracket with `tag`, interrupts masked so that only
+    /// the pairs are counted; false if the allocator failed.
+    fn counted(&mut self, tag: u64) -> bool;
 }
 
 impl<A: PairAllocator> Batch for WorkingSet<A> {
     fn batch(&mut self) -> Option<u64> {
         let (ok, ns) = timed(|| self.pairs(BATCH));
         ok.then_some(ns / BATCH)
+    }
+
+    fn counted(&mut self, tag: u64) -> bool {
+        let irq = crate::arch::cpu::irq_save();
+        let ok = counts::bracket(tag, || self.pairs(COUNTED_PAIRS));
+        crate::arch::cpu::irq_restore(irq);
+        ok
     }
 }
 
@@ -177,8 +192,12 @@ struct Allocators {
 const NAMES: [&str; 5] = ["slab", "linked_list", "buddy", "floor", "kmalloc"];
 
 /// Nanoseconds per pair on this core, per allocator (in [`NAMES`] order): batches taken
-/// in turns, one of each allocator a round, after a warm-up round.
-fn one_core(a: &Allocators) -> Option<[Samples<SAMPLES>; NAMES.len()]> {
+/// in turns, one of each allocator a round, after a warm-up round. If `tags` are given,
+/// each allocator's pairs are first counted under its tag.
+fn one_core(
+    a: &Allocators,
+    tags: Option<&[u64; NAMES.len()]>,
+) -> Option<[Samples<SAMPLES>; NAMES.len()]> {
     let mut slab = WorkingSet::fill(a.slab.clone())?;
     let mut linked_list = WorkingSet::fill(a.linked_list)?;
     let mut buddy = WorkingSet::fill(a.buddy)?;
@@ -191,6 +210,11 @@ fn one_core(a: &Allocators) -> Option<[Samples<SAMPLES>; NAMES.len()]> {
         &mut *floor,
         &mut *kmalloc,
     ];
+    if let Some(tags) = tags {
+        for (set, tag) in sets.iter_mut().zip(tags) {
+            set.counted(*tag).then_some(())?;
+        }
+    }
     let mut samples: [Samples<SAMPLES>; NAMES.len()] = core::array::from_fn(|_| Samples::new());
     for round in 0..=SAMPLES {
         for (set, samples) in sets.iter_mut().zip(samples.iter_mut()) {
@@ -303,7 +327,8 @@ fn run_at_once(a: &Allocators, which: usize, all: bool) -> Result<u64, &'static 
 
 pub fn run() {
     let mut verdict = Verdict::new();
-    match measure(&mut verdict) {
+    let counting = PartCounts::open("slab", &mut verdict);
+    match measure(&mut verdict, &counting) {
         Ok(line) => println!("RESULT bench-slab {} {line}{verdict}", verdict.word()),
         Err(why) => {
             println!("bench slab: {why}");
@@ -312,7 +337,7 @@ pub fn run() {
     }
 }
 
-fn measure(verdict: &mut Verdict) -> Result<String, &'static str> {
+fn measure(verdict: &mut Verdict, counting: &PartCounts) -> Result<String, &'static str> {
     let cache = kernel_slab::kmem_cache_create("bench-64", OBJECT_SIZE, 8, SlabFlags::NONE, None)
         .map_err(|_| "cannot create the bench-64 cache")?;
     let heaps = [&peer_heaps::LINKED_LIST, &peer_heaps::BUDDY];
@@ -332,7 +357,9 @@ fn measure(verdict: &mut Verdict) -> Result<String, &'static str> {
             buddy: heaps[1],
             floor: Arc::new(Floor::new(OBJECT_SIZE)),
         };
-        let mut one = one_core(&allocators).ok_or("an allocator failed on one core")?;
+        let tags: [u64; NAMES.len()] = core::array::from_fn(|_| counts::new_tag());
+        let mut one = one_core(&allocators, counting.on().then_some(&tags))
+            .ok_or("an allocator failed on one core")?;
         // On the heap: the report line is over a kilobyte, too much for a stack frame.
         let mut line = String::new();
         let _ = core::fmt::write(
@@ -350,6 +377,16 @@ fn measure(verdict: &mut Verdict) -> Result<String, &'static str> {
                     samples.p99()
                 ),
             );
+        }
+        match counting.records(verdict) {
+            Some(records) => {
+                for (name, tag) in NAMES.iter().zip(tags) {
+                    let bracket = records.bracket(tag).unwrap_or_default();
+                    verdict.check(bracket.brackets == 1, "counted-brackets-missing");
+                    counts::write_per_op(&mut line, name, bracket.total, COUNTED_PAIRS);
+                }
+            }
+            None => line.push_str(" counts=unavailable"),
         }
         for (which, name) in NAMES.iter().enumerate() {
             let (alone, alone_best) = throughput(&allocators, which, false)?;

@@ -21,6 +21,15 @@ pub fn log(boot: &mut Boot) {
         boot.entry.relocation,
         boot.entry.page_tables
     );
+    if let Some(unmapped) = boot.entry.unmapped_gic {
+        pr_err!(
+            "page tables: interrupt controller region {} not mapped: {} ({} more GIC \
+             region(s) not mapped); the GIC driver leaves them alone",
+            unmapped.region,
+            unmapped.error,
+            boot.entry.more_unmapped_gic
+        );
+    }
     pr_info!(
         "device tree at {}, bootargs \"{}\"",
         platform.dtb,
@@ -79,7 +88,7 @@ pub fn log(boot: &mut Boot) {
         }
     }
     let me = crate::arch::cpu::id();
-    let mpidr = crate::arch::cpu::mpidr_affinity();
+    let mpidr = crate::arch::cpu::mpidr();
     pr_info!(
         "{} CPU(s) in the device tree; cpu{me} (MPIDR {mpidr:#x}) is booting",
         platform.cpus.len(),
@@ -88,7 +97,7 @@ pub fn log(boot: &mut Boot) {
         pr_warn!(
             "device tree: the boot CPU (MPIDR {mpidr:#x}) is not among its CPUs: it runs as \
              cpu{me}, in place of the one listed with MPIDR {:#x}",
-            platform.cpus.get(me).map_or(0, |c| c.mpidr)
+            platform.cpus.get(me).map_or(0, |c| c.mpidr.affinity())
         );
     }
 }

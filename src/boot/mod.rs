@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use arrayvec::ArrayVec;
 
 use crate::arch::boot::{EarlyTicks, EntryInfo};
+use crate::arch::count_marker;
 use crate::dt::Platform;
 use crate::dt::bootargs::{BootArgError, BootOptions};
 use crate::pr_notice;
@@ -47,7 +48,12 @@ pub fn platform() -> &'static Platform<'static> {
 /// Notes that the shell shows its prompt: the first call marks the end of boot.
 pub fn mark_ready() {
     let now = crate::drivers::timer::ticks();
-    let _ = READY_TICKS.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    if READY_TICKS
+        .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+    {
+        count_marker::checkpoint(count_marker::phase::READY);
+    }
 }
 
 /// The counter at the first prompt, once there was one.
@@ -136,11 +142,14 @@ const INIT: &[InitStep] = &[
         run: |boot| {
             crate::console::set_console_cpu(crate::arch::cpu::id());
             boot.reported = crate::drivers::timer::ticks();
+            count_marker::checkpoint(count_marker::phase::LOG);
             crate::smp::init(boot.platform, &boot.options);
+            let cpus = crate::drivers::timer::ticks();
+            count_marker::checkpoint(count_marker::phase::CPUS);
             TIMELINE.call_once(|| Timeline {
                 early: boot.entry.ticks,
                 reported: boot.reported,
-                cpus: crate::drivers::timer::ticks(),
+                cpus,
             });
         },
     },

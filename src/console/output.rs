@@ -47,13 +47,13 @@ pub fn print(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Formats one log line with its timestamp and CPU.
-fn format_line(args: fmt::Arguments<'_>) -> ArrayString<MAX_LOG_LINE> {
-    let mut line = ArrayString::new();
+/// Formats one log line with its timestamp and CPU into `line` (empty), where the caller
+/// keeps it: returned by value, its 512 bytes would be copied once more for every line.
+fn format_line(line: &mut ArrayString<MAX_LOG_LINE>, args: fmt::Arguments<'_>) {
     let ns = timer::now_ns();
     let _ = write!(
         // Room kept for the newline.
-        Truncating::keeping_free(&mut line, 1),
+        Truncating::keeping_free(line, 1),
         "[{:5}.{:06}] cpu{}: {}",
         ns / 1_000_000_000,
         (ns / 1000) % 1_000_000,
@@ -61,7 +61,6 @@ fn format_line(args: fmt::Arguments<'_>) -> ArrayString<MAX_LOG_LINE> {
         args
     );
     line.push('\n');
-    line
 }
 
 /// Lines of a level below this reach the console (`loglevel=`, `quiet`).
@@ -75,7 +74,8 @@ pub fn set_console_loglevel(level: u8) {
 /// Appends a timestamped line to the log, and writes it to the console if its level is
 /// shown there.
 pub fn log_line(level: Level, args: fmt::Arguments<'_>) {
-    let line = format_line(args);
+    let mut line = ArrayString::new();
+    format_line(&mut line, args);
     let mut ring = CONSOLE.lock();
     ring.push(line.as_bytes());
     if !level.shown_at(CONSOLE_LOGLEVEL.load(Ordering::Relaxed)) {

@@ -23,8 +23,6 @@ use super::platform::{EnableMethod, Gic, Platform};
 use crate::mm::region::PhysRegion;
 use crate::text::push_truncated;
 
-/// The bits of MPIDR_EL1 that name a core: Aff3 (39:32) and Aff2..Aff0 (23:0).
-pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
 /// Spin-table release addresses must lie below this: the kernel maps each one again at
 /// 2^47 plus itself (an alias in the upper half of its 48-bit address space, below the
 /// CPU stacks' window at 3 * 2^46).
@@ -129,7 +127,7 @@ impl Platform<'_> {
             sane("watchdog", w)?;
         }
         for (i, cpu) in self.cpus.iter().enumerate() {
-            if cpu.mpidr & !MPIDR_AFFINITY_MASK != 0 {
+            if !cpu.mpidr.is_affinity_only() {
                 return broken(format_args!(
                     "{}: MPIDR {:#x} has bits outside the affinity fields",
                     cpu.name, cpu.mpidr

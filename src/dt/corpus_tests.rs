@@ -3,12 +3,12 @@
 //! 6.12 (bookworm-backports) whose PSCI is 0.1 alone (build/dts/linux-6.12/), each
 //! compared with an independent reading of the same blob by libfdt
 //! (tools/dt-reference/libfdt_reading.py, written to build/dts/linux.reading and
-//! linux-6.12.reading). The two must agree on every line: memory, reservations, CPUs and
-//! their enable methods, the GIC, PSCI (0.1 with its function numbers, or 0.2+), the
-//! timer, the UARTs and the console; a blob either reader refuses must be refused by both,
-//! for the same reason. Prints the count of each outcome. Ignored in a plain `cargo test`
-//! (they need the fetched trees): `make unit` runs them with `--ignored`, and each skips
-//! loudly when its trees could not be fetched.
+//! linux-6.12.reading). The two must agree on every line: memory, reservations, CPUs,
+//! their enable methods and their places in /cpus/cpu-map, the GIC, PSCI (0.1 with its
+//! function numbers, or 0.2+), the timer, the UARTs and the console; a blob either reader
+//! refuses must be refused by both, for the same reason. Prints the count of each outcome.
+//! Ignored in a plain `cargo test` (they need the fetched trees): `make unit` runs them
+//! with `--ignored`, and each skips loudly when its trees could not be fetched.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -47,6 +47,11 @@ fn our_reading(blob: &[u8]) -> Vec<String> {
     }
     if p.cpus_left_out > 0 {
         lines.push(format!("cpus-left-out {}", p.cpus_left_out));
+    }
+    for c in &p.cpus {
+        if let Some(place) = c.topology {
+            lines.push(format!("topology {:#x} {place}", c.mpidr));
+        }
     }
     match &p.gic {
         Some(Gic::V2 {

@@ -27,15 +27,17 @@ mod interrupts;
 mod mpidr;
 mod platform;
 mod psci;
+mod topology;
 mod walk;
 
-pub use consistency::{Inconsistency, MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK};
+pub use consistency::{Inconsistency, MAX_RELEASE_ADDR};
 pub use mpidr::Mpidr;
 pub use platform::{
-    Cpu, DtError, EnableMethod, Gic, MAX_MEMORY_REGIONS, MAX_RESERVATIONS, Platform, Problem,
-    Reservation, Timer, TreeReader, Uart, UartKind,
+    Cpu, DtError, EnableMethod, Gic, MAX_GICV3_REDIST_REGIONS, MAX_MEMORY_REGIONS,
+    MAX_RESERVATIONS, Platform, Problem, Reservation, Timer, TreeReader, Uart, UartKind,
 };
 pub use psci::{FunctionIds, PsciFunctions, PsciMethod, PsciNode};
+pub use topology::Topology;
 
 /// The size a blob's header claims, read before the blob is trusted. `None` when `header`
 /// is shorter than the 8 bytes holding magic and size, or the magic is wrong.

@@ -631,7 +631,11 @@ fn judge(bytes: &[u8]) -> Result<Outcome, String> {
                 let _ = BootOptions::parse(p.bootargs, |e| {
                     let _ = e.to_string();
                 });
-                let _ = (p.total_memory(), p.cpu_index_of(0), format!("{p:?}"));
+                let _ = (
+                    p.total_memory(),
+                    p.cpu_index_of(super::Mpidr::new(0)),
+                    format!("{p:?}"),
+                );
                 for problem in &p.problems {
                     let _ = problem.to_string();
                 }
@@ -823,7 +827,7 @@ fn a_cpu_whose_mpidr_has_non_affinity_bits_is_left_out() {
     cpus.child_or_new("cpu@1").set_cells("reg", &[0x8000_0001]);
     cpus.child_or_new("cpu@2").set_cells("reg", &[0x0100_0002]);
     let problems = parse_consistent(&tree, |p| {
-        let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr).collect();
+        let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr.affinity()).collect();
         assert_eq!(mpidrs, [0, 3]);
     });
     assert_reported(

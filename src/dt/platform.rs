@@ -7,9 +7,11 @@ use dtoolkit::fdt::Fdt;
 
 use super::blob::{self, BlobError};
 use super::cells;
-use super::consistency::{MAX_RELEASE_ADDR, MPIDR_AFFINITY_MASK, region_is_sane};
+use super::consistency::{MAX_RELEASE_ADDR, region_is_sane};
 use super::interrupts::{Controllers, GicInterrupt, Specifiers, decode_gic};
+use super::mpidr::Mpidr;
 use super::psci::{self, PsciNode};
+use super::topology::{self, Topology};
 use super::walk::{self, Visit};
 use crate::MAX_CPUS;
 use crate::mm::region::PhysRegion;
@@ -23,7 +25,8 @@ const MAX_PROBLEMS: usize = 16;
 const MAX_UARTS: usize = 8;
 const MAX_ALIASES: usize = 64;
 const MAX_CLOCKS: usize = 64;
-const MAX_GICV3_REDIST_REGIONS: usize = 8;
+/// GICv3 redistributor regions kept (`#redistributor-regions`).
+pub const MAX_GICV3_REDIST_REGIONS: usize = 8;
 /// Interrupt controllers of a GIC binding the walk keeps until it knows the root one.
 const MAX_GICS: usize = 4;
 /// The GICv2 implementations the kernel drives (Linux's irq-gic.c names, GICv1 aside).
@@ -172,10 +175,12 @@ impl fmt::Display for EnableMethod<'_> {
 pub struct Cpu<'dtb> {
     pub name: &'dtb str,
     /// MPIDR affinity bits (Aff3..Aff0) from `reg`.
-    pub mpidr: u64,
+    pub mpidr: Mpidr,
     pub enable_method: EnableMethod<'dtb>,
     /// The NUMA node the tree puts it in (`numa-node-id`), if it says.
     pub numa_node: Option<u32>,
+    /// Its place in `/cpus/cpu-map`, if the tree gives one.
+    pub topology: Option<Topology>,
 }
 
 /// A range of RAM whose memory node names its NUMA node (`numa-node-id`, Linux's
@@ -244,6 +249,12 @@ struct Scratch<'dtb> {
     timer: Option<(&'dtb str, Option<Specifiers<'dtb>>)>,
     /// Whether a PSCI node has been met (the first one decides).
     psci_seen: bool,
+    /// Each CPU's `phandle`, by its index in `cpus`.
+    cpu_phandles: ArrayVec<Option<u32>, MAX_CPUS>,
+    /// The highest MPIDR of the CPUs in `cpus`.
+    highest_mpidr: Option<Mpidr>,
+    /// Each `/cpus/cpu-map` leaf: the CPU it names (a phandle) and the place it gives.
+    cpu_map: ArrayVec<(u32, Topology), MAX_CPUS>,
 }
 
 impl<'dtb> Platform<'dtb> {
@@ -301,6 +312,9 @@ impl<'dtb> Scratch<'dtb> {
             gics,
             timer,
             psci_seen,
+            cpu_phandles,
+            highest_mpidr,
+            cpu_map,
         } = self;
         uarts.clear();
         aliases.clear();
@@ -310,6 +324,9 @@ impl<'dtb> Scratch<'dtb> {
         gics.clear();
         *timer = None;
         *psci_seen = false;
+        cpu_phandles.clear();
+        *highest_mpidr = None;
+        cpu_map.clear();
     }
 
     const fn new() -> Self {
@@ -322,6 +339,9 @@ impl<'dtb> Scratch<'dtb> {
             gics: ArrayVec::new_const(),
             timer: None,
             psci_seen: false,
+            cpu_phandles: ArrayVec::new_const(),
+            highest_mpidr: None,
+            cpu_map: ArrayVec::new_const(),
         }
     }
 }
@@ -397,6 +417,7 @@ impl<'dtb> TreeReader<'dtb> {
         platform.choose_console(scratch);
         platform.uarts = scratch.uarts.iter().map(|found| found.uart).collect();
         platform.check_cpus();
+        platform.place_cpus(scratch);
         Ok(platform)
     }
 }
@@ -559,7 +580,10 @@ impl<'dtb> Platform<'dtb> {
         if v.depth() == 2 && v.parent_name() == Some("cpus") && is_cpu(v) {
             // A CPU's status says whether it runs now, not whether it exists: every CPU
             // node is read (Linux's rule), and its enable method decides.
-            return self.visit_cpu(v);
+            return self.visit_cpu(v, scratch);
+        }
+        if let Some(below) = v.path.strip_prefix(CPU_MAP) {
+            return self.visit_cpu_map(v, below, scratch);
         }
         if !v.enabled() {
             return;
@@ -673,7 +697,7 @@ impl<'dtb> Platform<'dtb> {
         }
     }
 
-    fn visit_cpu(&mut self, v: &Visit<'_, 'dtb>) {
+    fn visit_cpu(&mut self, v: &Visit<'_, 'dtb>, scratch: &mut Scratch<'dtb>) {
         let mpidr = match v.prop("reg").map(|r| {
             cells::reg_entries(
                 r,
@@ -684,13 +708,13 @@ impl<'dtb> Platform<'dtb> {
             )
         }) {
             Some(Ok(mut entries)) => match entries.next() {
-                Some((mpidr, _)) => mpidr,
+                Some((mpidr, _)) => Mpidr::new(mpidr),
                 None => return self.problem(v.path, format_args!("cpu with empty 'reg'")),
             },
             Some(Err(e)) => return self.problem(v.path, format_args!("bad 'reg': {e}")),
             None => return self.problem(v.path, format_args!("cpu without 'reg' (its MPIDR)")),
         };
-        if mpidr & !MPIDR_AFFINITY_MASK != 0 {
+        if !mpidr.is_affinity_only() {
             return self.problem(
                 v.path,
                 format_args!("MPIDR {mpidr:#x} has bits outside the affinity fields: left out"),
@@ -725,7 +749,10 @@ impl<'dtb> Platform<'dtb> {
             }
             None => EnableMethod::None,
         };
-        if self.cpus.iter().any(|c| c.mpidr == mpidr) {
+        // Trees list CPUs in ascending MPIDR order: one above every CPU kept so far cannot
+        // repeat one, and only the others are searched for.
+        let above_all = scratch.highest_mpidr.is_none_or(|highest| mpidr > highest);
+        if !above_all && self.cpus.iter().any(|c| c.mpidr == mpidr) {
             return self.problem(
                 v.path,
                 format_args!("MPIDR {mpidr:#x} appears twice: left out"),
@@ -736,9 +763,101 @@ impl<'dtb> Platform<'dtb> {
             mpidr,
             enable_method,
             numa_node: self.numa_node(v),
+            topology: None,
         };
-        if self.cpus.try_push(cpu).is_err() {
-            self.cpus_left_out += 1;
+        match self.cpus.try_push(cpu) {
+            // As many as `cpus` holds.
+            Ok(()) => {
+                _ = scratch.cpu_phandles.try_push(v.prop_u32("phandle"));
+                scratch.highest_mpidr = scratch.highest_mpidr.max(Some(mpidr));
+            }
+            Err(_) => self.cpus_left_out += 1,
+        }
+    }
+
+    /// A node below `/cpus/cpu-map` (`below` is its path under it): a leaf, with a `cpu`
+    /// phandle, gives that CPU's place (`topology.rs`).
+    fn visit_cpu_map(&mut self, v: &Visit<'_, 'dtb>, below: &str, scratch: &mut Scratch<'dtb>) {
+        let Some(value) = v.prop("cpu") else {
+            return;
+        };
+        let Some(phandle) = cells::as_u32(value) else {
+            return self.problem(v.path, format_args!("'cpu' is not one phandle: ignored"));
+        };
+        if below.rsplit('/').next() != Some(v.name) {
+            // The walk cut a path too long for its buffer: the place cannot be read.
+            return self.problem(v.name, format_args!("cpu-map path too long: ignored"));
+        }
+        match topology::place(below.split('/')) {
+            Ok(place) => {
+                if scratch.cpu_map.try_push((phandle, place)).is_err() {
+                    self.problem(
+                        v.path,
+                        format_args!("more cpu-map leaves than {MAX_CPUS} CPUs: ignored"),
+                    );
+                }
+            }
+            Err(e) => self.problem(v.path, format_args!("{e}")),
+        }
+    }
+
+    /// Gives each CPU the place its cpu-map leaf names; says what does not fit: a leaf of
+    /// no CPU, a CPU named twice, CPUs the map leaves out, two CPUs at one place.
+    fn place_cpus(&mut self, scratch: &mut Scratch<'dtb>) {
+        if scratch.cpu_map.is_empty() {
+            return;
+        }
+        let phandles = &scratch.cpu_phandles;
+        // Leaves usually follow the CPUs' order: try the CPU after the last one placed.
+        let mut next = 0;
+        for &(phandle, place) in &scratch.cpu_map {
+            let cpu = (phandles.get(next) == Some(&Some(phandle)))
+                .then_some(next)
+                .or_else(|| phandles.iter().position(|p| *p == Some(phandle)));
+            match cpu {
+                None => self.problem(
+                    CPU_MAP_NODE,
+                    format_args!("{place} names phandle {phandle:#x}, no CPU kept: ignored"),
+                ),
+                Some(c) if self.cpus[c].topology.is_some() => {
+                    let name = self.cpus[c].name;
+                    self.problem(
+                        CPU_MAP_NODE,
+                        format_args!("{place} names {name} again: ignored"),
+                    );
+                }
+                Some(c) => {
+                    self.cpus[c].topology = Some(place);
+                    next = c + 1;
+                }
+            }
+        }
+        let unplaced = self.cpus.iter().filter(|c| c.topology.is_none()).count();
+        if unplaced > 0 {
+            self.problem(
+                CPU_MAP_NODE,
+                format_args!("{unplaced} CPU(s) not in it: their place is unknown"),
+            );
+        }
+        scratch.cpu_map.sort_unstable_by_key(|&(_, place)| place);
+        let twice = scratch
+            .cpu_map
+            .windows(2)
+            .filter(|pair| pair[0].1 == pair[1].1)
+            .count();
+        if twice > 0 {
+            let place = scratch
+                .cpu_map
+                .windows(2)
+                .find(|p| p[0].1 == p[1].1)
+                .map(|p| p[0].1);
+            self.problem(
+                CPU_MAP_NODE,
+                format_args!(
+                    "{twice} place(s) given to two CPUs, {} first",
+                    place.unwrap_or_default()
+                ),
+            );
         }
     }
 
@@ -785,6 +904,15 @@ impl<'dtb> Platform<'dtb> {
                 return None;
             }
         };
+        if count > MAX_GICV3_REDIST_REGIONS {
+            self.problem(
+                v.path,
+                format_args!(
+                    "{count} redistributor regions: only the first {MAX_GICV3_REDIST_REGIONS} \
+                     used, the CPUs of the rest left without one"
+                ),
+            );
+        }
         let mut redistributors = ArrayVec::new();
         for i in 1..=count.min(MAX_GICV3_REDIST_REGIONS) {
             match v.reg(i) {
@@ -993,8 +1121,8 @@ impl<'dtb> Platform<'dtb> {
     }
 
     /// The boot CPU's index in [`Platform::cpus`], by MPIDR.
-    pub fn cpu_index_of(&self, mpidr_affinity: u64) -> Option<usize> {
-        self.cpus.iter().position(|c| c.mpidr == mpidr_affinity)
+    pub fn cpu_index_of(&self, mpidr: Mpidr) -> Option<usize> {
+        self.cpus.iter().position(|c| c.mpidr == mpidr)
     }
 }
 
@@ -1012,6 +1140,10 @@ impl Scratch<'_> {
         }
     }
 }
+
+/// The CPU topology map, and the prefix of its descendants' paths.
+const CPU_MAP_NODE: &str = "/cpus/cpu-map";
+const CPU_MAP: &str = "/cpus/cpu-map/";
 
 /// A child of /cpus that is a CPU: named `cpu` or of `device_type` "cpu" (Linux's test;
 /// `cpu-map` and other helpers are neither).

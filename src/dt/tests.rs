@@ -41,7 +41,7 @@ fn qemu_virt_gicv2() {
         })
     );
     assert_eq!(p.timer, Some(ARCH_TIMER));
-    let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr).collect();
+    let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr.affinity()).collect();
     assert_eq!(mpidrs, vec![0, 1, 2, 3]);
     assert!(p.cpus.iter().all(|c| c.enable_method == EnableMethod::Psci));
     assert!(p.problems.is_empty(), "{:?}", p.problems);
@@ -63,8 +63,8 @@ fn qemu_virt_gicv3_el2_20_cpus() {
         ref other => panic!("expected GICv3, got {other:?}"),
     }
     assert_eq!(p.cpus.len(), 20);
-    assert_eq!(p.cpus[16].mpidr, 0x100);
-    assert_eq!(p.cpus[19].mpidr, 0x103);
+    assert_eq!(p.cpus[16].mpidr, Mpidr::new(0x100));
+    assert_eq!(p.cpus[19].mpidr, Mpidr::new(0x103));
 }
 
 #[test]
@@ -87,6 +87,188 @@ fn qemu_virt_two_numa_nodes() {
     let p = Platform::parse(&plain, 0).unwrap();
     assert!(p.memory_numa.is_empty());
     assert!(p.cpus.iter().all(|c| c.numa_node.is_none()));
+}
+
+#[test]
+fn qemu_virt_with_160_cpus_has_a_second_redistributor_region_at_256_gib() {
+    let b = blob("qemu-virt-gicv3-160cpus.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(
+        p.gic,
+        Some(Gic::V3 {
+            distributor: PhysRegion::new(0x800_0000, 0x1_0000),
+            redistributors: [
+                PhysRegion::new(0x80a_0000, 0xf6_0000),
+                PhysRegion::new(0x40_0000_0000, 0x400_0000),
+            ]
+            .into_iter()
+            .collect(),
+        })
+    );
+    assert_eq!(p.cpus.len(), 160);
+    assert_eq!(p.cpus[159].mpidr, Mpidr::new(0x90f));
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+}
+
+fn topology(socket: u32, cluster: u32, core: u32, thread: u32) -> Option<Topology> {
+    Some(Topology {
+        socket,
+        cluster,
+        core,
+        thread,
+    })
+}
+
+fn places(p: &Platform<'_>) -> Vec<Option<Topology>> {
+    p.cpus.iter().map(|c| c.topology).collect()
+}
+
+#[test]
+fn qemu_virt_cpu_map_of_two_sockets_of_two_clusters_of_two_cores() {
+    // `-smp 8,sockets=2,clusters=2,cores=2`: QEMU writes the map before the CPUs, with
+    // each leaf a core.
+    let b = blob("qemu-virt-topology.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    let expected: Vec<Option<Topology>> = (0..8)
+        .map(|i| topology(i / 4, i / 2 % 2, i % 2, 0))
+        .collect();
+    assert_eq!(places(&p), expected);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    // A plain -smp 4: one socket, one cluster, four cores.
+    let plain = blob("qemu-virt-gicv2.dtb");
+    let p = Platform::parse(&plain, 0).unwrap();
+    let expected: Vec<Option<Topology>> = (0..4).map(|i| topology(0, 0, i, 0)).collect();
+    assert_eq!(places(&p), expected);
+    // Without a cpu-map (our Raspberry Pi 4 tree has none), no CPU has a place, and
+    // nothing is said.
+    let pi = blob("rpi4.dtb");
+    let p = Platform::parse(&pi, 0).unwrap();
+    assert!(p.cpus.iter().all(|c| c.topology.is_none()));
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+}
+
+/// QEMU's 2x2x2 tree, edited at `/cpus/cpu-map`.
+fn cpu_map_with(edit: impl FnOnce(&mut super::test_tree::Node)) -> Vec<u8> {
+    let mut tree = super::test_tree::Tree::read(&blob("qemu-virt-topology.dtb"));
+    edit(tree.root.child_or_new("cpus").child_or_new("cpu-map"));
+    tree.write().0
+}
+
+fn phandle_of(cpu: u32) -> u32 {
+    // QEMU numbers the CPUs' phandles down from 0x8008.
+    0x8008 - cpu
+}
+
+#[test]
+fn qemu_virt_cpu_map_with_threads() {
+    // `-smp 8,sockets=1,clusters=2,cores=2,threads=2`: each leaf is a thread.
+    let b = blob("qemu-virt-threads.dtb");
+    let p = Platform::parse(&b, 0).unwrap();
+    let expected: Vec<Option<Topology>> = (0..8)
+        .map(|i| topology(0, i / 4, i / 2 % 2, i % 2))
+        .collect();
+    assert_eq!(places(&p), expected);
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+}
+
+#[test]
+fn what_the_cpu_map_gets_wrong_is_reported_and_the_rest_kept() {
+    let b = cpu_map_with(|map| {
+        let socket1 = map.child_or_new("socket1");
+        // A leaf of no CPU: cpu6 is left without a place.
+        socket1
+            .child_or_new("cluster1")
+            .child_or_new("core0")
+            .set_cells("cpu", &[0xdead]);
+        // cpu0 named again, by cpu7's core.
+        socket1
+            .child_or_new("cluster1")
+            .child_or_new("core1")
+            .set_cells("cpu", &[phandle_of(0)]);
+        // A name the binding does not know: cpu1 has no place.
+        let cluster0 = map.child_or_new("socket0").child_or_new("cluster0");
+        cluster0.child_or_new("core1").name = b"kore1".to_vec();
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    let expected = [
+        topology(0, 0, 0, 0),
+        None,
+        topology(0, 1, 0, 0),
+        topology(0, 1, 1, 0),
+        topology(1, 0, 0, 0),
+        topology(1, 0, 1, 0),
+        None,
+        None,
+    ];
+    assert_eq!(places(&p), expected);
+    let said: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+    for expected in [
+        "/cpus/cpu-map/socket0/cluster0/kore1: 'kore1' is not socketN, clusterN, coreN or threadN",
+        "/cpus/cpu-map: 1:1:0:0 names phandle 0xdead, no CPU kept: ignored",
+        "/cpus/cpu-map: 1:1:1:0 names cpu@0 again: ignored",
+        "/cpus/cpu-map: 3 CPU(s) not in it: their place is unknown",
+    ] {
+        assert!(
+            said.iter().any(|s| s.starts_with(expected)),
+            "{expected:?} not in {said:#?}"
+        );
+    }
+    p.check_consistency().unwrap();
+}
+
+#[test]
+fn two_cpus_at_one_place_are_reported() {
+    let b = cpu_map_with(|map| {
+        // cpu1's core renamed core0: it and cpu0 are both at 0:0:0:0.
+        let cluster0 = map.child_or_new("socket0").child_or_new("cluster0");
+        let core1 = cluster0
+            .children
+            .iter_mut()
+            .find(|c| c.name() == "core1")
+            .unwrap();
+        core1.name = b"core0".to_vec();
+    });
+    let p = Platform::parse(&b, 0).unwrap();
+    assert_eq!(p.cpus[0].topology, p.cpus[1].topology);
+    let said: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        said,
+        ["/cpus/cpu-map: 1 place(s) given to two CPUs, 0:0:0:0 first"]
+    );
+}
+
+#[test]
+fn more_redistributor_regions_than_are_kept_is_reported() {
+    let mut tree = super::test_tree::Tree::read(&blob("qemu-virt-gicv3-20cpus.dtb"));
+    let gic = tree
+        .root
+        .children
+        .iter_mut()
+        .find(|n| n.name().starts_with("intc@"))
+        .expect("QEMU's tree has its GIC at the root");
+    let regions = MAX_GICV3_REDIST_REGIONS as u32 + 1;
+    let mut reg = vec![0, 0x800_0000, 0, 0x1_0000];
+    for i in 0..regions {
+        reg.extend([0x10, i << 24, 0, 0x2_0000]);
+    }
+    gic.set_cells("#redistributor-regions", &[regions]);
+    gic.set_cells("reg", &reg);
+    let b = tree.write().0;
+    let p = Platform::parse(&b, 0).unwrap();
+    match &p.gic {
+        Some(Gic::V3 { redistributors, .. }) => {
+            assert_eq!(redistributors.len(), MAX_GICV3_REDIST_REGIONS);
+            assert_eq!(redistributors[7].base, 0x10_0700_0000);
+        }
+        other => panic!("expected GICv3, got {other:?}"),
+    }
+    assert!(
+        p.problems.iter().any(|p| p
+            .message
+            .starts_with("9 redistributor regions: only the first 8 used")),
+        "{:?}",
+        p.problems
+    );
 }
 
 #[test]
@@ -284,8 +466,11 @@ fn raspberry_pi_4_gic() -> Gic {
 /// The Raspberry Pi 4 description every blob for the board must yield: four spin-table
 /// A72s, the GIC-400, timer and watchdog behind /soc `ranges`, and both UARTs.
 fn assert_is_a_raspberry_pi_4(p: &Platform<'_>) {
-    let cpus: Vec<(u64, EnableMethod<'_>)> =
-        p.cpus.iter().map(|c| (c.mpidr, c.enable_method)).collect();
+    let cpus: Vec<(u64, EnableMethod<'_>)> = p
+        .cpus
+        .iter()
+        .map(|c| (c.mpidr.affinity(), c.enable_method))
+        .collect();
     assert_eq!(
         cpus,
         [0xd8, 0xe0, 0xe8, 0xf0]
@@ -771,4 +956,31 @@ fn a_32_bit_spin_table_release_address_is_not_read_as_64() {
         p.cpus[1].enable_method,
         EnableMethod::Unsupported("spin-table")
     );
+}
+
+#[test]
+fn a_repeated_mpidr_is_caught_in_any_order() {
+    // QEMU's four CPUs given MPIDRs 1, 0, 1, 0: the third repeats the highest so far, the
+    // fourth one below it; the second, below the highest but new, is kept. The cpu-map's
+    // leaves of the two left out name no CPU kept.
+    let mut tree = super::test_tree::Tree::read(&blob("qemu-virt-gicv2.dtb"));
+    let cpus = tree.root.child_or_new("cpus");
+    for (name, mpidr) in [("cpu@0", 1), ("cpu@1", 0), ("cpu@2", 1), ("cpu@3", 0)] {
+        cpus.child_or_new(name).set_cells("reg", &[mpidr]);
+    }
+    let (b, _) = tree.write();
+    let p = Platform::parse(&b, 0).unwrap();
+    let mpidrs: Vec<u64> = p.cpus.iter().map(|c| c.mpidr.affinity()).collect();
+    assert_eq!(mpidrs, vec![1, 0]);
+    let said: Vec<String> = p.problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        said,
+        [
+            "/cpus/cpu@2: MPIDR 0x1 appears twice: left out",
+            "/cpus/cpu@3: MPIDR 0x0 appears twice: left out",
+            "/cpus/cpu-map: 0:0:2:0 names phandle 0x8002, no CPU kept: ignored",
+            "/cpus/cpu-map: 0:0:3:0 names phandle 0x8001, no CPU kept: ignored",
+        ]
+    );
+    p.check_consistency().unwrap();
 }

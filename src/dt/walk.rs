@@ -20,7 +20,7 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_PATH: usize = 256;
 /// The properties whose values each visited node keeps at hand; [`Visit::prop`] searches
 /// the blob for any other name.
-const KNOWN_PROPERTIES: [&str; 24] = [
+const KNOWN_PROPERTIES: [&str; 26] = [
     "compatible",
     "status",
     "device_type",
@@ -39,6 +39,8 @@ const KNOWN_PROPERTIES: [&str; 24] = [
     "method",
     "enable-method",
     "cpu-release-addr",
+    "numa-node-id",
+    "cpu",
     "no-map",
     "#redistributor-regions",
     "interrupt-parent",
@@ -46,6 +48,42 @@ const KNOWN_PROPERTIES: [&str; 24] = [
     "interrupt-controller",
     "#interrupt-cells",
 ];
+
+/// `name`'s index in [`KNOWN_PROPERTIES`]: a `match`, which goes by the name's length
+/// straight to the few names of that length, where a search of the list would compare the
+/// length of every one (a dozen lookups for every node, and one for each of its
+/// properties). A unit test holds the two to the same order.
+fn known_index(name: &str) -> Option<usize> {
+    Some(match name {
+        "compatible" => 0,
+        "status" => 1,
+        "device_type" => 2,
+        "reg" => 3,
+        "ranges" => 4,
+        "#address-cells" => 5,
+        "#size-cells" => 6,
+        "phandle" => 7,
+        "clock-frequency" => 8,
+        "clocks" => 9,
+        "interrupts" => 10,
+        "model" => 11,
+        "bootargs" => 12,
+        "stdout-path" => 13,
+        "linux,stdout-path" => 14,
+        "method" => 15,
+        "enable-method" => 16,
+        "cpu-release-addr" => 17,
+        "numa-node-id" => 18,
+        "cpu" => 19,
+        "no-map" => 20,
+        "#redistributor-regions" => 21,
+        "interrupt-parent" => 22,
+        "interrupts-extended" => 23,
+        "interrupt-controller" => 24,
+        "#interrupt-cells" => 25,
+        _ => return None,
+    })
+}
 
 /// The values of a node's [`KNOWN_PROPERTIES`], by index; `None` where the node lacks one.
 type KnownValues<'dtb> = [Option<&'dtb [u8]>; KNOWN_PROPERTIES.len()];
@@ -65,7 +103,7 @@ pub struct Visit<'w, 'dtb> {
 
 impl<'dtb> Visit<'_, 'dtb> {
     pub fn prop(&self, name: &str) -> Option<&'dtb [u8]> {
-        match KNOWN_PROPERTIES.iter().position(|known| *known == name) {
+        match known_index(name) {
             Some(index) => self.known[index],
             None => self
                 .node
@@ -172,7 +210,7 @@ fn walk_node<'dtb>(
 
     let mut known: KnownValues<'dtb> = [None; KNOWN_PROPERTIES.len()];
     for property in node.properties() {
-        if let Some(index) = KNOWN_PROPERTIES.iter().position(|k| *k == property.name()) {
+        if let Some(index) = known_index(property.name()) {
             // A later duplicate does not override the first, as dtoolkit's lookup would not.
             if known[index].is_none() {
                 known[index] = property.value_as::<&'dtb [u8]>().ok();
@@ -212,4 +250,19 @@ fn walk_node<'dtb>(
         buses.pop();
     }
     path.truncate(path_len);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_index_is_each_known_property_s_place_and_none_for_others() {
+        for (index, name) in KNOWN_PROPERTIES.iter().enumerate() {
+            assert_eq!(known_index(name), Some(index), "{name}");
+        }
+        for other in ["", "cpus", "compatibles", "Reg", "linux,stdout", "#cells"] {
+            assert_eq!(known_index(other), None, "{other}");
+        }
+    }
 }

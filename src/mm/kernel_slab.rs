@@ -23,8 +23,9 @@ use crate::drivers::timer::Deadline;
 use crate::smp::call::{self, CallError};
 use crate::smp::cpumask::CpuMask;
 use crate::smp::hotplug::{self, CallbackError, HotplugCallbacks};
+use crate::smp::percpu::PerCpu;
 use crate::smp::state;
-use crate::{MAX_CPUS, pr_err, pr_notice, pr_warn};
+use crate::{pr_err, pr_notice, pr_warn};
 
 /// The kernel's slab types: the portable ones over the kernel's platform.
 pub type Slab = core_slab::Slab<KernelPages>;
@@ -47,7 +48,10 @@ static RACES: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
 /// What the slab allocator needs of the kernel: pages, the running CPU, interrupt masking.
 pub struct KernelPages;
 
-impl SlabPlatform for KernelPages {
+// SAFETY: `cpu` is the running CPU's logical id, which only a possible CPU has (ids are
+// given from the device tree's order within the possible count), and `cpus` is that count:
+// the possible CPUs are 0 to it, fixed before the allocator starts.
+unsafe impl SlabPlatform for KernelPages {
     fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>> {
         // Memory is identity-mapped: a physical address is the pointer.
         super::alloc_pages(pages, pages).and_then(|addr| NonNull::new(addr as *mut u8))
@@ -68,6 +72,11 @@ impl SlabPlatform for KernelPages {
 
     fn cpu(&self) -> usize {
         cpu::id()
+    }
+
+    fn cpus(&self) -> usize {
+        // The possible CPUs are 0 to their count, fixed before the allocator starts.
+        crate::smp::state::possible().len()
     }
 
     fn irq_save(&self) -> u64 {
@@ -150,8 +159,8 @@ struct CacheCall {
 unsafe impl Send for CacheCall {}
 
 /// Per calling CPU: its cache cross-call in flight.
-static CACHE_CALLS: [spin::Mutex<Option<CacheCall>>; MAX_CPUS] =
-    [const { spin::Mutex::new(None) }; MAX_CPUS];
+static CACHE_CALLS: PerCpu<spin::Mutex<Option<CacheCall>>> =
+    PerCpu::new("slab cross-calls", |_| spin::Mutex::new(None));
 
 /// Runs `f(cache)` on every online CPU (this one included) by cross-call, and waits.
 /// Hold the hotplug lock's read side to keep the online set still, or expect
@@ -203,9 +212,17 @@ pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool
              slower alloc and free)"
         );
     }
+    CACHE_CALLS
+        .init(crate::smp::state::possible().len())
+        .expect("memory for the slab's per-CPU cross-call slots at boot");
     let slab = *SLAB.call_once(|| {
         Slab::new_in_pages(&PAGES, debug).expect("a page for the slab allocator at boot")
     });
+    crate::pr_info!(
+        "slab: {} bytes per cache for {} possible CPUs (its descriptor and per-CPU slots)",
+        slab.bytes_per_cache(),
+        crate::smp::state::possible().len()
+    );
     // The CPUs online now had no UP_PREPARE of ours; every later one will.
     hotplug::register(&CALLBACKS, |online| slab.track(online));
 }

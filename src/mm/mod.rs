@@ -11,6 +11,8 @@ pub mod kernel_slab;
 pub mod kmalloc;
 #[cfg(target_os = "none")]
 pub mod peer_heaps;
+#[cfg(target_os = "none")]
+pub mod table;
 
 #[cfg(target_os = "none")]
 pub use kernel::*;

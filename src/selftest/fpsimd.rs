@@ -19,7 +19,7 @@ use crate::arch::cpu;
 use crate::arch::fpsimd::{self, FPCR_CONTROL_BITS, VectorFile};
 use crate::drivers::timer;
 use crate::rng::Rng;
-use crate::smp::cpumask::CpuMask;
+use crate::smp::cpumask::{AtomicCpuMask, CpuMask};
 use crate::smp::{call, state, work};
 
 /// How long one hold lasts, at least and at most.
@@ -28,7 +28,7 @@ const HOLD_US: (u64, u64) = (1_000, 3_000);
 const CALLS_PER_TARGET: usize = 16;
 
 static UNTIL: AtomicU64 = AtomicU64::new(0);
-static CPUS: AtomicU64 = AtomicU64::new(0);
+static CPUS: AtomicCpuMask = AtomicCpuMask::new();
 static HOLDS: AtomicU64 = AtomicU64::new(0);
 static INTERRUPTED_HOLDS: AtomicU64 = AtomicU64::new(0);
 static CALLS_SENT: AtomicU64 = AtomicU64::new(0);
@@ -108,7 +108,7 @@ fn hold(rng: &mut Rng) {
 /// Cross-calls to every other CPU of the run, without waiting for each.
 fn flood() {
     let me = cpu::id();
-    let targets = CpuMask::from_bits(CPUS.load(Ordering::Acquire)).without(me);
+    let targets = CPUS.get().without(me);
     for _ in 0..CALLS_PER_TARGET {
         for target in targets.iter() {
             match call::smp_call_function_single(target, chatter, me as u64, false) {
@@ -142,7 +142,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> 
         counter.store(0, Ordering::Relaxed);
     }
     FAILURES.clear();
-    CPUS.store(cpus.bits(), Ordering::Release);
+    CPUS.set(cpus);
     UNTIL.store(
         timer::ticks() + timer::us_to_ticks(seconds * 1_000_000),
         Ordering::Release,

@@ -20,7 +20,7 @@ use crate::drivers::timer::{self, Deadline};
 use crate::mm::kernel_slab::{self as slab};
 use crate::mm::kernel_slab::{Cache, OwnedObject};
 use crate::mm::slab::SlabFlags;
-use crate::smp::cpumask::CpuMask;
+use crate::smp::cpumask::{AtomicCpuMask, CpuMask};
 use crate::smp::{hotplug, state, work};
 
 /// The pretend module's caches: (name suffix, object size, constructor).
@@ -38,7 +38,7 @@ static HOTPLUG_OPS: AtomicU64 = AtomicU64::new(0);
 static OBJECTS: AtomicU64 = AtomicU64::new(0);
 static INVARIANT_BREAKS: AtomicU64 = AtomicU64::new(0);
 /// CPUs the controller cycles.
-static TARGETS: AtomicU64 = AtomicU64::new(0);
+static TARGETS: AtomicCpuMask = AtomicCpuMask::new();
 static FAILURES: Failures = Failures::new();
 
 /// Records a failure and stops the run.
@@ -103,7 +103,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> 
         counter.store(0, Ordering::Relaxed);
     }
     FAILURES.clear();
-    TARGETS.store(targets.bits(), Ordering::Release);
+    TARGETS.set(targets);
     let lock = slab::hotplug_lock();
     let (race1_before, race2_before) = slab::races();
     let before = holdings();
@@ -167,7 +167,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> 
 }
 
 fn controller_job(_: u64) {
-    let targets = CpuMask::from_bits(TARGETS.load(Ordering::Acquire));
+    let targets = TARGETS.get();
     while !STOP.load(Ordering::Acquire) {
         for cpu in targets.iter() {
             for up in [false, true] {

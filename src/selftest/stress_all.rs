@@ -8,6 +8,12 @@
 //! create/destroy and hotplug (possible only with `slab.hotplug_lock=off`) is a failure,
 //! and so is a cross-call an online CPU did not answer in time.
 //!
+//! Traffic is paced so that about [`BUSY_AT_ONCE`] CPUs' worth of it runs at any moment:
+//! beyond that many CPUs each one rests (in WFI) between bursts in proportion. Every CPU
+//! still sends, receives and answers; what stays bounded is the load on the machine, which
+//! under emulation is the host's few cores: 512 vCPUs all busy on two of them answer a
+//! cross-call in seconds, not microseconds, and the run stops measuring the kernel.
+//!
 //! A CPU that may be taken down only allocates and frees (which never waits for the
 //! hotplug lock) and returns from its job as soon as it is asked to die: a job that waited
 //! for the hotplug lock while its CPU was being taken down would never let it die.
@@ -27,7 +33,7 @@ use crate::mm::kernel_slab::{self as slab};
 use crate::mm::kernel_slab::{CacheHandle, OwnedObject, SharedCache};
 use crate::mm::slab::SlabFlags;
 use crate::rng::Rng;
-use crate::smp::cpumask::CpuMask;
+use crate::smp::cpumask::{AtomicCpuMask, CpuMask};
 use crate::smp::{hotplug, state, work};
 use crate::sync::IrqSpinLock;
 
@@ -45,11 +51,18 @@ const HELD: usize = 48;
 const EXCHANGE: usize = 256;
 /// How many hotplug operations the shell's CPU starts per second, at most.
 const HOTPLUG_PER_SECOND: u64 = 50;
+/// About how many CPUs' worth of traffic runs at once: with more online, each rests
+/// between bursts so that the sum stays near this.
+const BUSY_AT_ONCE: u64 = 16;
+/// Traffic steps in a burst between rests.
+const BURST: usize = 32;
+/// The longest rest, so that a resting CPU sees the end of the run soon.
+const MAX_REST_US: u64 = 20_000;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static HOTPLUG_OPS: AtomicU64 = AtomicU64::new(0);
 /// The CPUs the controller takes down and up.
-static TARGETS: AtomicU64 = AtomicU64::new(0);
+static TARGETS: AtomicCpuMask = AtomicCpuMask::new();
 static OBJECTS: AtomicU64 = AtomicU64::new(0);
 static FAILURES: Failures = Failures::new();
 /// The shared caches, while the run lasts.
@@ -198,15 +211,34 @@ fn traffic_job(seed: u64) {
     let me = cpu::id();
     let mut rng = Rng::new(seed);
     let mut held = ArrayVec::new();
-    while !STOP.load(Ordering::Acquire) && !work::should_stop(me) {
-        traffic_step(&mut rng, &mut held);
+    let done = || STOP.load(Ordering::Acquire) || work::should_stop(me);
+    while !done() {
+        let began = timer::ticks();
+        for _ in 0..BURST {
+            traffic_step(&mut rng, &mut held);
+        }
+        let rest = rest_after_us(timer::ticks_to_ns(timer::ticks() - began) / 1_000);
+        if rest > 0 {
+            crate::smp::doze_unless(done, rest);
+        }
     }
     release_all(&mut held);
 }
 
+/// How long a traffic CPU rests after a burst of `burst_us`: nothing with up to
+/// [`BUSY_AT_ONCE`] CPUs online, else long enough that each is busy only that share of
+/// the time.
+fn rest_after_us(burst_us: u64) -> u64 {
+    let online = state::online().len() as u64;
+    if online <= BUSY_AT_ONCE {
+        return 0;
+    }
+    (burst_us * (online - BUSY_AT_ONCE) / BUSY_AT_ONCE).clamp(1, MAX_REST_US)
+}
+
 /// One random hotplug operation on one of the targets: down if online, else up.
 fn hotplug_one(rng: &mut Rng) {
-    let targets = CpuMask::from_bits(TARGETS.load(Ordering::Acquire));
+    let targets = TARGETS.get();
     let target = pick(targets, rng);
     let result = if state::online().contains(target) {
         hotplug::cpu_down(target)
@@ -275,7 +307,7 @@ pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> 
     let targets = controller.map_or(others, |c| others.without(c));
     STOP.store(false, Ordering::Release);
     HOTPLUG_OPS.store(0, Ordering::Relaxed);
-    TARGETS.store(targets.bits(), Ordering::Release);
+    TARGETS.set(targets);
     OBJECTS.store(0, Ordering::Relaxed);
     FAILURES.clear();
     let before = free_pages_plus_slab();

@@ -3,6 +3,9 @@
 //!
 //! Every (target, caller) pair has one mailbox; a caller writes the function and argument
 //! into its mailbox on each target, marks it pending there, and sends the call SGI. The
+//! mailboxes, possible CPUs squared of them, are allocated when the possible CPUs are
+//! known ([`init`]): 16 at 4 CPUs, 262,144 at 512 (Linux's per-CPU `call_function_data`
+//! has a `call_single_data` for every CPU too). The
 //! target's interrupt handler runs every pending call and stamps each mailbox with the
 //! call's number, which is what a waiting caller watches. A caller that gives up on a call
 //! nobody has started takes it back, so a late target can never run it; a call already
@@ -13,9 +16,8 @@
 use core::fmt;
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use super::cpumask::CpuMask;
+use super::cpumask::{AtomicCpuMask, CpuMask};
 use super::state;
-use crate::MAX_CPUS;
 use crate::arch::cpu;
 use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
@@ -31,35 +33,88 @@ const FREE: u8 = 0;
 const QUEUED: u8 = 1;
 const RUNNING: u8 = 2;
 
-struct Mailbox {
-    state: AtomicU8,
-    /// The function and its argument. The state protocol already gives caller and target
-    /// turns; the lock only carries the function pointer across safely.
-    call: spin::Mutex<Option<(CallFn, u64)>>,
+/// One (target, caller) pair's mailbox: its entries in the tables' columns.
+struct Mailbox<'t> {
+    state: &'t AtomicU8,
+    /// The function. The state protocol already gives caller and target turns; the lock
+    /// only carries the function pointer across safely.
+    function: &'t spin::Mutex<Option<CallFn>>,
+    /// Its argument, written and read in the same turns as `number`.
+    argument: &'t AtomicU64,
     /// The number of the call in the mailbox.
-    number: AtomicU64,
+    number: &'t AtomicU64,
     /// The number of the last call that finished.
-    done: AtomicU64,
+    done: &'t AtomicU64,
 }
 
-impl Mailbox {
-    const fn new() -> Self {
-        Self {
-            state: AtomicU8::new(FREE),
-            call: spin::Mutex::new(None),
-            number: AtomicU64::new(0),
-            done: AtomicU64::new(0),
+/// The tables of the calls, for `cpus` possible CPUs.
+///
+/// The mailboxes are kept as columns, one table per field, each `[target * cpus +
+/// caller]`, because each column's entries are values the compiler writes in place
+/// (zeroes, or a 16-byte lock): a 48-byte mailbox would be built on the stack and copied
+/// into each of 262,144 entries at 512 CPUs, most of the boot CPU's work in bringing the
+/// others up.
+struct Tables {
+    cpus: usize,
+    states: &'static [AtomicU8],
+    functions: &'static [spin::Mutex<Option<CallFn>>],
+    arguments: &'static [AtomicU64],
+    numbers: &'static [AtomicU64],
+    done: &'static [AtomicU64],
+    /// Per target: the callers with a queued call.
+    pending: &'static [AtomicCpuMask],
+    /// Per caller: the number of its last call.
+    last_call: &'static [AtomicU64],
+}
+
+impl Tables {
+    fn mailbox(&self, target: usize, caller: usize) -> Mailbox<'_> {
+        let at = target * self.cpus + caller;
+        Mailbox {
+            state: &self.states[at],
+            function: &self.functions[at],
+            argument: &self.arguments[at],
+            number: &self.numbers[at],
+            done: &self.done[at],
         }
     }
 }
 
-/// MAILBOXES[target][caller].
-static MAILBOXES: [[Mailbox; MAX_CPUS]; MAX_CPUS] =
-    [const { [const { Mailbox::new() }; MAX_CPUS] }; MAX_CPUS];
-/// Per target: the callers with a queued call.
-static PENDING: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-/// Per caller: the number of its last call.
-static LAST_CALL: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static TABLES: spin::Once<Tables> = spin::Once::new();
+
+fn tables() -> &'static Tables {
+    TABLES
+        .get()
+        .expect("a cross-call before smp::call::init sized its tables")
+}
+
+/// Why the call tables could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoMemory {
+    pub bytes: usize,
+}
+
+/// Makes the tables for `cpus` possible CPUs (once, at boot, before the first call).
+pub fn init(cpus: usize) -> Result<(), NoMemory> {
+    fn table<T>(entries: usize, make: impl FnMut(usize) -> T) -> Result<&'static [T], NoMemory> {
+        crate::mm::table::leak(entries, make).ok_or(NoMemory {
+            bytes: entries * size_of::<T>(),
+        })
+    }
+    let pairs = cpus * cpus;
+    let tables = Tables {
+        cpus,
+        states: table(pairs, |_| AtomicU8::new(FREE))?,
+        functions: table(pairs, |_| spin::Mutex::new(None))?,
+        arguments: table(pairs, |_| AtomicU64::new(0))?,
+        numbers: table(pairs, |_| AtomicU64::new(0))?,
+        done: table(pairs, |_| AtomicU64::new(0))?,
+        pending: table(cpus, |_| AtomicCpuMask::new())?,
+        last_call: table(cpus, |_| AtomicU64::new(0))?,
+    };
+    TABLES.call_once(|| tables);
+    Ok(())
+}
 /// Targets that did not answer a call in time, since boot.
 static TIMEOUTS: AtomicU64 = AtomicU64::new(0);
 
@@ -110,15 +165,16 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
     if wait && cpu::irqs_masked() {
         return Err(CallError::InterruptsMasked);
     }
-    let offline = CpuMask::from_bits(targets.bits() & !state::online().bits());
+    let offline = targets.minus(state::online());
     if !offline.is_empty() {
         return Err(CallError::Offline(offline));
     }
     let remote = targets.without(me);
-    let number = LAST_CALL[me].fetch_add(1, Ordering::Relaxed) + 1;
+    let t = tables();
+    let number = t.last_call[me].fetch_add(1, Ordering::Relaxed) + 1;
     let mut failed = CpuMask::empty();
     for target in remote.iter() {
-        let mailbox = &MAILBOXES[target][me];
+        let mailbox = t.mailbox(target, me);
         // An earlier call without wait may still sit here: let the target take it first.
         let deadline = Deadline::after_us(TIMEOUT_US);
         while mailbox.state.load(Ordering::Acquire) != FREE {
@@ -131,12 +187,13 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
         if failed.contains(target) {
             continue;
         }
-        *mailbox.call.lock() = Some((func, arg));
+        *mailbox.function.lock() = Some(func);
+        mailbox.argument.store(arg, Ordering::Relaxed);
         mailbox.number.store(number, Ordering::Relaxed);
         mailbox.state.store(QUEUED, Ordering::Release);
-        PENDING[target].fetch_or(1 << me, Ordering::Release);
+        t.pending[target].insert(me);
     }
-    let sent = CpuMask::from_bits(remote.bits() & !failed.bits());
+    let sent = remote.minus(failed);
     gic::send_sgi(gic::SGI_CALL, sent);
     if targets.contains(me) {
         let irq = cpu::irq_save();
@@ -161,7 +218,8 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
 /// Waits for call `number` from `me` to finish on `target`; false if it was never started
 /// in time (and is now taken back).
 fn wait_for(target: usize, me: usize, number: u64) -> bool {
-    let mailbox = &MAILBOXES[target][me];
+    let t = tables();
+    let mailbox = t.mailbox(target, me);
     let deadline = Deadline::after_us(TIMEOUT_US);
     loop {
         if mailbox.done.load(Ordering::Acquire) >= number {
@@ -173,7 +231,7 @@ fn wait_for(target: usize, me: usize, number: u64) -> bool {
                 .compare_exchange(QUEUED, FREE, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
-            PENDING[target].fetch_and(!(1 << me), Ordering::AcqRel);
+            t.pending[target].remove(me);
             return false;
         }
         core::hint::spin_loop();
@@ -181,12 +239,12 @@ fn wait_for(target: usize, me: usize, number: u64) -> bool {
 }
 
 /// The CPUs that answered the last census.
-static ANSWERED: AtomicU64 = AtomicU64::new(0);
+static ANSWERED: AtomicCpuMask = AtomicCpuMask::new();
 /// One census at a time.
 static CENSUS: spin::Mutex<()> = spin::Mutex::new(());
 
 fn answer(_: u64) {
-    ANSWERED.fetch_or(1 << cpu::id(), Ordering::AcqRel);
+    ANSWERED.insert(cpu::id());
 }
 
 /// Calls every online CPU, this one included, and returns who answered next to who was
@@ -196,10 +254,9 @@ pub fn census() -> Result<(CpuMask, CpuMask), CallError> {
     super::hotplug::cpus_read_lock();
     let result = {
         let _one = CENSUS.lock();
-        ANSWERED.store(0, Ordering::Release);
+        ANSWERED.set(CpuMask::empty());
         let online = state::online();
-        on_each_cpu(online, answer, 0, true)
-            .map(|()| (CpuMask::from_bits(ANSWERED.load(Ordering::Acquire)), online))
+        on_each_cpu(online, answer, 0, true).map(|()| (ANSWERED.get(), online))
     };
     super::hotplug::cpus_read_unlock();
     result
@@ -209,9 +266,9 @@ pub fn census() -> Result<(CpuMask, CpuMask), CallError> {
 /// (interrupts masked) so calls queued before it left the online set are still served.
 pub fn run_pending() {
     let me = cpu::id();
-    let callers = PENDING[me].swap(0, Ordering::Acquire);
-    for caller in CpuMask::from_bits(callers).iter() {
-        let mailbox = &MAILBOXES[me][caller];
+    let t = tables();
+    for caller in t.pending[me].take().iter() {
+        let mailbox = t.mailbox(me, caller);
         if mailbox
             .state
             .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
@@ -220,9 +277,10 @@ pub fn run_pending() {
             continue; // taken back by a caller that gave up
         }
         let number = mailbox.number.load(Ordering::Relaxed);
-        let call = mailbox.call.lock().take();
-        if let Some((func, arg)) = call {
-            func(arg);
+        let argument = mailbox.argument.load(Ordering::Relaxed);
+        let function = mailbox.function.lock().take();
+        if let Some(function) = function {
+            function(argument);
         }
         mailbox.done.store(number, Ordering::Release);
         mailbox.state.store(FREE, Ordering::Release);

@@ -7,7 +7,6 @@ use super::psci_ops::PsciOps;
 use super::spin_table::SpinTableOps;
 use super::state::Absence;
 use crate::arch::psci;
-use arrayvec::ArrayVec;
 
 use crate::MAX_CPUS;
 use crate::dt::{Cpu, EnableMethod, Mpidr};
@@ -105,24 +104,31 @@ struct CpuEntry {
     ops: Result<&'static dyn CpuOps, Absence>,
 }
 
-static CPUS: spin::Once<ArrayVec<CpuEntry, MAX_CPUS>> = spin::Once::new();
+/// One entry per CPU the kernel manages, in a table sized at boot.
+static CPUS: spin::Once<&'static [CpuEntry]> = spin::Once::new();
 
-/// Once, at boot: each listed CPU's MPIDR and operations, each method's `cpu_init` run.
-/// Returns, per CPU, whether it can be driven (or why not).
-pub fn init_cpus(cpus: &[Cpu<'_>]) -> ArrayVec<Result<(), Absence>, MAX_CPUS> {
-    let entries = CPUS.call_once(|| {
-        cpus.iter()
-            .take(MAX_CPUS)
-            .enumerate()
-            .map(|(cpu, dt)| CpuEntry {
-                mpidr: Mpidr::new(dt.mpidr),
-                ops: for_method(dt.enable_method)
-                    .and_then(|ops| ops.cpu_init(cpu, dt.enable_method).map(|()| ops))
-                    .map(|ops| super::fault::with_faults(cpu, ops)),
-            })
-            .collect()
+/// Once, at boot: each listed CPU's MPIDR and operations, each method's `cpu_init` run;
+/// false if there was no memory for the table (then no CPU has operations).
+pub fn init_cpus(cpus: &[Cpu<'_>]) -> bool {
+    let table = crate::mm::table::leak(cpus.len().min(MAX_CPUS), |cpu| {
+        let dt = &cpus[cpu];
+        CpuEntry {
+            mpidr: dt.mpidr,
+            ops: for_method(dt.enable_method)
+                .and_then(|ops| ops.cpu_init(cpu, dt.enable_method).map(|()| ops))
+                .map(|ops| super::fault::with_faults(cpu, ops)),
+        }
     });
-    entries.iter().map(|e| e.ops.map(|_| ())).collect()
+    CPUS.call_once(|| table.unwrap_or(&[]));
+    table.is_some()
+}
+
+/// Whether `cpu` can be driven, or why not.
+pub fn drivable(cpu: usize) -> Result<(), Absence> {
+    match CPUS.get().and_then(|cpus| cpus.get(cpu)) {
+        Some(entry) => entry.ops.map(|_| ()),
+        None => Err(Absence::NoMemory),
+    }
 }
 
 /// The operations that drive `cpu`, if it has any.

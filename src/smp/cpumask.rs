@@ -1,82 +1,156 @@
 //! Sets of logical CPUs: a plain value ([`CpuMask`]) and a shared, atomically updated one
-//! ([`AtomicCpuMask`]) for the possible, present and online sets.
+//! ([`AtomicCpuMask`]) for the possible, present and online sets. A set is a bitmap of
+//! [`MAX_CPUS`] bits in 64-bit words, as Linux's `cpumask_t`; each word of an
+//! [`AtomicCpuMask`] is updated atomically, and a whole-set read sees each word as it was
+//! at some moment (the kernel's sets change one CPU at a time).
 
 use core::fmt;
+
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU64, Ordering};
+
+#[cfg(not(loom))]
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::MAX_CPUS;
 
-const _: () = assert!(MAX_CPUS <= 64, "CpuMask is one 64-bit word");
+/// The words of a set.
+const WORDS: usize = MAX_CPUS.div_ceil(64);
 
 /// A set of logical CPU ids below [`MAX_CPUS`].
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct CpuMask(u64);
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CpuMask([u64; WORDS]);
+
+impl Default for CpuMask {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+/// The word and the bit in it of `cpu`.
+const fn place(cpu: usize) -> (usize, u64) {
+    (cpu / 64, 1 << (cpu % 64))
+}
 
 impl CpuMask {
     pub const fn empty() -> Self {
-        CpuMask(0)
+        CpuMask([0; WORDS])
     }
 
-    /// CPUs `0..n`.
+    /// CPUs `0..n` (all of them from [`MAX_CPUS`] up).
     pub const fn first(n: usize) -> Self {
-        if n >= 64 {
-            CpuMask(u64::MAX)
-        } else {
-            CpuMask((1 << n) - 1)
+        let mut words = [0; WORDS];
+        let mut w = 0;
+        while w < WORDS {
+            let below = n.saturating_sub(w * 64);
+            words[w] = if below >= 64 {
+                u64::MAX
+            } else {
+                (1 << below) - 1
+            };
+            w += 1;
         }
+        CpuMask(words)
     }
 
     pub const fn single(cpu: usize) -> Self {
-        CpuMask(1 << cpu)
+        let mut mask = Self::empty();
+        if cpu < MAX_CPUS {
+            let (w, bit) = place(cpu);
+            mask.0[w] = bit;
+        }
+        mask
     }
 
-    pub const fn from_bits(bits: u64) -> Self {
-        CpuMask(bits)
-    }
-
-    pub const fn bits(self) -> u64 {
-        self.0
+    /// The set whose CPUs 0-63 are the bits of `bits` (and none above).
+    pub const fn from_low_word(bits: u64) -> Self {
+        let mut mask = Self::empty();
+        mask.0[0] = bits;
+        mask
     }
 
     pub const fn contains(self, cpu: usize) -> bool {
-        cpu < MAX_CPUS && self.0 & (1 << cpu) != 0
+        if cpu >= MAX_CPUS {
+            return false;
+        }
+        let (w, bit) = place(cpu);
+        self.0[w] & bit != 0
     }
 
+    /// Adds `cpu`; one at or beyond [`MAX_CPUS`] is no CPU, and is ignored.
     pub fn insert(&mut self, cpu: usize) {
-        self.0 |= 1 << cpu;
+        if cpu < MAX_CPUS {
+            let (w, bit) = place(cpu);
+            self.0[w] |= bit;
+        }
     }
 
     pub fn remove(&mut self, cpu: usize) {
-        self.0 &= !(1 << cpu);
+        if cpu < MAX_CPUS {
+            let (w, bit) = place(cpu);
+            self.0[w] &= !bit;
+        }
     }
 
     pub const fn len(self) -> usize {
-        self.0.count_ones() as usize
+        let mut n = 0;
+        let mut w = 0;
+        while w < WORDS {
+            n += self.0[w].count_ones() as usize;
+            w += 1;
+        }
+        n
     }
 
     pub const fn is_empty(self) -> bool {
-        self.0 == 0
+        self.len() == 0
     }
 
-    pub const fn and(self, other: CpuMask) -> CpuMask {
-        CpuMask(self.0 & other.0)
+    /// The CPUs in both sets.
+    pub fn and(self, other: CpuMask) -> CpuMask {
+        CpuMask(core::array::from_fn(|w| self.0[w] & other.0[w]))
     }
 
-    pub const fn without(self, cpu: usize) -> CpuMask {
-        CpuMask(self.0 & !(1 << cpu))
+    /// The CPUs in either set.
+    pub fn or(self, other: CpuMask) -> CpuMask {
+        CpuMask(core::array::from_fn(|w| self.0[w] | other.0[w]))
+    }
+
+    /// The CPUs of this set that are not in `other`.
+    pub fn minus(self, other: CpuMask) -> CpuMask {
+        CpuMask(core::array::from_fn(|w| self.0[w] & !other.0[w]))
+    }
+
+    pub fn without(mut self, cpu: usize) -> CpuMask {
+        self.remove(cpu);
+        self
     }
 
     /// The CPUs in the set, lowest first.
     pub fn iter(self) -> impl Iterator<Item = usize> {
-        let mut bits = self.0;
+        let mut words = self.0;
+        let mut w = 0;
         core::iter::from_fn(move || {
-            if bits == 0 {
-                return None;
+            while w < WORDS {
+                if words[w] != 0 {
+                    let bit = words[w].trailing_zeros() as usize;
+                    words[w] &= words[w] - 1;
+                    return Some(w * 64 + bit);
+                }
+                w += 1;
             }
-            let cpu = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            Some(cpu)
+            None
         })
+    }
+}
+
+impl FromIterator<usize> for CpuMask {
+    fn from_iter<I: IntoIterator<Item = usize>>(cpus: I) -> Self {
+        let mut mask = CpuMask::empty();
+        for cpu in cpus {
+            mask.insert(cpu);
+        }
+        mask
     }
 }
 
@@ -114,31 +188,68 @@ impl fmt::Display for CpuMask {
 }
 
 /// A CPU set many cores read and update.
-pub struct AtomicCpuMask(AtomicU64);
+pub struct AtomicCpuMask([AtomicU64; WORDS]);
 
+#[cfg(not(loom))]
 impl AtomicCpuMask {
     pub const fn new() -> Self {
-        AtomicCpuMask(AtomicU64::new(0))
+        AtomicCpuMask([const { AtomicU64::new(0) }; WORDS])
     }
+}
 
+#[cfg(loom)]
+impl AtomicCpuMask {
+    pub fn new() -> Self {
+        AtomicCpuMask(core::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl AtomicCpuMask {
     pub fn get(&self) -> CpuMask {
-        CpuMask(self.0.load(Ordering::Acquire))
+        CpuMask(core::array::from_fn(|w| self.0[w].load(Ordering::Acquire)))
     }
 
     pub fn set(&self, mask: CpuMask) {
-        self.0.store(mask.0, Ordering::Release);
+        for (word, bits) in self.0.iter().zip(mask.0) {
+            word.store(bits, Ordering::Release);
+        }
     }
 
     pub fn contains(&self, cpu: usize) -> bool {
-        self.get().contains(cpu)
+        cpu < MAX_CPUS && {
+            let (w, bit) = place(cpu);
+            self.0[w].load(Ordering::Acquire) & bit != 0
+        }
     }
 
     pub fn insert(&self, cpu: usize) {
-        self.0.fetch_or(1 << cpu, Ordering::AcqRel);
+        if cpu < MAX_CPUS {
+            let (w, bit) = place(cpu);
+            self.0[w].fetch_or(bit, Ordering::AcqRel);
+        }
     }
 
     pub fn remove(&self, cpu: usize) {
-        self.0.fetch_and(!(1 << cpu), Ordering::AcqRel);
+        if cpu < MAX_CPUS {
+            let (w, bit) = place(cpu);
+            self.0[w].fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+
+    /// Adds every CPU of `mask`.
+    pub fn insert_all(&self, mask: CpuMask) {
+        for (word, bits) in self.0.iter().zip(mask.0) {
+            if bits != 0 {
+                word.fetch_or(bits, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Empties the set and returns what it held (each word taken at once).
+    pub fn take(&self) -> CpuMask {
+        CpuMask(core::array::from_fn(|w| {
+            self.0[w].swap(0, Ordering::AcqRel)
+        }))
     }
 }
 
@@ -148,7 +259,7 @@ impl Default for AtomicCpuMask {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
@@ -159,10 +270,27 @@ mod tests {
         m.remove(2);
         assert!(!m.contains(2) && m.contains(3));
         m.insert(63);
-        assert_eq!(m.iter().collect::<Vec<_>>(), vec![0, 1, 3, 63]);
-        assert!(!m.contains(64));
-        assert_eq!(CpuMask::first(64).len(), 64);
-        assert_eq!(m.without(0).and(CpuMask::first(8)), CpuMask(0b1010));
+        m.insert(64);
+        m.insert(MAX_CPUS - 1);
+        assert_eq!(
+            m.iter().collect::<Vec<_>>(),
+            vec![0, 1, 3, 63, 64, MAX_CPUS - 1]
+        );
+        assert!(!m.contains(MAX_CPUS));
+        m.insert(MAX_CPUS);
+        assert_eq!(m.len(), 6, "a CPU beyond the ceiling is no CPU");
+        assert_eq!(CpuMask::first(MAX_CPUS).len(), MAX_CPUS);
+        assert_eq!(CpuMask::first(MAX_CPUS + 9).len(), MAX_CPUS);
+        assert_eq!(CpuMask::first(65).iter().last(), Some(64));
+        assert_eq!(
+            m.without(0).and(CpuMask::first(8)),
+            CpuMask::from_low_word(0b1010)
+        );
+        assert_eq!(
+            CpuMask::first(70).minus(CpuMask::first(66)),
+            [66, 67, 68, 69].into_iter().collect()
+        );
+        assert_eq!(CpuMask::single(3).or(CpuMask::single(130)).len(), 2);
     }
 
     #[test]
@@ -173,6 +301,17 @@ mod tests {
         m.insert(9);
         assert_eq!(m.to_string(), "0-3,6,8-9");
         assert_eq!(CpuMask::empty().to_string(), "(none)");
+        assert_eq!(
+            CpuMask::first(MAX_CPUS).to_string(),
+            format!("0-{}", MAX_CPUS - 1)
+        );
+        assert_eq!(
+            [62, 63, 64, 65, 200]
+                .into_iter()
+                .collect::<CpuMask>()
+                .to_string(),
+            "62-65,200"
+        );
     }
 
     #[test]
@@ -180,7 +319,11 @@ mod tests {
         let a = AtomicCpuMask::new();
         a.insert(1);
         a.insert(5);
+        a.insert(300);
         a.remove(1);
-        assert_eq!(a.get(), CpuMask::single(5));
+        assert_eq!(a.get(), [5, 300].into_iter().collect());
+        a.insert_all(CpuMask::first(3));
+        assert_eq!(a.take().len(), 5);
+        assert!(a.get().is_empty());
     }
 }

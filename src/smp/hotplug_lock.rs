@@ -46,6 +46,9 @@ pub struct HotplugLock<const N: usize> {
     /// Each CPU's reader count: how deep it is in the read side (0: not a reader). Only
     /// its own CPU writes it; the writer reads them all.
     depth: [AtomicUsize; N],
+    /// How many of `depth` the writer looks at: the CPUs there can be (set once at boot,
+    /// [`HotplugLock::limit_to`]), so a small machine does not pay for the ceiling.
+    cpus: AtomicUsize,
 }
 
 /// A snapshot of the lock, for tests and the shell's `cpus`.
@@ -66,6 +69,7 @@ impl<const N: usize> HotplugLock<N> {
             writer: AtomicUsize::new(NO_WRITER),
             waiters: AtomicUsize::new(0),
             depth: [const { AtomicUsize::new(0) }; N],
+            cpus: AtomicUsize::new(N),
         }
     }
 }
@@ -86,11 +90,23 @@ impl<const N: usize> HotplugLock<N> {
             writer: AtomicUsize::new(NO_WRITER),
             waiters: AtomicUsize::new(0),
             depth: core::array::from_fn(|_| AtomicUsize::new(0)),
+            cpus: AtomicUsize::new(N),
         }
     }
 }
 
 impl<const N: usize> HotplugLock<N> {
+    /// Only CPUs below `cpus` will ever take the lock: the writer looks at their counts
+    /// alone. Called once, before any CPU but the caller runs.
+    pub fn limit_to(&self, cpus: usize) {
+        self.cpus.store(cpus.clamp(1, N), Ordering::Relaxed);
+    }
+
+    /// The reader counts the writer looks at.
+    fn counts(&self) -> &[AtomicUsize] {
+        &self.depth[..self.cpus.load(Ordering::Relaxed)]
+    }
+
     /// Takes a ticket and waits for its turn: the mutex's holders come in the order they
     /// queued.
     fn lock_mutex(&self, relax: &impl Fn()) {
@@ -162,7 +178,7 @@ impl<const N: usize> HotplugLock<N> {
         self.writer.store(cpu, Ordering::Relaxed);
         // Pairs with the readers' fence: a reader this misses sees the ticket taken.
         fence(Ordering::SeqCst);
-        for (other, depth) in self.depth.iter().enumerate() {
+        for (other, depth) in self.counts().iter().enumerate() {
             while other != cpu && depth.load(Ordering::Acquire) != 0 {
                 relax();
             }
@@ -193,7 +209,7 @@ impl<const N: usize> HotplugLock<N> {
     pub fn state(&self) -> LockState {
         let writer = self.writer.load(Ordering::Relaxed);
         let readers = self
-            .depth
+            .counts()
             .iter()
             .enumerate()
             .filter(|&(cpu, depth)| cpu != writer && depth.load(Ordering::Relaxed) > 0)

@@ -6,6 +6,7 @@
 use super::fault;
 use super::{hotplug, state::slot};
 use crate::arch::cpu;
+use crate::drivers::timer;
 
 /// What an idle CPU runs when it is its turn: the shell, on the console's CPU. The
 /// console registers it; the idle loop names nothing above it.
@@ -49,11 +50,11 @@ pub fn idle_loop(cpu: usize) -> ! {
             cpu::enable_irqs();
             continue;
         }
-        if let Some(request) = slot(cpu).death.pending() {
+        if let Some(request) = slot(cpu).pending_death() {
             if !fault::at_death_request(cpu, request) {
                 continue;
             }
-            if slot(cpu).death.take(request) {
+            if slot(cpu).take_death(request) {
                 let ops = hotplug::leave(cpu);
                 ops.die(cpu);
             }
@@ -70,4 +71,24 @@ pub fn idle_loop(cpu: usize) -> ! {
         cpu::wait_for_interrupt();
         cpu::enable_irqs();
     }
+}
+
+/// Unless `done()`, sleeps until an interrupt (the kick of whoever makes it true) or
+/// `max_us` pass. Under emulation a spinning waiter holds a host core the CPU it waits for
+/// may need to run at all; on hardware it saves power. Spins where no interrupt could end
+/// the sleep.
+pub fn doze_unless(done: impl Fn() -> bool, max_us: u64) {
+    if crate::smp::private_interrupts().is_empty() {
+        core::hint::spin_loop();
+        return;
+    }
+    // Masked, a pending interrupt still ends WFI (it is taken at the restore); a kick
+    // taken before the mask is why `done` is asked again here.
+    let saved = cpu::irq_save();
+    if !done() {
+        timer::arm_oneshot_us(max_us);
+        cpu::wait_for_interrupt();
+        timer::disarm();
+    }
+    cpu::irq_restore(saved);
 }

@@ -4,13 +4,12 @@ use super::cpu_ops;
 use super::cpumask::CpuMask;
 use super::hotplug;
 use super::psci_ops::PsciOps;
-use super::state::{self, HotplugState, slot};
+use super::state::{self, slot};
 use crate::arch::{cpu, exceptions, psci::Psci};
 use crate::drivers::{gic, timer};
 use crate::dt::Platform;
 use crate::dt::bootargs::BootOptions;
 use crate::{MAX_CPUS, pr_err, pr_info, pr_warn};
-use core::sync::atomic::Ordering;
 
 /// The EL1 physical timer's interrupt, from the device tree (`init`).
 static TIMER_IRQ: spin::Once<Option<u32>> = spin::Once::new();
@@ -62,25 +61,57 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
     ] {
         hotplug::register(callbacks, |_| {});
     }
-    state::POSSIBLE.set(CpuMask::first(count.max(me + 1)));
+    let possible = count.max(me + 1);
+    state::POSSIBLE.set(CpuMask::first(possible));
+    hotplug::limit_lock_to(possible);
+    for table in [
+        state::init(possible),
+        super::work::SLOTS.init(possible),
+        super::fault::DECORATED.init(possible),
+    ] {
+        if let Err(e) = table {
+            pr_err!("CPUs: {e}");
+        }
+    }
+    // The cross-calls' mailboxes, one per pair of possible CPUs; without memory for them
+    // no other CPU could be called, so this one runs alone.
+    let calls_for_all = match super::call::init(possible) {
+        Ok(()) => true,
+        Err(e) => {
+            pr_err!(
+                "cross-calls: no memory for the mailboxes of {possible} CPUs ({} bytes); running \
+                 on cpu{me} alone",
+                e.bytes
+            );
+            super::call::init(me + 1).is_ok_and(|()| false)
+        }
+    };
     if let Some(node) = platform.psci {
         PsciOps::init(Psci::new(node));
     }
     // The boot CPU is present even where the tree does not list it (or any CPU).
     state::PRESENT.insert(me);
-    for (c, drivable) in cpu_ops::init_cpus(&platform.cpus[..count])
-        .into_iter()
-        .enumerate()
-    {
-        match drivable {
+    if !cpu_ops::init_cpus(&platform.cpus[..count]) {
+        pr_err!("CPUs: no memory for the table of {count} CPUs' operations");
+    }
+    for c in 0..count {
+        match cpu_ops::drivable(c) {
             Ok(()) => state::PRESENT.insert(c),
             Err(why) if c != me => state::set_absence(c, Some(why)),
             Err(_) => {}
         }
     }
-    let mpidrs: arrayvec::ArrayVec<u64, MAX_CPUS> =
-        platform.cpus.iter().take(count).map(|c| c.mpidr).collect();
-    let gic_ready = gic::init(platform, &mpidrs).and_then(|()| {
+    if !calls_for_all {
+        for c in state::present().without(me).iter() {
+            state::set_absence(c, Some(state::Absence::NoMemory));
+        }
+        state::PRESENT.set(CpuMask::single(me));
+    }
+    let services = gic::Services {
+        leak: |len, make| crate::mm::table::leak(len, make),
+        online: state::online,
+    };
+    let gic_ready = gic::init(platform, &platform.cpus[..count], &services).and_then(|()| {
         exceptions::set_irq_handler(handle_irq);
         gic::init_cpu(me, &private_interrupts())
     });
@@ -92,9 +123,21 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         }
         state::PRESENT.set(CpuMask::single(me));
     }
-    let s = slot(me);
-    s.ever_started.store(true, Ordering::Release);
-    s.set_state(HotplugState::Online);
+    if gic_ready.is_ok() {
+        // A CPU the GIC cannot reach must never come online: nothing could call it.
+        for c in state::present().without(me).iter() {
+            if let Err(e) = gic::reachable(c) {
+                pr_err!("cpu{c}: interrupt controller: {e}; it stays offline");
+                let why = match e {
+                    gic::GicError::NoRangeSelector { .. } => state::Absence::NoRangeSelector,
+                    _ => state::Absence::NoRedistributor,
+                };
+                state::set_absence(c, Some(why));
+                state::PRESENT.remove(c);
+            }
+        }
+    }
+    slot(me).begin_online(me);
     state::ONLINE.insert(me);
     if gic_ready.is_err() {
         return;

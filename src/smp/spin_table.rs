@@ -41,10 +41,10 @@ impl CpuOps for SpinTableOps {
 
     fn boot(&self, cpu: usize, _mpidr: Mpidr, entry: PhysAddr) -> Result<(), OpsError> {
         let s = slot(cpu);
-        if s.ever_started.load(Ordering::Acquire) {
+        if s.ever_started() {
             // Parked in our own loop: release it, and wake it (the SGI orders the flag
             // before it: `send_sgi` begins with a barrier).
-            s.release.store(true, Ordering::Release);
+            s.release();
             gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
             return Ok(());
         }
@@ -60,8 +60,8 @@ impl CpuOps for SpinTableOps {
     fn die(&self, cpu: usize) -> ! {
         gic::park_cpu(cpu, &crate::smp::private_interrupts());
         let s = slot(cpu);
-        s.parked.store(true, Ordering::Release);
-        while !s.release.swap(false, Ordering::AcqRel) {
+        s.park();
+        while !s.take_release() {
             // A pending interrupt ends WFI though masked; taking it off the interface
             // (acknowledge and end) lets the next WFI sleep again. The DSB before the WFI
             // completes the `parked` store (and the GIC writes) first: the controller's
@@ -72,13 +72,13 @@ impl CpuOps for SpinTableOps {
                 gic::end(irq);
             }
         }
-        s.parked.store(false, Ordering::Release);
+        s.unpark();
         smp::restart(cpu)
     }
 
     fn confirm_dead(&self, cpu: usize, _mpidr: Mpidr, timeout_us: u64) -> Result<Death, OpsError> {
         let deadline = Deadline::after_us(timeout_us);
-        while !slot(cpu).parked.load(Ordering::Acquire) {
+        while !slot(cpu).parked() {
             if deadline.passed() {
                 return Err(OpsError::DeathNotConfirmed);
             }

@@ -14,7 +14,8 @@ use crate::mm::page_alloc::PAGE_SIZE;
 
 pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     name: "stacks",
-    // First: everything after may run on the new CPU, which needs its stack.
+    // Before every other UP_PREPARE: everything after may run on the new CPU, which
+    // needs its stack.
     order: 10,
     up_prepare: Some(prepare),
     up_canceled: None,

@@ -31,7 +31,7 @@ pub struct Stopped {
 impl Stopped {
     /// Asked and not stopped.
     pub fn running(&self) -> CpuMask {
-        CpuMask::from_bits(self.asked.bits() & !self.stopped.bits())
+        self.asked.minus(self.stopped)
     }
 }
 
@@ -48,7 +48,7 @@ pub fn stop_others() -> Stopped {
     }
     gic::send_sgi_emergency(gic::SGI_STOP, asked);
     let deadline = Deadline::after_us(STOP_TIMEOUT_US);
-    let stopped = || CpuMask::from_bits(STOPPED.get().bits() & asked.bits());
+    let stopped = || STOPPED.get().and(asked);
     while stopped() != asked && !deadline.passed() {
         core::hint::spin_loop();
     }

@@ -11,26 +11,24 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::cpumask::CpuMask;
 use super::hotplug::{CallbackError, HotplugCallbacks};
+use super::percpu::PerCpu;
 use super::{hotplug, state};
-use crate::MAX_CPUS;
 use crate::drivers::gic;
 
 pub type Job = fn(u64);
 
-struct Slot {
+pub struct Slot {
     job: spin::Mutex<Option<(Job, u64)>>,
     busy: AtomicBool,
     /// The CPU is going down: its job should return, and no new one starts.
     stopping: AtomicBool,
 }
 
-static SLOTS: [Slot; MAX_CPUS] = [const {
-    Slot {
-        job: spin::Mutex::new(None),
-        busy: AtomicBool::new(false),
-        stopping: AtomicBool::new(false),
-    }
-}; MAX_CPUS];
+pub static SLOTS: PerCpu<Slot> = PerCpu::new("job slots", |_| Slot {
+    job: spin::Mutex::new(None),
+    busy: AtomicBool::new(false),
+    stopping: AtomicBool::new(false),
+});
 
 /// The jobs' place in the hotplug state machine.
 pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {

@@ -14,7 +14,16 @@ Devicetree Specification and Linux's bindings, without sharing any of its code:
                                  METHOD psci (only with a usable /psci), spin-table ADDR
                                  (an 8-byte cpu-release-addr, 8-aligned, below 2^47),
                                  none, or unsupported:NAME
-  cpus-left-out N                CPUs beyond the first 64
+  cpus-left-out N                CPUs beyond the first 512
+  topology MPIDR S:C:K:T         for each CPU above, in the same order, the place
+                                 /cpus/cpu-map gives it: a node strictly below
+                                 cpu-map with a one-cell `cpu` phandle naming the
+                                 CPU's node (`phandle`, one cell) places it by the
+                                 names on its path from cpu-map, which must read
+                                 [socketN] clusterN [clusterN..] coreN [threadN]
+                                 (decimal N below 2^32; the innermost cluster counts,
+                                 a missing socket or thread is 0); a CPU named again
+                                 keeps the place of the first leaf in tree order
   gic v2 DIST SIZE CPU SIZE      the root interrupt controller (the root's
   gic v3 DIST SIZE REDIST SIZE.. interrupt-parent, followed to a controller with none),
                                  if it is a GIC this kernel drives; else the first
@@ -41,13 +50,14 @@ Usage: libfdt_reading.py DIR  (every *.dtb below DIR; a block per blob, "== NAME
 """
 
 import os
+import re
 import sys
 
 import libfdt
 
 NOTFOUND = (libfdt.NOTFOUND,)
 MPIDR_AFFINITY = 0xff00ffffff
-MAX_CPUS = 64
+MAX_CPUS = 512  # the kernel's MAX_CPUS (src/lib.rs)
 MAX_RELEASE_ADDR = 1 << 47  # what the kernel maps (src/dt/consistency.rs)
 GICV2 = ("arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a7-gic", "qcom,msm-qgic2")
 GICV3 = ("arm,gic-v3",)
@@ -271,6 +281,7 @@ def read(blob):
     # cpus
     cpus = t.fdt.path_offset("/cpus", NOTFOUND)
     seen = []
+    phandles = []
     left_out = 0
     if cpus >= 0:
         ac = t.cells(cpus, "#address-cells", 2)
@@ -303,9 +314,12 @@ def read(blob):
                 left_out += 1
                 continue
             seen.append(mpidr)
+            phandle = t.prop(off, "phandle")
+            phandles.append(int.from_bytes(phandle, "big") if phandle is not None and len(phandle) == 4 else None)
             lines.append("cpu %s %s" % (hexs(mpidr), desc))
     if left_out:
         lines.append("cpus-left-out %d" % left_out)
+    lines.extend(topology(t, seen, phandles))
 
     # the GIC
     def gic_version(off):
@@ -400,6 +414,43 @@ def read(blob):
     if not memory:
         lines.insert(0, "refused no-memory")
     return lines
+
+
+PLACE_NAME = re.compile(r"(socket|cluster|core|thread)([0-9]+)")
+PLACE_PATH = re.compile(r"(socket,)?(cluster,)+core(,thread)?")
+
+
+def topology(t, mpidrs, phandles):
+    """The `topology` lines of the CPUs kept (their MPIDRs and phandles, in order)."""
+    cpu_map = t.fdt.path_offset("/cpus/cpu-map", NOTFOUND)
+    if cpu_map < 0:
+        return []
+    places = [None] * len(mpidrs)
+    for off in t.order:
+        chain = []
+        up = off
+        while up is not None and up != cpu_map:
+            chain.append(t.name(up))
+            up = t.parent(up)
+        if up is None or off == cpu_map:
+            continue
+        v = t.prop(off, "cpu")
+        if v is None or len(v) != 4:
+            continue
+        names = [PLACE_NAME.fullmatch(n) for n in reversed(chain)]
+        if not all(names) or any(int(m.group(2)) >= 1 << 32 for m in names):
+            continue
+        if not PLACE_PATH.fullmatch(",".join(m.group(1) for m in names)):
+            continue
+        number = {kind: 0 for kind in ("socket", "cluster", "core", "thread")}
+        for m in names:
+            number[m.group(1)] = int(m.group(2))
+        phandle = int.from_bytes(v, "big")
+        if phandle in phandles:
+            cpu = phandles.index(phandle)
+            if places[cpu] is None:
+                places[cpu] = "%d:%d:%d:%d" % tuple(number[k] for k in ("socket", "cluster", "core", "thread"))
+    return ["topology %s %s" % (hexs(m), p) for m, p in zip(mpidrs, places) if p is not None]
 
 
 def main():

@@ -73,6 +73,23 @@ def arrayvec(v):
     return [peel(v["xs"][i]) for i in range(length)]
 
 
+def slice_items(v):
+    """The elements of a Rust slice reference (`&[T]`)."""
+    data = v["data_ptr"]
+    return [data[i] for i in range(int(v["length"]))]
+
+
+def per_cpu(v, what):
+    """The entries of a smp::percpu::PerCpu table (one per possible CPU), or TooEarly
+    naming `what` before boot made it."""
+    return slice_items(once(v["table"], what))
+
+
+def cpu_in(mask, cpu):
+    """Whether `cpu` is in an AtomicCpuMask (64-bit words, lowest CPU first)."""
+    return atomic(mask["__0"][cpu // 64]) >> (cpu % 64) & 1 == 1
+
+
 def arraystring(v):
     length = int(v["len"])
     return bytes(int(peel(v["xs"][i])) for i in range(length)).decode("utf-8", "replace")
@@ -86,6 +103,11 @@ def sym(name):
     try:
         return gdb.parse_and_eval(name)
     except gdb.error as e:
+        # A static whose initializer holds a closure is also a namespace (its closure's),
+        # which GDB's Rust parser takes the name for: look the symbol up instead.
+        found = gdb.lookup_static_symbol(name) or gdb.lookup_global_symbol(name)
+        if found is not None:
+            return found.value()
         raise gdb.GdbError(f"{name}: {e} (is build/kernel.elf loaded?)")
     finally:
         gdb.execute(f"set language {language}", to_string=True)
@@ -240,19 +262,22 @@ class KCpus(KernelCommand):
     def run(self, arg):
         raw = raw_option("kcpus", arg)
         cpus = arrayvec(platform()["cpus"])
-        slots = sym("hotslab::smp::state::SLOTS")
-        online = atomic(sym("hotslab::smp::state::ONLINE")["__0"])
+        slots = per_cpu(sym("hotslab::smp::state::SLOTS"), "the CPUs' slots are not made yet")
+        online = sym("hotslab::smp::state::ONLINE")
         threads = thread_of_cpu()
         if not raw:
             print("CPU  MPIDR        METHOD       STATE             ONLINE  GDB-THREAD")
         for i, cpu in enumerate(cpus):
-            mpidr = int(cpu["mpidr"])
-            slot = slots[i]
-            state = atomic(slot["state"])
-            name = STATE_NAMES[state] if state < len(STATE_NAMES) else f"?{state}"
-            parked = bool(atomic(slot["parked"]))
+            mpidr = int(cpu["mpidr"]["__0"])  # dt::Mpidr, a newtype
+            if i < len(slots):
+                state = atomic(slots[i]["state"])
+                name = STATE_NAMES[state] if state < len(STATE_NAMES) else f"?{state}"
+                parked = bool(atomic(slots[i]["parked"]))
+            else:
+                # Beyond the CPUs the kernel manages, as the shell's cpus says.
+                name, parked = "left-out", False
             method = variant(cpu["enable_method"]).lower().replace("spintable", "spin-table")
-            is_online = "yes" if online >> i & 1 else "no"
+            is_online = "yes" if cpu_in(online, i) else "no"
             if raw:
                 print(
                     f"cpu={i} mpidr={mpidr:#x} method={method} state={name} "
@@ -286,9 +311,8 @@ class KSlabinfo(KernelCommand):
             cache = ref.dereference()
             lists = mutex_data(cache["lists"])
             arrays = []
-            percpu = cache["percpu"]
-            for cpu in range(percpu.type.range()[1] + 1):
-                slot = percpu[cpu]["array"]
+            for cpu, entry in enumerate(slice_items(cache["percpu"])):
+                slot = entry["array"]
                 ptr = atomic(slot)
                 if ptr:
                     ac = gdb.Value(ptr).cast(slot["p"]["value"].type).dereference()
@@ -340,18 +364,12 @@ class KHotplug(KernelCommand):
         lock = sym("hotslab::smp::hotplug::LOCK")
         writer = atomic(lock["writer"])
         depth = lock["depth"]
-        nested = [
-            f"cpu{cpu}:{atomic(depth[cpu])}"
-            for cpu in range(depth.type.range()[1] + 1)
-            if atomic(depth[cpu])
-        ]
+        # The writer looks at the possible CPUs' counts alone; so does this.
+        cpus = min(atomic(lock["cpus"]), depth.type.range()[1] + 1)
+        nested = [f"cpu{cpu}:{atomic(depth[cpu])}" for cpu in range(cpus) if atomic(depth[cpu])]
         # A ticket lock: held (or queued for) while a ticket is out.
         mutex = "held" if atomic(lock["next"]) != atomic(lock["serving"]) else "free"
-        readers = sum(
-            1
-            for cpu in range(depth.type.range()[1] + 1)
-            if atomic(depth[cpu]) and cpu != writer
-        )
+        readers = sum(1 for cpu in range(cpus) if atomic(depth[cpu]) and cpu != writer)
         if raw:
             print(
                 f"lock=hotplug readers={readers} "

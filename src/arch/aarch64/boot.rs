@@ -10,7 +10,7 @@ use core::fmt::{self, Write};
 
 use super::layout;
 use super::mmu::{self, Attributes, Builder};
-use super::{cache, cpu, semihosting, stack};
+use super::{cache, count_marker, cpu, semihosting, stack};
 use crate::drivers::timer;
 use crate::drivers::uart::Uart;
 use crate::dt::{EnableMethod, Platform, Reservation, TreeReader};
@@ -27,7 +27,18 @@ pub struct EntryInfo {
     /// Where the image runs minus where it was linked.
     pub relocation: u64,
     pub page_tables: usize,
+    /// The first interrupt controller region the page tables could not map, and how many
+    /// more failed: the kernel runs on, and the GIC driver leaves each such region alone.
+    pub unmapped_gic: Option<Unmapped>,
+    pub more_unmapped_gic: usize,
     pub ticks: EarlyTicks,
+}
+
+/// A device region left out of the page tables, and why.
+#[derive(Clone, Copy, Debug)]
+pub struct Unmapped {
+    pub region: PhysRegion,
+    pub error: mmu::MapError,
 }
 
 /// The counter at the ends of the boot phases before the console (see `bench boot`).
@@ -46,6 +57,7 @@ pub struct EarlyTicks {
 #[unsafe(no_mangle)]
 extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     let entry_ticks = timer::ticks();
+    count_marker::checkpoint(count_marker::phase::ENTRY);
     let blob = match dtb_blob(dtb) {
         Ok(blob) => blob,
         Err(e) => fail_without_console(format_args!("{e}")),
@@ -76,11 +88,12 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
         stop(1)
     }
     // The DT's CPU list decides logical ids; an unlisted boot CPU still runs as CPU 0.
-    cpu::set_id(platform.cpu_index_of(cpu::mpidr_affinity()).unwrap_or(0));
+    cpu::set_id(platform.cpu_index_of(cpu::mpidr()).unwrap_or(0));
     let device_tree_ticks = timer::ticks();
+    count_marker::checkpoint(count_marker::phase::DEVICE_TREE);
 
-    let page_tables = match build_page_tables(platform) {
-        Ok(used) => used,
+    let tables = match build_page_tables(platform) {
+        Ok(tables) => tables,
         Err(e) => {
             // SAFETY: the DT names this UART; with the MMU off every access is Device.
             let uart = unsafe { Uart::from_dt(&console) };
@@ -99,6 +112,7 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
     // SAFETY: the tables map the image, its stack and BSS, the DT and the console.
     unsafe { mmu::enable() };
     let mmu_ticks = timer::ticks();
+    count_marker::checkpoint(count_marker::phase::MMU);
     // Fatal exceptions go to the kernel's crash report from the first moment a lock (the
     // handler's `Once`) may be taken, so an Oops while the console and the memory are set
     // up is reported as later ones are (on the UART once the console exists).
@@ -117,15 +131,19 @@ extern "C" fn boot_primary(dtb: u64, entry_el: u64, relocation: u64) -> ! {
             crate::pr_warn!("memory {region} not used: {e}");
         }
     }
+    let memory_ticks = timer::ticks();
+    count_marker::checkpoint(count_marker::phase::MEMORY);
     ENTRY.call_once(|| EntryInfo {
         entry_el,
         relocation,
-        page_tables,
+        page_tables: tables.used,
+        unmapped_gic: tables.unmapped_gic,
+        more_unmapped_gic: tables.more_unmapped_gic,
         ticks: EarlyTicks {
             entry: entry_ticks,
             device_tree: device_tree_ticks,
             mmu: mmu_ticks,
-            memory: timer::ticks(),
+            memory: memory_ticks,
         },
     });
     crate::boot::keep_platform(platform);
@@ -219,7 +237,14 @@ fn reserved_ranges(platform: &Platform<'_>) -> arrayvec::ArrayVec<PhysRegion, 40
     ranges
 }
 
-fn build_page_tables(platform: &Platform<'_>) -> Result<usize, mmu::MapError> {
+/// What building the page tables came to.
+struct Tables {
+    used: usize,
+    unmapped_gic: Option<Unmapped>,
+    more_unmapped_gic: usize,
+}
+
+fn build_page_tables(platform: &Platform<'_>) -> Result<Tables, mmu::MapError> {
     // SAFETY: the boot CPU, once, with the MMU off and no other core running.
     let mut tables = unsafe { Builder::new() };
     for region in &platform.memory {
@@ -247,9 +272,18 @@ fn build_page_tables(platform: &Platform<'_>) -> Result<usize, mmu::MapError> {
     if let Some(watchdog) = platform.watchdog {
         tables.map(watchdog, Attributes::Device)?;
     }
+    // Every region of the GIC, wherever it lies (QEMU's second redistributor region is at
+    // 256 GiB). One that cannot be mapped is kept for the boot log, not fatal: the GIC
+    // driver checks each region is mapped before it reads it.
+    let (mut unmapped_gic, mut more_unmapped_gic) = (None, 0);
     if let Some(gic) = &platform.gic {
         for region in gic.regions() {
-            tables.map(region, Attributes::Device)?;
+            if let Err(error) = tables.map(region, Attributes::Device) {
+                match unmapped_gic {
+                    None => unmapped_gic = Some(Unmapped { region, error }),
+                    Some(_) => more_unmapped_gic += 1,
+                }
+            }
         }
     }
     for cpu in &platform.cpus {
@@ -258,7 +292,11 @@ fn build_page_tables(platform: &Platform<'_>) -> Result<usize, mmu::MapError> {
             tables.map_at(mmu::RELEASE_ALIAS + release_addr, page, Attributes::Data)?;
         }
     }
-    Ok(tables.tables_used())
+    Ok(Tables {
+        used: tables.tables_used(),
+        unmapped_gic,
+        more_unmapped_gic,
+    })
 }
 
 struct UartFmt<'a>(&'a Uart);

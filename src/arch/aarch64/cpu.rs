@@ -5,10 +5,12 @@ use core::arch::asm;
 use aarch64_cpu::asm::{wfe, wfi};
 use aarch64_cpu::registers::{MPIDR_EL1, Readable, TPIDR_EL1, Writeable};
 
+use crate::dt::Mpidr;
+
 /// The MPIDR affinity fields (Aff3, Aff2, Aff1, Aff0) of this core, as the DT's `reg`
 /// writes them.
-pub fn mpidr_affinity() -> u64 {
-    MPIDR_EL1.get() & 0xff_00ff_ffff
+pub fn mpidr() -> Mpidr {
+    Mpidr::from_register(MPIDR_EL1.get())
 }
 
 /// This core's logical CPU id (its index in the DT's /cpus), kept in TPIDR_EL1.

@@ -307,6 +307,47 @@ pub unsafe fn map_page_live(va: u64, pa: u64, attributes: Attributes) -> Result<
     Ok(())
 }
 
+/// Whether every byte of `[base, base + size)` is mapped now (by valid blocks or pages of
+/// the shared tables): for a driver to check a device region the device tree gives before
+/// it touches it, since boot maps what it can and reports what it cannot.
+pub fn is_range_mapped(base: u64, size: u64) -> bool {
+    let Some(end) = base.checked_add(size) else {
+        return false;
+    };
+    let mut addr = base;
+    while addr < end {
+        match leaf_end(addr) {
+            Some(next) => addr = next,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The end of the block or page that maps `va`, if one does.
+fn leaf_end(va: u64) -> Option<u64> {
+    if va >= 1 << 48 {
+        return None;
+    }
+    let mut table = root();
+    for level in 0..4 {
+        let shift = 39 - 9 * level;
+        let index = ((va >> shift) & 0x1ff) as usize;
+        // SAFETY: `table` is a table of the pool (the root, or one a table descriptor of
+        // the pool points at), identity-mapped; reading an entry has no side effect, and
+        // the entries the boot CPU wrote were complete before any core ran.
+        let entry = unsafe { (table as *const u64).add(index).read_volatile() };
+        if entry & VALID == 0 {
+            return None;
+        }
+        if !is_table(entry, level) {
+            return Some((va | ((1 << shift) - 1)) + 1);
+        }
+        table = entry & ADDRESS_MASK;
+    }
+    None
+}
+
 /// The physical address of the root table, for TTBR0_EL1.
 fn root() -> u64 {
     // SAFETY: only the address is taken.

@@ -12,7 +12,7 @@ use smccc::psci;
 pub use smccc::psci::{AffinityState, Error, LowestAffinityLevel, Version};
 use smccc::{Call, Hvc, Smc};
 
-use crate::dt::{FunctionIds, PsciFunctions, PsciMethod, PsciNode};
+use crate::dt::{FunctionIds, Mpidr, PsciFunctions, PsciMethod, PsciNode};
 
 /// PSCI 0.1's CPU_OFF argument, as Linux passes it (`cpu_psci_cpu_die`): a power state of
 /// type power-down (bit 16), which no known firmware reads.
@@ -72,7 +72,8 @@ impl Psci {
 
     /// Starts the core with MPIDR `target` at physical address `entry`, with `context` in
     /// its x0.
-    pub fn cpu_on(&self, target: u64, entry: u64, context: u64) -> Result<(), Error> {
+    pub fn cpu_on(&self, target: Mpidr, entry: u64, context: u64) -> Result<(), Error> {
+        let target = target.affinity();
         match self.v0_1() {
             None => via!(self, cpu_on(target, entry, context)),
             Some(ids) => {
@@ -93,9 +94,12 @@ impl Psci {
         }
     }
 
-    pub fn affinity_info(&self, target: u64) -> Result<AffinityState, Error> {
+    pub fn affinity_info(&self, target: Mpidr) -> Result<AffinityState, Error> {
         self.standard()?;
-        via!(self, affinity_info(target, LowestAffinityLevel::All))
+        via!(
+            self,
+            affinity_info(target.affinity(), LowestAffinityLevel::All)
+        )
     }
 
     pub fn system_off(&self) -> Result<(), Error> {

@@ -9,9 +9,9 @@ secondary_entry:
     bl      enter_el1
     bl      cpu_early_setup
     mrs     x0, mpidr_el1
-    movz    x1, #0xffff             // affinity mask 0xff00ffffff
-    movk    x1, #0x00ff, lsl #16
-    movk    x1, #0x00ff, lsl #32
+    movz    x1, #{affinity_mask_0}  // Mpidr::AFFINITY_MASK
+    movk    x1, #{affinity_mask_16}, lsl #16
+    movk    x1, #{affinity_mask_32}, lsl #32
     and     x0, x0, x1
     adrp    x1, SECONDARY_BOOT
     add     x1, x1, :lo12:SECONDARY_BOOT

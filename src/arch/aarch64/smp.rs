@@ -9,11 +9,21 @@ use aarch64_cpu::registers::{MAIR_EL1, Readable, SCTLR_EL1, TCR_EL1, TTBR0_EL1};
 use super::cache;
 use super::stack::CpuStacks;
 use crate::MAX_CPUS;
+use crate::dt::Mpidr;
 
-core::arch::global_asm!(include_str!("secondary.s"), max_cpus = const MAX_CPUS);
+// The affinity mask reaches the assembly in 16-bit pieces, for its movz/movk.
+const _: () = assert!(Mpidr::AFFINITY_MASK >> 48 == 0);
+core::arch::global_asm!(
+    include_str!("secondary.s"),
+    max_cpus = const MAX_CPUS,
+    affinity_mask_0 = const Mpidr::AFFINITY_MASK & 0xffff,
+    affinity_mask_16 = const (Mpidr::AFFINITY_MASK >> 16) & 0xffff,
+    affinity_mask_32 = const (Mpidr::AFFINITY_MASK >> 32) & 0xffff,
+);
 
 #[repr(C)]
 struct SecondaryCpu {
+    /// Its MPIDR's affinity fields ([`Mpidr::affinity`]).
     mpidr: u64,
     stack_top: u64,
     overflow_stack_top: u64,
@@ -63,7 +73,7 @@ pub fn entry_point() -> u64 {
 ///
 /// Called by the one CPU controlling hotplug (the hotplug lock's writer), before it starts
 /// the core.
-pub fn prepare(cpu: usize, mpidr: u64, stacks: &CpuStacks) {
+pub fn prepare(cpu: usize, mpidr: Mpidr, stacks: &CpuStacks) {
     // SAFETY: only the hotplug writer writes the table, and the core it describes is not
     // running; other cores read only their own entries, with the MMU off.
     unsafe {
@@ -73,12 +83,21 @@ pub fn prepare(cpu: usize, mpidr: u64, stacks: &CpuStacks) {
         (*table).ttbr0 = TTBR0_EL1.get();
         (*table).sctlr = SCTLR_EL1.get();
         (*table).cpus[cpu] = SecondaryCpu {
-            mpidr,
+            mpidr: mpidr.affinity(),
             stack_top: stacks.stack.end,
             overflow_stack_top: stacks.overflow.end,
             _pad: 0,
         };
-        cache::clean_to_poc(table as u64, core::mem::size_of::<SecondaryBoot>() as u64);
+        // The header and this CPU's entry: every other entry was cleaned when it was
+        // written (a whole-table clean per CPU would be 512 * 16 KiB at 512 CPUs).
+        cache::clean_to_poc(
+            table as u64,
+            core::mem::offset_of!(SecondaryBoot, cpus) as u64,
+        );
+        cache::clean_to_poc(
+            &raw const (*table).cpus[cpu] as u64,
+            core::mem::size_of::<SecondaryCpu>() as u64,
+        );
     }
 }
 

@@ -3,8 +3,22 @@
 
 use super::redistributor_power::Offline;
 use super::{Description, GicError, SGI_KICK, v2, v3};
-use crate::dt::{Gic as GicNode, Platform};
+use crate::dt::{Cpu, Gic as GicNode, Platform};
 use crate::smp::cpumask::CpuMask;
+
+pub use super::v3::{GicCpu, Redistributors};
+
+/// A table of `len` entries, `make(i)` each, kept for good: the kernel's
+/// `mm::table::leak`, for the GICv3 driver's per-CPU state.
+pub type LeakTable = fn(usize, &mut dyn FnMut(usize) -> GicCpu) -> Option<&'static [GicCpu]>;
+
+/// What the GIC driver needs from the kernel above it, which it names only by shape.
+pub struct Services {
+    /// Memory for the per-CPU state, sized by the CPUs the kernel manages.
+    pub leak: LeakTable,
+    /// The CPUs online now: an SGI to every other one may go as one broadcast.
+    pub online: fn() -> CpuMask,
+}
 
 /// An acknowledged interrupt, to be ended with [`end`].
 #[derive(Clone, Copy, Debug)]
@@ -35,9 +49,7 @@ impl Interrupt {
     }
 }
 
-/// The one live controller. It sits once in a static, never moved or copied, so the
-/// size of the larger (v3: per-CPU redistributor table) variant costs nothing.
-#[allow(clippy::large_enum_variant)]
+/// The one live controller.
 enum Controller {
     V2(v2::GicV2Driver),
     V3(v3::GicV3Driver),
@@ -45,10 +57,15 @@ enum Controller {
 
 static GIC: spin::Once<Controller> = spin::Once::new();
 
-/// Brings up the distributor, in whichever security view the kernel has of it. `mpidrs`
-/// are the logical CPUs' MPIDRs, by logical id. Each core, the boot core included, then
-/// brings up its own interface with [`init_cpu`].
-pub fn init(platform: &Platform<'_>, mpidrs: &[u64]) -> Result<(), GicError> {
+/// Brings up the distributor, in whichever security view the kernel has of it; on a
+/// GICv3, finds each CPU's redistributor. `cpus` are the CPUs the kernel manages, by
+/// logical id. Each core, the boot core included, then brings up its own interface with
+/// [`init_cpu`]; [`reachable`] says first which ones can be.
+pub fn init(
+    platform: &Platform<'_>,
+    cpus: &[Cpu<'_>],
+    services: &Services,
+) -> Result<(), GicError> {
     let controller = match &platform.gic {
         None => return Err(GicError::Missing),
         Some(GicNode::V2 {
@@ -60,8 +77,9 @@ pub fn init(platform: &Platform<'_>, mpidrs: &[u64]) -> Result<(), GicError> {
             redistributors,
         }) => Controller::V3(v3::GicV3Driver::new(
             *distributor,
-            redistributors[0],
-            mpidrs,
+            redistributors,
+            cpus,
+            services,
         )?),
     };
     GIC.call_once(|| controller);
@@ -78,6 +96,24 @@ pub fn max_cpus(platform: &Platform<'_>) -> usize {
 
 fn controller() -> &'static Controller {
     GIC.get().expect("GIC used before gic::init")
+}
+
+/// Whether the controller can drive `cpu` at all: on a GICv3, a redistributor of its
+/// affinity, and an SGI route to it (Aff0 16 or more needs range selectors). A CPU it
+/// cannot drive must never come online: nothing could be sent to it.
+pub fn reachable(cpu: usize) -> Result<(), GicError> {
+    match controller() {
+        Controller::V2(_) => Ok(()),
+        Controller::V3(g) => g.reachable(cpu),
+    }
+}
+
+/// On a GICv3, what the walk of its redistributor regions found.
+pub fn redistributors() -> Option<Redistributors> {
+    match GIC.get()? {
+        Controller::V2(_) => None,
+        Controller::V3(g) => Some(g.redistributors()),
+    }
 }
 
 /// Turns this core's CPU interface (or redistributor) on and enables the SGIs and `ppis`

@@ -7,7 +7,10 @@
 //! (v2) or redistributor (v3) up when the core comes online and down when it dies; send
 //! SGIs to a set of logical CPUs; acknowledge and end interrupts. Every enable is read
 //! back, and every wait on the GIC is bounded (`poll.rs`), with the GICv3 redistributor's
-//! power and wake handshakes in `redistributor_power.rs`.
+//! power and wake handshakes in `redistributor_power.rs`. A GICv3's redistributors are
+//! found in every region the tree gives (`redistributors.rs`), and its SGIs addressed by
+//! affinity group, range selector and broadcast (`sgi.rs`); its per-CPU state is sized by
+//! the CPUs the kernel manages, in memory the kernel gives at init.
 //!
 //! The crate's known defects are handled here and nowhere else:
 //!
@@ -31,9 +34,21 @@
 //! - v2: `set_interrupt_priority` writes a whole word (resetting three neighbours) and
 //!   there is no ITARGETSR, GICC_CTLR-off or read-back API: we leave priorities at their
 //!   reset value and touch those registers ourselves (`v2.rs`).
-//! - v3: the crate's `cpu` arguments are redistributor indices, not MPIDRs: each core's
-//!   index is found by matching GICR_TYPER's affinity with its MPIDR; SGI target lists
-//!   cover Aff0 0-15 of one cluster per write, so targets are grouped by cluster.
+//! - v3: `GicV3` takes one redistributor base and a CPU count, and finds a redistributor by
+//!   index at one fixed stride from it (the first frame's VLPIS): it cannot reach a second
+//!   region (QEMU's `virt` puts redistributors past the 123rd at 256 GiB) and it reads
+//!   past the Last of a region with room to spare; its `cpu` arguments are indices, not
+//!   MPIDRs. We do not use `GicV3`: `redistributors.rs` walks every region frame by frame
+//!   to each GICR_TYPER.Last, the stride from each redistributor's VLPIS, and matches CPUs
+//!   by GICR_TYPER's affinity; each CPU then drives its own redistributor through
+//!   `GicRedistributor`.
+//! - v3: `SgiTarget::List` has no range selector (RS) field and `send_sgi` no way to add
+//!   one, so a CPU whose Aff0 is 16 or more cannot be named; `SgiTarget::All` (IRM) is
+//!   there but nothing to decide when it may stand in for lists. We write ICC_SGI1R_EL1
+//!   ourselves (`arch::icc`) with the value `sgi.rs` computes: a target list per
+//!   (Aff3, Aff2, Aff1, RS) group, RS used only where GICD_TYPER.RSS and ICC_CTLR_EL1.RSS
+//!   say the GIC has range selectors (a CPU it cannot reach is reported and never brought
+//!   online), one IRM = 1 write for every other online CPU.
 //! - v3: `redistributor_mark_core_asleep` (and `_awake`, inside `init_cpu` and `setup`)
 //!   set or clear GICR_WAKER.ProcessorSleep and poll ChildrenAsleep with no bound and no
 //!   check that the write took: where GICR_WAKER is RAZ/WI (KVM; a GIC with two security
@@ -60,7 +75,9 @@
 
 mod poll;
 pub mod redistributor_power;
+pub mod redistributors;
 pub mod security;
+pub mod sgi;
 
 #[cfg(target_os = "none")]
 mod controller;
@@ -74,6 +91,9 @@ pub use controller::*;
 pub use security::{Description, SecurityView};
 
 use core::fmt;
+
+use crate::dt::Mpidr;
+use crate::mm::region::PhysRegion;
 
 /// The SGI that delivers cross-CPU function calls.
 pub const SGI_CALL: u32 = 0;
@@ -89,7 +109,20 @@ pub enum GicError {
     /// GICv2 addresses at most 8 CPU interfaces.
     CpuNotAddressable(usize),
     /// No GICv3 redistributor has this core's affinity.
-    NoRedistributor { mpidr: u64 },
+    NoRedistributor { mpidr: Mpidr },
+    /// This core's Aff0 is 16 or more, which an SGI names only through a range selector,
+    /// and the GIC has none: nothing can be sent to it.
+    NoRangeSelector { mpidr: Mpidr },
+    /// Some CPU needs a range selector to be sent an SGI, and this CPU interface has none
+    /// (ICC_CTLR_EL1.RSS reads 0).
+    SenderWithoutRangeSelector,
+    /// A region of the controller is not mapped (boot says why).
+    NotMapped {
+        what: &'static str,
+        region: PhysRegion,
+    },
+    /// No memory for the per-CPU table of this many CPUs.
+    NoMemory { cpus: usize },
     /// The controller refused (the crate's error, as text).
     Refused(&'static str),
     /// A register ignored our write: it reads back without what we set.
@@ -117,6 +150,24 @@ impl fmt::Display for GicError {
             }
             GicError::NoRedistributor { mpidr } => {
                 write!(f, "no GICv3 redistributor has affinity {mpidr:#x}")
+            }
+            GicError::NoRangeSelector { mpidr } => write!(
+                f,
+                "MPIDR {mpidr:#x} has Aff0 16 or more, which an SGI names only through a range \
+                 selector, and GICD_TYPER.RSS or ICC_CTLR_EL1.RSS says the GIC has none: no SGI \
+                 can reach it"
+            ),
+            GicError::SenderWithoutRangeSelector => write!(
+                f,
+                "this CPU interface has no range selector (ICC_CTLR_EL1.RSS reads 0), so it \
+                 could not send SGIs to the CPUs whose Aff0 is 16 or more"
+            ),
+            GicError::NotMapped { what, region } => write!(
+                f,
+                "the GIC's {what} at {region} is not mapped (the boot log's page tables say why)"
+            ),
+            GicError::NoMemory { cpus } => {
+                write!(f, "no memory for the GIC's table of {cpus} CPUs")
             }
             GicError::Refused(what) => write!(f, "the GIC refused: {what}"),
             GicError::Ignored {

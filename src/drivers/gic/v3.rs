@@ -1,38 +1,49 @@
-//! GICv3: arm-gic's `GicV3` behind a lock for configuring redistributors, and our own
-//! access to what it gets wrong or cannot reach: GICD_CTLR in the kernel's security view,
-//! each redistributor's power, wake and write-pending registers (bounded waits, on the
-//! CPU's own redistributor, without the lock) and the read-back of its enables. The CPU
-//! interface is system registers, per core by nature, used without the lock.
+//! GICv3: each CPU's redistributor, found in every region the device tree gives
+//! (`redistributors.rs`) and configured through arm-gic's `GicRedistributor` by its own CPU
+//! alone; SGIs written to ICC_SGI1R_EL1 by us (`sgi.rs`: range selectors and IRM, which
+//! arm-gic's `SgiTarget` cannot say); GICD_CTLR in the kernel's security view; each
+//! redistributor's power, wake and write-pending registers (bounded waits) and the
+//! read-back of its enables. The CPU interface is system registers, per core by nature.
+//!
+//! Per CPU the driver keeps its MPIDR, its SGI route and its redistributor, in a table
+//! sized by the CPUs the kernel manages, made once at init with memory the kernel gives
+//! ([`Services::leak`]). Nothing else is shared between CPUs but the distributor, written
+//! only at init: every other access is a CPU's to its own redistributor or its own CPU
+//! interface, so there is no lock.
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aarch64_cpu::asm::barrier;
-use arm_gic::gicv3::registers::{Gicd, GicrSgi};
-use arm_gic::gicv3::{GicCpuInterface, GicV3, Group, SecureIntGroup, SgiTarget, SgiTargetGroup};
+use arm_gic::gicv3::registers::GicrSgi;
+use arm_gic::gicv3::{GicCpuInterface, GicRedistributor, Group, SecureIntGroup};
 use arm_gic::{IntId, InterruptGroup, Trigger, UniqueMmioPointer};
 use arrayvec::ArrayVec;
 use tock_registers::interfaces::Readable;
 use tock_registers::register_structs;
 use tock_registers::registers::{ReadOnly, ReadWrite};
 
+use super::controller::Services;
 use super::poll::{self, Clock};
 use super::redistributor_power::{self, Offline};
+use super::redistributors::{self, Discovery, Frames};
 use super::security::{self, SecurityView};
+use super::sgi::{self, SgiRoute};
 use super::{GicError, Interrupt};
-use crate::MAX_CPUS;
-use crate::arch::icc;
+use crate::arch::{cpu, icc, mmu};
 use crate::drivers::mmio::Mmio;
 use crate::drivers::timer;
+use crate::dt::{Cpu, MAX_GICV3_REDIST_REGIONS, Mpidr};
 use crate::mm::region::PhysRegion;
 use crate::smp::cpumask::CpuMask;
-use crate::sync::IrqSpinLock;
 
 register_structs! {
     /// The distributor registers we access ourselves.
-    DistributorControl {
+    Distributor {
         (0x0000 => ctlr: ReadWrite<u32>),
-        (0x0004 => @END),
+        /// Bit 10, SecurityExtn: two security states; bit 26, RSS: range selectors.
+        (0x0004 => typer: ReadOnly<u32>),
+        (0x0008 => @END),
     },
     /// The registers of one redistributor we access ourselves: in its RD_base frame, then
     /// in its SGI_base frame 64 KiB on.
@@ -40,13 +51,16 @@ register_structs! {
         /// Bit 3, RWP: a write to ICENABLER0 (among others) is still taking effect.
         (0x0_0000 => ctlr: ReadWrite<u32>),
         (0x0_0004 => iidr: ReadOnly<u32>),
-        /// GICR_TYPER's low word; bit 1, VLPIS, means GICv4's two more frames.
-        (0x0_0008 => typer: ReadOnly<u32>),
-        (0x0_000c => _typer_high_and_statusr),
+        /// Affinity in bits 63:32; bit 4, Last; bit 1, VLPIS (`redistributors.rs`).
+        (0x0_0008 => typer: ReadOnly<u64>),
+        (0x0_0010 => _statusr),
         (0x0_0014 => waker: ReadWrite<u32>),
         (0x0_0018 => _before_pwrr),
         (0x0_0024 => pwrr: ReadWrite<u32>),
         (0x0_0028 => _rest_of_rd_base),
+        /// ArchRev in bits 7:4: 3 (GICv3) or 4 (GICv4).
+        (0x0_ffe8 => pidr2: ReadOnly<u32>),
+        (0x0_ffec => _ids),
         /// Interrupts 0-31's groups; RAZ/WI to Non-secure accesses where DS = 0.
         (0x1_0080 => igroupr0: ReadWrite<u32>),
         (0x1_0084 => _groups),
@@ -55,13 +69,10 @@ register_structs! {
     }
 }
 
-/// One redistributor's frames: RD_base and SGI_base, 64 KiB each; GICv4's with virtual
-/// LPIs have two more.
-const GICV3_STRIDE: u64 = 0x2_0000;
-const GICV4_STRIDE: u64 = 0x4_0000;
-const TYPER_VLPIS: u32 = 1 << 1;
+const GICD_TYPER_SECURITY_EXTN: u32 = 1 << 10;
+const GICD_TYPER_RSS: u32 = 1 << 26;
+const ICC_CTLR_RSS: u64 = 1 << 18;
 const RWP: u32 = 1 << 3;
-const UNKNOWN: usize = usize::MAX;
 /// Our interrupts' priority: arm-gic's default, the highest a Non-secure write can set.
 const PRIORITY: u8 = 0x80;
 /// ICC_IGRPEN1_EL1.Enable.
@@ -76,70 +87,167 @@ impl Clock for TimerClock {
     }
 }
 
+/// One CPU as the GICv3 driver keeps it.
+pub struct GicCpu {
+    mpidr: Mpidr,
+    /// How SGIs reach it; `None`: they cannot (Aff0 16 or more, no range selectors).
+    route: Option<SgiRoute>,
+    /// Its redistributor's RD_base once found; 0 while it has none.
+    rd_base: AtomicU64,
+}
+
+/// What the walk of the redistributor regions found, for `dt`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Redistributors {
+    pub discovery: Discovery,
+    /// Redistributors found in each region, in the tree's order.
+    pub per_region: [u16; MAX_GICV3_REDIST_REGIONS],
+    /// Whether the GIC has range selectors (GICD_TYPER.RSS and the boot CPU's
+    /// ICC_CTLR_EL1.RSS).
+    pub range_selectors: bool,
+    /// Whether an SGI to every other online CPU goes as one IRM = 1 write.
+    pub broadcast: bool,
+}
+
 pub struct GicV3Driver {
-    gic: IrqSpinLock<GicV3<'static>>,
-    /// Each logical CPU's redistributor index.
-    redistributor: [AtomicUsize; MAX_CPUS],
-    mpidr: [u64; MAX_CPUS],
-    /// The first redistributor's frames, and the distance to the next.
-    redistributors: u64,
-    stride: u64,
+    cpus: &'static [GicCpu],
     view: SecurityView,
+    redistributors: Redistributors,
+    /// Some CPU's SGIs need a range selector: every sending CPU interface needs them too.
+    range_selectors_needed: bool,
+    online: fn() -> CpuMask,
+}
+
+/// GICR_TYPER and GICR_PIDR2 of redistributors in a mapped region.
+struct MappedFrames;
+
+impl Frames for MappedFrames {
+    fn typer(&mut self, rd_base: u64) -> u64 {
+        frame(rd_base).typer.get()
+    }
+
+    fn pidr2(&mut self, rd_base: u64) -> u32 {
+        frame(rd_base).pidr2.get()
+    }
+}
+
+/// The frames of the redistributor at `rd_base`.
+fn frame(rd_base: u64) -> Mmio<RedistributorFrame> {
+    // SAFETY: every `rd_base` the driver uses is one the walk found inside a redistributor
+    // region the tree gives, checked mapped as Device memory first, with its RD_base and
+    // SGI_base frames inside the region (`redistributors::walk`); the registers read here
+    // are read-only or are this CPU's own redistributor's, which only this CPU touches.
+    unsafe { Mmio::new(rd_base) }
+}
+
+/// Sets ICC_SRE_EL1.SRE on this CPU, so that its other ICC registers can be used.
+fn enable_system_registers() -> Result<(), GicError> {
+    // arm-gic's `init_cpu` without its unbounded wake and with the ISB it lacks.
+    let sre = icc::enable_icc_sre_el1();
+    if sre & icc::SRE == 0 {
+        return Err(GicError::Ignored {
+            register: "ICC_SRE_EL1",
+            wrote: icc::SRE as u32,
+            reads: sre as u32,
+            why: "EL2 keeps the GIC's system-register interface from EL1",
+        });
+    }
+    Ok(())
+}
+
+/// Whether every byte of `region` is mapped.
+fn mapped(region: PhysRegion) -> bool {
+    mmu::is_range_mapped(region.base, region.size)
 }
 
 impl GicV3Driver {
-    /// Finds the kernel's security view of the GIC and turns the distributor on in it.
+    /// Finds every CPU's redistributor in `regions` and the kernel's security view of the
+    /// GIC, and turns the distributor on in it. `cpus` are the CPUs the kernel manages, by
+    /// logical id; this runs on the boot CPU.
     pub fn new(
         distributor: PhysRegion,
-        redistributors: PhysRegion,
-        mpidrs: &[u64],
+        regions: &[PhysRegion],
+        cpus: &[Cpu<'_>],
+        services: &Services,
     ) -> Result<Self, GicError> {
-        let (Some(gicd), Some(gicr)) = (
-            NonNull::new(distributor.base as *mut Gicd),
-            NonNull::new(redistributors.base as *mut GicrSgi),
-        ) else {
-            return Err(GicError::Refused("GIC at address 0"));
-        };
-        // SAFETY: the device tree's first redistributor region, mapped as Device memory by
-        // the boot code; GICR_TYPER is read-only.
-        let first: Mmio<RedistributorFrame> = unsafe { Mmio::new(redistributors.base) };
-        let stride = match first.typer.get() & TYPER_VLPIS {
-            0 => GICV3_STRIDE,
-            _ => GICV4_STRIDE,
-        };
-        let slots = (redistributors.size / stride) as usize;
-        let count = mpidrs.len().min(slots).min(MAX_CPUS);
-        // SAFETY: the device tree's distributor and first redistributor region, mapped as
-        // Device memory by the boot code. Beside arm-gic's accesses behind the lock, this
-        // driver's own are GICD_CTLR, here before the lock is shared, and each
-        // redistributor's frames, used only by that redistributor's CPU.
-        let mut gic = unsafe { GicV3::new(UniqueMmioPointer::new(gicd), gicr, count) }
-            .map_err(|_| GicError::Refused("unexpected redistributor frame layout"))?;
-        let redistributor = [const { AtomicUsize::new(UNKNOWN) }; MAX_CPUS];
-        // Redistributor order need not be CPU order: match GICR_TYPER's affinity.
-        for index in 0..count {
-            let Ok(typer) = gic.gicr_typer(index) else {
-                continue;
-            };
-            let affinity = typer.core_mpidr() & 0xff_00ff_ffff;
-            if let Some(cpu) = mpidrs.iter().position(|&m| m == affinity) {
-                redistributor[cpu].store(index, Ordering::Relaxed);
-            }
+        if !mapped(distributor) {
+            return Err(GicError::NotMapped {
+                what: "distributor",
+                region: distributor,
+            });
         }
-        let security_extensions = gic.typer().has_security_extension();
-        let driver = Self {
-            gic: IrqSpinLock::new(gic),
-            redistributor,
-            mpidr: core::array::from_fn(|i| mpidrs.get(i).copied().unwrap_or(u64::MAX)),
-            redistributors: redistributors.base,
-            stride,
-            view: SecurityView::Single,
+        // SAFETY: the tree's distributor, checked mapped as Device memory just now; the
+        // driver's only accesses to it are GICD_TYPER (read-only) and GICD_CTLR, here,
+        // before any other CPU runs.
+        let dist: Mmio<Distributor> = unsafe { Mmio::new(distributor.base) };
+        let typer = dist.typer.get();
+        enable_system_registers()?;
+        let range_selectors =
+            typer & GICD_TYPER_RSS != 0 && icc::icc_ctlr_el1() & ICC_CTLR_RSS != 0;
+        let table = (services.leak)(cpus.len(), &mut |i| GicCpu {
+            mpidr: cpus[i].mpidr,
+            route: SgiRoute::of(cpus[i].mpidr, range_selectors),
+            rd_base: AtomicU64::new(0),
+        })
+        .ok_or(GicError::NoMemory { cpus: cpus.len() })?;
+
+        let mut per_region = [0u16; MAX_GICV3_REDIST_REGIONS];
+        let discovery = redistributors::discover(
+            regions,
+            mapped,
+            &mut MappedFrames,
+            table.len(),
+            |c| table[c].mpidr,
+            |c, rd_base| {
+                table[c]
+                    .rd_base
+                    .compare_exchange(0, rd_base, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            },
+            |index, outcome| {
+                let found = outcome.unwrap_or_else(|e| {
+                    crate::pr_err!("interrupt controller: {e}");
+                    e.found()
+                });
+                if let Some(count) = per_region.get_mut(index) {
+                    *count = found.try_into().unwrap_or(u16::MAX);
+                }
+            },
+        );
+        let redistributors = Redistributors {
+            discovery,
+            per_region,
+            range_selectors,
+            // An IRM = 1 SGI reaches every PE the GIC serves: only where each is a CPU the
+            // kernel manages (none running anything else) may it stand in for lists.
+            broadcast: discovery.all_matched(),
         };
-        let boot = driver.frame(driver.index_of(crate::arch::cpu::id())?);
+        let driver = Self {
+            cpus: table,
+            view: SecurityView::Single,
+            redistributors,
+            range_selectors_needed: table
+                .iter()
+                .any(|c| c.route.is_some_and(SgiRoute::needs_range_selector)),
+            online: services.online,
+        };
+        crate::pr_info!(
+            "GICv3: {} redistributor(s) in {} region(s), {} of them for the kernel's CPUs; \
+             range selectors: {}; an SGI to every other CPU goes {}",
+            discovery.found,
+            regions.len(),
+            discovery.matched,
+            if range_selectors { "yes" } else { "no" },
+            if redistributors.broadcast {
+                "as one broadcast (IRM)"
+            } else {
+                "as lists (the GIC serves CPUs the kernel does not manage)"
+            }
+        );
+        let boot = frame(driver.rd_base_of(cpu::id())?);
+        let security_extensions = typer & GICD_TYPER_SECURITY_EXTN != 0;
         let view = SecurityView::probe(security_extensions, &mut &boot.igroupr0);
-        // SAFETY: the distributor's control register; see `GicV3::new` above.
-        let control: Mmio<DistributorControl> = unsafe { Mmio::new(distributor.base) };
-        security::enable_v3_distributor(&mut &control.ctlr, view, &mut TimerClock)?;
+        security::enable_v3_distributor(&mut &dist.ctlr, view, &mut TimerClock)?;
         Ok(Self { view, ..driver })
     }
 
@@ -147,50 +255,51 @@ impl GicV3Driver {
         self.view
     }
 
-    fn index_of(&self, cpu: usize) -> Result<usize, GicError> {
-        match self
-            .redistributor
-            .get(cpu)
-            .map(|i| i.load(Ordering::Relaxed))
-        {
-            Some(index) if index != UNKNOWN => Ok(index),
-            _ => Err(GicError::NoRedistributor {
-                mpidr: self.mpidr.get(cpu).copied().unwrap_or(u64::MAX),
-            }),
+    pub fn redistributors(&self) -> Redistributors {
+        self.redistributors
+    }
+
+    /// Whether `cpu` can be driven: it has a redistributor, and SGIs can reach it.
+    pub fn reachable(&self, cpu: usize) -> Result<(), GicError> {
+        let entry = self.cpus.get(cpu).ok_or(GicError::NoRedistributor {
+            mpidr: Mpidr::default(),
+        })?;
+        self.rd_base_of(cpu)?;
+        match entry.route {
+            Some(_) => Ok(()),
+            None => Err(GicError::NoRangeSelector { mpidr: entry.mpidr }),
         }
     }
 
-    /// Redistributor `index`'s frames. Only its own CPU uses them (coming up and going
-    /// offline), so no lock.
-    fn frame(&self, index: usize) -> Mmio<RedistributorFrame> {
-        // SAFETY: `index` is below the count `new` found room for in the device tree's
-        // redistributor region, mapped as Device memory by the boot code.
-        unsafe { Mmio::new(self.redistributors + index as u64 * self.stride) }
+    fn rd_base_of(&self, cpu: usize) -> Result<u64, GicError> {
+        match self.cpus.get(cpu) {
+            Some(c) => match c.rd_base.load(Ordering::Relaxed) {
+                0 => Err(GicError::NoRedistributor { mpidr: c.mpidr }),
+                base => Ok(base),
+            },
+            None => Err(GicError::NoRedistributor {
+                mpidr: Mpidr::default(),
+            }),
+        }
     }
 
     /// Turns this core's redistributor and CPU interface on: powered (GIC-600/700), awake,
     /// system registers in use, every private interrupt off but ours, ours in the group
     /// the view asks for, then the priority mask and Group 1; each step read back.
     pub fn init_cpu(&self, cpu: usize, ppis: &[u32]) -> Result<(), GicError> {
-        let index = self.index_of(cpu)?;
-        let frame = self.frame(index);
+        let rd_base = self.rd_base_of(cpu)?;
+        let frame = frame(rd_base);
         let clock = &mut TimerClock;
         redistributor_power::power_on(frame.iidr.get(), &mut &frame.pwrr, clock)?;
         redistributor_power::wake(&mut &frame.waker, clock)?;
-        // arm-gic's `init_cpu` without its unbounded wake and with the ISB it lacks.
-        let sre = icc::enable_icc_sre_el1();
-        if sre & icc::SRE == 0 {
-            return Err(GicError::Ignored {
-                register: "ICC_SRE_EL1",
-                wrote: icc::SRE as u32,
-                reads: sre as u32,
-                why: "EL2 keeps the GIC's system-register interface from EL1",
-            });
-        }
+        enable_system_registers()?;
         // EOImode 0 (EOI also deactivates), no PMR hint, separate binary points.
         icc::write_icc_ctlr_el1(0);
+        if self.range_selectors_needed && icc::icc_ctlr_el1() & ICC_CTLR_RSS == 0 {
+            return Err(GicError::SenderWithoutRangeSelector);
+        }
 
-        self.redistributor_do(index, |r| {
+        own_redistributor(rd_base, |r| {
             r.enable_all_interrupts(false);
             Ok(())
         })?;
@@ -214,7 +323,7 @@ impl GicV3Driver {
         let enables = ours
             .iter()
             .fold(0u32, |bits, &id| bits | 1 << u32::from(id));
-        self.redistributor_do(index, |r| {
+        own_redistributor(rd_base, |r| {
             for &id in &ours {
                 if let Some(group) = group {
                     r.set_group(id, group)?;
@@ -269,34 +378,22 @@ impl GicV3Driver {
         Ok(())
     }
 
-    /// Runs `f` on redistributor `index` through arm-gic, under the lock.
-    fn redistributor_do(
-        &self,
-        index: usize,
-        f: impl FnOnce(
-            &mut arm_gic::gicv3::GicRedistributor<'_>,
-        ) -> Result<(), arm_gic::gicv3::GicError>,
-    ) -> Result<(), GicError> {
-        let mut gic = self.gic.lock();
-        let mut redistributor = gic
-            .redistributor(index)
-            .map_err(|_| GicError::Refused("no such redistributor"))?;
-        f(&mut redistributor).map_err(|_| GicError::Refused("configuring a private interrupt"))
-    }
-
     /// Disables what `init_cpu` enabled on this core but [`super::SGI_KICK`] (the call and
     /// stop SGIs and every one of `ppis`), its interface left on.
     pub fn park_cpu(&self, cpu: usize, ppis: &[u32]) {
-        if let Ok(index) = self.index_of(cpu) {
-            let mut gic = self.gic.lock();
-            let sgis = [super::SGI_CALL, super::SGI_STOP].map(IntId::sgi);
+        let Ok(rd_base) = self.rd_base_of(cpu) else {
+            return;
+        };
+        let sgis = [super::SGI_CALL, super::SGI_STOP].map(IntId::sgi);
+        let _ = own_redistributor(rd_base, |r| {
             for id in sgis
                 .into_iter()
                 .chain(ppis.iter().map(|&ppi| IntId::ppi(ppi - 16)))
             {
-                let _ = gic.enable_interrupt(id, Some(index), false);
+                r.enable_interrupt(id, false)?;
             }
-        }
+            Ok(())
+        });
     }
 
     /// Group 1 off on this CPU interface, then the redistributor prepared for its CPU's
@@ -305,7 +402,7 @@ impl GicV3Driver {
         GicCpuInterface::enable_group1(false);
         // The write takes effect for what follows (the redistributor's sleep) after an ISB.
         barrier::isb(barrier::SY);
-        let frame = self.frame(self.index_of(cpu)?);
+        let frame = frame(self.rd_base_of(cpu)?);
         let outcome = redistributor_power::offline(self.view, &mut &frame.waker, &mut TimerClock)?;
         static SAID: AtomicBool = AtomicBool::new(false);
         if outcome == Offline::WakerIgnoresWrites && !SAID.swap(true, Ordering::Relaxed) {
@@ -317,34 +414,29 @@ impl GicV3Driver {
         Ok(outcome)
     }
 
+    /// Sends SGI `sgi` to `targets`: one ICC_SGI1R_EL1 write per group of them, or one
+    /// IRM = 1 write for every other online CPU (`sgi::send`). A target no SGI can reach is
+    /// reported (none can be online: `reachable` kept it out).
     pub fn send_sgi(&self, sgi: u32, targets: CpuMask) {
-        // One write per cluster (Aff3.Aff2.Aff1), Aff0 0-15 as a bit list.
-        let mut clusters = ArrayVec::<(u64, u16), MAX_CPUS>::new();
-        for cpu in targets.iter() {
-            let mpidr = self.mpidr[cpu];
-            let (cluster, aff0) = (mpidr & !0xff, (mpidr & 0xff) as u16);
-            if aff0 >= 16 {
-                continue;
-            }
-            match clusters.iter_mut().find(|(c, _)| *c == cluster) {
-                Some((_, list)) => *list |= 1 << aff0,
-                None => clusters.push((cluster, 1 << aff0)),
-            }
-        }
-        for (cluster, list) in clusters {
-            let target = SgiTarget::List {
-                affinity3: (cluster >> 32) as u8,
-                affinity2: (cluster >> 16) as u8,
-                affinity1: (cluster >> 8) as u8,
-                target_list: list,
-            };
-            let _ =
-                GicCpuInterface::send_sgi(IntId::sgi(sgi), target, SgiTargetGroup::CurrentGroup1);
-        }
+        let broadcast = self.redistributors.broadcast.then(|| (self.online)());
+        let unreachable = sgi::send(
+            sgi,
+            targets,
+            cpu::id(),
+            |c| self.cpus.get(c).and_then(|entry| entry.route),
+            broadcast,
+            icc::write_icc_sgi1r_el1,
+        );
         // The ICC_SGI1R_EL1 writes are system register writes: an ISB makes sure they are
         // executed now, not left pending behind what the caller does next (Linux's
         // `gic_ipi_send_mask` ends with the same `isb()`).
         barrier::isb(barrier::SY);
+        if !unreachable.is_empty() {
+            crate::pr_err!(
+                "SGI {sgi} not sent to CPU(s) {unreachable}: no SGI can reach them (Aff0 16 or \
+                 more, and no range selectors)"
+            );
+        }
     }
 
     pub fn acknowledge() -> Option<Interrupt> {
@@ -357,4 +449,20 @@ impl GicV3Driver {
             GicCpuInterface::end_interrupt(id, InterruptGroup::Group1);
         }
     }
+}
+
+/// Runs `f` on the redistributor at `rd_base` through arm-gic; the calling CPU's own.
+fn own_redistributor(
+    rd_base: u64,
+    f: impl FnOnce(&mut GicRedistributor<'_>) -> Result<(), arm_gic::gicv3::GicError>,
+) -> Result<(), GicError> {
+    let Some(base) = NonNull::new(rd_base as *mut GicrSgi) else {
+        return Err(GicError::Refused("redistributor at address 0"));
+    };
+    // SAFETY: a redistributor the walk found, mapped as Device memory, its two frames
+    // inside its region (`frame`); it is the calling CPU's own, which no other CPU
+    // configures, and this pointer lives only for `f`, while this CPU makes no other
+    // access to those registers.
+    let mut redistributor = GicRedistributor::new(unsafe { UniqueMmioPointer::new(base) });
+    f(&mut redistributor).map_err(|_| GicError::Refused("configuring a private interrupt"))
 }

@@ -49,8 +49,9 @@ use crate::smp::cpumask::CpuMask;
 
 use super::array_cache::ArrayCache;
 use super::cache::{Cache, Ctor, NAME_MAX};
-use super::geometry::Geometry;
+use super::geometry::{Geometry, MAX_OBJECT_SIZE};
 use super::lifecycle::{Chain, HotplugEnv, PerCpuArrays, Race, Violation};
+use super::percpu::PerCpu;
 use super::slabs;
 use super::{SlabError, SlabPlatform};
 
@@ -133,6 +134,9 @@ impl<P: SlabPlatform + 'static> PerCpuArrays for &'static Cache<P> {
     fn name(&self) -> &str {
         Cache::name(self)
     }
+    fn cpus(&self) -> usize {
+        Cache::cpus(self)
+    }
     fn is(&self, other: &Self) -> bool {
         core::ptr::eq(*self, *other)
     }
@@ -161,28 +165,38 @@ pub struct Slab<P: SlabPlatform + 'static> {
     descriptors: Cache<P>,
     /// Per-CPU arrays.
     arrays: Cache<P>,
+    /// Each created cache's per-CPU slots, one per CPU the platform has (Linux:
+    /// `alloc_percpu`'s `kmem_cache_cpu`s), while they fit an object.
+    slots: Cache<P>,
+    /// Pages for one cache's slots where they do not fit an object (over
+    /// `MAX_OBJECT_SIZE`: more than 256 CPUs), taken from the platform; else 0.
+    slot_pages: usize,
     /// Every cache made by `create` and not destroyed; reached only under its lock.
     chain: Chain<&'static Cache<P>, MAX_CACHES>,
 }
 
 impl<P: SlabPlatform + 'static> Slab<P> {
-    /// The allocator, made in pages of `platform` and kept for good; with `debug`
-    /// (`slab_debug`) every cache it makes has red zones and poison. Built in place: its
-    /// own two caches, per-CPU slots and all, are too big to build on a stack and move.
-    /// `None`: `platform` had no pages for it.
+    /// The allocator, made in pages of `platform` and kept for good, with its own three
+    /// caches' per-CPU slots after it; with `debug` (`slab_debug`) every cache it makes
+    /// has red zones and poison. Built in place. `None`: `platform` had no pages for it.
     pub fn new_in_pages(platform: &'static P, debug: bool) -> Option<&'static Self> {
-        let pages = size_of::<Self>()
+        let slots = Self::slots_size(platform);
+        let own = size_of::<Self>().next_multiple_of(align_of::<PerCpu>());
+        let pages = (own + 3 * slots)
             .div_ceil(crate::mm::page_alloc::PAGE_SIZE as usize)
             .next_power_of_two();
-        let slab = platform.alloc_pages(pages)?.cast::<Self>().as_ptr();
+        let base = platform.alloc_pages(pages)?;
+        let slab = base.cast::<Self>().as_ptr();
         let geometry =
             |size, align| Self::geometry(debug, size, align).expect("the allocator's own geometry");
-        // SAFETY: fresh pages, page-aligned and large enough for a Slab, never freed: each
-        // field is written once through a raw pointer to it before the reference is made.
+        // SAFETY: fresh pages, page-aligned and large enough for a Slab and three caches'
+        // slots (each aligned, as `own` and `slots` are multiples of PerCpu's alignment),
+        // never freed: each field is written once through a raw pointer to it before the
+        // reference is made.
         unsafe {
             (&raw mut (*slab).platform).write(platform);
             (&raw mut (*slab).debug).write(debug);
-            for (cache, name, geometry) in [
+            for (i, (cache, name, geometry)) in [
                 (
                     &raw mut (*slab).descriptors,
                     "kmem_cache",
@@ -193,9 +207,20 @@ impl<P: SlabPlatform + 'static> Slab<P> {
                     "array_cache",
                     geometry(size_of::<ArrayCache>(), 64),
                 ),
-            ] {
+                (
+                    &raw mut (*slab).slots,
+                    "kmem_cache_cpu",
+                    // Where the slots do not fit an object, this cache is not used.
+                    geometry(slots.min(MAX_OBJECT_SIZE), align_of::<PerCpu>()),
+                ),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let slots = base.as_ptr().add(own + i * slots).cast::<PerCpu>();
                 Cache::init_at(
                     NonNull::new_unchecked(cache),
+                    NonNull::new_unchecked(slots),
                     name,
                     geometry,
                     None,
@@ -205,7 +230,58 @@ impl<P: SlabPlatform + 'static> Slab<P> {
                 .expect("the allocator's own cache");
             }
             (&raw mut (*slab).chain).write(Chain::new());
+            let slot_pages = if slots > MAX_OBJECT_SIZE {
+                slots.div_ceil(crate::mm::page_alloc::PAGE_SIZE as usize)
+            } else {
+                0
+            };
+            (&raw mut (*slab).slot_pages).write(slot_pages);
             Some(&*slab)
+        }
+    }
+
+    /// The bytes of one cache's per-CPU slots on `platform`.
+    fn slots_size(platform: &P) -> usize {
+        platform.cpus().max(1) * size_of::<PerCpu>()
+    }
+
+    /// What a cache made by `create` takes besides its slabs: its descriptor and its
+    /// per-CPU slots, as the allocator hands them out.
+    pub fn bytes_per_cache(&self) -> usize {
+        let slots = match self.slot_pages {
+            0 => self.slots.geometry().stride,
+            pages => pages * crate::mm::page_alloc::PAGE_SIZE as usize,
+        };
+        self.descriptors.geometry().stride + slots
+    }
+
+    /// A fresh cache's per-CPU slots: an object of `slots`, or pages where they do not
+    /// fit one.
+    fn alloc_slots(&self) -> Result<NonNull<PerCpu>, SlabError> {
+        match self.slot_pages {
+            0 => self.slots.alloc().map(NonNull::cast),
+            pages => self
+                .platform
+                .alloc_pages(pages.next_power_of_two())
+                .map(NonNull::cast)
+                .ok_or(SlabError::OutOfMemory),
+        }
+    }
+
+    /// Gives back slots [`Slab::alloc_slots`] gave.
+    ///
+    /// # Safety
+    /// `slots` came from `alloc_slots` and nothing uses them any more.
+    unsafe fn free_slots(&self, slots: NonNull<PerCpu>) {
+        match self.slot_pages {
+            // SAFETY: an object of `slots` (the caller's contract).
+            0 => unsafe { self.slots.free_known(slots.cast()) }
+                .expect("a cache's slots go back to kmem_cache_cpu"),
+            // SAFETY: the pages `alloc_slots` took (the caller's contract).
+            pages => unsafe {
+                self.platform
+                    .free_pages(slots.cast(), pages.next_power_of_two())
+            },
         }
     }
 
@@ -309,8 +385,8 @@ impl<P: SlabPlatform + 'static> Slab<P> {
 
     /// The allocator's own caches. Inside the allocator only: they live in the `Slab`
     /// value itself, so an object taken from one must not outlive it.
-    pub(super) fn own_caches(&self) -> [&Cache<P>; 2] {
-        [&self.descriptors, &self.arrays]
+    pub(super) fn own_caches(&self) -> [&Cache<P>; 3] {
+        [&self.descriptors, &self.arrays, &self.slots]
     }
 
     /// kmem_cache_create: a cache of `size`-byte objects aligned to `align` (0: 8 bytes).
@@ -333,10 +409,21 @@ impl<P: SlabPlatform + 'static> Slab<P> {
         };
         let geometry = Self::geometry(self.debug, size, align)?;
         let place = self.descriptors.alloc()?.cast::<Cache<P>>();
-        // SAFETY: a fresh descriptor object, sized and aligned for a Cache.
+        let slots = match self.alloc_slots() {
+            Ok(slots) => slots,
+            Err(e) => {
+                // SAFETY: the descriptor object allocated just now, holding nothing.
+                unsafe { self.descriptors.free_known(place.cast()) }
+                    .expect("a fresh descriptor goes back to kmem_cache");
+                return Err(e);
+            }
+        };
+        // SAFETY: a fresh descriptor object, sized and aligned for a Cache, and a fresh
+        // slots object, sized for the platform's CPUs and aligned for PerCpu.
         let made = unsafe {
             Cache::init_at(
                 place,
+                slots,
                 name,
                 geometry,
                 ctor,
@@ -345,9 +432,13 @@ impl<P: SlabPlatform + 'static> Slab<P> {
             )
         };
         if let Err(e) = made {
-            // SAFETY: the descriptor object allocated just now, holding nothing.
-            unsafe { self.descriptors.free_known(place.cast()) }
-                .expect("a fresh descriptor goes back to kmem_cache");
+            // SAFETY: the two objects allocated just now, holding nothing.
+            unsafe {
+                self.free_slots(slots);
+                self.descriptors
+                    .free_known(place.cast())
+                    .expect("a fresh descriptor goes back to kmem_cache");
+            }
             return Err(e);
         }
         // SAFETY: made just now; it lives until destroy gives it back, so the reference is
@@ -388,9 +479,14 @@ impl<P: SlabPlatform + 'static> Slab<P> {
         // Off the chain, with no arrays and no slabs, nothing refers to it any more; the
         // descriptor goes back where it came from (Cache has nothing to drop).
         let place = NonNull::from(cache);
-        // SAFETY: the descriptor came from `descriptors` (create), and nothing refers to
-        // it any more (above).
-        unsafe { self.descriptors.free_known(place.cast()) }
-            .expect("a cache descriptor goes back to kmem_cache");
+        let slots = cache.slots();
+        // SAFETY: the descriptor came from `descriptors` and its slots from `slots`
+        // (create), and nothing refers to either any more (above).
+        unsafe {
+            self.free_slots(slots);
+            self.descriptors
+                .free_known(place.cast())
+                .expect("a cache descriptor goes back to kmem_cache");
+        }
     }
 }

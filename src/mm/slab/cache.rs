@@ -29,7 +29,7 @@
 //! only destroy gives it back, once its owner has declared that nothing uses the cache.
 
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use arrayvec::{ArrayString, ArrayVec};
 
@@ -39,7 +39,6 @@ use super::geometry::Geometry;
 use super::percpu::PerCpu;
 use super::slabs::{self, ACTIVE, CACHED, Census, Inconsistency, Mark, Place, SlabLists, State};
 use super::{SlabError, SlabPlatform};
-use crate::MAX_CPUS;
 
 /// The longest cache name.
 pub const NAME_MAX: usize = 24;
@@ -61,10 +60,9 @@ pub struct Cache<P: SlabPlatform + 'static> {
     /// Where this cache's per-CPU arrays come from; `None`: it has none.
     arrays_from: Option<&'static Cache<P>>,
     lists: spin::Mutex<SlabLists>,
-    /// Each CPU's array, live count and fast-path guard.
-    percpu: [PerCpu; MAX_CPUS],
-    /// CPUs whose missing array has been reported (once until they get one).
-    missing_reported: AtomicU64,
+    /// Each CPU's array, live count and fast-path guard: one slot per CPU the platform
+    /// has (`SlabPlatform::cpus`, Linux's `alloc_percpu`), in memory the allocator gave it.
+    percpu: &'static [PerCpu],
     /// Corrupted objects reported (`slab_debug`).
     corruptions: AtomicUsize,
     /// `SharedCache`s alive: destroy refuses while there are any.
@@ -108,16 +106,19 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl<P: SlabPlatform + 'static> Cache<P> {
-    /// Makes a cache in `place`, where it will live: only the allocator makes caches (its
-    /// own two, and those of [`super::Slab::create`]), so every cache outside it lives in a
-    /// descriptor no one frees while it has objects. Built in place, field by field: a
-    /// cache with its per-CPU slots is too big to build on a stack and move.
+    /// Makes a cache in `place`, where it will live, with its per-CPU slots in `slots`
+    /// (room for `platform.cpus()` of them): only the allocator makes caches (its own
+    /// three, and those of [`super::Slab::create`]), so every cache outside it lives in a
+    /// descriptor no one frees while it has objects. Built in place, field by field.
     ///
     /// # Safety
     /// `place` is valid for writes of a `Cache<P>`, aligned, and holds nothing in use;
-    /// on `Ok` it holds the cache, on `Err` it is left as it was.
+    /// `slots` likewise for `platform.cpus()` `PerCpu`s, and stays the cache's until the
+    /// allocator takes it back with the descriptor. On `Ok` they hold the cache, on `Err`
+    /// they are left as they were.
     pub(super) unsafe fn init_at(
         place: NonNull<Self>,
+        slots: NonNull<PerCpu>,
         name: &str,
         geometry: Geometry,
         ctor: Option<Ctor>,
@@ -143,15 +144,25 @@ impl<P: SlabPlatform + 'static> Cache<P> {
             (&raw mut (*cache).platform).write(platform);
             (&raw mut (*cache).arrays_from).write(arrays_from);
             (&raw mut (*cache).lists).write(spin::Mutex::new(SlabLists::new()));
-            let slots = (&raw mut (*cache).percpu).cast::<PerCpu>();
-            for cpu in 0..MAX_CPUS {
-                slots.add(cpu).write(percpu());
+            let cpus = platform.cpus();
+            for cpu in 0..cpus {
+                slots.as_ptr().add(cpu).write(percpu());
             }
-            (&raw mut (*cache).missing_reported).write(AtomicU64::new(0));
+            (&raw mut (*cache).percpu).write(core::slice::from_raw_parts(slots.as_ptr(), cpus));
             (&raw mut (*cache).corruptions).write(AtomicUsize::new(0));
             (&raw mut (*cache).shares).write(AtomicUsize::new(0));
         }
         Ok(())
+    }
+
+    /// How many CPUs it has per-CPU slots for (its platform's).
+    pub fn cpus(&self) -> usize {
+        self.percpu.len()
+    }
+
+    /// Where its per-CPU slots are: the allocator gives them back with the descriptor.
+    pub(super) fn slots(&self) -> NonNull<PerCpu> {
+        NonNull::from(self.percpu).cast()
     }
 
     pub fn name(&self) -> &str {
@@ -198,7 +209,13 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// `cpu`, holding its guard, or with interrupts masked and the guard clear.
     #[inline(always)]
     fn with_array<R>(&self, cpu: usize, f: impl FnOnce(&mut ArrayCache) -> R) -> Option<R> {
-        let array = self.percpu[cpu].array.load(Ordering::Acquire);
+        Self::with_slot_array(&self.percpu[cpu], f)
+    }
+
+    /// [`Cache::with_array`] on a CPU's slot already found (the fast path finds it once).
+    #[inline(always)]
+    fn with_slot_array<R>(slot: &PerCpu, f: impl FnOnce(&mut ArrayCache) -> R) -> Option<R> {
+        let array = slot.array.load(Ordering::Acquire);
         if array.is_null() {
             return None;
         }
@@ -221,8 +238,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     pub(super) fn alloc_marked(&self) -> Result<(NonNull<u8>, Mark), SlabError> {
         let interrupt_point = || self.platform.may_interrupt();
-        if let Some(cpu) = self.enter_fast_path() {
-            let popped = self.with_array(cpu, |array| {
+        if let Some(slot) = self.enter_fast_path() {
+            let popped = Self::with_slot_array(slot, |array| {
                 interrupt_point();
                 array.pop_interruptible(interrupt_point)
             });
@@ -231,10 +248,10 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                 // A plain store: the array's owner is the only one that moves an object
                 // from CACHED (a free expects ACTIVE).
                 mark.set(ACTIVE);
-                self.leave(cpu);
+                self.leave(slot);
                 return Ok((object, mark));
             }
-            self.leave(cpu);
+            self.leave(slot);
         }
         self.alloc_slow()
             // SAFETY: the slow path hands out objects of this cache's slabs.
@@ -252,25 +269,34 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         unsafe { slabs::locate_own(&self.geometry, object.as_ptr() as usize) }
     }
 
-    /// Takes this CPU's guard for its fast path: `Some(cpu)`, to be given back with
-    /// [`Cache::leave`], or `None` where the slow path must serve (an interrupt handler over
-    /// the CPU's own fast path; a cache with red zones keeps its guards taken for good).
+    /// Takes this CPU's guard for its fast path: `Some` of its slot (found once, for the
+    /// whole operation), to be given back with [`Cache::leave`], or `None` where the slow
+    /// path must serve (an interrupt handler over the CPU's own fast path; a cache with
+    /// red zones keeps its guards taken for good).
     #[inline(always)]
-    fn enter_fast_path(&self) -> Option<usize> {
+    fn enter_fast_path(&self) -> Option<&PerCpu> {
         let cpu = self.platform.cpu();
+        debug_assert!(
+            cpu < self.percpu.len(),
+            "cpu{cpu} has no slot in '{}'",
+            self.name()
+        );
+        // SAFETY: `SlabPlatform`'s contract: the running CPU is below `cpus()`, and the
+        // cache has a slot for each of `cpus()` (`percpu` is made that long with it).
+        let slot = unsafe { self.percpu.get_unchecked(cpu) };
         let interrupt_point = || self.platform.may_interrupt();
         interrupt_point();
-        let entered = self.percpu[cpu].try_enter(interrupt_point);
+        let entered = slot.try_enter(interrupt_point);
         if entered {
             interrupt_point();
         }
-        entered.then_some(cpu)
+        entered.then_some(slot)
     }
 
-    /// Gives `cpu`'s guard back.
+    /// Gives the guard of the slot [`Cache::enter_fast_path`] took back.
     #[inline(always)]
-    fn leave(&self, cpu: usize) {
-        self.percpu[cpu].exit();
+    fn leave(&self, slot: &PerCpu) {
+        slot.exit();
         self.platform.may_interrupt();
     }
 
@@ -499,18 +525,18 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     unsafe fn free_at(&self, object: NonNull<u8>, mark: Mark) -> Result<(), SlabError> {
         let interrupt_point = || self.platform.may_interrupt();
-        if let Some(cpu) = self.enter_fast_path() {
+        if let Some(slot) = self.enter_fast_path() {
             // The mark first: a double free changes nothing.
             if !mark.claim_owned(ACTIVE, CACHED) {
-                self.leave(cpu);
+                self.leave(slot);
                 return Err(SlabError::DoubleFree(object.as_ptr() as usize));
             }
             interrupt_point();
-            let pushed = self.with_array(cpu, |array| {
+            let pushed = Self::with_slot_array(slot, |array| {
                 interrupt_point();
                 array.push_interruptible((object, mark), interrupt_point)
             });
-            self.leave(cpu);
+            self.leave(slot);
             if pushed == Some(true) {
                 return Ok(());
             }
@@ -621,9 +647,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
 
     /// The per-CPU path found no array for `cpu`: tell the platform, once per episode.
     fn missing_array(&self, cpu: usize) {
-        if self.per_cpu()
-            && self.missing_reported.fetch_or(1 << cpu, Ordering::AcqRel) & (1 << cpu) == 0
-        {
+        if self.per_cpu() && self.percpu[cpu].first_missing_report() {
             self.platform.array_missing(self.name(), cpu);
         }
     }
@@ -649,8 +673,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         unsafe {
             array.write(ArrayCache::new(self.geometry.limit, self.geometry.batch));
         }
-        self.missing_reported
-            .fetch_and(!(1 << cpu), Ordering::AcqRel);
+        self.percpu[cpu].clear_missing_report();
         if self.percpu[cpu]
             .array
             .compare_exchange(

@@ -31,18 +31,14 @@ use core::fmt;
 
 use arrayvec::{ArrayString, ArrayVec};
 
-#[cfg(not(loom))]
-use core::sync::atomic::{AtomicU64, Ordering};
 #[cfg(loom)]
 use loom::sync::Mutex;
-#[cfg(loom)]
-use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 use spin::Mutex;
 
 use super::SlabError;
 use super::cache::NAME_MAX;
-use crate::smp::cpumask::CpuMask;
+use crate::smp::cpumask::{AtomicCpuMask, CpuMask};
 
 /// What the protocol needs of a cache.
 pub trait PerCpuArrays: Clone {
@@ -53,6 +49,8 @@ pub trait PerCpuArrays: Clone {
     /// Drains and frees `cpu`'s array; false if it had none.
     fn release_array(&self, cpu: usize) -> bool;
     fn has_array(&self, cpu: usize) -> bool;
+    /// How many CPUs it keeps arrays for (0 to this).
+    fn cpus(&self) -> usize;
     /// Objects with users.
     fn live_objects(&self) -> usize;
     /// Returns every slab; `InUse` if objects are still out.
@@ -137,7 +135,7 @@ impl fmt::Display for Violation {
 pub struct Chain<C, const N: usize> {
     caches: Mutex<ArrayVec<C, N>>,
     /// CPUs from their UP_PREPARE until their DEAD callbacks finish.
-    tracked: AtomicU64,
+    tracked: AtomicCpuMask,
 }
 
 #[cfg(not(loom))]
@@ -145,7 +143,7 @@ impl<C, const N: usize> Chain<C, N> {
     pub const fn new() -> Self {
         Self {
             caches: Mutex::new(ArrayVec::new_const()),
-            tracked: AtomicU64::new(0),
+            tracked: AtomicCpuMask::new(),
         }
     }
 }
@@ -155,7 +153,7 @@ impl<C, const N: usize> Chain<C, N> {
     pub fn new() -> Self {
         Self {
             caches: Mutex::new(ArrayVec::new_const()),
-            tracked: AtomicU64::new(0),
+            tracked: AtomicCpuMask::new(),
         }
     }
 }
@@ -180,11 +178,11 @@ fn lock<T>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
 impl<C: PerCpuArrays, const N: usize> Chain<C, N> {
     /// The CPUs already running when the allocator starts (they had no UP_PREPARE).
     pub fn track(&self, cpus: CpuMask) {
-        self.tracked.fetch_or(cpus.bits(), Ordering::AcqRel);
+        self.tracked.insert_all(cpus);
     }
 
     pub fn tracked(&self) -> CpuMask {
-        CpuMask::from_bits(self.tracked.load(Ordering::Acquire))
+        self.tracked.get()
     }
 
     pub fn find(&self, name: &str) -> Option<C> {
@@ -288,7 +286,7 @@ impl<C: PerCpuArrays, const N: usize> Chain<C, N> {
     }
 
     fn release_all_arrays(&self, cache: &C) {
-        for cpu in 0..crate::MAX_CPUS {
+        for cpu in 0..cache.cpus() {
             cache.release_array(cpu);
         }
     }
@@ -312,14 +310,14 @@ impl<C: PerCpuArrays, const N: usize> Chain<C, N> {
                 return Err(e);
             }
         }
-        self.tracked.fetch_or(1 << cpu, Ordering::AcqRel);
+        self.tracked.insert(cpu);
         Ok(())
     }
 
     /// UP_CANCELED: the CPU never came up; free what UP_PREPARE made.
     pub fn up_canceled(&self, cpu: usize) {
         let chain = lock(&self.caches);
-        self.tracked.fetch_and(!(1 << cpu), Ordering::AcqRel);
+        self.tracked.remove(cpu);
         for cache in chain.iter() {
             cache.release_array(cpu);
         }
@@ -333,7 +331,7 @@ impl<C: PerCpuArrays, const N: usize> Chain<C, N> {
                 env.report(Race::CreateVsDead, cpu, cache.name());
             }
         }
-        self.tracked.fetch_and(!(1 << cpu), Ordering::AcqRel);
+        self.tracked.remove(cpu);
     }
 
     /// Checks the invariant (module doc) now. Meaningful while CPUs cannot come or go

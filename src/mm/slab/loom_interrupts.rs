@@ -112,11 +112,16 @@ impl Machine {
     }
 }
 
-impl SlabPlatform for Machine {
+// SAFETY: the model runs CPUs 0 and 1 (`on_cpu` is only given those), and `cpus` is 2.
+unsafe impl SlabPlatform for Machine {
     pages_from_host_memory!();
 
     fn cpu(&self) -> usize {
         CPU.with(|c| c.get())
+    }
+
+    fn cpus(&self) -> usize {
+        2
     }
     fn irq_save(&self) -> u64 {
         u64::from(MASKED.with(|m| m.replace(true)))
@@ -154,7 +159,7 @@ struct Env(&'static Slab<Machine>);
 
 impl HotplugEnv<&'static Cache> for Env {
     fn online(&self) -> CpuMask {
-        CpuMask::from_bits(0b11)
+        CpuMask::from_low_word(0b11)
     }
     fn protected(&self) -> bool {
         true
@@ -197,7 +202,7 @@ fn interrupted_at_every_step(cached: impl Fn(usize) -> usize + Sync + Send + 'st
             Slab::new_in_pages(machine, false).expect("pages for the allocator");
         // The allocator's own descriptor, kept for good.
         let own_pages = machine.memory.pages_out();
-        slab.track(CpuMask::from_bits(0b11));
+        slab.track(CpuMask::from_low_word(0b11));
         let env = Env(slab);
         let handle = slab
             .create(&env, "model", 2048, 0, SlabFlags::NONE, None)

@@ -50,6 +50,9 @@ impl PerCpuArrays for Arc<MockCache> {
     fn has_array(&self, cpu: usize) -> bool {
         self.arrays[cpu].load(Ordering::Acquire)
     }
+    fn cpus(&self) -> usize {
+        CPUS
+    }
     fn live_objects(&self) -> usize {
         0
     }
@@ -67,7 +70,7 @@ struct World {
 
 impl HotplugEnv<Arc<MockCache>> for World {
     fn online(&self) -> CpuMask {
-        CpuMask::from_bits(self.online.load(Ordering::Acquire))
+        CpuMask::from_low_word(self.online.load(Ordering::Acquire))
     }
     fn protected(&self) -> bool {
         self.protected
@@ -104,7 +107,7 @@ fn world(protected: bool, online: u64) -> Arc<World> {
         online: AtomicU64::new(online),
         protected,
     };
-    w.chain.track(CpuMask::from_bits(online));
+    w.chain.track(CpuMask::from_low_word(online));
     Arc::new(w)
 }
 

@@ -50,7 +50,11 @@ pub use owned::OwnedObject;
 pub use slabs::{Census, Inconsistency};
 
 /// What the slab allocator needs of the machine under it.
-pub trait SlabPlatform: Sync {
+///
+/// # Safety
+/// [`SlabPlatform::cpu`] is always below [`SlabPlatform::cpus`]: each cache's per-CPU
+/// slots are that many, and the fast path finds the running CPU's without a bounds check.
+pub unsafe trait SlabPlatform: Sync {
     /// `pages` contiguous pages aligned to `pages` pages (a power of two), or `None`.
     fn alloc_pages(&self, pages: usize) -> Option<NonNull<u8>>;
     /// # Safety
@@ -61,6 +65,9 @@ pub trait SlabPlatform: Sync {
     fn owns(&self, addr: usize, len: usize) -> bool;
     /// The CPU running this (stable: nothing moves a running context to another CPU).
     fn cpu(&self) -> usize;
+    /// How many CPUs there can be (each cache has a per-CPU slot for each): every
+    /// [`SlabPlatform::cpu`] is below it. Fixed for the platform's lifetime.
+    fn cpus(&self) -> usize;
     /// Masks interrupts on this CPU; returns what [`SlabPlatform::irq_restore`] needs.
     fn irq_save(&self) -> u64;
     fn irq_restore(&self, state: u64);

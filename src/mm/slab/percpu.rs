@@ -22,6 +22,8 @@ pub struct PerCpu {
     pub array: AtomicPtr<ArrayCache>,
     /// The fast path is running on this CPU.
     guard: AtomicBool,
+    /// A missing array on this CPU has been reported (once until it gets one).
+    missing_reported: AtomicBool,
 }
 
 impl PerCpu {
@@ -29,6 +31,7 @@ impl PerCpu {
         Self {
             array: AtomicPtr::new(core::ptr::null_mut()),
             guard: AtomicBool::new(false),
+            missing_reported: AtomicBool::new(false),
         }
     }
 
@@ -38,6 +41,7 @@ impl PerCpu {
         Self {
             array: AtomicPtr::new(core::ptr::null_mut()),
             guard: AtomicBool::new(true),
+            missing_reported: AtomicBool::new(false),
         }
     }
 
@@ -62,6 +66,17 @@ impl PerCpu {
     pub fn exit(&self) {
         compiler_fence(Ordering::SeqCst);
         self.guard.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether a missing array is to be reported now: true the first time since the CPU
+    /// last got one.
+    pub fn first_missing_report(&self) -> bool {
+        !self.missing_reported.swap(true, Ordering::AcqRel)
+    }
+
+    /// The CPU has an array again: a later miss is a new episode.
+    pub fn clear_missing_report(&self) {
+        self.missing_reported.store(false, Ordering::Release);
     }
 
     /// Whether this CPU's fast path is running (seen from an interrupt handler on it).

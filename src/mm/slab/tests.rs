@@ -44,11 +44,17 @@ impl HostPages {
     }
 }
 
-impl SlabPlatform for HostPages {
+// SAFETY: the tests run as CPUs 0-63 (`on_cpu` is only given those), and `cpus` is 64.
+unsafe impl SlabPlatform for HostPages {
     pages_from_host_memory!();
 
     fn cpu(&self) -> usize {
         CPU.with(|c| c.get())
+    }
+
+    fn cpus(&self) -> usize {
+        // The tests run as CPUs 0-63.
+        64
     }
 
     fn irq_save(&self) -> u64 {
@@ -94,7 +100,7 @@ struct Env {
 
 impl Env {
     fn new(slab: &'static Slab, online: u64, protected: bool) -> Self {
-        slab.track(CpuMask::from_bits(online));
+        slab.track(CpuMask::from_low_word(online));
         Env {
             slab,
             online: Cell::new(online),
@@ -117,7 +123,7 @@ impl Env {
 
 impl HotplugEnv<&'static Cache> for Env {
     fn online(&self) -> CpuMask {
-        CpuMask::from_bits(self.online.get())
+        CpuMask::from_low_word(self.online.get())
     }
     fn protected(&self) -> bool {
         self.protected

@@ -8,14 +8,13 @@ use crate::drivers::timer;
 use crate::smp::handshake::Request;
 use crate::smp::hotplug::{CallbackError, HotplugCallbacks};
 use crate::smp::state::slot;
-use core::sync::atomic::Ordering;
 
 /// Hook, at a started CPU's entry: with `no_arrival` armed, holds the CPU there until the
 /// controller has given up on its boot (it then finds its ticket withdrawn).
 pub fn at_arrival(cpu: usize) {
     if FAULTS.take(Fault::NoArrival, cpu) {
         crate::pr_notice!("fault injected: {}", Fault::NoArrival);
-        while slot(cpu).boot.pending().is_some() {
+        while slot(cpu).pending_boot().is_some() {
             core::hint::spin_loop();
         }
     }
@@ -29,14 +28,14 @@ pub fn at_death_request(cpu: usize, request: Request) -> bool {
     if FAULTS.take(Fault::NoDeath, cpu) {
         cpu::enable_irqs();
         crate::pr_notice!("fault injected: {}", Fault::NoDeath);
-        while slot(cpu).death.pending() == Some(request) {
+        while slot(cpu).pending_death() == Some(request) {
             core::hint::spin_loop();
         }
         return false;
     }
     if FAULTS.take(Fault::DeathTakenLate, cpu) {
         crate::pr_notice!("fault injected: {}", Fault::DeathTakenLate);
-        let deadline = slot(cpu).death_deadline.load(Ordering::Acquire);
+        let deadline = slot(cpu).death_deadline();
         while timer::ticks() < deadline {
             core::hint::spin_loop();
         }
@@ -48,8 +47,9 @@ pub fn at_death_request(cpu: usize, request: Request) -> bool {
 /// `down_prepare_refused` is armed for the CPU.
 pub static CALLBACKS: HotplugCallbacks = HotplugCallbacks {
     name: "fault injection",
-    // Last, so that a DOWN_PREPARE it refuses comes after every other one succeeded.
-    order: u8::MAX,
+    // Nearest OFFLINE, so that going down its DOWN_PREPARE runs last: one it refuses
+    // comes after every other one succeeded, and DOWN_FAILED must undo them all.
+    order: 0,
     up_prepare: None,
     up_canceled: None,
     online: None,

@@ -26,7 +26,7 @@ mod ops;
 #[cfg(target_os = "none")]
 pub use hooks::{CALLBACKS, at_arrival, at_death_request};
 #[cfg(target_os = "none")]
-pub use ops::with_faults;
+pub use ops::{DECORATED, with_faults};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -231,7 +231,11 @@ mod tests {
             parse_one("bogus@1"),
             Err(FaultSpecError::UnknownKind("bogus"))
         );
-        assert_eq!(parse_one("no_death@64"), Err(FaultSpecError::BadCpu("64")));
+        assert_eq!(
+            parse_one("no_death@512"),
+            Err(FaultSpecError::BadCpu("512"))
+        );
+        assert_eq!(parse_one("no_death@511"), Ok((Fault::NoDeath, 511)));
         assert_eq!(parse_one("no_death@x"), Err(FaultSpecError::BadCpu("x")));
         assert!(
             FaultSpecError::UnknownKind("bogus")

@@ -5,20 +5,22 @@
 use spin::Once;
 
 use super::{FAULTS, Fault};
-use crate::MAX_CPUS;
 use crate::arch::psci::Error;
 use crate::drivers::timer::Deadline;
 use crate::dt::{EnableMethod, Mpidr};
 use crate::mm::region::PhysAddr;
 use crate::smp::cpu_ops::{CpuOps, Death, OpsError};
+use crate::smp::percpu::PerCpu;
 use crate::smp::state::{Absence, HotplugState, slot};
 
 /// `cpu`'s operations, with the faults armed for it.
-struct WithFaults {
+pub struct WithFaults {
     inner: Once<&'static dyn CpuOps>,
 }
 
-static DECORATED: [WithFaults; MAX_CPUS] = [const { WithFaults { inner: Once::new() } }; MAX_CPUS];
+pub static DECORATED: PerCpu<WithFaults> = PerCpu::new("fault injection's wrappers", |_| {
+    WithFaults { inner: Once::new() }
+});
 
 /// `ops`, as CPU bring-up is to drive `cpu` with them: through the injector.
 pub fn with_faults(cpu: usize, ops: &'static dyn CpuOps) -> &'static dyn CpuOps {

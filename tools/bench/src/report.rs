@@ -1,13 +1,14 @@
 //! The comparison: Markdown tables of the kernel against Linux, against the emulator's
-//! floor for each hot path, and against the peer allocators, each ratio next to its goal,
-//! plus the results as CSV and JSON.
+//! floor for each hot path, and against the peer allocators, each ratio next to its goal;
+//! the same paths in guest instructions and memory accesses (the counting plugin's), with
+//! the goals judged on those; plus the results as CSV and JSON.
 
 use std::fmt::Write;
 
 use crate::results::{Run, System};
 
 /// A ratio goal: `ours` must be at least `times` better (or, for `at_most`, within).
-struct Goal {
+pub struct Goal {
     times: f64,
     at_most: bool,
 }
@@ -25,9 +26,10 @@ const SCALING: Goal = Goal::at_least(1.8);
 const RPI4_HOTPLUG: Goal = Goal::at_most(2.0);
 const LOCK: Goal = Goal::at_most(1.5);
 
-/// `bench boot`'s phases, in boot order, as its RESULT line names them (`<phase>_ms`) and
-/// as the table heads them; then the whole boot.
-const BOOT_PHASES: [(&str, &str); 8] = [
+/// `bench boot`'s phases, in boot order, as its RESULT line names them (`<phase>_ms`,
+/// and under the counting plugin `<phase>_insns`...) and as the tables head them; then
+/// the whole boot.
+pub const BOOT_PHASES: [(&str, &str); 8] = [
     ("loader", "loader"),
     ("device_tree", "device tree"),
     ("mmu", "page tables + MMU"),
@@ -39,21 +41,21 @@ const BOOT_PHASES: [(&str, &str); 8] = [
 ];
 
 impl Goal {
-    const fn at_least(times: f64) -> Goal {
+    pub const fn at_least(times: f64) -> Goal {
         Goal {
             times,
             at_most: false,
         }
     }
 
-    const fn at_most(times: f64) -> Goal {
+    pub const fn at_most(times: f64) -> Goal {
         Goal {
             times,
             at_most: true,
         }
     }
 
-    fn verdict(&self, ratio: f64) -> &'static str {
+    pub fn verdict(&self, ratio: f64) -> &'static str {
         let met = if self.at_most {
             ratio <= self.times
         } else {
@@ -62,7 +64,7 @@ impl Goal {
         if met { "met" } else { "**missed**" }
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         if self.at_most {
             format!("<= {}x", self.times)
         } else {
@@ -71,12 +73,12 @@ impl Goal {
     }
 }
 
-fn find<'a>(runs: &'a [Run], system: System, machine: &str, cpus: u32) -> Option<&'a Run> {
+pub fn find<'a>(runs: &'a [Run], system: System, machine: &str, cpus: u32) -> Option<&'a Run> {
     runs.iter()
         .find(|r| r.system == system && r.machine == machine && r.cpus == cpus)
 }
 
-fn num(v: Option<f64>) -> String {
+pub fn num(v: Option<f64>) -> String {
     match v {
         Some(v) if v >= 100.0 => format!("{v:.0}"),
         Some(v) if v >= 10.0 => format!("{v:.1}"),
@@ -89,12 +91,19 @@ fn num(v: Option<f64>) -> String {
 pub fn markdown(runs: &[Run]) -> String {
     let mut out = String::new();
     let mut goals_missed = Vec::new();
-    let mut configs: Vec<(&str, u32)> = runs
+    let mut all_configs: Vec<(&str, u32)> = runs
         .iter()
         .filter(|r| r.system == System::Hotslab)
         .map(|r| (r.machine, r.cpus))
         .collect();
-    configs.dedup();
+    all_configs.dedup();
+    // The GICv3 runs at up to 512 CPUs run parts of their own: their section is
+    // `scale::markdown`, and they join only the table of boot phases here.
+    let configs: Vec<(&str, u32)> = all_configs
+        .iter()
+        .copied()
+        .filter(|(m, _)| *m != crate::SCALE_MACHINE)
+        .collect();
 
     let _ = writeln!(
         out,
@@ -149,6 +158,7 @@ pub fn markdown(runs: &[Run]) -> String {
     };
     report.hotplug_floor_table();
     report.slab_tables();
+    report.count_tables();
     let (mut out, mut goals_missed) = (report.out, report.missed);
 
     let _ = writeln!(
@@ -201,7 +211,7 @@ pub fn markdown(runs: &[Run]) -> String {
         labels.join(" | "),
         "---|".repeat(labels.len())
     );
-    for &(machine, cpus) in &configs {
+    for &(machine, cpus) in &all_configs {
         let Some(r) = find(runs, System::Hotslab, machine, cpus) else {
             continue;
         };
@@ -211,6 +221,9 @@ pub fn markdown(runs: &[Run]) -> String {
             .collect();
         let _ = writeln!(out, "| {machine} | {cpus} | {} |", phases.join(" | "));
     }
+    let (scale, scale_missed) = crate::scale::markdown(runs);
+    out.push_str(&scale);
+    goals_missed.extend(scale_missed);
     let _ = writeln!(
         out,
         "\nGoals missed in this run: {}",
@@ -439,6 +452,188 @@ impl Report<'_> {
                 cell("buddy"),
                 cell("kmalloc"),
             );
+        }
+    }
+}
+
+/// Instructions and memory accesses (loads + stores) per operation of `part.name`.
+pub fn cost(r: &Run, part: &str, name: &str) -> Option<(f64, f64)> {
+    let get = |unit: &str| r.get(&format!("{part}.{name}_{unit}"));
+    Some((get("insns")?, get("loads")? + get("stores")?))
+}
+
+pub fn cost_text(c: Option<(f64, f64)>) -> String {
+    c.map_or("n/a".into(), |(i, m)| {
+        format!("{} / {}", num(Some(i)), num(Some(m)))
+    })
+}
+
+/// `a / b` in instructions and in accesses.
+fn cost_ratio(a: Option<(f64, f64)>, b: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    let ((ai, am), (bi, bm)) = (a?, b?);
+    (bi > 0.0 && bm > 0.0).then(|| (ai / bi, am / bm))
+}
+
+fn cost_ratio_text(r: Option<(f64, f64)>) -> String {
+    r.map_or("n/a".into(), |(i, m)| format!("{i:.2}x / {m:.2}x"))
+}
+
+impl Report<'_> {
+    /// The hot paths in guest instructions and memory accesses per operation, from each
+    /// configuration's counted boot: the slab goals judged on them, the other paths
+    /// against their floors, the boot by phase, and whether two counted boots agreed.
+    fn count_tables(&mut self) {
+        let counted: Vec<&Run> = self
+            .configs
+            .iter()
+            .filter_map(|&(m, c)| find(self.runs, System::Hotslab, m, c))
+            .filter(|r| r.get("slab.slab_insns").is_some())
+            .collect();
+        let _ = writeln!(
+            self.out,
+            "\n### The same paths in guest instructions and memory accesses\n\n\
+             Per operation, instructions / memory accesses (loads + stores), counted by the \
+             counting plugin in a boot of their own: they do not change with the host. The \
+             slab pairs and the locks are batches of 1000 with interrupts masked; the rest \
+             are the median operation, the rounds of each wait for another CPU left out.\n"
+        );
+        if counted.is_empty() {
+            let _ = writeln!(self.out, "No counts in this run (no counting plugin).");
+            return;
+        }
+        let _ = writeln!(
+            self.out,
+            "| machine | CPUs | slab | floor | slab / floor | goal | linked_list | buddy | kmalloc | fewer than both peers |\n\
+             |---|---|---|---|---|---|---|---|---|---|"
+        );
+        for r in &counted {
+            let slab = cost(r, "slab", "slab");
+            let over_floor = cost_ratio(slab, cost(r, "slab", "floor"));
+            let floor_verdict = over_floor.map_or("n/a".to_string(), |(i, m)| {
+                format!("{} / {}", SLAB_FLOOR.verdict(i), SLAB_FLOOR.verdict(m))
+            });
+            if let Some((i, m)) = over_floor {
+                for (ratio, what) in [(i, "instructions"), (m, "memory accesses")] {
+                    if SLAB_FLOOR.verdict(ratio) != "met" {
+                        self.missed.push(format!(
+                            "slab pair against its floor in {what} on {} with {} CPUs",
+                            r.machine, r.cpus
+                        ));
+                    }
+                }
+            }
+            let peers = ["linked_list", "buddy"].map(|p| cost(r, "slab", p));
+            let fewer = match (slab, peers) {
+                (Some((si, sm)), [Some((li, lm)), Some((bi, bm))]) => {
+                    let met = si < li && si < bi && sm < lm && sm < bm;
+                    if !met {
+                        self.missed.push(format!(
+                            "slab pair against the peers in counts on {} with {} CPUs",
+                            r.machine, r.cpus
+                        ));
+                    }
+                    if met { "met" } else { "**missed**" }
+                }
+                _ => "n/a",
+            };
+            let _ = writeln!(
+                self.out,
+                "| {} | {} | {} | {} | {} | {} {floor_verdict} | {} | {} | {} | {fewer} |",
+                r.machine,
+                r.cpus,
+                cost_text(slab),
+                cost_text(cost(r, "slab", "floor")),
+                cost_ratio_text(over_floor),
+                SLAB_FLOOR.text(),
+                cost_text(peers[0]),
+                cost_text(peers[1]),
+                cost_text(cost(r, "slab", "kmalloc")),
+            );
+        }
+        let _ = writeln!(
+            self.out,
+            "\nCPU hotplug against its floor (the controlling CPU's part: what QEMU does to \
+             start or stop a vCPU is no guest instruction), cross-calls, and the hotplug \
+             lock's read side against a spin lock.\n"
+        );
+        let _ = writeln!(
+            self.out,
+            "| machine | CPUs | offline | floor | ratio | online | floor | ratio | SGI round trip | cross-call to all | read lock | spin lock |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for r in &counted {
+            let c = |part: &str, name: &str| cost(r, part, name);
+            let _ = writeln!(
+                self.out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.machine,
+                r.cpus,
+                cost_text(c("hotplug", "offline")),
+                cost_text(c("hotplug", "floor_offline")),
+                cost_ratio_text(cost_ratio(
+                    c("hotplug", "offline"),
+                    c("hotplug", "floor_offline")
+                )),
+                cost_text(c("hotplug", "online")),
+                cost_text(c("hotplug", "floor_online")),
+                cost_ratio_text(cost_ratio(
+                    c("hotplug", "online"),
+                    c("hotplug", "floor_online")
+                )),
+                cost_text(c("ipi", "roundtrip")),
+                cost_text(c("ipi", "on_each_cpu")),
+                cost_text(c("lock", "read_lock")),
+                cost_text(c("lock", "spin")),
+            );
+        }
+        let _ = writeln!(
+            self.out,
+            "\nThe boot CPU's boot by phase, thousands of instructions / accesses (from its \
+             first instruction to each phase's end).\n"
+        );
+        let labels: Vec<&str> = BOOT_PHASES.iter().map(|(_, label)| *label).collect();
+        let _ = writeln!(
+            self.out,
+            "| machine | CPUs | {} |\n|---|---|{}",
+            labels.join(" | "),
+            "---|".repeat(labels.len())
+        );
+        for r in &counted {
+            let phases: Vec<String> = BOOT_PHASES
+                .iter()
+                .map(|(phase, _)| {
+                    cost_text(cost(r, "boot", phase).map(|(i, m)| (i / 1000.0, m / 1000.0)))
+                })
+                .collect();
+            let _ = writeln!(
+                self.out,
+                "| {} | {} | {} |",
+                r.machine,
+                r.cpus,
+                phases.join(" | ")
+            );
+        }
+        for r in &counted {
+            let Some(values) = r.get("determinism.values") else {
+                continue;
+            };
+            if r.differing.is_empty() {
+                let _ = writeln!(
+                    self.out,
+                    "\nCounted twice on {} with {} CPUs: all {values} count values agree.",
+                    r.machine, r.cpus
+                );
+            } else {
+                let _ = writeln!(
+                    self.out,
+                    "\nCounted twice on {} with {} CPUs: {} of {values} count values differ \
+                     ({}).",
+                    r.machine,
+                    r.cpus,
+                    r.differing.len(),
+                    r.differing.join("; ")
+                );
+            }
         }
     }
 }

@@ -7,6 +7,10 @@ use std::time::Duration;
 /// A check of a run's whole output: `Err` says what is wrong.
 pub type OutputCheck = fn(&str) -> Result<(), String>;
 
+/// Facts read from a run's whole output, to compare with another run's: `Err` says why
+/// they could not be read.
+pub type OutputFacts = fn(&str) -> Result<String, String>;
+
 /// How long a run may take unless its case says otherwise.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -44,6 +48,8 @@ pub struct Case {
     pub timeout: Duration,
     /// A further check on the whole output, beyond `expect` and `forbid`.
     pub check: Option<OutputCheck>,
+    /// Boot the case twice (each boot checked as usual): these facts of both must be equal.
+    pub same_twice: Option<OutputFacts>,
 }
 
 #[derive(Clone, Copy)]
@@ -81,6 +87,7 @@ impl Case {
             until: None,
             timeout: TIMEOUT,
             check: None,
+            same_twice: None,
         }
     }
 
@@ -134,7 +141,9 @@ pub const MEMORY: &str = "512M";
 pub fn board_label(machine: &str, cpu: &str, smp: u32, dtb: Option<&str>) -> String {
     let name = match machine.split_once(',') {
         Some(("virt", options)) => {
-            let gic = if options.contains("gic-version=3") {
+            let gic = if options.contains("gic-version=4") {
+                "GICv4"
+            } else if options.contains("gic-version=3") {
                 "GICv3"
             } else {
                 "GICv2"

@@ -62,6 +62,24 @@ pub fn passed_with_counts(
     }
 }
 
+/// `hotplug` and the 2004 scenario (`stress slab-hotplug`) both passed, did something,
+/// caught no race, and lost nothing.
+pub fn hotplug_and_scenario_passed(output: &str) -> Result<(), String> {
+    passed_with_counts(output, "hotplug", &["cycles", "ops", "censuses"], &[])?;
+    passed_with_counts(
+        output,
+        "stress-slab-hotplug",
+        &["cycles", "hotplug_ops", "objects"],
+        &[
+            "race1",
+            "race2",
+            "invariant_breaks",
+            "pages_leaked",
+            "objects_leaked",
+        ],
+    )
+}
+
 /// The `free` counts of every `mem --raw` in the output must be equal: what a run of
 /// hotplug cycles allocated (stacks, tables) it must have given back.
 pub fn free_pages_unchanged(output: &str) -> Result<(), String> {
@@ -104,7 +122,9 @@ pub fn both_races_caught(output: &str) -> Result<(), String> {
 /// phase named, and nothing left allocated: free pages the same after a second run as
 /// after the first (which may grow the slab's own descriptor caches).
 pub fn bench_numbers_sane(output: &str) -> Result<(), String> {
-    const PARTS: [&str; 6] = ["boot", "hotplug", "slab", "lock", "ipi", "cache"];
+    const PARTS: [&str; 8] = [
+        "boot", "hotplug", "bringup", "slab", "lock", "ipi", "cache", "scale",
+    ];
     for part in PARTS {
         let tag = format!("RESULT bench-{part} PASS ");
         let line = line_starting(output, &tag)?;
@@ -112,6 +132,8 @@ pub fn bench_numbers_sane(output: &str) -> Result<(), String> {
         for (key, value) in line[tag.len()..]
             .split_whitespace()
             .filter_map(|w| w.split_once('='))
+            // Without the counting plugin a part says so, in words.
+            .filter(|w| *w != ("counts", "unavailable"))
         {
             let number: f64 = value
                 .parse()
@@ -138,6 +160,73 @@ pub fn bench_numbers_sane(output: &str) -> Result<(), String> {
     }
     boot_phases_present(output)?;
     free_pages_unchanged(output)
+}
+
+/// The count fields (`*_insns`, `*_loads`, `*_stores`) of every `RESULT bench-*` line, in
+/// order: what two runs of the same image under the counting plugin must agree on. A part
+/// whose line has none (or says `counts=unavailable`), or that failed, is an error.
+pub fn bench_counts(output: &str) -> Result<String, String> {
+    let mut facts = Vec::new();
+    for line in output.lines().filter(|l| l.starts_with("RESULT bench-")) {
+        let part = line.split_whitespace().nth(1).unwrap_or("");
+        if !line.contains(" PASS ") {
+            return Err(format!("a part failed: {line}"));
+        }
+        let counts: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| w.split_once('=').is_some_and(|(k, _)| is_count(k)))
+            .collect();
+        if counts.is_empty() || line.contains("counts=unavailable") {
+            return Err(format!("{part}: no counts in {line:?}"));
+        }
+        facts.push(format!("{part}: {}", counts.join(" ")));
+    }
+    if facts.is_empty() {
+        return Err("no RESULT bench- lines".into());
+    }
+    Ok(facts.join("; "))
+}
+
+/// [`bench_counts`] without what may wait for the host: `bench boot`'s phases from the
+/// boot log on (the console, the secondary CPUs), since a wait that ends at its first look
+/// counts less than one that spun.
+pub fn bench_counts_without_waits(output: &str) -> Result<String, String> {
+    const WAITING: [&str; 4] = ["log_", "cpus_", "shell_", "boot_"];
+    let parts: Vec<String> = bench_counts(output)?
+        .split("; ")
+        .map(|part| {
+            part.split(' ')
+                .filter(|w| !WAITING.iter().any(|p| w.starts_with(p)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    Ok(parts.join("; "))
+}
+
+fn is_count(key: &str) -> bool {
+    ["_insns", "_loads", "_stores"]
+        .iter()
+        .any(|unit| key.ends_with(unit))
+}
+
+/// Counted, and every part run more than once in the boot counted the same each time.
+pub fn counts_repeat_in_a_boot(output: &str) -> Result<(), String> {
+    let facts = bench_counts(output)?;
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for fact in facts.split("; ") {
+        let (part, counts) = fact.split_once(": ").unwrap_or((fact, ""));
+        match seen.iter().find(|(p, _)| *p == part) {
+            Some((_, earlier)) if *earlier != counts => {
+                return Err(format!(
+                    "{part} counted differently in one boot:\n  {earlier}\n  {counts}"
+                ));
+            }
+            Some(_) => {}
+            None => seen.push((part, counts)),
+        }
+    }
+    Ok(())
 }
 
 /// `x_p99_us` and `x_min_us` go with the median `x_us` (and `_ns` alike): the median's key,
@@ -177,6 +266,29 @@ fn boot_phases_present(output: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_facts_and_must_repeat() {
+        let one = "RESULT bench-lock PASS read_lock_ns=40 read_lock_insns=43.00 \
+                   read_lock_loads=8.00 read_lock_stores=5.00\n";
+        let longer = one.replace("insns=43.00", "insns=44.00");
+        assert_eq!(
+            bench_counts(one).unwrap(),
+            "bench-lock: read_lock_insns=43.00 read_lock_loads=8.00 read_lock_stores=5.00"
+        );
+        assert!(counts_repeat_in_a_boot(&format!("{one}{one}")).is_ok());
+        let err = counts_repeat_in_a_boot(&format!("{one}{longer}")).unwrap_err();
+        assert!(err.contains("counted differently"), "{err}");
+        let boot = "RESULT bench-boot PASS boot_ms=20 loader_insns=170.00 log_insns=90.00 \
+                    cpus_insns=40.00 shell_insns=128.00 boot_insns=338.00\n";
+        assert_eq!(
+            bench_counts_without_waits(&format!("{boot}{one}")).unwrap(),
+            "bench-boot: loader_insns=170.00; bench-lock: read_lock_insns=43.00 \
+             read_lock_loads=8.00 read_lock_stores=5.00"
+        );
+        let without = "RESULT bench-lock PASS read_lock_ns=40 counts=unavailable\n";
+        assert!(bench_counts(without).unwrap_err().contains("no counts"));
+    }
 
     #[test]
     fn a_missing_or_forbidden_text_fails_the_run_and_shows_it() {

@@ -27,9 +27,28 @@ pub fn relocated_copy(image: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Boots `kernel` as `case` says and checks what it printed; `Err` says what was wrong,
+/// Boots `kernel` as `case` says and checks what it printed (twice, and the two runs'
+/// facts against each other, if the case says `same_twice`); `Err` says what was wrong,
 /// with the whole output.
 pub fn run(case: &Case, kernel: &Path, symbolizer: &Symbolizer) -> Result<(), String> {
+    let first = run_once(case, kernel, symbolizer)?;
+    let Some(facts) = case.same_twice else {
+        return Ok(());
+    };
+    let second = run_once(case, kernel, symbolizer)?;
+    let (a, b) = (facts(&first)?, facts(&second)?);
+    if a == b {
+        Ok(())
+    } else {
+        Err(format!(
+            "two runs differ:\n  first:  {a}\n  second: {b}\n----- second output -----\n\
+             {second}\n------------------"
+        ))
+    }
+}
+
+/// One boot of `case`, checked; its symbolised output.
+fn run_once(case: &Case, kernel: &Path, symbolizer: &Symbolizer) -> Result<String, String> {
     let mut qemu = Command::new("qemu-system-aarch64");
     qemu.args(["-M", case.machine, "-nic", "none"]);
     if case.machine.starts_with("raspi") {
@@ -133,7 +152,8 @@ pub fn run(case: &Case, kernel: &Path, symbolizer: &Symbolizer) -> Result<(), St
     verdict(
         &problems,
         &format!("----- output -----\n{text}\n------------------"),
-    )
+    )?;
+    Ok(text)
 }
 
 /// Forwards what `from` gives until it closes.

@@ -1,7 +1,6 @@
 //! CPU commands: `cpus`, `cpu on|off`, `ipi`, `hotplug`, `fault`.
 
 use core::fmt;
-use core::sync::atomic::Ordering;
 
 use arrayvec::ArrayString;
 
@@ -10,7 +9,7 @@ use crate::boot;
 use crate::console::shell::args::Args;
 use crate::console::shell::raw::{OrNone, Value, yes_no};
 use crate::drivers::timer;
-use crate::dt::{Cpu, EnableMethod};
+use crate::dt::{Cpu, EnableMethod, Mpidr, Topology};
 use crate::println;
 use crate::smp::call;
 use crate::smp::cpu_ops::Death;
@@ -19,8 +18,10 @@ use crate::smp::state::{self, Absence, HotplugState};
 
 /// What `cpus` says about one CPU, in either form.
 struct CpuFacts {
-    mpidr: u64,
+    mpidr: Mpidr,
     method: EnableMethod<'static>,
+    /// Its place in the tree's `/cpus/cpu-map`, if the tree gives one.
+    topology: Option<Topology>,
     /// Its hotplug state; `None` for a CPU of the tree the kernel left out.
     state: Option<HotplugState>,
     /// Offline in the spin table's loop (a spin-table CPU taken down).
@@ -41,9 +42,9 @@ fn cpu_facts(cpu: usize, tree: &Cpu<'static>) -> CpuFacts {
     CpuFacts {
         mpidr: tree.mpidr,
         method: tree.enable_method,
+        topology: tree.topology,
         state,
-        parked: state == Some(HotplugState::Offline)
-            && state::slot(cpu).parked.load(Ordering::Acquire),
+        parked: state == Some(HotplugState::Offline) && state::slot(cpu).parked(),
         absence: state::absence(cpu),
         shell: cpu == crate::arch::cpu::id(),
         unconfirmed: state == Some(HotplugState::Offline) && off_unconfirmed(cpu),
@@ -56,7 +57,7 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let raw = args.only_option("--raw")?;
     let p = boot::platform();
     if !raw {
-        println!("CPU  MPIDR        METHOD       STATE");
+        println!("CPU  MPIDR        METHOD       TOPOLOGY   STATE");
     }
     for (i, tree) in p.cpus.iter().enumerate() {
         let facts = cpu_facts(i, tree);
@@ -66,15 +67,20 @@ pub(super) fn cpus<'a>(args: &Args<'a>) -> CmdResult<'a> {
                 Some(state) => state,
                 None => &"left-out",
             };
+            let place = |level: fn(Topology) -> u32| OrNone(facts.topology.map(level));
             println!(
                 "cpu={i} mpidr={:#x} method={} state={state} shell={} parked={} absent={} \
-                 unconfirmed={}",
+                 unconfirmed={} socket={} cluster={} core={} thread={}",
                 facts.mpidr,
                 Value(facts.method),
                 yes_no(facts.shell),
                 yes_no(facts.parked),
                 facts.absence.map_or("no", Absence::name),
                 yes_no(facts.unconfirmed),
+                place(|t| t.socket),
+                place(|t| t.cluster),
+                place(|t| t.core),
+                place(|t| t.thread),
             );
         } else {
             print_cpu_row(i, &facts);
@@ -125,15 +131,21 @@ fn print_cpu_row(cpu: usize, facts: &CpuFacts) {
     if facts.shell {
         let _ = state_text.try_push_str(", shell");
     }
+    // socket:cluster:core:thread, or "-" where the tree has no cpu-map entry for it.
+    let mut place = ArrayString::<48>::new();
+    let _ = match facts.topology {
+        Some(t) => fmt::write(&mut place, format_args!("{t}")),
+        None => fmt::write(&mut place, format_args!("-")),
+    };
     println!(
-        "{cpu:>3}  {:<11}  {method:<11}  {state_text}",
-        Hex(facts.mpidr)
+        "{cpu:>3}  {:<11}  {method:<11}  {place:<9}  {state_text}",
+        Hex(facts.mpidr.affinity())
     );
 }
 
 /// Whether `cpu`'s last death could not be confirmed (PSCI 0.1).
 fn off_unconfirmed(cpu: usize) -> bool {
-    state::slot(cpu).off_unconfirmed.load(Ordering::Relaxed)
+    state::slot(cpu).off_unconfirmed()
 }
 
 /// ` (not confirmed off: ...)` after a `cpu off` whose death could not be confirmed.
@@ -317,10 +329,10 @@ pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
     if let Some((cycle, why)) = &failure {
         println!("hotplug: cycle {cycle}: {why}");
     }
-    let lost = targets.bits() & !state::online().bits();
+    let lost = targets.minus(state::online());
     println!(
         "RESULT hotplug {} cycles={cycles} ops={ops} cpus={} censuses={censuses} offline_avg_us={} online_avg_us={} lost={}",
-        if failure.is_none() && lost == 0 {
+        if failure.is_none() && lost.is_empty() {
             "PASS"
         } else {
             "FAIL"
@@ -328,7 +340,7 @@ pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
         targets.len(),
         off_ns / half / 1000,
         on_ns / half / 1000,
-        crate::smp::cpumask::CpuMask::from_bits(lost),
+        lost,
     );
     Ok(())
 }

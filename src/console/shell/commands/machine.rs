@@ -82,8 +82,24 @@ pub(super) fn dt<'a>(args: &Args<'a>) -> CmdResult<'a> {
             redistributors,
         }) => {
             println!("gic:         GICv3, distributor {distributor}");
-            for r in redistributors {
-                println!("             redistributors {r}");
+            let found = gic::redistributors();
+            for (i, r) in redistributors.iter().enumerate() {
+                match found {
+                    Some(f) => {
+                        println!("             redistributors {r}: {} found", f.per_region[i])
+                    }
+                    None => println!("             redistributors {r}"),
+                }
+            }
+            if let Some(f) = found {
+                println!(
+                    "             {} of {} for the kernel's CPUs; range selectors {}; SGIs to \
+                     all others {}",
+                    f.discovery.matched,
+                    f.discovery.found,
+                    yes_no(f.range_selectors),
+                    if f.broadcast { "broadcast" } else { "as lists" }
+                );
             }
             gic_security();
         }
@@ -182,8 +198,23 @@ fn dt_raw(p: &Platform<'_>) {
                 distributor.size,
                 redistributors.len()
             );
-            for r in redistributors {
-                println!("redistributors={:#x} size={:#x}", r.base, r.size);
+            let found = gic::redistributors();
+            for (i, r) in redistributors.iter().enumerate() {
+                println!(
+                    "redistributors={:#x} size={:#x} found={}",
+                    r.base,
+                    r.size,
+                    OrNone(found.map(|f| f.per_region[i]))
+                );
+            }
+            if let Some(f) = found {
+                println!(
+                    "gic_redistributors={} matched={} range_selectors={} broadcast={}",
+                    f.discovery.found,
+                    f.discovery.matched,
+                    yes_no(f.range_selectors),
+                    yes_no(f.broadcast)
+                );
             }
         }
         None => println!("gic=none"),
@@ -265,6 +296,17 @@ fn dt_raw(p: &Platform<'_>) {
 
 /// `mem [--raw]`: the RAM, what the page allocator keeps out, and its counts.
 pub(super) fn mem<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    if args.get(0) == Some("--check-memset") {
+        args.at_most(1)?;
+        match crate::arch::memset::check_memset() {
+            Ok(fills) => println!("RESULT mem-check-memset PASS fills={fills}"),
+            Err(bad) => println!(
+                "RESULT mem-check-memset FAIL start={} len={} byte={:#x}",
+                bad.start, bad.len, bad.byte
+            ),
+        }
+        return Ok(());
+    }
     let p = boot::platform();
     let s = mm::page_stats();
     if args.only_option("--raw")? {

@@ -129,8 +129,9 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "mem",
-        args: "[--raw]",
-        help: "memory map, page allocator counts, each stack's high-water mark",
+        args: "[--raw|--check-memset]",
+        help: "memory map, page allocator counts, each stack's high-water mark;\n\
+               --check-memset: memset at every alignment and length to 320, checked",
         run: machine::mem,
     },
     Command {

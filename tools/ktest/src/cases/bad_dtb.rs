@@ -178,22 +178,26 @@ pub fn cases(base: Case) -> Vec<Case> {
             ..base
         },
         Case {
-            name: "bad-dtb-72-cpus-beyond-the-limit",
-            about: "QEMU's tree for 72 CPUs: the kernel takes the first 64, says so, and runs \
-                    them; the last of them goes off and on again.",
+            name: "bad-dtb-520-cpus-beyond-the-limit",
+            about: "QEMU's tree for 512 CPUs with eight more CPU nodes after its last (at \
+                    MPIDRs 0x2000-0x2007): the kernel takes the first 512, its ceiling, says \
+                    it left 8 out, and runs them; the last of them goes off and on again.",
             machine: "virt,gic-version=3",
-            smp: 72,
-            bootargs: "run=\"cpu off 63; cpu on 63; poweroff\"",
+            smp: 512,
+            memory: "2G",
+            dtb: Some("qemu-virt-520cpus.dtb"),
+            bootargs: "run=\"cpu off 511; cpu on 511; poweroff\"",
             expect: &[
-                "device tree: 8 CPUs beyond the limit of 64 left out",
-                "64 CPU(s) in the device tree",
-                "cpu63: online (psci, MPIDR 0x30f)",
-                "64 of 64 CPUs online: 0-63",
-                "cpu off 63: done in",
-                "cpu on 63: done in",
+                "device tree: 8 CPUs beyond the limit of 512 left out",
+                "512 CPU(s) in the device tree",
+                "cpu511: online (psci, MPIDR 0x1f0f)",
+                "512 of 512 CPUs online: 0-511",
+                "cpu off 511: done in",
+                "cpu on 511: done in",
                 "hotslab> poweroff",
             ],
-            timeout: QUICK,
+            forbid: &["Oops:", "0x2000"],
+            timeout: Duration::from_secs(120),
             ..base
         },
     ]

@@ -5,9 +5,10 @@
 use crate::case::{Case, Kernel};
 use crate::checks::field;
 
-/// The tables for people say what the raw forms say: each CPU's row the MPIDR, method and
-/// state of its `cpus --raw` line, `mem`'s page counts those of `mem --raw`, and `dt`'s
-/// memory lines the ranges of `dt --raw`. Read by words, whatever the columns' widths.
+/// The tables for people say what the raw forms say: each CPU's row the MPIDR, method,
+/// topology (socket:cluster:core:thread, `-` for none) and state of its `cpus --raw` line,
+/// `mem`'s page counts those of `mem --raw`, and `dt`'s memory lines the ranges of
+/// `dt --raw`. Read by words, whatever the columns' widths.
 fn tables_agree_with_raw_forms(output: &str) -> Result<(), String> {
     let rows: Vec<Vec<&str>> = output
         .lines()
@@ -18,10 +19,16 @@ fn tables_agree_with_raw_forms(output: &str) -> Result<(), String> {
     for line in raw("cpu=") {
         let [cpu, mpidr, method, state] =
             ["cpu", "mpidr", "method", "state"].map(|key| field(line, key).unwrap_or("?"));
+        let levels = ["socket", "cluster", "core", "thread"].map(|key| field(line, key));
+        let topology = match levels {
+            [Some("none"), ..] => "-".to_string(),
+            [Some(s), Some(c), Some(k), Some(t)] => format!("{s}:{c}:{k}:{t}"),
+            _ => return Err(format!("no topology in {line:?}")),
+        };
         let agrees = rows.iter().any(|words| {
-            words.len() >= 4
-                && words[..3] == [cpu, mpidr, method]
-                && words[3].trim_end_matches(',') == state
+            words.len() >= 5
+                && words[..4] == [cpu, mpidr, method, &topology]
+                && words[4].trim_end_matches(',') == state
         });
         if !agrees {
             return Err(format!("no `cpus` row says what {line:?} says"));
@@ -207,13 +214,14 @@ pub fn cases(base: Case) -> Vec<Case> {
 mod tests {
     use super::*;
 
-    const RAW: &str = "cpu=0 mpidr=0x0 method=psci state=online shell=yes parked=no absent=no\n\
+    const RAW: &str = "cpu=0 mpidr=0x0 method=psci state=online shell=yes parked=no absent=no \
+                       unconfirmed=no socket=0 cluster=1 core=2 thread=0\n\
                        page_size=4096 total=131072 free=130526 in_use=44 reserved=502\n\
                        memory=0x40000000 size=0x20000000 numa_node=none\n";
 
     #[test]
     fn a_table_that_says_otherwise_than_the_raw_form_is_caught() {
-        let tables = "  0  0x0          psci         online, shell\n\
+        let tables = "  0  0x0          psci         0:1:2:0    online, shell\n\
                       \x20 total       131072  (512 MiB)\n  free        130526  (509 MiB)\n\
                       \x20 reserved       502  (1 MiB)\n\
                       memory:      [0x0040000000-0x005fffffff] (512 MiB)\n";
@@ -226,6 +234,18 @@ mod tests {
         assert_eq!(tables_agree_with_raw_forms(&format!("{wide}{RAW}")), Ok(()));
         let offline = tables.replace("online, shell", "offline");
         assert!(tables_agree_with_raw_forms(&format!("{offline}{RAW}")).is_err());
+        let elsewhere = tables.replace("0:1:2:0", "0:1:3:0");
+        assert!(tables_agree_with_raw_forms(&format!("{elsewhere}{RAW}")).is_err());
+        let unplaced = RAW.replace(
+            "socket=0 cluster=1 core=2 thread=0",
+            "socket=none cluster=none core=none thread=none",
+        );
+        let dashed = tables.replace("0:1:2:0", "-");
+        assert_eq!(
+            tables_agree_with_raw_forms(&format!("{dashed}{unplaced}")),
+            Ok(())
+        );
+        assert!(tables_agree_with_raw_forms(&format!("{tables}{unplaced}")).is_err());
         let other_free = tables.replace("130526", "130525");
         assert!(tables_agree_with_raw_forms(&format!("{other_free}{RAW}")).is_err());
         let other_memory = tables.replace("5fffffff", "4fffffff");

@@ -6,13 +6,16 @@ mod bad_dtb;
 mod bench;
 mod boot;
 mod crash;
+mod every_cpu;
 mod faults;
 mod fpsimd;
 pub mod gdb;
+mod gic_scale;
 mod gic_security;
 mod log_levels;
 mod machines;
 mod matrix;
+mod memset;
 mod psci_0_1;
 mod rpi4;
 mod slab;
@@ -28,13 +31,22 @@ type CaseFile = fn(Case) -> Vec<Case>;
 
 /// Each area of the suite and the files that make its cases.
 pub const AREAS: [(&str, &[CaseFile]); 9] = [
-    ("boot", &[boot::cases, log_levels::cases]),
+    ("boot", &[boot::cases, log_levels::cases, memset::cases]),
     ("crash", &[crash::cases, stacks::cases]),
     (
         "device-tree",
         &[machines::cases, bad_dtb::cases, psci_0_1::cases],
     ),
-    ("smp", &[smp::cases, gic_security::cases, fpsimd::cases]),
+    (
+        "smp",
+        &[
+            smp::cases,
+            gic_security::cases,
+            gic_scale::cases,
+            every_cpu::cases,
+            fpsimd::cases,
+        ],
+    ),
     ("faults", &[faults::cases]),
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
     ("rpi4", &[rpi4::cases]),
