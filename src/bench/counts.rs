@@ -174,7 +174,7 @@ pub fn write_per_op(line: &mut String, name: &str, total: Counts, ops: u64) {
 }
 
 #[cfg(target_os = "none")]
-pub use kernel::{PartCounts, Session, Unavailable, bracket, new_tag};
+pub use kernel::{PartCounts, Reported, Session, Unavailable, bracket, new_tag};
 
 #[cfg(target_os = "none")]
 mod kernel {
@@ -303,6 +303,40 @@ mod kernel {
                     verdict.check(!why.is_wrong(), "counts-wrong");
                     None
                 }
+            }
+        }
+    }
+
+    /// A bracket tag a part reports: its name on the RESULT line, how many brackets it
+    /// must have closed, and how many operations each bracket holds.
+    pub struct Reported {
+        pub name: &'static str,
+        pub tag: u64,
+        pub brackets: u64,
+        pub ops: u64,
+    }
+
+    impl PartCounts {
+        /// Each tag's counts per operation onto `line` (its one bracket's, or the median
+        /// bracket's where it has several), a tag whose brackets are not all there failing
+        /// `verdict`; ` counts=unavailable` where there are no counts.
+        pub fn write_tags(&self, line: &mut String, verdict: &mut Verdict, tags: &[Reported]) {
+            let Some(records) = self.records(verdict) else {
+                line.push_str(" counts=unavailable");
+                return;
+            };
+            for reported in tags {
+                let bracket = records.bracket(reported.tag).unwrap_or_default();
+                verdict.check(
+                    bracket.brackets == reported.brackets,
+                    "counted-brackets-missing",
+                );
+                let counts = if reported.brackets == 1 {
+                    bracket.total
+                } else {
+                    bracket.median
+                };
+                super::write_per_op(line, reported.name, counts, reported.ops);
             }
         }
     }

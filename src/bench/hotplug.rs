@@ -6,7 +6,7 @@
 //! instructions, loads and stores in the median operation, the rounds of its waits for
 //! the target left out.
 
-use super::counts::{self, PartCounts};
+use super::counts::{self, PartCounts, Reported};
 use super::hotplug_floor::Floor;
 use super::stats::{Micros, Samples, Verdict};
 use super::timed;
@@ -98,25 +98,23 @@ pub fn run() {
         "a-cpu-left-offline",
     );
     let mut counted = alloc::string::String::new();
-    match counting.records(&mut verdict) {
-        Some(records) => {
-            for (name, tag, expected) in [
-                ("offline", tags.offline, offline.len()),
-                ("online", tags.online, online.len()),
-                ("floor_offline", floor.offline_tag, floor.offline.len()),
-                ("floor_online", floor.online_tag, floor.online.len()),
-            ] {
-                let bracket = records.bracket(tag).unwrap_or_default();
-                verdict.check(
-                    bracket.brackets == expected as u64,
-                    "counted-brackets-missing",
-                );
-                // One operation a bracket: the median operation's counts.
-                counts::write_per_op(&mut counted, name, bracket.median, 1);
-            }
-        }
-        None => counted.push_str(" counts=unavailable"),
-    }
+    // One operation a bracket: the median operation's counts.
+    let reported = |name, tag, samples: usize| Reported {
+        name,
+        tag,
+        brackets: samples as u64,
+        ops: 1,
+    };
+    counting.write_tags(
+        &mut counted,
+        &mut verdict,
+        &[
+            reported("offline", tags.offline, offline.len()),
+            reported("online", tags.online, online.len()),
+            reported("floor_offline", floor.offline_tag, floor.offline.len()),
+            reported("floor_online", floor.online_tag, floor.online.len()),
+        ],
+    );
     println!(
         "RESULT bench-hotplug {} cpus={} cycles={CYCLES} ops={} offline_us={} online_us={} \
          offline_min_us={} online_min_us={} offline_p99_us={} online_p99_us={} \

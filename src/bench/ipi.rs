@@ -3,7 +3,7 @@
 //! bracket: under the counting plugin, the calling CPU's instructions, loads and stores
 //! in the median call, the rounds of its wait for the others left out.
 
-use super::counts::{self, PartCounts};
+use super::counts::{self, PartCounts, Reported};
 use super::stats::{Micros, Samples, Verdict};
 use super::timed;
 use crate::println;
@@ -63,20 +63,21 @@ pub fn run() {
     verdict.samples(&mut to_all, "on-each-cpu-samples");
     verdict.check(state::online() == online, "online-set-changed");
     let mut counted = alloc::string::String::new();
-    match counting.records(&mut verdict) {
-        Some(records) => {
-            for (name, tag) in [("roundtrip", one_tag), ("on_each_cpu", all_tag)] {
-                let bracket = records.bracket(tag).unwrap_or_default();
-                verdict.check(
-                    bracket.brackets == ROUNDS as u64,
-                    "counted-brackets-missing",
-                );
-                // One operation a bracket: the median operation's counts.
-                counts::write_per_op(&mut counted, name, bracket.median, 1);
-            }
-        }
-        None => counted.push_str(" counts=unavailable"),
-    }
+    // One operation a bracket: the median operation's counts.
+    let reported = |name, tag| Reported {
+        name,
+        tag,
+        brackets: ROUNDS as u64,
+        ops: 1,
+    };
+    counting.write_tags(
+        &mut counted,
+        &mut verdict,
+        &[
+            reported("roundtrip", one_tag),
+            reported("on_each_cpu", all_tag),
+        ],
+    );
     println!(
         "RESULT bench-ipi {} cpus={} roundtrip_us={} on_each_cpu_us={} roundtrip_p99_us={} on_each_cpu_p99_us={}{counted}{verdict}",
         verdict.word(),

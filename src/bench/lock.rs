@@ -5,7 +5,7 @@
 
 use core::hint::black_box;
 
-use super::counts::{self, PartCounts};
+use super::counts::{self, PartCounts, Reported};
 use super::stats::{Samples, Verdict};
 use super::timed;
 use crate::println;
@@ -57,16 +57,17 @@ pub fn run() {
         "spin-sections-lost",
     );
     let mut counted = alloc::string::String::new();
-    match counting.records(&mut verdict) {
-        Some(records) => {
-            for (name, tag) in ["read_lock", "spin"].iter().zip(tags) {
-                let bracket = records.bracket(tag).unwrap_or_default();
-                verdict.check(bracket.brackets == 1, "counted-brackets-missing");
-                counts::write_per_op(&mut counted, name, bracket.total, BATCH);
-            }
-        }
-        None => counted.push_str(" counts=unavailable"),
-    }
+    let reported = |name, tag| Reported {
+        name,
+        tag,
+        brackets: 1,
+        ops: BATCH,
+    };
+    counting.write_tags(
+        &mut counted,
+        &mut verdict,
+        &[reported("read_lock", tags[0]), reported("spin", tags[1])],
+    );
     let lock = hotplug::lock_state();
     verdict.check(
         lock.refcount == 0 && lock.writer.is_none(),

@@ -18,7 +18,7 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use super::counts::{self, PartCounts};
+use super::counts::{self, PartCounts, Reported};
 use super::floor::Floor;
 use super::stats::{Hundredths, Samples, Verdict};
 use super::timed;
@@ -378,16 +378,13 @@ fn measure(verdict: &mut Verdict, counting: &PartCounts) -> Result<String, &'sta
                 ),
             );
         }
-        match counting.records(verdict) {
-            Some(records) => {
-                for (name, tag) in NAMES.iter().zip(tags) {
-                    let bracket = records.bracket(tag).unwrap_or_default();
-                    verdict.check(bracket.brackets == 1, "counted-brackets-missing");
-                    counts::write_per_op(&mut line, name, bracket.total, COUNTED_PAIRS);
-                }
-            }
-            None => line.push_str(" counts=unavailable"),
-        }
+        let reported: [Reported; NAMES.len()] = core::array::from_fn(|i| Reported {
+            name: NAMES[i],
+            tag: tags[i],
+            brackets: 1,
+            ops: COUNTED_PAIRS,
+        });
+        counting.write_tags(&mut line, verdict, &reported);
         for (which, name) in NAMES.iter().enumerate() {
             let (alone, alone_best) = throughput(&allocators, which, false)?;
             let (all, all_best) = throughput(&allocators, which, true)?;

@@ -164,7 +164,7 @@ const LONGEST_PAUSE_US: u64 = 50;
 /// core needs to finish going off: under QEMU, the lock every vCPU takes for its firmware
 /// calls and device accesses, held for a walk of every vCPU per call. Asked back to back
 /// at 512 CPUs, the controller kept the dying core from its own last steps for up to
-/// 90 ms an offline; paced, about 0.6 ms.
+/// 90 ms an offline; paced, 0.5-0.6 ms (single boots, `bench scale`).
 pub fn wait_until_off(psci: &Psci, mpidr: Mpidr, deadline: &Deadline) -> bool {
     let mut pause_us = FIRST_PAUSE_US;
     loop {

@@ -243,6 +243,48 @@ fn add_counts(
     Ok(())
 }
 
+/// One configuration of the kernel to measure.
+struct Kernel {
+    /// The machine's name in the results.
+    label: &'static str,
+    cpus: u32,
+    /// QEMU's arguments: the machine and the kernel, without `-append`.
+    args: Vec<String>,
+}
+
+impl Kernel {
+    /// Boots it running `parts` (the shell's `bench ...`), then only to boot until the
+    /// median boot is known, then, with `counting`, under the counting plugin running
+    /// `counted_parts` (twice with `twice`).
+    fn run(
+        &self,
+        o: &Options,
+        parts: &str,
+        counted_parts: &str,
+        twice: bool,
+        counting: bool,
+    ) -> Result<Run, String> {
+        let with_script = |script: &str| {
+            let mut args = self.args.clone();
+            args.push("-append".into());
+            args.push(format!("quiet run=\"{script}; poweroff\""));
+            args
+        };
+        let mut run = boot(
+            System::Hotslab,
+            self.label,
+            self.cpus,
+            &with_script(parts),
+            TIMEOUT,
+        )?;
+        median_boot(&mut run, &with_script("bench boot"))?;
+        if counting {
+            add_counts(o, &mut run, &self.args, counted_parts, twice)?;
+        }
+        Ok(run)
+    }
+}
+
 fn main() -> ExitCode {
     let o = match options() {
         Ok(o) => o,
@@ -253,8 +295,6 @@ fn main() -> ExitCode {
     };
     let kernel_args = strings(&["-semihosting-config", "enable=on,target=native", "-kernel"]);
     // Both systems boot with `quiet`: the console shows errors only, the log keeps all.
-    let script = strings(&["-append", "quiet run=\"bench; poweroff\""]);
-    let boot_script = strings(&["-append", "quiet run=\"bench boot; poweroff\""]);
     let mut runs = Vec::new();
     let mut failures = Vec::new();
     let counting = o.plugin.exists();
@@ -264,22 +304,25 @@ fn main() -> ExitCode {
             o.plugin.display()
         ));
     }
+    // Each configuration of the kernel: its machine (the kernel included, no -append).
+    let kernel = |mut machine: Vec<String>| {
+        machine.extend(kernel_args.iter().cloned());
+        machine.push(path(&o.image));
+        machine
+    };
     for cpus in VIRT_CPUS {
-        let mut args = virt_flags(cpus);
-        args.extend(kernel_args.iter().cloned());
-        args.push(path(&o.image));
-        let machine = args.clone();
-        let mut boot_only = args.clone();
-        args.extend(script.iter().cloned());
-        boot_only.extend(boot_script.iter().cloned());
-        match boot(System::Hotslab, "virt", cpus, &args, TIMEOUT)
-            .and_then(|mut run| median_boot(&mut run, &boot_only).map(|()| run))
-            .and_then(|mut run| {
-                if counting {
-                    add_counts(&o, &mut run, &machine, COUNTED_PARTS, cpus == VIRT_CPUS[0])?;
-                }
-                Ok(run)
-            }) {
+        let machine = Kernel {
+            label: "virt",
+            cpus,
+            args: kernel(virt_flags(cpus)),
+        };
+        match machine.run(
+            &o,
+            "bench",
+            COUNTED_PARTS,
+            counting && cpus == VIRT_CPUS[0],
+            counting,
+        ) {
             Ok(run) => runs.push(run),
             Err(e) => failures.push(format!("hotslab on virt with {cpus} CPUs: {e}")),
         }
@@ -287,41 +330,22 @@ fn main() -> ExitCode {
     let mut rpi4 = strings(&["-M", "raspi4b", "-display", "none", "-monitor", "none"]);
     rpi4.extend(strings(&["-serial", "stdio", "-serial", "null", "-dtb"]));
     rpi4.push(path(&o.rpi4_dtb));
-    rpi4.extend(kernel_args.iter().cloned());
-    rpi4.push(path(&o.image));
-    let rpi4_machine = rpi4.clone();
-    let mut rpi4_boot_only = rpi4.clone();
-    rpi4.extend(script.iter().cloned());
-    rpi4_boot_only.extend(boot_script.iter().cloned());
-    match boot(System::Hotslab, "raspi4b", 4, &rpi4, TIMEOUT)
-        .and_then(|mut run| median_boot(&mut run, &rpi4_boot_only).map(|()| run))
-        .and_then(|mut run| {
-            if counting {
-                add_counts(&o, &mut run, &rpi4_machine, COUNTED_PARTS, false)?;
-            }
-            Ok(run)
-        }) {
+    let machine = Kernel {
+        label: "raspi4b",
+        cpus: 4,
+        args: kernel(rpi4),
+    };
+    match machine.run(&o, "bench", COUNTED_PARTS, false, counting) {
         Ok(run) => runs.push(run),
         Err(e) => failures.push(format!("hotslab on raspi4b: {e}")),
     }
-
     for cpus in SCALE_CPUS {
-        let mut args = gicv3_flags(cpus);
-        args.extend(kernel_args.iter().cloned());
-        args.push(path(&o.image));
-        let machine = args.clone();
-        let mut boot_only = args.clone();
-        args.push("-append".into());
-        args.push(format!("quiet run=\"{SCALE_PARTS}; poweroff\""));
-        boot_only.extend(boot_script.iter().cloned());
-        match boot(System::Hotslab, SCALE_MACHINE, cpus, &args, TIMEOUT)
-            .and_then(|mut run| median_boot(&mut run, &boot_only).map(|()| run))
-            .and_then(|mut run| {
-                if counting {
-                    add_counts(&o, &mut run, &machine, SCALE_COUNTED_PARTS, false)?;
-                }
-                Ok(run)
-            }) {
+        let machine = Kernel {
+            label: SCALE_MACHINE,
+            cpus,
+            args: kernel(gicv3_flags(cpus)),
+        };
+        match machine.run(&o, SCALE_PARTS, SCALE_COUNTED_PARTS, false, counting) {
             Ok(run) => runs.push(run),
             Err(e) => failures.push(format!("hotslab on virt (GICv3) with {cpus} CPUs: {e}")),
         }
