@@ -20,6 +20,7 @@ pub mod dt;
 pub mod mm;
 pub mod rng;
 pub mod smp;
+pub mod sync;
 pub mod text;
 
 #[cfg(target_os = "none")]
@@ -32,8 +33,6 @@ pub mod panic;
 pub mod power;
 #[cfg(target_os = "none")]
 pub mod selftest;
-#[cfg(target_os = "none")]
-pub mod sync;
 
 /// The most CPUs the kernel manages; device-tree CPUs beyond it are reported and left out.
 /// (A GICv2 system addresses at most 8.)

@@ -29,6 +29,7 @@ use crate::mm::slab::SlabFlags;
 use crate::println;
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{state, work};
+use crate::sync::SpinLock;
 
 const OBJECT_SIZE: usize = 64;
 /// Objects a CPU holds while it allocates and frees.
@@ -228,7 +229,8 @@ fn one_core(
 }
 
 /// The throughput run: what each core runs, and how it went.
-static TARGET: spin::Mutex<Option<(Allocators, usize)>> = spin::Mutex::new(None);
+static TARGET: SpinLock<Option<(Allocators, usize)>> =
+    SpinLock::new(crate::lock_class!("bench target"), None);
 static READY: AtomicUsize = AtomicUsize::new(0);
 static GO: AtomicBool = AtomicBool::new(false);
 static FAILED: AtomicBool = AtomicBool::new(false);

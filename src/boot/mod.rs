@@ -14,8 +14,8 @@ use crate::arch::boot::{EarlyTicks, EntryInfo};
 use crate::arch::count_marker;
 use crate::dt::Platform;
 use crate::dt::bootargs::{BootArgError, BootOptions};
-use crate::pr_notice;
 use crate::pr_warn;
+use crate::{pr_err, pr_notice};
 
 static PLATFORM: spin::Once<&'static Platform<'static>> = spin::Once::new();
 /// The counter when the shell first showed its prompt: the boot's length (0: not yet).
@@ -125,6 +125,13 @@ const INIT: &[InitStep] = &[
         run: |boot| crate::panic::set_action(boot.options.panic),
     },
     InitStep {
+        name: "lock validation",
+        after: "the console, where its reports go; before any CPU but this one runs and \
+                while this one holds no lock, so every lock taken from here is seen from \
+                its first acquisition",
+        run: start_lock_validation,
+    },
+    InitStep {
         name: "boot log",
         after: "the console log level, which decides what of it shows",
         run: banner::log,
@@ -212,6 +219,23 @@ pub fn kernel_main(entry: EntryInfo) -> ! {
         (step.run)(&mut boot);
     }
     crate::smp::idle_loop(crate::arch::cpu::id())
+}
+
+/// Points lock reports at the console, and turns the validator on for `lockdep`: one
+/// state per CPU the device tree lists.
+fn start_lock_validation(boot: &mut Boot) {
+    crate::sync::lockup::set_report_sink(crate::console::write_report);
+    if !boot.options.lockdep {
+        return;
+    }
+    let cpus = boot.platform.cpus.len().clamp(1, crate::MAX_CPUS);
+    match crate::mm::table::leak(cpus, |_| crate::sync::lockdep::CpuState::new()) {
+        Some(states) => {
+            crate::sync::lockdep::enable(states);
+            pr_notice!("lockdep: validating every lock's order and context, {cpus} CPU(s)");
+        }
+        None => pr_err!("lockdep: no memory for {cpus} CPUs' held locks; not validating"),
+    }
 }
 
 /// Arms what `fault=` asks for; a list with a mistake arms nothing, and says why.

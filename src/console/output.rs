@@ -22,7 +22,8 @@ const MAX_LOG_LINE: usize = 512;
 
 static UART: spin::Once<Uart> = spin::Once::new();
 /// Serialises console output and guards the log ring.
-static CONSOLE: IrqSpinLock<LogRing<LOG_BYTES>> = IrqSpinLock::new(LogRing::new());
+static CONSOLE: IrqSpinLock<LogRing<LOG_BYTES>> =
+    IrqSpinLock::new(crate::lock_class!("console"), LogRing::new());
 
 /// Starts the console on `uart`. Call once, with the MMU on.
 pub fn init(uart: Uart, clock_hz: Option<u32>) {
@@ -118,6 +119,48 @@ impl Write for Emergency {
                 uart.write_str(s);
                 uart.flush();
             }
+            None => semihosting::write_str(s),
+        }
+        Ok(())
+    }
+}
+
+/// How long a lock report waits for the console before writing over whoever holds it.
+const REPORT_WAIT_US: u64 = 20_000;
+
+/// Writes a lock validator or lockup report (`sync`'s report sink): under the console
+/// lock, into the log ring and out, when the lock can be had within a moment; else over
+/// whoever holds it, out only (a report must not wait on a stuck console, and the CPU
+/// that is reporting may hold it).
+pub fn write_report(report: &mut dyn FnMut(&mut dyn Write)) {
+    let deadline = timer::Deadline::after_us(REPORT_WAIT_US);
+    let mut guard = loop {
+        if let Some(guard) = CONSOLE.try_lock() {
+            break Some(guard);
+        }
+        if deadline.passed() || CONSOLE.holder().is_some_and(|(cpu, _)| cpu == cpu::id()) {
+            break None;
+        }
+        core::hint::spin_loop();
+    };
+    let mut out = ReportWriter {
+        ring: guard.as_deref_mut(),
+    };
+    report(&mut out);
+}
+
+/// A report's text: to the UART (or semihosting), and into the log ring when it has it.
+struct ReportWriter<'a> {
+    ring: Option<&'a mut LogRing<LOG_BYTES>>,
+}
+
+impl Write for ReportWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if let Some(ring) = self.ring.as_deref_mut() {
+            ring.push(s.as_bytes());
+        }
+        match UART.get() {
+            Some(uart) => uart.write_str(s),
             None => semihosting::write_str(s),
         }
         Ok(())

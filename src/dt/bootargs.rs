@@ -89,6 +89,11 @@ pub struct BootOptions<'a> {
     /// `slab_debug`: red zones and poison on every slab cache, to catch overruns, writes
     /// to freed objects, and bad frees, named.
     pub slab_debug: bool,
+    /// `slab.lock_order=normal|inverted`: inverted takes the cache chain's lock before the
+    /// hotplug lock's read side in kmem_cache_create (Linux 5.12's inversion).
+    pub slab_lock_order_inverted: Option<bool>,
+    /// `lockdep`: validate every lock's order and context.
+    pub lockdep: bool,
     /// `fault=KIND@CPU[,KIND@CPU...]`: faults to inject into CPU bring-up and teardown,
     /// as text: the fault injector reads it.
     pub faults: Option<&'a str>,
@@ -187,6 +192,30 @@ impl<'a> BootOptions<'a> {
                 }
                 None => self.slab_debug = true,
             },
+            "lockdep" => match arg.value {
+                Some(v) => {
+                    return Err(BootArgError::BadValue {
+                        key: arg.key,
+                        value: v,
+                        expected: "no value (lockdep is a flag)",
+                    });
+                }
+                None => self.lockdep = true,
+            },
+            "slab.lock_order" => {
+                let v = value()?;
+                self.slab_lock_order_inverted = Some(match v {
+                    "normal" => false,
+                    "inverted" => true,
+                    _ => {
+                        return Err(BootArgError::BadValue {
+                            key: arg.key,
+                            value: v,
+                            expected: "normal or inverted",
+                        });
+                    }
+                });
+            }
             "slab.hotplug_lock" => {
                 let v = value()?;
                 self.slab_hotplug_lock = Some(parse_on_off(v).ok_or(BootArgError::BadValue {
@@ -298,6 +327,27 @@ mod tests {
                 "'slab.hotplug_lock=maybe': expected on or off",
                 "'slab.race_window_us=999999': expected microseconds, 0 to 100000",
                 "'slab.race_window_us' needs a value (slab.race_window_us=...)",
+            ]
+        );
+    }
+
+    #[test]
+    fn lock_validation_options() {
+        let o = BootOptions::parse("lockdep slab.lock_order=inverted", |e| panic!("{e}"));
+        assert!(o.lockdep);
+        assert_eq!(o.slab_lock_order_inverted, Some(true));
+        let o = BootOptions::parse("slab.lock_order=normal", |e| panic!("{e}"));
+        assert!(!o.lockdep);
+        assert_eq!(o.slab_lock_order_inverted, Some(false));
+        let mut errors = Vec::new();
+        BootOptions::parse("lockdep=on slab.lock_order=backwards", |e| {
+            errors.push(e.to_string())
+        });
+        assert_eq!(
+            errors,
+            [
+                "'lockdep=on': expected no value (lockdep is a flag)",
+                "'slab.lock_order=backwards': expected normal or inverted",
             ]
         );
     }

@@ -25,6 +25,7 @@ use crate::smp::cpumask::CpuMask;
 use crate::smp::hotplug::{self, CallbackError, HotplugCallbacks};
 use crate::smp::percpu::PerCpu;
 use crate::smp::state;
+use crate::sync::IrqSpinLock;
 use crate::{pr_err, pr_notice, pr_warn};
 
 /// The kernel's slab types: the portable ones over the kernel's platform.
@@ -158,9 +159,14 @@ struct CacheCall {
 // it waits for the call (see `on_each_online_cpu`).
 unsafe impl Send for CacheCall {}
 
-/// Per calling CPU: its cache cross-call in flight.
-static CACHE_CALLS: PerCpu<spin::Mutex<Option<CacheCall>>> =
-    PerCpu::new("slab cross-calls", |_| spin::Mutex::new(None));
+/// Per calling CPU: its cache cross-call in flight. The handlers take it in interrupt
+/// context, so its caller masks interrupts while it writes it (one class for every CPU's
+/// slot: that a handler never reads its own CPU's slot would be an argument the lock
+/// validator cannot check).
+static CACHE_CALLS: PerCpu<IrqSpinLock<Option<CacheCall>>> =
+    PerCpu::new("slab cross-calls", |_| {
+        IrqSpinLock::new(crate::lock_class!("slab cross-call"), None)
+    });
 
 /// Runs `f(cache)` on every online CPU (this one included) by cross-call, and waits.
 /// Hold the hotplug lock's read side to keep the online set still, or expect

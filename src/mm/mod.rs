@@ -24,7 +24,8 @@ mod kernel {
     use crate::sync::IrqSpinLock;
 
     /// The kernel's one page allocator.
-    static PAGES: IrqSpinLock<PageAllocator> = IrqSpinLock::new(PageAllocator::new());
+    static PAGES: IrqSpinLock<PageAllocator> =
+        IrqSpinLock::new(crate::lock_class!("zone->lock"), PageAllocator::new());
 
     /// Gives the allocator the pages of `region` outside `reserved`.
     ///

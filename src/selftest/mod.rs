@@ -29,7 +29,7 @@ impl Failures {
     pub const fn new() -> Self {
         Self {
             count: AtomicU64::new(0),
-            first: IrqSpinLock::new(None),
+            first: IrqSpinLock::new(crate::lock_class!("stress first failure"), None),
         }
     }
 

@@ -66,11 +66,15 @@ static TARGETS: AtomicCpuMask = AtomicCpuMask::new();
 static OBJECTS: AtomicU64 = AtomicU64::new(0);
 static FAILURES: Failures = Failures::new();
 /// The shared caches, while the run lasts.
-static SHARED_CACHES: IrqSpinLock<ArrayVec<SharedCache, 3>> =
-    IrqSpinLock::new(ArrayVec::new_const());
+static SHARED_CACHES: IrqSpinLock<ArrayVec<SharedCache, 3>> = IrqSpinLock::new(
+    crate::lock_class!("soak shared caches"),
+    ArrayVec::new_const(),
+);
 /// Objects one CPU allocated and left for another to free.
-static EXCHANGE_QUEUE: IrqSpinLock<ArrayVec<Held, EXCHANGE>> =
-    IrqSpinLock::new(ArrayVec::new_const());
+static EXCHANGE_QUEUE: IrqSpinLock<ArrayVec<Held, EXCHANGE>> = IrqSpinLock::new(
+    crate::lock_class!("soak exchange queue"),
+    ArrayVec::new_const(),
+);
 fn fail(args: core::fmt::Arguments<'_>) {
     FAILURES.record(args);
 }

@@ -21,9 +21,16 @@ use super::state;
 use crate::arch::cpu;
 use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
+use crate::sync::lockdep::{self, DoingWork};
+use crate::sync::lockup::Watch;
+use crate::sync::{AtomicFn, LockClass, SpinLock};
 
 /// How long a caller waits for a target to pick a call up.
 pub const TIMEOUT_US: u64 = 5_000_000;
+
+/// A caller's wait for its call's handlers, as the lock validator knows it: the handlers'
+/// locks are ordered after whatever the caller holds while it waits.
+static CALL_WAIT: &LockClass = crate::wait_class!("cross-call wait");
 
 /// A function run on another CPU, in interrupt context (interrupts masked): short, no
 /// locks that a caller might hold while waiting, no waiting for other CPUs.
@@ -36,9 +43,9 @@ const RUNNING: u8 = 2;
 /// One (target, caller) pair's mailbox: its entries in the tables' columns.
 struct Mailbox<'t> {
     state: &'t AtomicU8,
-    /// The function. The state protocol already gives caller and target turns; the lock
-    /// only carries the function pointer across safely.
-    function: &'t spin::Mutex<Option<CallFn>>,
+    /// The function. The state protocol gives caller and target turns (the state's
+    /// Release and Acquire order it).
+    function: &'t AtomicFn,
     /// Its argument, written and read in the same turns as `number`.
     argument: &'t AtomicU64,
     /// The number of the call in the mailbox.
@@ -57,7 +64,7 @@ struct Mailbox<'t> {
 struct Tables {
     cpus: usize,
     states: &'static [AtomicU8],
-    functions: &'static [spin::Mutex<Option<CallFn>>],
+    functions: &'static [AtomicFn],
     arguments: &'static [AtomicU64],
     numbers: &'static [AtomicU64],
     done: &'static [AtomicU64],
@@ -105,7 +112,7 @@ pub fn init(cpus: usize) -> Result<(), NoMemory> {
     let tables = Tables {
         cpus,
         states: table(pairs, |_| AtomicU8::new(FREE))?,
-        functions: table(pairs, |_| spin::Mutex::new(None))?,
+        functions: table(pairs, |_| AtomicFn::none())?,
         arguments: table(pairs, |_| AtomicU64::new(0))?,
         numbers: table(pairs, |_| AtomicU64::new(0))?,
         done: table(pairs, |_| AtomicU64::new(0))?,
@@ -170,6 +177,9 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
         return Err(CallError::Offline(offline));
     }
     let remote = targets.without(me);
+    if wait {
+        lockdep::wait_for(CALL_WAIT, cpu::program_counter());
+    }
     let t = tables();
     let number = t.last_call[me].fetch_add(1, Ordering::Relaxed) + 1;
     let mut failed = CpuMask::empty();
@@ -187,7 +197,7 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
         if failed.contains(target) {
             continue;
         }
-        *mailbox.function.lock() = Some(func);
+        mailbox.function.store(func, Ordering::Relaxed);
         mailbox.argument.store(arg, Ordering::Relaxed);
         mailbox.number.store(number, Ordering::Relaxed);
         mailbox.state.store(QUEUED, Ordering::Release);
@@ -197,7 +207,9 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
     gic::send_sgi(gic::SGI_CALL, sent);
     if targets.contains(me) {
         let irq = cpu::irq_save();
+        let _caller_waits = DoingWork::begin(CALL_WAIT);
         func(arg);
+        drop(_caller_waits);
         cpu::irq_restore(irq);
     }
     if wait {
@@ -221,18 +233,29 @@ fn wait_for(target: usize, me: usize, number: u64) -> bool {
     let t = tables();
     let mailbox = t.mailbox(target, me);
     let deadline = Deadline::after_us(TIMEOUT_US);
+    let mut overdue = Watch::new();
     loop {
         if mailbox.done.load(Ordering::Acquire) >= number {
             return true;
         }
-        if deadline.passed()
-            && mailbox
+        if deadline.passed() {
+            if mailbox
                 .state
                 .compare_exchange(QUEUED, FREE, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
-        {
-            t.pending[target].remove(me);
-            return false;
+            {
+                t.pending[target].remove(me);
+                return false;
+            }
+            // Running there past the bound: it cannot be taken back, only waited for.
+            overdue.overdue(|out| {
+                writeln!(
+                    out,
+                    "for cpu{target} to finish cross-call {number}, running there past \
+                     {} ms",
+                    TIMEOUT_US / 1000
+                )
+            });
         }
         core::hint::spin_loop();
     }
@@ -241,7 +264,7 @@ fn wait_for(target: usize, me: usize, number: u64) -> bool {
 /// The CPUs that answered the last census.
 static ANSWERED: AtomicCpuMask = AtomicCpuMask::new();
 /// One census at a time.
-static CENSUS: spin::Mutex<()> = spin::Mutex::new(());
+static CENSUS: SpinLock<()> = SpinLock::new(crate::lock_class!("census"), ());
 
 fn answer(_: u64) {
     ANSWERED.insert(cpu::id());
@@ -278,8 +301,9 @@ pub fn run_pending() {
         }
         let number = mailbox.number.load(Ordering::Relaxed);
         let argument = mailbox.argument.load(Ordering::Relaxed);
-        let function = mailbox.function.lock().take();
+        let function = mailbox.function.take(Ordering::Relaxed);
         if let Some(function) = function {
+            let _caller_waits = DoingWork::begin(CALL_WAIT);
             function(argument);
         }
         mailbox.done.store(number, Ordering::Release);

@@ -29,6 +29,7 @@
 mod table;
 
 use core::fmt;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use arrayvec::ArrayVec;
 
@@ -40,6 +41,15 @@ use crate::MAX_CPUS;
 use crate::arch::cpu;
 use crate::drivers::gic;
 use crate::drivers::timer;
+use crate::sync::lockdep::{self, DoingWork, Mode};
+use crate::sync::lockup::Watch;
+use crate::sync::{LockClass, SpinLock};
+
+/// A controller's wait for a CPU coming up, and for one going down, as the lock
+/// validator knows them (Linux's `cpuhp_state-up` and `cpuhp_state-down`): what the CPU
+/// does on its way is ordered after what the controller holds while it waits.
+pub static CPU_UP_WAIT: &LockClass = crate::wait_class!("cpuhp_state-up");
+pub static CPU_DOWN_WAIT: &LockClass = crate::wait_class!("cpuhp_state-down");
 
 /// How long a booting CPU has to come online, and a dying one to confirm it is off.
 pub const BOOT_TIMEOUT_US: u64 = 5_000_000;
@@ -48,14 +58,51 @@ pub const DEATH_TIMEOUT_US: u64 = 5_000_000;
 const RECONFIRM_TIMEOUT_US: u64 = 100_000;
 
 static LOCK: HotplugLock<MAX_CPUS> = HotplugLock::new();
+/// The hotplug lock's class for the lock validator: both sides are one lock, as Linux's
+/// `cpu_hotplug_lock`.
+static LOCK_CLASS: &LockClass = crate::lock_class!("cpu_hotplug_lock");
+/// Where each CPU took the read side, and where the writer took the write side: what a
+/// wait for them that goes on too long reports.
+static READ_SITES: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+static WRITE_SITE: AtomicUsize = AtomicUsize::new(0);
 
-/// Waits for the lock with interrupts enabled: cross-calls keep being served.
-fn relax() {
+/// Waits for the lock with interrupts enabled (cross-calls keep being served), reporting
+/// a lockup once if the wait goes on too long.
+fn relax(watch: &mut Watch) {
     debug_assert!(
         !cpu::irqs_masked(),
         "waiting for the hotplug lock with interrupts masked"
     );
     core::hint::spin_loop();
+    watch.spin(describe_wait);
+}
+
+/// What a waiter for the hotplug lock waits for, and on whom.
+fn describe_wait(out: &mut dyn fmt::Write) -> fmt::Result {
+    let me = cpu::id();
+    let state = LOCK.state();
+    match state.writer {
+        Some(writer) if writer == me => {
+            writeln!(out, "for (cpu_hotplug_lock)'s readers to leave:")?;
+            for reader in LOCK.readers() {
+                let pc = READ_SITES[reader].load(Ordering::Relaxed);
+                writeln!(out, " held (read) by cpu{reader}, at: {pc:#018x}")?;
+                lockdep::write_held_by(out, reader)?;
+            }
+            Ok(())
+        }
+        Some(writer) => {
+            let pc = WRITE_SITE.load(Ordering::Relaxed);
+            writeln!(out, "for (cpu_hotplug_lock):")?;
+            writeln!(out, " held (write) by cpu{writer}, at: {pc:#018x}")?;
+            lockdep::write_held_by(out, writer)
+        }
+        None => writeln!(
+            out,
+            "for (cpu_hotplug_lock), queued behind {} other waiter(s)",
+            state.waiters.saturating_sub(1)
+        ),
+    }
 }
 
 /// Only CPUs below `cpus` (the possible ones) will take the hotplug lock: its writer looks
@@ -64,22 +111,49 @@ pub fn limit_lock_to(cpus: usize) {
     LOCK.limit_to(cpus);
 }
 
-/// Keeps CPUs from coming or going until [`cpus_read_unlock`]. Nests.
-pub fn cpus_read_lock() {
-    LOCK.read_lock(cpu::id(), relax);
+fn instance() -> usize {
+    &raw const LOCK as usize
 }
 
+/// Keeps CPUs from coming or going until [`cpus_read_unlock`]. Nests: a CPU already
+/// inside (or the writer) never waits, which the validator knows as a recursive read.
+#[inline(always)]
+pub fn cpus_read_lock() {
+    let pc = cpu::program_counter();
+    let me = cpu::id();
+    let mode = if LOCK.held_by(me) {
+        Mode::RecursiveRead
+    } else {
+        Mode::Read
+    };
+    lockdep::acquire(LOCK_CLASS, instance(), mode, pc, false);
+    let mut watch = Watch::new();
+    LOCK.read_lock(me, || relax(&mut watch));
+    if mode == Mode::Read {
+        READ_SITES[me].store(pc, Ordering::Relaxed);
+    }
+}
+
+#[inline(always)]
 pub fn cpus_read_unlock() {
     LOCK.read_unlock(cpu::id());
+    lockdep::release(LOCK_CLASS, instance(), cpu::program_counter());
 }
 
 /// The write side: held by CPU up and down.
+#[inline(always)]
 pub fn cpu_hotplug_begin() {
-    LOCK.write_lock(cpu::id(), relax);
+    let pc = cpu::program_counter();
+    lockdep::acquire(LOCK_CLASS, instance(), Mode::Write, pc, false);
+    let mut watch = Watch::new();
+    LOCK.write_lock(cpu::id(), || relax(&mut watch));
+    WRITE_SITE.store(pc, Ordering::Relaxed);
 }
 
+#[inline(always)]
 pub fn cpu_hotplug_done() {
     LOCK.write_unlock(cpu::id());
+    lockdep::release(LOCK_CLASS, instance(), cpu::program_counter());
 }
 
 /// States that the caller needs the online set held still (checked in debug builds).
@@ -125,8 +199,8 @@ pub struct CallbackError(pub &'static str);
 const MAX_SUBSYSTEMS: usize = 8;
 
 /// The registered callbacks, by `order` (Linux's cpuhp states: the core names none).
-static REGISTERED: spin::Mutex<ArrayVec<&'static HotplugCallbacks, MAX_SUBSYSTEMS>> =
-    spin::Mutex::new(ArrayVec::new_const());
+static REGISTERED: SpinLock<ArrayVec<&'static HotplugCallbacks, MAX_SUBSYSTEMS>> =
+    SpinLock::new(crate::lock_class!("cpuhp callbacks"), ArrayVec::new_const());
 
 /// Adds a subsystem's callbacks, running `with_online` with the CPUs online at that
 /// moment, as one step against hotplug (it holds the hotplug lock's write side): a CPU
@@ -323,6 +397,9 @@ fn take_down(cpu: usize) -> Result<(), HotplugError> {
 /// On a CPU that just started (MMU on, own stack): claim the boot ticket, set up the GIC
 /// interface, join the online set. Returns false if the controller gave up on this boot.
 pub fn arrive(cpu: usize) -> bool {
+    // A CPU that starts holds nothing, whatever it held when it last went down.
+    lockdep::cpu_starting(cpu);
+    let _controller_waits = DoingWork::begin(CPU_UP_WAIT);
     let s = slot(cpu);
     s.confirm_started();
     if let Err(e) = gic::init_cpu(cpu, &super::private_interrupts()) {
@@ -346,6 +423,7 @@ pub fn arrive(cpu: usize) -> bool {
 /// On the dying CPU, interrupts masked: everything but the enable method's last step
 /// (which also decides what becomes of the CPU's GIC interface).
 pub fn leave(cpu: usize) -> &'static dyn CpuOps {
+    let _controller_waits = DoingWork::begin(CPU_DOWN_WAIT);
     state::ONLINE.remove(cpu);
     super::call::run_pending();
     timer::disarm();

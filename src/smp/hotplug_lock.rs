@@ -109,7 +109,7 @@ impl<const N: usize> HotplugLock<N> {
 
     /// Takes a ticket and waits for its turn: the mutex's holders come in the order they
     /// queued.
-    fn lock_mutex(&self, relax: &impl Fn()) {
+    fn lock_mutex(&self, relax: &mut impl FnMut()) {
         let ticket = self.next.fetch_add(1, Ordering::Relaxed);
         // Acquire: what the mutex's last holder did happens before this one's turn.
         if self.serving.load(Ordering::Acquire) == ticket {
@@ -136,7 +136,7 @@ impl<const N: usize> HotplugLock<N> {
     }
 
     /// Enters the read side on `cpu`; `relax` is called while waiting.
-    pub fn read_lock(&self, cpu: usize, relax: impl Fn()) {
+    pub fn read_lock(&self, cpu: usize, mut relax: impl FnMut()) {
         let depth = self.depth[cpu].load(Ordering::Relaxed);
         if depth > 0 || self.writer.load(Ordering::Relaxed) == cpu {
             // Nested, or the writer reading: already excluded from hotplug.
@@ -151,7 +151,7 @@ impl<const N: usize> HotplugLock<N> {
         }
         // A writer holds or is taking the mutex: queue behind it.
         self.depth[cpu].store(0, Ordering::Relaxed);
-        self.lock_mutex(&relax);
+        self.lock_mutex(&mut relax);
         self.depth[cpu].store(1, Ordering::Relaxed);
         self.unlock_mutex();
     }
@@ -168,13 +168,13 @@ impl<const N: usize> HotplugLock<N> {
     }
 
     /// Takes the write side on `cpu`: waits for the mutex, then for the readers to leave.
-    pub fn write_lock(&self, cpu: usize, relax: impl Fn()) {
+    pub fn write_lock(&self, cpu: usize, mut relax: impl FnMut()) {
         assert_eq!(
             self.depth[cpu].load(Ordering::Relaxed),
             0,
             "cpu_hotplug_begin on cpu{cpu} inside its own cpus_read_lock would wait forever"
         );
-        self.lock_mutex(&relax);
+        self.lock_mutex(&mut relax);
         self.writer.store(cpu, Ordering::Relaxed);
         // Pairs with the readers' fence: a reader this misses sees the ticket taken.
         fence(Ordering::SeqCst);
@@ -206,16 +206,20 @@ impl<const N: usize> HotplugLock<N> {
         self.depth[cpu].load(Ordering::Relaxed) > 0 || self.writer.load(Ordering::Relaxed) == cpu
     }
 
-    pub fn state(&self) -> LockState {
+    /// The CPUs inside the read side now, the writer's own reads not counted.
+    pub fn readers(&self) -> impl Iterator<Item = usize> + '_ {
         let writer = self.writer.load(Ordering::Relaxed);
-        let readers = self
-            .counts()
+        self.counts()
             .iter()
             .enumerate()
-            .filter(|&(cpu, depth)| cpu != writer && depth.load(Ordering::Relaxed) > 0)
-            .count();
+            .filter(move |&(cpu, depth)| cpu != writer && depth.load(Ordering::Relaxed) > 0)
+            .map(|(cpu, _)| cpu)
+    }
+
+    pub fn state(&self) -> LockState {
+        let writer = self.writer.load(Ordering::Relaxed);
         LockState {
-            refcount: readers,
+            refcount: self.readers().count(),
             writer: (writer != NO_WRITER).then_some(writer),
             waiters: self.waiters.load(Ordering::Relaxed),
         }

@@ -24,6 +24,7 @@ pub fn private_interrupts() -> arrayvec::ArrayVec<u32, 1> {
 }
 
 fn handle_irq() {
+    let _in_handler = crate::sync::lockdep::Hardirq::enter();
     let timer_irq = timer_irq();
     while let Some(irq) = gic::acknowledge() {
         match irq.id() {

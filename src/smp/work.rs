@@ -14,18 +14,19 @@ use super::hotplug::{CallbackError, HotplugCallbacks};
 use super::percpu::PerCpu;
 use super::{hotplug, state};
 use crate::drivers::gic;
+use crate::sync::SpinLock;
 
 pub type Job = fn(u64);
 
 pub struct Slot {
-    job: spin::Mutex<Option<(Job, u64)>>,
+    job: SpinLock<Option<(Job, u64)>>,
     busy: AtomicBool,
     /// The CPU is going down: its job should return, and no new one starts.
     stopping: AtomicBool,
 }
 
 pub static SLOTS: PerCpu<Slot> = PerCpu::new("job slots", |_| Slot {
-    job: spin::Mutex::new(None),
+    job: SpinLock::new(crate::lock_class!("cpu work slot"), None),
     busy: AtomicBool::new(false),
     stopping: AtomicBool::new(false),
 });

@@ -102,6 +102,15 @@ pub fn frame_pointer() -> u64 {
     fp
 }
 
+/// The address of the code this is inlined into: where a lock is taken, for reports.
+#[inline(always)]
+pub fn program_counter() -> usize {
+    let pc: usize;
+    // SAFETY: ADR only computes an address; it reads and writes nothing.
+    unsafe { asm!("adr {}, .", out(reg) pc, options(nomem, nostack, preserves_flags)) };
+    pc
+}
+
 /// The exception level we run at (always 1 once booted).
 pub fn current_el() -> u64 {
     let el: u64;

@@ -21,9 +21,11 @@ mod kernel {
     pub const PROMPT: &str = "hotslab> ";
 
     /// What is left of the bootarg script (it survives the shell moving between CPUs).
-    static SCRIPT: IrqSpinLock<&'static str> = IrqSpinLock::new("");
+    static SCRIPT: IrqSpinLock<&'static str> =
+        IrqSpinLock::new(crate::lock_class!("shell script"), "");
     /// A CPU to take down once the shell has moved off it (`cpu off` of the shell's CPU).
-    static TAKE_DOWN: IrqSpinLock<Option<usize>> = IrqSpinLock::new(None);
+    static TAKE_DOWN: IrqSpinLock<Option<usize>> =
+        IrqSpinLock::new(crate::lock_class!("shell take-down"), None);
 
     /// Sets the commands (separated by `;`) to run before the first prompt.
     pub fn start(script: Option<&'static str>) {

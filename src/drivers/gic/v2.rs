@@ -102,7 +102,7 @@ impl GicV2Driver {
         };
         let security_extensions = gic.typer().has_security_extension();
         let driver = Self {
-            gic: IrqSpinLock::new(gic),
+            gic: IrqSpinLock::new(crate::lock_class!("gic distributor"), gic),
             // SAFETY: the same regions. Beside arm-gic's accesses behind the lock (the SGI
             // register alone), this driver's are GICD_CTLR, here before the lock is shared,
             // and registers banked per core, each used only by its own core.

@@ -39,6 +39,7 @@ use super::geometry::Geometry;
 use super::percpu::PerCpu;
 use super::slabs::{self, ACTIVE, CACHED, Census, Inconsistency, Mark, Place, SlabLists, State};
 use super::{SlabError, SlabPlatform};
+use crate::sync::SpinLock;
 
 /// The longest cache name.
 pub const NAME_MAX: usize = 24;
@@ -59,7 +60,7 @@ pub struct Cache<P: SlabPlatform + 'static> {
     platform: &'static P,
     /// Where this cache's per-CPU arrays come from; `None`: it has none.
     arrays_from: Option<&'static Cache<P>>,
-    lists: spin::Mutex<SlabLists>,
+    lists: SpinLock<SlabLists>,
     /// Each CPU's array, live count and fast-path guard: one slot per CPU the platform
     /// has (`SlabPlatform::cpus`, Linux's `alloc_percpu`), in memory the allocator gave it.
     percpu: &'static [PerCpu],
@@ -143,7 +144,10 @@ impl<P: SlabPlatform + 'static> Cache<P> {
             (&raw mut (*cache).ctor).write(ctor);
             (&raw mut (*cache).platform).write(platform);
             (&raw mut (*cache).arrays_from).write(arrays_from);
-            (&raw mut (*cache).lists).write(spin::Mutex::new(SlabLists::new()));
+            (&raw mut (*cache).lists).write(SpinLock::new(
+                crate::lock_class!("&cache->lists"),
+                SlabLists::new(),
+            ));
             let cpus = platform.cpus();
             for cpu in 0..cpus {
                 slots.as_ptr().add(cpu).write(percpu());

@@ -31,10 +31,10 @@ use core::fmt;
 
 use arrayvec::{ArrayString, ArrayVec};
 
+#[cfg(not(loom))]
+use crate::sync::SpinLock as Mutex;
 #[cfg(loom)]
 use loom::sync::Mutex;
-#[cfg(not(loom))]
-use spin::Mutex;
 
 use super::SlabError;
 use super::cache::NAME_MAX;
@@ -142,7 +142,7 @@ pub struct Chain<C, const N: usize> {
 impl<C, const N: usize> Chain<C, N> {
     pub const fn new() -> Self {
         Self {
-            caches: Mutex::new(ArrayVec::new_const()),
+            caches: Mutex::new(crate::lock_class!("slab_mutex"), ArrayVec::new_const()),
             tracked: AtomicCpuMask::new(),
         }
     }
@@ -166,7 +166,7 @@ impl<C, const N: usize> Default for Chain<C, N> {
 
 /// Takes the chain mutex.
 #[cfg(not(loom))]
-fn lock<T>(m: &Mutex<T>) -> spin::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> crate::sync::SpinLockGuard<'_, T> {
     m.lock()
 }
 

@@ -38,6 +38,7 @@ use crate::smp::cpumask::CpuMask;
 use crate::smp::handshake::Stage;
 use crate::smp::state::{HotplugState, slot};
 use crate::smp::steps::{self, Walk};
+use crate::sync::lockdep;
 
 /// How long a controller spins for a booting CPU (a warm bring-up arrives well within it)
 /// before it sleeps, and how long it then sleeps between looks if not kicked awake.
@@ -353,6 +354,7 @@ fn boot_settled(cpu: usize) -> bool {
 /// Waits until every CPU of `booting` has its boot ticket settled, calling `on_settled`
 /// for each as it is. Spins briefly, then sleeps until an arriving CPU's kick.
 pub(super) fn wait_for_arrivals(booting: CpuMask, mut on_settled: impl FnMut(usize)) {
+    lockdep::wait_for(super::CPU_UP_WAIT, cpu::program_counter());
     let stop_spinning = Deadline::after_us(ARRIVAL_SPIN_US);
     let mut waiting = booting;
     loop {
@@ -411,6 +413,7 @@ fn await_arrival(cpu: usize, ops: &'static dyn CpuOps) -> Result<(), HotplugErro
 fn request_death(cpu: usize) -> Result<(), HotplugError> {
     let s = slot(cpu);
     let deadline = Deadline::after_us(DEATH_TIMEOUT_US);
+    lockdep::wait_for(super::CPU_DOWN_WAIT, cpu::program_counter());
     let request = s.request_death(deadline.ticks());
     gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
     // Once the CPU takes the request it leaves; until then the deadline can withdraw it.

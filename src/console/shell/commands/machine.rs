@@ -442,7 +442,7 @@ pub(super) fn crash<'a>(args: &Args<'a>) -> CmdResult<'a> {
 
 /// What `crash locked` holds as it faults, and another CPU waits for with interrupts
 /// masked: that CPU cannot take the stop the Oops sends it.
-static CRASH_LOCK: IrqSpinLock<()> = IrqSpinLock::new(());
+static CRASH_LOCK: IrqSpinLock<()> = IrqSpinLock::new(crate::lock_class!("crash lock"), ());
 static CRASH_LOCK_HELD: AtomicBool = AtomicBool::new(false);
 static CRASH_LOCK_WAITED: AtomicBool = AtomicBool::new(false);
 

@@ -14,6 +14,7 @@ use crate::mm::kernel_slab as slab;
 use crate::mm::kernel_slab::{CacheHandle, OwnedObject};
 use crate::mm::slab::{SlabFlags, cache::valid_name, geometry::MAX_OBJECT_SIZE};
 use crate::println;
+use crate::sync::SpinLock;
 
 mod misuse;
 
@@ -26,7 +27,8 @@ struct ShellCache {
     objects: Vec<OwnedObject>,
 }
 
-static SHELL_CACHES: spin::Mutex<Vec<ShellCache>> = spin::Mutex::new(Vec::new());
+static SHELL_CACHES: SpinLock<Vec<ShellCache>> =
+    SpinLock::new(crate::lock_class!("shell caches"), Vec::new());
 
 /// `slabinfo [--raw]`: every cache, in /proc/slabinfo's layout or as `key=value` lines
 /// named as its header names the columns.

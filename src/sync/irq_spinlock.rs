@@ -1,29 +1,30 @@
 //! Spin locks that mask interrupts on the holding core, so an interrupt handler on the
 //! same core can never spin on a lock its own core holds.
-//!
-//! Built on `spin::Mutex` (load/store-exclusive): take one only with the MMU and caches on.
 
 use core::ops::{Deref, DerefMut};
 
+use super::class::LockClass;
+use super::spinlock::{SpinLock, SpinLockGuard};
 use crate::arch::cpu::{self, IrqState};
 
 pub struct IrqSpinLock<T> {
-    inner: spin::Mutex<T>,
+    inner: SpinLock<T>,
 }
 
 pub struct IrqSpinLockGuard<'a, T> {
     /// Always `Some` until `drop` releases it, before interrupts are restored.
-    guard: Option<spin::MutexGuard<'a, T>>,
+    guard: Option<SpinLockGuard<'a, T>>,
     irq: IrqState,
 }
 
 impl<T> IrqSpinLock<T> {
-    pub const fn new(value: T) -> Self {
+    pub const fn new(class: &'static LockClass, value: T) -> Self {
         Self {
-            inner: spin::Mutex::new(value),
+            inner: SpinLock::new(class, value),
         }
     }
 
+    #[inline(always)]
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
         let irq = cpu::irq_save();
         IrqSpinLockGuard {
@@ -33,6 +34,7 @@ impl<T> IrqSpinLock<T> {
     }
 
     /// The lock if it is free now; used where waiting could deadlock (reporting a crash).
+    #[inline(always)]
     pub fn try_lock(&self) -> Option<IrqSpinLockGuard<'_, T>> {
         let irq = cpu::irq_save();
         match self.inner.try_lock() {
@@ -45,6 +47,11 @@ impl<T> IrqSpinLock<T> {
                 None
             }
         }
+    }
+
+    /// The CPU holding it and where it took it, if it is held.
+    pub fn holder(&self) -> Option<(usize, usize)> {
+        self.inner.holder()
     }
 }
 
