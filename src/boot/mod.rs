@@ -167,6 +167,7 @@ const INIT: &[InitStep] = &[
         run: |boot| {
             crate::mm::kernel_slab::init(
                 boot.options.slab_hotplug_lock,
+                boot.options.slab_lock_order_inverted,
                 boot.options.slab_race_window_us,
                 boot.options.slab_debug,
             )

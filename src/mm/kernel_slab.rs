@@ -41,6 +41,8 @@ static ENV: KernelEnv = KernelEnv;
 
 /// `slab.hotplug_lock`: create and destroy take the hotplug lock (the 2004 fix).
 static HOTPLUG_LOCK: AtomicBool = AtomicBool::new(true);
+/// `slab.lock_order=inverted`: create takes the chain's lock before the hotplug lock.
+static LOCK_ORDER_INVERTED: AtomicBool = AtomicBool::new(false);
 /// `slab.race_window_us`: the pause between the two steps of create and destroy.
 static RACE_WINDOW_US: AtomicU64 = AtomicU64::new(0);
 /// Races met since boot: [race 1, race 2].
@@ -106,6 +108,10 @@ impl HotplugEnv<&'static Cache> for KernelEnv {
 
     fn protected(&self) -> bool {
         HOTPLUG_LOCK.load(Ordering::Acquire)
+    }
+
+    fn lock_order_inverted(&self) -> bool {
+        LOCK_ORDER_INVERTED.load(Ordering::Acquire)
     }
 
     fn cpus_read_lock(&self) {
@@ -205,9 +211,17 @@ fn slab() -> &'static Slab {
 
 /// Starts the allocator with arrays for the CPUs online now, and applies the bootargs;
 /// with `debug` (`slab_debug`) every cache gets red zones and poison.
-pub fn init(hotplug_lock: Option<bool>, race_window_us: Option<u64>, debug: bool) {
+pub fn init(
+    hotplug_lock: Option<bool>,
+    lock_order_inverted: Option<bool>,
+    race_window_us: Option<u64>,
+    debug: bool,
+) {
     if let Some(on) = hotplug_lock {
         set_hotplug_lock(on);
+    }
+    if let Some(inverted) = lock_order_inverted {
+        set_lock_order_inverted(inverted);
     }
     if let Some(us) = race_window_us {
         set_race_window_us(us);
@@ -242,6 +256,20 @@ pub fn set_hotplug_lock(on: bool) {
 
 pub fn hotplug_lock() -> bool {
     HOTPLUG_LOCK.load(Ordering::Acquire)
+}
+
+pub fn set_lock_order_inverted(inverted: bool) {
+    LOCK_ORDER_INVERTED.store(inverted, Ordering::Release);
+    if inverted {
+        pr_warn!(
+            "slab: create takes the cache chain's lock before the hotplug lock: Linux 5.12's \
+             lock inversion is open"
+        );
+    }
+}
+
+pub fn lock_order_inverted() -> bool {
+    LOCK_ORDER_INVERTED.load(Ordering::Acquire)
 }
 
 pub fn set_race_window_us(us: u64) {

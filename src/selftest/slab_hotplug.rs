@@ -110,13 +110,18 @@ pub fn run(seconds: u64) -> Result<(Report, Option<FailureText>), &'static str> 
 
     crate::println!(
         "stress slab-hotplug: {seconds} s; loaders cpu{me}{}, controller cpu{controller}, \
-         cycled cpu {targets}; hotplug_lock={}, race_window_us={}",
+         cycled cpu {targets}; hotplug_lock={}, lock_order={}, race_window_us={}",
         second_loader.map_or(ArrayString::<8>::new(), |c| {
             let mut s = ArrayString::new();
             let _ = write!(s, " cpu{c}");
             s
         }),
         if lock { "on" } else { "off" },
+        if slab::lock_order_inverted() {
+            "inverted"
+        } else {
+            "normal"
+        },
         slab::race_window_us()
     );
     let started = timer::now_ns();

@@ -104,13 +104,17 @@ impl Watch {
         self.reported = true;
         LOCKUPS.fetch_add(1, Ordering::Relaxed);
         let cpu = machine::cpu_id();
+        // Before the report holds the console's lock, which would be listed too.
+        let held = super::lockdep::held_by(cpu);
         let mut describe = Some(describe);
         write_report(&mut |out| {
             let _ = write!(out, "BUG: lockup: cpu{cpu} waited {waited_ms} ms ");
             if let Some(describe) = describe.take() {
                 let _ = describe(out);
             }
-            let _ = super::lockdep::write_held_by(out, cpu);
+            if let Some(held) = &held {
+                let _ = held.write(out);
+            }
         });
         if let Some(backtraces) = BACKTRACES.get() {
             backtraces();

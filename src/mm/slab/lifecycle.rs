@@ -104,6 +104,11 @@ pub trait HotplugEnv<C> {
     fn online(&self) -> CpuMask;
     /// Whether create and destroy take the hotplug lock (the 2004 fix).
     fn protected(&self) -> bool;
+    /// Whether create takes the chain's lock before the hotplug lock's read side (Linux
+    /// 5.12's inversion, on demand); false unless the environment says so.
+    fn lock_order_inverted(&self) -> bool {
+        false
+    }
     fn cpus_read_lock(&self);
     fn cpus_read_unlock(&self);
     /// Fault injection: a pause between the two steps of create and of destroy.
@@ -210,6 +215,9 @@ impl<C: PerCpuArrays, const N: usize> Chain<C, N> {
     /// On error nothing of it is left: no arrays, not on the chain.
     pub fn create(&self, env: &impl HotplugEnv<C>, cache: C) -> Result<(), SlabError> {
         let protect = env.protected();
+        if protect && env.lock_order_inverted() {
+            return self.create_inverted(env, cache);
+        }
         if protect {
             env.cpus_read_lock();
         }
@@ -217,6 +225,35 @@ impl<C: PerCpuArrays, const N: usize> Chain<C, N> {
         if protect {
             env.cpus_read_unlock();
         }
+        if result.is_err() {
+            self.release_all_arrays(&cache);
+        }
+        result
+    }
+
+    /// Create in Linux 5.12's order: the chain's lock (`slab_mutex`), then the hotplug
+    /// lock's read side under it (`cpus_read_lock`, through `static_key_enable`). A CPU
+    /// going up or down holds the write side and then takes the chain's lock in its
+    /// hotplug callback: with a writer between the two, each waits for the other for
+    /// good. The race window holds the gap between the two locks open.
+    fn create_inverted(&self, env: &impl HotplugEnv<C>, cache: C) -> Result<(), SlabError> {
+        let mut chain = lock(&self.caches);
+        env.race_window();
+        env.cpus_read_lock();
+        let result = if chain.iter().any(|c| c.name() == cache.name()) {
+            Err(SlabError::Duplicate)
+        } else {
+            env.online()
+                .iter()
+                .try_for_each(|cpu| cache.make_array(cpu))
+                .and_then(|()| {
+                    chain
+                        .try_push(cache.clone())
+                        .map_err(|_| SlabError::TooManyCaches)
+                })
+        };
+        env.cpus_read_unlock();
+        drop(chain);
         if result.is_err() {
             self.release_all_arrays(&cache);
         }

@@ -295,30 +295,49 @@ pub fn cpu_starting(cpu: usize) {
     }
 }
 
-/// Writes the locks `cpu` holds (nothing when validation is off). Waits for the CPU's
-/// state only briefly: it is being changed for a moment at most.
-pub fn write_held_by(out: &mut dyn Write, cpu: usize) -> fmt::Result {
+/// The locks `cpu` holds now; `None` when validation is off or its state is being changed
+/// for longer than a moment.
+pub fn held_by(cpu: usize) -> Option<HeldLocks> {
     if !enabled() {
-        return Ok(());
+        return None;
     }
-    let Some(state) = CPUS.get().and_then(|cpus| cpus.get(cpu)) else {
-        return Ok(());
-    };
-    let held = (0..1000).find_map(|_| {
-        let held = state.held.try_lock().map(|h| h.locks.clone());
+    let state = CPUS.get().and_then(|cpus| cpus.get(cpu))?;
+    (0..1000).find_map(|_| {
+        let held = state.held.try_lock().map(|h| HeldLocks {
+            cpu,
+            locks: h.locks.clone(),
+        });
         if held.is_none() {
             core::hint::spin_loop();
         }
         held
-    });
-    let Some(held) = held else {
-        return writeln!(out, "(cpu{cpu}'s held locks are being changed)");
-    };
-    // The graph names the classes; a CPU inside the validator holds its lock.
-    let Some(graph) = (0..1000).find_map(|_| GRAPH.try_lock()) else {
-        return writeln!(out, "(the lock graph is busy)");
-    };
-    report::write_held(out, &graph, cpu, &held)
+    })
+}
+
+/// A CPU's held locks, taken at one moment.
+pub struct HeldLocks {
+    cpu: usize,
+    locks: ArrayVec<Held, { graph::MAX_DEPTH }>,
+}
+
+impl HeldLocks {
+    /// Writes them as Linux lists held locks.
+    pub fn write(&self, out: &mut dyn Write) -> fmt::Result {
+        // The graph names the classes; a CPU inside the validator holds its lock.
+        let Some(graph) = (0..1000).find_map(|_| GRAPH.try_lock()) else {
+            return writeln!(out, "(cpu{} holds locks; the lock graph is busy)", self.cpu);
+        };
+        report::write_held(out, &graph, self.cpu, &self.locks)
+    }
+}
+
+/// Writes the locks `cpu` holds (nothing when validation is off).
+pub fn write_held_by(out: &mut dyn Write, cpu: usize) -> fmt::Result {
+    match held_by(cpu) {
+        Some(held) => held.write(out),
+        None if enabled() => writeln!(out, "(cpu{cpu}'s held locks are being changed)"),
+        None => Ok(()),
+    }
 }
 
 /// Runs `f` with the graph (for the shell's `lockdep`), with this CPU inside the

@@ -6,6 +6,7 @@
 
 mod bench;
 mod cpu;
+mod locks;
 mod machine;
 mod slab;
 mod stress;
@@ -108,7 +109,8 @@ const COMMANDS: &[Command] = &[
         help: "slab caches by hand: create NAME SIZE [ALIGN] | alloc NAME N |\n\
                free NAME N | destroy NAME | shrink NAME | check (the invariant,\n\
                every cache's lists, red zones and poison) |\n\
-               set hotplug_lock on|off | set race_window_us N |\n\
+               set hotplug_lock on|off | set lock_order normal|inverted |\n\
+               set race_window_us N |\n\
                misuse double-free|foreign|wrong-cache|overrun|use-after-free [NAME]",
         run: slab::slab_command,
     },
@@ -126,6 +128,12 @@ const COMMANDS: &[Command] = &[
         args: "[part ...]",
         help: "measure: boot hotplug slab lock ipi cache (default all), as RESULT lines",
         run: bench::bench,
+    },
+    Command {
+        name: "lockdep",
+        args: "[--raw]",
+        help: "the lock validator: its counts, every lock class, every dependency",
+        run: locks::lockdep,
     },
     Command {
         name: "mem",
@@ -202,7 +210,7 @@ fn help<'a>(args: &Args<'a>) -> CmdResult<'a> {
         }
     }
     println!(
-        "  --raw (dt, cpus, mem, slabinfo): the same facts as key=value words, a line per thing"
+        "  --raw (dt, cpus, lockdep, mem, slabinfo): the same facts as key=value words, a line per thing"
     );
     Ok(())
 }

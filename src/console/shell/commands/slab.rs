@@ -317,10 +317,17 @@ fn set<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(3)?;
     let knob = args.choice(
         1,
-        &["hotplug_lock", "race_window_us"],
-        "hotplug_lock or race_window_us",
+        &["hotplug_lock", "lock_order", "race_window_us"],
+        "hotplug_lock, lock_order or race_window_us",
     )?;
-    if knob == "hotplug_lock" {
+    if knob == "lock_order" {
+        let inverted = args.choice(2, &["normal", "inverted"], "normal or inverted")? == "inverted";
+        slab::set_lock_order_inverted(inverted);
+        println!(
+            "slab.lock_order={}",
+            if inverted { "inverted" } else { "normal" }
+        );
+    } else if knob == "hotplug_lock" {
         let word = args.word(2, "on or off")?;
         let on = parse_on_off(word).ok_or(CmdError::Usage(
             crate::console::shell::args::ArgError::Invalid {

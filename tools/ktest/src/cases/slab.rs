@@ -104,7 +104,7 @@ pub fn cases(base: Case) -> Vec<Case> {
         let name = format!("stress-locked-{}", board.label).leak();
         let expect = [
             roles,
-            "hotplug_lock=on, race_window_us=200",
+            "hotplug_lock=on, lock_order=normal, race_window_us=200",
             "RESULT stress-slab-hotplug PASS",
             "race1=0 race2=0 invariant_breaks=0 pages_leaked=0 objects_leaked=0",
         ];
