@@ -1,7 +1,9 @@
-//! `bench lock`: `cpus_read_lock` + `cpus_read_unlock` against `spin::Mutex` lock +
-//! unlock, uncontended, in batches; nanoseconds per pair, and, under the counting plugin,
-//! instructions, loads and stores per pair (a batch of each counted with interrupts
-//! masked).
+//! `bench lock`: `cpus_read_lock` + `cpus_read_unlock`, and the kernel's `SpinLock` lock +
+//! unlock, against `spin::Mutex` lock + unlock (the floor: the same lock without a class,
+//! a holder or the validator's hooks), uncontended, in batches; nanoseconds per pair, and,
+//! under the counting plugin, instructions, loads and stores per pair (a batch of each
+//! counted with interrupts masked). Booted with `lockdep`, the first two show what
+//! validation costs.
 
 use core::hint::black_box;
 
@@ -10,6 +12,7 @@ use super::stats::{Samples, Verdict};
 use super::timed;
 use crate::println;
 use crate::smp::hotplug;
+use crate::sync::SpinLock;
 
 const BATCH: u64 = 1000;
 const SAMPLES: usize = 31;
@@ -27,35 +30,46 @@ fn spin_batch(mutex: &spin::Mutex<u64>) {
     }
 }
 
+fn kernel_lock_batch(lock: &SpinLock<u64>) {
+    for _ in 0..BATCH {
+        *black_box(lock).lock() += 1;
+    }
+}
+
 pub fn run() {
     let mut verdict = Verdict::new();
     let counting = PartCounts::open("lock", &mut verdict);
     let mutex = spin::Mutex::new(0u64);
-    let tags = [counts::new_tag(), counts::new_tag()];
+    let kernel_lock = SpinLock::new(crate::lock_class!("bench lock"), 0u64);
+    let tags = [counts::new_tag(), counts::new_tag(), counts::new_tag()];
     if counting.on() {
         let irq = crate::arch::cpu::irq_save();
         counts::bracket(tags[0], read_lock_batch);
         counts::bracket(tags[1], || spin_batch(&mutex));
+        counts::bracket(tags[2], || kernel_lock_batch(&kernel_lock));
         crate::arch::cpu::irq_restore(irq);
     }
     let mut read_lock = Samples::<SAMPLES>::new();
     let mut spin = Samples::<SAMPLES>::new();
+    let mut kernel = Samples::<SAMPLES>::new();
     for sample in 0..=SAMPLES {
         let ((), r) = timed(read_lock_batch);
         let ((), s) = timed(|| spin_batch(&mutex));
+        let ((), k) = timed(|| kernel_lock_batch(&kernel_lock));
         if sample > 0 {
             read_lock.push(r / BATCH);
             spin.push(s / BATCH);
+            kernel.push(k / BATCH);
         }
     }
     verdict.samples(&mut read_lock, "read-lock-samples");
     verdict.samples(&mut spin, "spin-samples");
-    // Every spin-locked section ran; every read lock was given back.
+    verdict.samples(&mut kernel, "kernel-lock-samples");
+    // Every locked section ran; every read lock was given back.
     let counted_batches = if counting.on() { 1 } else { 0 };
-    verdict.check(
-        *mutex.lock() == (SAMPLES as u64 + 1 + counted_batches) * BATCH,
-        "spin-sections-lost",
-    );
+    let sections = (SAMPLES as u64 + 1 + counted_batches) * BATCH;
+    verdict.check(*mutex.lock() == sections, "spin-sections-lost");
+    verdict.check(*kernel_lock.lock() == sections, "kernel-lock-sections-lost");
     let mut counted = alloc::string::String::new();
     let reported = |name, tag| Reported {
         name,
@@ -66,7 +80,11 @@ pub fn run() {
     counting.write_tags(
         &mut counted,
         &mut verdict,
-        &[reported("read_lock", tags[0]), reported("spin", tags[1])],
+        &[
+            reported("read_lock", tags[0]),
+            reported("spin", tags[1]),
+            reported("kernel_lock", tags[2]),
+        ],
     );
     let lock = hotplug::lock_state();
     verdict.check(
@@ -74,11 +92,19 @@ pub fn run() {
         "read-lock-held",
     );
     println!(
-        "RESULT bench-lock {} read_lock_ns={} spin_ns={} read_lock_p99_ns={} spin_p99_ns={}{counted}{verdict}",
+        "RESULT bench-lock {} lockdep={} read_lock_ns={} spin_ns={} kernel_lock_ns={} \
+         read_lock_p99_ns={} spin_p99_ns={} kernel_lock_p99_ns={}{counted}{verdict}",
         verdict.word(),
+        if crate::sync::lockdep::enabled() {
+            "on"
+        } else {
+            "off"
+        },
         read_lock.median(),
         spin.median(),
+        kernel.median(),
         read_lock.p99(),
         spin.p99(),
+        kernel.p99(),
     );
 }

@@ -357,7 +357,7 @@ impl Graph {
         &mut self,
         held: &mut HeldStack,
         new: Acquire,
-        report: &mut dyn FnMut(&Graph, &Problem),
+        report: &mut dyn FnMut(&Graph, &Problem, &[Held]),
     ) {
         self.checks += 1;
         if self.full {
@@ -366,7 +366,7 @@ impl Graph {
         }
         let class = new.held.class;
         self.classes[class as usize].acquisitions += 1;
-        self.check_usage(new, report);
+        self.check_usage(new, &held.locks, report);
         let context = held.locks.iter().filter(|h| h.hardirq == new.held.hardirq);
         let mut recursive = None;
         let mut sources: ArrayVec<Held, MAX_DEPTH> = ArrayVec::new();
@@ -380,7 +380,7 @@ impl Graph {
         match recursive {
             Some(h) if !(new.held.mode == Mode::RecursiveRead || new.trylock) => {
                 if self.first(Key::Recursive(class)) {
-                    report(self, &Problem::Recursive { new, held: h });
+                    report(self, &Problem::Recursive { new, held: h }, &held.locks);
                 }
             }
             _ => {}
@@ -388,19 +388,29 @@ impl Graph {
         // An acquisition that cannot wait is no dependency on what is held.
         if new.held.mode != Mode::RecursiveRead && !new.trylock {
             for h in sources {
-                self.depend(h, new, report);
+                self.depend(h, new, &held.locks, report);
                 if self.full {
                     break;
                 }
             }
         }
-        if held.locks.try_push(new.held).is_err() && self.first(Key::TooDeep) {
-            report(self, &Problem::TooDeep { new });
+        if held.locks.is_full() {
+            if self.first(Key::TooDeep) {
+                report(self, &Problem::TooDeep { new }, &held.locks);
+            }
+        } else {
+            held.locks.push(new.held);
         }
     }
 
     /// Records the edge `held -> new`, unless it closes a cycle.
-    fn depend(&mut self, held: Held, new: Acquire, report: &mut dyn FnMut(&Graph, &Problem)) {
+    fn depend(
+        &mut self,
+        held: Held,
+        new: Acquire,
+        stack: &[Held],
+        report: &mut dyn FnMut(&Graph, &Problem, &[Held]),
+    ) {
         let (from, to) = (held.class, new.held.class);
         if self.has_edge(from, to) {
             return;
@@ -415,6 +425,7 @@ impl Graph {
                         held,
                         path: self.path_edges(&path),
                     },
+                    stack,
                 );
             }
             return;
@@ -433,7 +444,7 @@ impl Graph {
         if self.edges.try_push(edge).is_err() {
             let problem = self.fill("dependencies");
             if self.first(Key::Full) {
-                report(self, &problem);
+                report(self, &problem, stack);
             }
             return;
         }
@@ -496,7 +507,12 @@ impl Graph {
 
     /// The interrupt rule: a class used in a hardirq handler is never taken with
     /// interrupts enabled, and the other way round. Waits have no usage.
-    fn check_usage(&mut self, new: Acquire, report: &mut dyn FnMut(&Graph, &Problem)) {
+    fn check_usage(
+        &mut self,
+        new: Acquire,
+        stack: &[Held],
+        report: &mut dyn FnMut(&Graph, &Problem, &[Held]),
+    ) {
         let class = new.held.class as usize;
         if self.classes[class].kind == ClassKind::Wait {
             return;
@@ -527,6 +543,7 @@ impl Graph {
                     was_mode,
                     now,
                 },
+                stack,
             );
         }
     }
@@ -564,7 +581,7 @@ impl Graph {
         class: ClassId,
         instance: usize,
         site: Site,
-        report: &mut dyn FnMut(&Graph, &Problem),
+        report: &mut dyn FnMut(&Graph, &Problem, &[Held]),
     ) {
         if let Some(at) = held
             .locks
@@ -573,7 +590,7 @@ impl Graph {
         {
             held.locks.remove(at);
         } else if !self.full && self.first(Key::BadUnlock(class)) {
-            report(self, &Problem::BadUnlock { class, site });
+            report(self, &Problem::BadUnlock { class, site }, &held.locks);
         }
     }
 }

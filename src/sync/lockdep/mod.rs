@@ -173,10 +173,7 @@ fn validate_acquire(
         irqs_enabled: inside.irqs_enabled,
         trylock,
     };
-    let before: ArrayVec<Held, { graph::MAX_DEPTH }> = held.locks.clone();
-    graph.acquire(&mut held, new, &mut |g, problem| {
-        write_problem(g, problem, &before)
-    });
+    graph.acquire(&mut held, new, &mut write_problem);
 }
 
 /// Called after a lock of `class` at `instance` was released at `pc`.
@@ -201,10 +198,7 @@ fn validate_release(class: &'static LockClass, instance: usize, pc: usize) {
         pc,
         cpu: inside.cpu as u16,
     };
-    let before = held.locks.clone();
-    graph.release(&mut held, id, instance, site, &mut |g, problem| {
-        write_problem(g, problem, &before)
-    });
+    graph.release(&mut held, id, instance, site, &mut write_problem);
 }
 
 /// Counts a wait for a lock of `class`.

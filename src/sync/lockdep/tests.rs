@@ -48,18 +48,17 @@ impl Machine {
             irqs_enabled: irqs,
             trylock: false,
         };
-        let before = self.cpus[cpu].locks.clone();
         let reports = &mut self.reports;
-        self.graph.acquire(&mut self.cpus[cpu], new, &mut |g, p| {
-            let mut text = String::new();
-            report::write(&mut text, g, p, &before).unwrap();
-            reports.push(text);
-        });
+        self.graph
+            .acquire(&mut self.cpus[cpu], new, &mut |g, p, held| {
+                let mut text = String::new();
+                report::write(&mut text, g, p, held).unwrap();
+                reports.push(text);
+            });
     }
 
     fn drop_lock(&mut self, cpu: usize, class: ClassId) {
         let reports = &mut self.reports;
-        let before = self.cpus[cpu].locks.clone();
         self.graph.release(
             &mut self.cpus[cpu],
             class,
@@ -68,9 +67,9 @@ impl Machine {
                 pc: 0x4008_1000,
                 cpu: cpu as u16,
             },
-            &mut |g, p| {
+            &mut |g, p, held| {
                 let mut text = String::new();
-                report::write(&mut text, g, p, &before).unwrap();
+                report::write(&mut text, g, p, held).unwrap();
                 reports.push(text);
             },
         );
