@@ -1,14 +1,29 @@
 //! `lockdep`: what the lock validator knows (Linux's /proc/lockdep_stats and
 //! /proc/lockdep): its counts, every class with its usage and how often it was taken and
-//! waited for, and every dependency with where it was first made.
+//! waited for, and every dependency with where it was first made; and `lockdep violate
+//! irq`, a lock used against the interrupt rule on purpose, to see the report.
 
-use super::CmdResult;
+use super::{CmdError, CmdResult};
 use crate::console::shell::args::Args;
 use crate::println;
+use crate::smp::{call, state};
 use crate::sync::lockdep::{self, graph};
-use crate::sync::lockup;
+use crate::sync::{SpinLock, lockup};
+
+/// The lock `lockdep violate irq` uses wrongly: plain (interrupts left on) and taken in a
+/// cross-call handler too.
+static IRQ_UNSAFE: SpinLock<u64> = SpinLock::new(crate::lock_class!("lockdep demo lock"), 0);
+
+fn take_in_handler(_: u64) {
+    *IRQ_UNSAFE.lock() += 1;
+}
 
 pub fn lockdep<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    if args.get(0) == Some("violate") {
+        args.at_most(2)?;
+        args.choice(1, &["irq"], "irq")?;
+        return violate_irq();
+    }
     let raw = args.only_option("--raw")?;
     let on = lockdep::enabled();
     let stats = lockdep::with_graph(|g| g.stats());
@@ -116,6 +131,29 @@ pub fn lockdep<'a>(args: &Args<'a>) -> CmdResult<'a> {
                 edge.site.cpu, edge.site.pc
             );
         }
+    }
+    Ok(())
+}
+
+/// Takes a plain spin lock with interrupts enabled here, then in another CPU's cross-call
+/// handler (interrupt context): the two usages Linux calls HARDIRQ-ON-W and IN-HARDIRQ-W.
+/// Never at the same time, so nothing deadlocks: the validator reports the rule broken,
+/// not a hang. An interrupt arriving here while the lock is held, with a handler that
+/// takes it, would spin on this CPU's own lock for good.
+fn violate_irq<'a>() -> CmdResult<'a> {
+    let me = crate::arch::cpu::id();
+    let Some(target) = state::online().without(me).iter().next() else {
+        return Err(CmdError::failed(format_args!(
+            "lockdep violate irq: needs a second online CPU for the handler"
+        )));
+    };
+    *IRQ_UNSAFE.lock() += 1;
+    println!("lockdep violate irq: took (lockdep demo lock) on cpu{me} with interrupts on");
+    call::smp_call_function_single(target, take_in_handler, 0, true)
+        .map_err(|e| CmdError::failed(format_args!("lockdep violate irq: cpu{target}: {e}")))?;
+    println!("lockdep violate irq: and in a cross-call handler on cpu{target}");
+    if !lockdep::enabled() {
+        println!("lockdep violate irq: boot with lockdep to have it reported");
     }
     Ok(())
 }

@@ -131,8 +131,9 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "lockdep",
-        args: "[--raw]",
-        help: "the lock validator: its counts, every lock class, every dependency",
+        args: "[--raw] | violate irq",
+        help: "the lock validator: its counts, every lock class, every dependency;\n\
+               violate irq: a lock taken with interrupts on and in a handler",
         run: locks::lockdep,
     },
     Command {
