@@ -12,6 +12,7 @@ mod fpsimd;
 pub mod gdb;
 mod gic_scale;
 mod gic_security;
+mod lockdep;
 mod log_levels;
 mod machines;
 mod matrix;
@@ -30,7 +31,7 @@ use crate::case::Case;
 type CaseFile = fn(Case) -> Vec<Case>;
 
 /// Each area of the suite and the files that make its cases.
-pub const AREAS: [(&str, &[CaseFile]); 9] = [
+pub const AREAS: [(&str, &[CaseFile]); 10] = [
     ("boot", &[boot::cases, log_levels::cases, memset::cases]),
     ("crash", &[crash::cases, stacks::cases]),
     (
@@ -49,6 +50,7 @@ pub const AREAS: [(&str, &[CaseFile]); 9] = [
     ),
     ("faults", &[faults::cases]),
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
+    ("locks", &[lockdep::cases]),
     ("rpi4", &[rpi4::cases]),
     ("bench", &[bench::cases]),
     ("matrix", &[matrix::cases]),
