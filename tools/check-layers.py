@@ -15,7 +15,8 @@ LAYERS = [
     ("pure", ["dt", "rng", "text", "mm::region", "smp::cpumask", "MAX_CPUS", "console::level",
               "pr_err", "pr_warn", "pr_notice", "pr_info", "pr_debug", "print", "println", "log"]),
     ("arch", ["arch"]),
-    ("drivers", ["sync", "drivers"]),
+    # `lock_class!` and `wait_class!` are the lock classes of `sync`, exported at the root.
+    ("drivers", ["sync", "drivers", "lock_class", "wait_class"]),
     ("core", ["mm", "smp"]),
     # `arch::boot` is the boot CPU's first Rust code: it puts the console and the free
     # memory in place and calls `boot::kernel_main`, so it sits with boot; it lives under

@@ -147,6 +147,14 @@ pub fn write_report(report: &mut dyn FnMut(&mut dyn Write)) {
         ring: guard.as_deref_mut(),
     };
     report(&mut out);
+    // What tools/symbolize needs to turn the report's addresses into functions and lines.
+    let image = crate::arch::layout::image();
+    let _ = writeln!(
+        out,
+        "Kernel image at {:#x} (linked at {:#x}); addresses above are where it runs",
+        image.base,
+        crate::arch::layout::LINK_ADDRESS
+    );
 }
 
 /// A report's text: to the UART (or semihosting), and into the log ring when it has it.

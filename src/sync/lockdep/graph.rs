@@ -195,8 +195,10 @@ pub struct Edge {
     pub site: Site,
 }
 
-/// Something wrong with an acquisition or release.
+/// Something wrong with an acquisition or release. Made only to be reported, one at a
+/// time, never kept: its size (a cycle's path) costs nothing on the way.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Problem {
     /// Taking `new` while holding `held` closes a cycle: `path` is the existing chain of
     /// edges from `new` back to `held`.
@@ -280,19 +282,30 @@ impl Graph {
         }
     }
 
-    /// Adds a class; `Err` when the graph has no room for one more.
-    pub fn register(&mut self, name: &'static str, kind: ClassKind) -> Result<ClassId, Problem> {
+    /// Adds a class; `None` when the graph has no room for one more (then validation
+    /// stops, and `report` hears it once).
+    pub fn register(
+        &mut self,
+        name: &'static str,
+        kind: ClassKind,
+        report: &mut dyn FnMut(&Graph, &Problem, &[Held]),
+    ) -> Option<ClassId> {
         let id = self.classes.len();
-        self.classes
-            .try_push(Class {
-                name,
-                kind,
-                usage: [None; 2],
-                acquisitions: 0,
-                contentions: 0,
-            })
-            .map_err(|_| self.fill("classes"))?;
-        Ok(id as ClassId)
+        let added = self.classes.try_push(Class {
+            name,
+            kind,
+            usage: [None; 2],
+            acquisitions: 0,
+            contentions: 0,
+        });
+        if added.is_err() {
+            let problem = self.fill("classes");
+            if self.first(Key::Full) {
+                report(self, &problem, &[]);
+            }
+            return None;
+        }
+        Some(id as ClassId)
     }
 
     fn fill(&mut self, what: &'static str) -> Problem {
@@ -377,13 +390,11 @@ impl Graph {
                 sources.push(*h);
             }
         }
-        match recursive {
-            Some(h) if !(new.held.mode == Mode::RecursiveRead || new.trylock) => {
-                if self.first(Key::Recursive(class)) {
-                    report(self, &Problem::Recursive { new, held: h }, &held.locks);
-                }
-            }
-            _ => {}
+        if let Some(h) = recursive
+            && !(new.held.mode == Mode::RecursiveRead || new.trylock)
+            && self.first(Key::Recursive(class))
+        {
+            report(self, &Problem::Recursive { new, held: h }, &held.locks);
         }
         // An acquisition that cannot wait is no dependency on what is held.
         if new.held.mode != Mode::RecursiveRead && !new.trylock {

@@ -118,16 +118,9 @@ fn class_id(graph: &mut Graph, class: &'static LockClass) -> Option<graph::Class
     if let Some(id) = class.id() {
         return Some(id);
     }
-    match graph.register(class.name, class.kind) {
-        Ok(id) => {
-            class.set_id(id);
-            Some(id)
-        }
-        Err(problem) => {
-            write_problem(graph, &problem, &[]);
-            None
-        }
-    }
+    let id = graph.register(class.name, class.kind, &mut write_problem)?;
+    class.set_id(id);
+    Some(id)
 }
 
 fn write_problem(graph: &Graph, problem: &Problem, held: &[Held]) {

@@ -46,7 +46,9 @@ fn validated_and_clean(output: &str) -> Result<(), String> {
         }
     }
     if number("dependencies")? < 10 {
-        return Err(format!("too few dependencies to have seen the kernel: {line}"));
+        return Err(format!(
+            "too few dependencies to have seen the kernel: {line}"
+        ));
     }
     Ok(())
 }
