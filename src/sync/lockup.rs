@@ -81,6 +81,8 @@ impl Watch {
     }
 
     /// Reports now, once: for a wait with a bound of its own that it has passed.
+    #[cold]
+    #[inline(never)]
     pub fn overdue(&mut self, describe: impl FnOnce(&mut dyn Write) -> fmt::Result) {
         if !self.reported {
             let now = machine::now_us().unwrap_or(0);
@@ -89,6 +91,8 @@ impl Watch {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn look(&mut self, describe: impl FnOnce(&mut dyn Write) -> fmt::Result) {
         let Some(now) = machine::now_us() else {
             return;
@@ -100,6 +104,8 @@ impl Watch {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn report(&mut self, waited_ms: u64, describe: impl FnOnce(&mut dyn Write) -> fmt::Result) {
         self.reported = true;
         LOCKUPS.fetch_add(1, Ordering::Relaxed);

@@ -380,17 +380,12 @@ impl Graph {
         let class = new.held.class;
         self.classes[class as usize].acquisitions += 1;
         self.check_usage(new, &held.locks, report);
-        let context = held.locks.iter().filter(|h| h.hardirq == new.held.hardirq);
-        let mut recursive = None;
-        let mut sources: ArrayVec<Held, MAX_DEPTH> = ArrayVec::new();
-        for h in context {
-            if h.class == class {
-                recursive = Some(*h);
-            } else if !sources.iter().any(|s| s.class == h.class) {
-                sources.push(*h);
-            }
-        }
-        if let Some(h) = recursive
+        let same_context = |h: &Held| h.hardirq == new.held.hardirq;
+        let recursive = held
+            .locks
+            .iter()
+            .find(|h| same_context(h) && h.class == class);
+        if let Some(&h) = recursive
             && !(new.held.mode == Mode::RecursiveRead || new.trylock)
             && self.first(Key::Recursive(class))
         {
@@ -398,10 +393,13 @@ impl Graph {
         }
         // An acquisition that cannot wait is no dependency on what is held.
         if new.held.mode != Mode::RecursiveRead && !new.trylock {
-            for h in sources {
-                self.depend(h, new, &held.locks, report);
-                if self.full {
-                    break;
+            for (i, h) in held.locks.iter().enumerate() {
+                let first_of_its_class = !held.locks[..i].iter().any(|e| e.class == h.class);
+                if same_context(h) && h.class != class && first_of_its_class {
+                    self.depend(*h, new, &held.locks, report);
+                    if self.full {
+                        break;
+                    }
                 }
             }
         }
@@ -427,17 +425,9 @@ impl Graph {
             return;
         }
         self.searches += 1;
-        if let Some(path) = self.path(to, from) {
+        if self.reaches(to, from) {
             if self.first(Key::Circular(from, to)) {
-                report(
-                    self,
-                    &Problem::Circular {
-                        new,
-                        held,
-                        path: self.path_edges(&path),
-                    },
-                    stack,
-                );
+                self.report_cycle(held, new, stack, report);
             }
             return;
         }
@@ -463,6 +453,7 @@ impl Graph {
     }
 
     /// The classes on a shortest path of edges from `from` to `to` (both included).
+    #[inline(never)]
     fn path(&self, from: ClassId, to: ClassId) -> Option<ArrayVec<ClassId, 17>> {
         let mut parent = [ClassId::MAX; MAX_CLASSES];
         let mut queue: ArrayVec<ClassId, MAX_CLASSES> = ArrayVec::new();
@@ -502,6 +493,30 @@ impl Graph {
             }
         }
         None
+    }
+
+    /// Whether an edge path leads from `from` to `to`.
+    #[inline(never)]
+    fn reaches(&self, from: ClassId, to: ClassId) -> bool {
+        self.path(from, to).is_some()
+    }
+
+    /// Reports the cycle that `held -> new` would close (kept out of the acquisition's
+    /// frame: it is built once per cycle, and is large).
+    #[cold]
+    #[inline(never)]
+    fn report_cycle(
+        &self,
+        held: Held,
+        new: Acquire,
+        stack: &[Held],
+        report: &mut dyn FnMut(&Graph, &Problem, &[Held]),
+    ) {
+        let path = self
+            .path(new.held.class, held.class)
+            .map(|p| self.path_edges(&p))
+            .unwrap_or_default();
+        report(self, &Problem::Circular { new, held, path }, stack);
     }
 
     fn path_edges(&self, classes: &[ClassId]) -> ArrayVec<Edge, 16> {
