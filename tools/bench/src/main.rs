@@ -3,6 +3,7 @@
 //! `quiet` on their command lines; then the kernel on virt with a GICv3 at 4, 64, 256 and
 //! 512 CPUs (what grows with the CPU count: boot, bring-up against its floor, one CPU's
 //! offline and online, the hotplug lock's writer, a cross-call to all, a cache's drain),
+//! the kernel on virt with 4 CPUs booted with `lockdep` (what lock validation costs),
 //! and, with `--linux-at-64`, Linux there at 64 (one boot to init: 3 to over 10 minutes
 //! on a 2-core host, so not by default). It prints one report with the
 //! ratios against the goals, and writes it with the raw results as CSV and JSON and a
@@ -26,6 +27,7 @@ mod qemu;
 mod report;
 mod results;
 mod scale;
+mod validation;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -175,6 +177,8 @@ fn median_boot(run: &mut Run, boot_only: &[String]) -> Result<(), String> {
 
 /// The parts of `bench` that count (all but `cache`), under the counting plugin.
 const COUNTED_PARTS: &str = "bench boot hotplug slab lock ipi";
+/// The parts booted with `lockdep`, timed, and under the counting plugin.
+const LOCKDEP_PARTS: &str = "bench lock slab";
 /// The parts of the GICv3 runs, timed, and under the counting plugin.
 const SCALE_PARTS: &str = "bench boot bringup scale ipi cache";
 const SCALE_COUNTED_PARTS: &str = "bench boot scale ipi";
@@ -185,6 +189,7 @@ fn counted_boot(
     plugin: &Path,
     records: &Path,
     machine_args: &[String],
+    bootargs: &str,
     parts: &str,
 ) -> Result<BTreeMap<String, f64>, String> {
     let mut args = machine_args.to_vec();
@@ -192,7 +197,7 @@ fn counted_boot(
     args.push(format!("file={},out={}", path(plugin), path(records)));
     args.push("-append".into());
     args.push(format!(
-        "quiet bench.counts={} run=\"{parts}; poweroff\"",
+        "quiet {bootargs} bench.counts={} run=\"{parts}; poweroff\"",
         path(records)
     ));
     let output = qemu::run(&args, TIMEOUT)?;
@@ -213,6 +218,7 @@ fn add_counts(
     o: &Options,
     run: &mut Run,
     machine_args: &[String],
+    bootargs: &str,
     parts: &str,
     twice: bool,
 ) -> Result<(), String> {
@@ -225,13 +231,13 @@ fn add_counts(
         "bench: hotslab on {} with {} CPUs, counted ...",
         run.machine, run.cpus
     );
-    let first = counted_boot(&o.plugin, &records(1), machine_args, parts)?;
+    let first = counted_boot(&o.plugin, &records(1), machine_args, bootargs, parts)?;
     if twice {
         eprintln!(
             "bench: hotslab on {} with {} CPUs, counted again ...",
             run.machine, run.cpus
         );
-        let second = counted_boot(&o.plugin, &records(2), machine_args, parts)?;
+        let second = counted_boot(&o.plugin, &records(2), machine_args, bootargs, parts)?;
         let differing = results::differing(&first, &second);
         run.values
             .insert("determinism.values".into(), first.len() as f64);
@@ -250,6 +256,8 @@ struct Kernel {
     cpus: u32,
     /// QEMU's arguments: the machine and the kernel, without `-append`.
     args: Vec<String>,
+    /// Boot arguments besides `quiet` and the script.
+    bootargs: &'static str,
 }
 
 impl Kernel {
@@ -267,7 +275,10 @@ impl Kernel {
         let with_script = |script: &str| {
             let mut args = self.args.clone();
             args.push("-append".into());
-            args.push(format!("quiet run=\"{script}; poweroff\""));
+            args.push(format!(
+                "quiet {} run=\"{script}; poweroff\"",
+                self.bootargs
+            ));
             args
         };
         let mut run = boot(
@@ -279,7 +290,7 @@ impl Kernel {
         )?;
         median_boot(&mut run, &with_script("bench boot"))?;
         if counting {
-            add_counts(o, &mut run, &self.args, counted_parts, twice)?;
+            add_counts(o, &mut run, &self.args, self.bootargs, counted_parts, twice)?;
         }
         Ok(run)
     }
@@ -315,6 +326,7 @@ fn main() -> ExitCode {
             label: "virt",
             cpus,
             args: kernel(virt_flags(cpus)),
+            bootargs: "",
         };
         match machine.run(
             &o,
@@ -327,6 +339,16 @@ fn main() -> ExitCode {
             Err(e) => failures.push(format!("hotslab on virt with {cpus} CPUs: {e}")),
         }
     }
+    let validated = Kernel {
+        label: validation::MACHINE,
+        cpus: validation::CPUS,
+        args: kernel(virt_flags(validation::CPUS)),
+        bootargs: "lockdep",
+    };
+    match validated.run(&o, LOCKDEP_PARTS, LOCKDEP_PARTS, false, counting) {
+        Ok(run) => runs.push(run),
+        Err(e) => failures.push(format!("hotslab on virt with lockdep: {e}")),
+    }
     let mut rpi4 = strings(&["-M", "raspi4b", "-display", "none", "-monitor", "none"]);
     rpi4.extend(strings(&["-serial", "stdio", "-serial", "null", "-dtb"]));
     rpi4.push(path(&o.rpi4_dtb));
@@ -334,6 +356,7 @@ fn main() -> ExitCode {
         label: "raspi4b",
         cpus: 4,
         args: kernel(rpi4),
+        bootargs: "",
     };
     match machine.run(&o, "bench", COUNTED_PARTS, false, counting) {
         Ok(run) => runs.push(run),
@@ -344,6 +367,7 @@ fn main() -> ExitCode {
             label: SCALE_MACHINE,
             cpus,
             args: kernel(gicv3_flags(cpus)),
+            bootargs: "",
         };
         match machine.run(&o, SCALE_PARTS, SCALE_COUNTED_PARTS, false, counting) {
             Ok(run) => runs.push(run),

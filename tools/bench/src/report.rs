@@ -91,9 +91,10 @@ pub fn num(v: Option<f64>) -> String {
 pub fn markdown(runs: &[Run]) -> String {
     let mut out = String::new();
     let mut goals_missed = Vec::new();
+    // The validated run has a section of its own (`validation::markdown`).
     let mut all_configs: Vec<(&str, u32)> = runs
         .iter()
-        .filter(|r| r.system == System::Hotslab)
+        .filter(|r| r.system == System::Hotslab && r.machine != crate::validation::MACHINE)
         .map(|r| (r.machine, r.cpus))
         .collect();
     all_configs.dedup();
@@ -221,6 +222,7 @@ pub fn markdown(runs: &[Run]) -> String {
             .collect();
         let _ = writeln!(out, "| {machine} | {cpus} | {} |", phases.join(" | "));
     }
+    out.push_str(&crate::validation::markdown(runs));
     let (scale, scale_missed) = crate::scale::markdown(runs);
     out.push_str(&scale);
     goals_missed.extend(scale_missed);
