@@ -226,7 +226,8 @@ fn spin_table_cycle(cpu: usize, tags: (u64, u64)) -> Result<(u64, u64), &'static
         RELEASE.store(true, Ordering::Release);
         gic::send_sgi(gic::SGI_KICK, CpuMask::single(cpu));
     }
-    wait_until(|| !work::busy(cpu))?;
+    work::wait_for_jobs(CpuMask::single(cpu), STEP_TIMEOUT_US)
+        .map_err(|_| "floor-step-timed-out")?;
     released?;
     Ok((
         timer::ticks_to_ns(parked_at - start),

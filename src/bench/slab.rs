@@ -313,11 +313,9 @@ fn run_at_once(a: &Allocators, which: usize, all: bool) -> Result<u64, &'static 
         start = timer::ticks();
         GO.store(true, Ordering::Release);
     });
-    while others.iter().any(work::busy) {
-        if deadline.passed() {
-            return Err("a core did not finish in time");
-        }
-        core::hint::spin_loop();
+    let left_us = timer::ticks_to_ns(deadline.ticks().saturating_sub(timer::ticks())) / 1000;
+    if work::wait_for_jobs(others, left_us).is_err() {
+        return Err("a core did not finish in time");
     }
     if !mine_ok || FAILED.load(Ordering::Relaxed) || started != others.len() {
         return Err("a core could not run its share");

@@ -11,7 +11,6 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use arrayvec::ArrayString;
 
-use crate::drivers::timer::Deadline;
 use crate::smp::cpumask::CpuMask;
 use crate::smp::{hotplug, state, work};
 use crate::sync::IrqSpinLock;
@@ -70,16 +69,11 @@ const JOBS_STOP_US: u64 = 30_000_000;
 /// Waits for the jobs on `workers` to return (they have been told to stop), then brings
 /// every CPU of `cycled` that is offline back online; each problem goes to `fail`.
 pub fn wind_down(workers: CpuMask, cycled: CpuMask, fail: impl Fn(fmt::Arguments<'_>)) {
-    let give_up = Deadline::after_us(JOBS_STOP_US);
-    while workers.iter().any(work::busy) {
-        if give_up.passed() {
-            fail(format_args!(
-                "a job did not stop within {} s",
-                JOBS_STOP_US / 1_000_000
-            ));
-            break;
-        }
-        core::hint::spin_loop();
+    if let Err(busy) = work::wait_for_jobs(workers, JOBS_STOP_US) {
+        fail(format_args!(
+            "the job on cpu {busy} did not stop within {} s",
+            JOBS_STOP_US / 1_000_000
+        ));
     }
     for cpu in cycled.iter() {
         if !state::online().contains(cpu)

@@ -14,7 +14,13 @@ use super::hotplug::{CallbackError, HotplugCallbacks};
 use super::percpu::PerCpu;
 use super::{hotplug, state};
 use crate::drivers::gic;
-use crate::sync::SpinLock;
+use crate::drivers::timer::Deadline;
+use crate::sync::lockdep::{self, DoingWork};
+use crate::sync::{LockClass, SpinLock};
+
+/// A wait for other CPUs' jobs to return, as the lock validator knows it (Linux's
+/// `flush_work` map): a job's locks are ordered after what its waiter holds.
+static JOB_WAIT: &LockClass = crate::wait_class!("cpu job wait");
 
 pub type Job = fn(u64);
 
@@ -98,6 +104,23 @@ pub fn start_on(cpu: usize, job: Job, arg: u64) -> Result<(), WorkError> {
     result
 }
 
+/// Waits until no CPU of `cpus` has a job, for at most `timeout_us`; `Err` with those
+/// that still have one.
+pub fn wait_for_jobs(cpus: CpuMask, timeout_us: u64) -> Result<(), CpuMask> {
+    lockdep::wait_for(JOB_WAIT, crate::arch::cpu::program_counter());
+    let deadline = Deadline::after_us(timeout_us);
+    loop {
+        let busy: CpuMask = cpus.iter().filter(|&c| busy(c)).collect();
+        if busy.is_empty() {
+            return Ok(());
+        }
+        if deadline.passed() {
+            return Err(busy);
+        }
+        core::hint::spin_loop();
+    }
+}
+
 /// Whether `cpu` has a job it has not finished.
 pub fn busy(cpu: usize) -> bool {
     SLOTS[cpu].busy.load(Ordering::Acquire)
@@ -111,6 +134,7 @@ pub fn run_pending(cpu: usize) {
     );
     let job = SLOTS[cpu].job.lock().take();
     if let Some((job, arg)) = job {
+        let _waiter_waits = DoingWork::begin(JOB_WAIT);
         job(arg);
         SLOTS[cpu].busy.store(false, Ordering::Release);
     }
