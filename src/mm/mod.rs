@@ -36,11 +36,15 @@ mod kernel {
         unsafe { PAGES.lock().add_region(region, reserved) }
     }
 
-    /// `count` contiguous pages aligned to `align_pages` pages.
+    /// `count` contiguous pages aligned to `align_pages` pages. Never inlined: the lock
+    /// and the bitmap search are no part of the callers' fast paths (kmalloc's small
+    /// sizes), whose registers they would take.
+    #[inline(never)]
     pub fn alloc_pages(count: usize, align_pages: usize) -> Option<u64> {
         PAGES.lock().alloc(count, align_pages)
     }
 
+    #[inline(never)]
     pub fn free_pages(addr: u64, count: usize) -> Result<(), PageError> {
         PAGES.lock().free(addr, count)
     }

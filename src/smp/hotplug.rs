@@ -61,8 +61,8 @@ static LOCK: HotplugLock<MAX_CPUS> = HotplugLock::new();
 /// The hotplug lock's class for the lock validator: both sides are one lock, as Linux's
 /// `cpu_hotplug_lock`.
 static LOCK_CLASS: &LockClass = crate::lock_class!("cpu_hotplug_lock");
-/// Where each CPU took the read side, and where the writer took the write side: what a
-/// wait for them that goes on too long reports.
+/// Where each CPU last took the read side (a nested read moves it in), and where the
+/// writer took the write side: what a wait for them that goes on too long reports.
 static READ_SITES: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 static WRITE_SITE: AtomicUsize = AtomicUsize::new(0);
 
@@ -121,17 +121,25 @@ fn instance() -> usize {
 pub fn cpus_read_lock() {
     let pc = cpu::program_counter();
     let me = cpu::id();
+    if lockdep::enabled() {
+        validate_read(me, pc);
+    }
+    // The watch moves into the wait, which only the slow path starts.
+    let mut watch = Watch::new();
+    LOCK.read_lock(me, move || relax(&mut watch));
+    READ_SITES[me].store(pc, Ordering::Relaxed);
+}
+
+/// Tells the validator of a read: recursive when this CPU is inside already (or is the
+/// writer), for then it cannot wait.
+#[inline(never)]
+fn validate_read(me: usize, pc: usize) {
     let mode = if LOCK.held_by(me) {
         Mode::RecursiveRead
     } else {
         Mode::Read
     };
     lockdep::acquire(LOCK_CLASS, instance(), mode, pc, false);
-    let mut watch = Watch::new();
-    LOCK.read_lock(me, || relax(&mut watch));
-    if mode == Mode::Read {
-        READ_SITES[me].store(pc, Ordering::Relaxed);
-    }
 }
 
 #[inline(always)]
@@ -146,7 +154,7 @@ pub fn cpu_hotplug_begin() {
     let pc = cpu::program_counter();
     lockdep::acquire(LOCK_CLASS, instance(), Mode::Write, pc, false);
     let mut watch = Watch::new();
-    LOCK.write_lock(cpu::id(), || relax(&mut watch));
+    LOCK.write_lock(cpu::id(), move || relax(&mut watch));
     WRITE_SITE.store(pc, Ordering::Relaxed);
 }
 

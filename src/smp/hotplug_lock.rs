@@ -108,7 +108,8 @@ impl<const N: usize> HotplugLock<N> {
     }
 
     /// Takes a ticket and waits for its turn: the mutex's holders come in the order they
-    /// queued.
+    /// queued. Out of line: a reader only comes here when a writer is about.
+    #[inline(never)]
     fn lock_mutex(&self, relax: &mut impl FnMut()) {
         let ticket = self.next.fetch_add(1, Ordering::Relaxed);
         // Acquire: what the mutex's last holder did happens before this one's turn.
@@ -136,6 +137,7 @@ impl<const N: usize> HotplugLock<N> {
     }
 
     /// Enters the read side on `cpu`; `relax` is called while waiting.
+    #[inline(always)]
     pub fn read_lock(&self, cpu: usize, mut relax: impl FnMut()) {
         let depth = self.depth[cpu].load(Ordering::Relaxed);
         if depth > 0 || self.writer.load(Ordering::Relaxed) == cpu {
@@ -157,6 +159,7 @@ impl<const N: usize> HotplugLock<N> {
     }
 
     /// Leaves the read side on `cpu`.
+    #[inline(always)]
     pub fn read_unlock(&self, cpu: usize) {
         let depth = self.depth[cpu].load(Ordering::Relaxed);
         assert!(

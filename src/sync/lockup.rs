@@ -47,12 +47,16 @@ pub fn lockups() -> u64 {
     LOCKUPS.load(Ordering::Relaxed)
 }
 
-/// One wait's watch: call [`Watch::spin`] on every round.
+/// One wait's watch: call [`Watch::spin`] on every round. Two zeroed words, so that
+/// making one where a wait may begin costs one store.
 pub struct Watch {
-    rounds: u32,
-    started_us: Option<u64>,
-    reported: bool,
+    /// When the wait was first looked at, plus one; 0 until then.
+    started_us: u64,
+    /// Rounds so far in the low 32 bits; [`REPORTED`] once reported.
+    state: u64,
 }
+
+const REPORTED: u64 = 1 << 63;
 
 impl Default for Watch {
     fn default() -> Self {
@@ -63,18 +67,26 @@ impl Default for Watch {
 impl Watch {
     pub const fn new() -> Self {
         Self {
-            rounds: 0,
-            started_us: None,
-            reported: false,
+            started_us: 0,
+            state: 0,
         }
+    }
+
+    /// When the wait was first looked at (now, if this is the first look).
+    fn started(&mut self, now: u64) -> u64 {
+        if self.started_us == 0 {
+            self.started_us = now + 1;
+        }
+        self.started_us - 1
     }
 
     /// One round of the wait. Past [`LOCKUP_MS`], reports once: `describe` writes what is
     /// waited for and on whom.
     #[inline]
     pub fn spin(&mut self, describe: impl FnOnce(&mut dyn Write) -> fmt::Result) {
-        self.rounds = self.rounds.wrapping_add(1);
-        if self.reported || !self.rounds.is_multiple_of(ROUNDS_PER_LOOK) {
+        let rounds = (self.state as u32).wrapping_add(1);
+        self.state = (self.state & REPORTED) | u64::from(rounds);
+        if self.reported() || !rounds.is_multiple_of(ROUNDS_PER_LOOK) {
             return;
         }
         self.look(describe);
@@ -84,9 +96,9 @@ impl Watch {
     #[cold]
     #[inline(never)]
     pub fn overdue(&mut self, describe: impl FnOnce(&mut dyn Write) -> fmt::Result) {
-        if !self.reported {
+        if !self.reported() {
             let now = machine::now_us().unwrap_or(0);
-            let started = *self.started_us.get_or_insert(now);
+            let started = self.started(now);
             self.report((now - started) / 1000, describe);
         }
     }
@@ -97,7 +109,7 @@ impl Watch {
         let Some(now) = machine::now_us() else {
             return;
         };
-        let started = *self.started_us.get_or_insert(now);
+        let started = self.started(now);
         let waited_ms = (now - started) / 1000;
         if waited_ms >= LOCKUP_MS {
             self.report(waited_ms, describe);
@@ -107,7 +119,7 @@ impl Watch {
     #[cold]
     #[inline(never)]
     fn report(&mut self, waited_ms: u64, describe: impl FnOnce(&mut dyn Write) -> fmt::Result) {
-        self.reported = true;
+        self.state |= REPORTED;
         LOCKUPS.fetch_add(1, Ordering::Relaxed);
         let cpu = machine::cpu_id();
         // Before the report holds the console's lock, which would be listed too.
@@ -129,6 +141,6 @@ impl Watch {
 
     /// Whether this wait has been reported.
     pub fn reported(&self) -> bool {
-        self.reported
+        self.state & REPORTED != 0
     }
 }
