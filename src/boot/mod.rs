@@ -110,6 +110,12 @@ const INIT: &[InitStep] = &[
         },
     },
     InitStep {
+        name: "backtrace output",
+        after: "nothing; before the CPU bring-up, after which any CPU may be asked for its \
+                backtrace",
+        run: |_| crate::smp::backtrace::set_output(crate::console::write_report_line),
+    },
+    InitStep {
         name: "console log level",
         after: "the bootargs, read at boot's start; before the first log line (`quiet` \
                 hides even the first)",

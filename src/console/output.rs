@@ -124,6 +124,34 @@ impl Write for Emergency {
     }
 }
 
+/// How long a report line waits for the console lock before writing over its holder:
+/// about two log lines at 115200 baud.
+const REPORT_LOCK_WAIT_US: u64 = 20_000;
+/// Whether the last report line's wait for the console lock ran out: its holder may be
+/// stuck, so the next line tries only once rather than waiting again.
+static REPORT_WAIT_RAN_OUT: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line of a report a CPU prints for another that waits on it (a backtrace
+/// asked for by SGI): under the console lock if the lock comes free within
+/// [`REPORT_LOCK_WAIT_US`], so the line is not cut into another CPU's log line, and
+/// otherwise over whoever holds it, as [`Emergency`] does. It never waits longer: the
+/// holder may be the CPU that is stuck. Falls back to semihosting without a UART.
+pub fn write_report_line(line: &str) {
+    let mut serialised = CONSOLE.try_lock();
+    if serialised.is_none() && !REPORT_WAIT_RAN_OUT.load(Ordering::Relaxed) {
+        let deadline = timer::Deadline::after_us(REPORT_LOCK_WAIT_US);
+        while serialised.is_none() && !deadline.passed() {
+            core::hint::spin_loop();
+            serialised = CONSOLE.try_lock();
+        }
+    }
+    REPORT_WAIT_RAN_OUT.store(serialised.is_none(), Ordering::Relaxed);
+    match UART.get() {
+        Some(uart) => uart.write_str(line),
+        None => semihosting::write_str(line),
+    }
+}
+
 /// Waits until the UART has sent everything written so far.
 pub fn flush() {
     if let Some(uart) = UART.get() {

@@ -33,8 +33,9 @@ const _: () = assert!(core::mem::size_of::<TrapFrame>() == 0x110);
 /// The kinds of vector, in table order.
 const KIND_NAMES: [&str; 4] = ["synchronous exception", "IRQ", "FIQ", "SError"];
 
-/// An IRQ handler: called with interrupts masked, on the interrupted core's stack.
-pub type IrqHandler = fn();
+/// An IRQ handler: called with interrupts masked, on the interrupted core's stack, with
+/// the interrupted context (where it was, for a backtrace of it).
+pub type IrqHandler = fn(&TrapFrame);
 
 /// The handler IRQ vectors call; 0 until one is registered.
 static IRQ_HANDLER: AtomicUsize = AtomicUsize::new(0);
@@ -66,7 +67,7 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
         if handler != 0 {
             // SAFETY: only set_irq_handler stores here, always from an IrqHandler.
             let handler: IrqHandler = unsafe { core::mem::transmute(handler) };
-            handler();
+            handler(frame);
             return;
         }
     }
