@@ -413,6 +413,9 @@ pub enum Fault {
 pub struct CannotProvoke(pub &'static str);
 
 /// Provokes `fault` on this core; the exception handler reports it and the kernel dies.
+/// Always inlined, so the report's first frame names both the fault and the code that
+/// asked for it (its inlined caller), however large that caller grows.
+#[inline(always)]
 pub fn provoke(fault: Fault) -> Result<(), CannotProvoke> {
     match fault {
         // SAFETY: the read faults (page 0 is never mapped); the Oops path never returns.
