@@ -7,7 +7,7 @@
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
-use crate::arch::{cpu, exceptions, layout};
+use crate::arch::{backtrace, cpu, exceptions};
 use crate::console::Emergency;
 use crate::dt::bootargs::PanicAction;
 use crate::smp::stop;
@@ -49,13 +49,7 @@ pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
     }
     let _ = writeln!(out, "\nOops: cpu{id}: {what}");
     exceptions::write_backtrace(&mut out, pc, fp, crate::smp::stacks::stack_of(id));
-    let image = layout::image();
-    let _ = writeln!(
-        out,
-        "Kernel image at {:#x} (linked at {:#x}); addresses above are where it runs",
-        image.base,
-        layout::LINK_ADDRESS
-    );
+    backtrace::write_image_line(&mut out);
     // One CPU stops the machine; one that dies meanwhile has said its piece, and stops.
     if STOPPING
         .compare_exchange(NOBODY, id, Ordering::AcqRel, Ordering::Acquire)

@@ -110,6 +110,12 @@ const INIT: &[InitStep] = &[
         },
     },
     InitStep {
+        name: "backtrace output",
+        after: "nothing; before the CPU bring-up, after which any CPU may be asked for its \
+                backtrace",
+        run: |_| crate::smp::backtrace::set_output(crate::console::write_report_line),
+    },
+    InitStep {
         name: "console log level",
         after: "the bootargs, read at boot's start; before the first log line (`quiet` \
                 hides even the first)",
@@ -222,10 +228,14 @@ pub fn kernel_main(entry: EntryInfo) -> ! {
     crate::smp::idle_loop(crate::arch::cpu::id())
 }
 
-/// Points lock reports at the console, and turns the validator on for `lockdep`: one
-/// state per CPU the device tree lists.
+/// Points lock reports at the console and lockup reports at every CPU's backtrace, and
+/// turns the validator on for `lockdep`: one state per CPU the device tree lists.
 fn start_lock_validation(boot: &mut Boot) {
     crate::sync::lockup::set_report_sink(crate::console::write_report);
+    crate::sync::lockup::set_every_cpu_backtrace(|| {
+        // A second asker is told who asks already; either way the report goes on.
+        let _ = crate::smp::backtrace::all_cpus_backtrace();
+    });
     if !boot.options.lockdep {
         return;
     }

@@ -125,36 +125,40 @@ impl Write for Emergency {
     }
 }
 
-/// How long a lock report waits for the console before writing over whoever holds it.
-const REPORT_WAIT_US: u64 = 20_000;
+/// How long a report waits for the console lock before writing over its holder: about
+/// two log lines at 115200 baud.
+const REPORT_LOCK_WAIT_US: u64 = 20_000;
+/// Whether the last report's wait for the console lock ran out: its holder may be stuck,
+/// so the next report tries only once rather than waiting again.
+static REPORT_WAIT_RAN_OUT: AtomicBool = AtomicBool::new(false);
 
-/// Writes a lock validator or lockup report (`sync`'s report sink): under the console
-/// lock, into the log ring and out, when the lock can be had within a moment; else over
-/// whoever holds it, out only (a report must not wait on a stuck console, and the CPU
-/// that is reporting may hold it).
+/// The console lock for a report, if it comes free within [`REPORT_LOCK_WAIT_US`] (at
+/// once after a wait that ran out, and never when this CPU holds it). A report never
+/// waits longer: the holder may be the CPU that is stuck.
+fn console_for_report() -> Option<crate::sync::IrqSpinLockGuard<'static, LogRing<LOG_BYTES>>> {
+    let mut serialised = CONSOLE.try_lock();
+    let mine = || CONSOLE.holder().is_some_and(|(cpu, _)| cpu == cpu::id());
+    if serialised.is_none() && !REPORT_WAIT_RAN_OUT.load(Ordering::Relaxed) && !mine() {
+        let deadline = timer::Deadline::after_us(REPORT_LOCK_WAIT_US);
+        while serialised.is_none() && !deadline.passed() {
+            core::hint::spin_loop();
+            serialised = CONSOLE.try_lock();
+        }
+    }
+    REPORT_WAIT_RAN_OUT.store(serialised.is_none(), Ordering::Relaxed);
+    serialised
+}
+
+/// Writes a lock validator or lockup report (`sync`'s report sink), ending with the line
+/// `tools/symbolize` needs: under the console lock and into the log ring too when the
+/// lock can be had (see [`console_for_report`]), else over whoever holds it, out only.
 pub fn write_report(report: &mut dyn FnMut(&mut dyn Write)) {
-    let deadline = timer::Deadline::after_us(REPORT_WAIT_US);
-    let mut guard = loop {
-        if let Some(guard) = CONSOLE.try_lock() {
-            break Some(guard);
-        }
-        if deadline.passed() || CONSOLE.holder().is_some_and(|(cpu, _)| cpu == cpu::id()) {
-            break None;
-        }
-        core::hint::spin_loop();
-    };
+    let mut guard = console_for_report();
     let mut out = ReportWriter {
         ring: guard.as_deref_mut(),
     };
     report(&mut out);
-    // What tools/symbolize needs to turn the report's addresses into functions and lines.
-    let image = crate::arch::layout::image();
-    let _ = writeln!(
-        out,
-        "Kernel image at {:#x} (linked at {:#x}); addresses above are where it runs",
-        image.base,
-        crate::arch::layout::LINK_ADDRESS
-    );
+    crate::arch::backtrace::write_image_line(&mut out);
 }
 
 /// A report's text: to the UART (or semihosting), and into the log ring when it has it.
@@ -172,6 +176,17 @@ impl Write for ReportWriter<'_> {
             None => semihosting::write_str(s),
         }
         Ok(())
+    }
+}
+
+/// Writes one line of a report a CPU prints for another that waits on it (a backtrace
+/// asked for by SGI), so the line is not cut into another CPU's log line when the console
+/// lock can be had (see [`console_for_report`]). Falls back to semihosting without a UART.
+pub fn write_report_line(line: &str) {
+    let _serialised = console_for_report();
+    match UART.get() {
+        Some(uart) => uart.write_str(line),
+        None => semihosting::write_str(line),
     }
 }
 

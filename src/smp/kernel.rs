@@ -23,13 +23,14 @@ pub fn private_interrupts() -> arrayvec::ArrayVec<u32, 1> {
     timer_irq().into_iter().collect()
 }
 
-fn handle_irq() {
+fn handle_irq(interrupted: &exceptions::TrapFrame) {
     let _in_handler = crate::sync::lockdep::Hardirq::enter();
     let timer_irq = timer_irq();
     while let Some(irq) = gic::acknowledge() {
         match irq.id() {
             gic::SGI_CALL => super::call::run_pending(),
             gic::SGI_KICK => {}
+            gic::SGI_BACKTRACE => super::backtrace::answer(interrupted),
             gic::SGI_STOP => {
                 gic::end(irq);
                 super::stop::stop_this_cpu()

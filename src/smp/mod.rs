@@ -1,8 +1,9 @@
 //! Symmetric multiprocessing: CPU sets, the hotplug lock, each CPU's state and its edges,
 //! and the walk through a table of steps (portable, host-tested), and in the kernel: the
 //! enable methods (`psci`, `spin-table`), the hotplug steps and their callbacks,
-//! cross-CPU calls, and the idle loop.
+//! cross-CPU calls, every CPU's backtrace on demand, and the idle loop.
 
+pub mod asker;
 pub mod cpumask;
 pub mod fault;
 pub mod handshake;
@@ -12,6 +13,8 @@ pub mod hotplug_lock;
 pub mod state;
 pub mod steps;
 
+#[cfg(target_os = "none")]
+pub mod backtrace;
 #[cfg(target_os = "none")]
 pub mod call;
 #[cfg(target_os = "none")]

@@ -1,5 +1,8 @@
 //! Frame-pointer backtraces: every function keeps a `{previous x29, return address}`
-//! record at x29 (the kernel is built with frame pointers forced on).
+//! record at x29 (the kernel is built with frame pointers forced on); and the line that
+//! closes every report with one, saying where the image runs.
+
+use core::fmt::Write;
 
 /// How many frames a report shows at most.
 pub const MAX_FRAMES: usize = 32;
@@ -29,4 +32,16 @@ pub fn walk(mut fp: u64, stack: core::ops::Range<u64>, mut frame: impl FnMut(u64
         }
         fp = next;
     }
+}
+
+/// Writes the line that ends every report with a backtrace: where the image runs and where
+/// it was linked, which a symboliser needs to move the report's addresses back to the
+/// ELF's (the two differ on a Raspberry Pi).
+pub fn write_image_line(out: &mut dyn Write) {
+    let _ = writeln!(
+        out,
+        "Kernel image at {:#x} (linked at {:#x}); addresses above are where it runs",
+        super::layout::image().base,
+        super::layout::LINK_ADDRESS
+    );
 }

@@ -33,8 +33,9 @@ const _: () = assert!(core::mem::size_of::<TrapFrame>() == 0x110);
 /// The kinds of vector, in table order.
 const KIND_NAMES: [&str; 4] = ["synchronous exception", "IRQ", "FIQ", "SError"];
 
-/// An IRQ handler: called with interrupts masked, on the interrupted core's stack.
-pub type IrqHandler = fn();
+/// An IRQ handler: called with interrupts masked, on the interrupted core's stack, with
+/// the interrupted context (where it was, for a backtrace of it).
+pub type IrqHandler = fn(&TrapFrame);
 
 /// The handler IRQ vectors call; 0 until one is registered.
 static IRQ_HANDLER: AtomicUsize = AtomicUsize::new(0);
@@ -66,7 +67,7 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
         if handler != 0 {
             // SAFETY: only set_irq_handler stores here, always from an IrqHandler.
             let handler: IrqHandler = unsafe { core::mem::transmute(handler) };
-            handler();
+            handler(frame);
             return;
         }
     }
@@ -412,6 +413,9 @@ pub enum Fault {
 pub struct CannotProvoke(pub &'static str);
 
 /// Provokes `fault` on this core; the exception handler reports it and the kernel dies.
+/// Always inlined, so the report's first frame names both the fault and the code that
+/// asked for it (its inlined caller), however large that caller grows.
+#[inline(always)]
 pub fn provoke(fault: Fault) -> Result<(), CannotProvoke> {
     match fault {
         // SAFETY: the read faults (page 0 is never mapped); the Oops path never returns.

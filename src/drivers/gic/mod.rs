@@ -101,6 +101,11 @@ pub const SGI_CALL: u32 = 0;
 pub const SGI_KICK: u32 = 1;
 /// The SGI that stops a core for good, after another one's Oops or panic.
 pub const SGI_STOP: u32 = 2;
+/// The SGI that asks a core to print its own backtrace (Linux's `IPI_CPU_BACKTRACE`).
+pub const SGI_BACKTRACE: u32 = 3;
+/// Every SGI the kernel uses: each online core enables them all; a parked one keeps
+/// [`SGI_KICK`] alone.
+pub const SGIS: [u32; 4] = [SGI_CALL, SGI_KICK, SGI_STOP, SGI_BACKTRACE];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GicError {

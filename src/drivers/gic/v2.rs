@@ -125,7 +125,7 @@ impl GicV2Driver {
         if cpu >= self.masks.len() {
             return Err(GicError::CpuNotAddressable(cpu));
         }
-        let enables = [super::SGI_CALL, super::SGI_KICK, super::SGI_STOP]
+        let enables = super::SGIS
             .into_iter()
             .chain(ppis.iter().copied())
             .filter(|&id| id < 32)

@@ -309,7 +309,7 @@ impl GicV3Driver {
             "GICR_CTLR.RWP to read 0 (this CPU's redistributor disabling its interrupts)",
             || frame.ctlr.get() & RWP == 0,
         )?;
-        let ours: ArrayVec<IntId, 8> = [super::SGI_CALL, super::SGI_KICK, super::SGI_STOP]
+        let ours: ArrayVec<IntId, 8> = super::SGIS
             .into_iter()
             .map(IntId::sgi)
             .chain(ppis.iter().map(|&ppi| IntId::ppi(ppi - 16)))
@@ -378,16 +378,17 @@ impl GicV3Driver {
         Ok(())
     }
 
-    /// Disables what `init_cpu` enabled on this core but [`super::SGI_KICK`] (the call and
-    /// stop SGIs and every one of `ppis`), its interface left on.
+    /// Disables what `init_cpu` enabled on this core but [`super::SGI_KICK`] (every other
+    /// SGI and every one of `ppis`), its interface left on.
     pub fn park_cpu(&self, cpu: usize, ppis: &[u32]) {
         let Ok(rd_base) = self.rd_base_of(cpu) else {
             return;
         };
-        let sgis = [super::SGI_CALL, super::SGI_STOP].map(IntId::sgi);
         let _ = own_redistributor(rd_base, |r| {
-            for id in sgis
+            for id in super::SGIS
                 .into_iter()
+                .filter(|&sgi| sgi != super::SGI_KICK)
+                .map(IntId::sgi)
                 .chain(ppis.iter().map(|&ppi| IntId::ppi(ppi - 16)))
             {
                 r.enable_interrupt(id, false)?;

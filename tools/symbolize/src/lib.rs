@@ -1,6 +1,6 @@
-//! Oops symbolisation. The kernel's `Oops:` and panic reports give code addresses where
-//! the image runs (the `Call trace:` frames and the `lr` register), then a line saying
-//! where the image is and where it was linked:
+//! Report symbolisation. The kernel's reports give code addresses where the image runs
+//! (`Call trace:` frames, the `lr` register, lock sites), then a line saying where the
+//! image is and where it was linked:
 //!
 //! ```text
 //! Oops: cpu0: synchronous exception from EL1: data abort (...) at 0x0
@@ -12,6 +12,13 @@
 //! Kernel image at 0x40080000 (linked at 0x40080000); addresses above are where it runs
 //! ```
 //!
+//! A report opens with a line holding `Oops: ` (an Oops or a panic), a line `cpuN
+//! backtrace:` (one CPU's part of `backtrace`, every CPU's backtrace), or a line starting
+//! `WARNING: ` or `BUG: ` (a lock report's header, e.g. `WARNING: inconsistent lock
+//! state`, `BUG: lockup: ...`); inside one, a line with the word `at:` and a hex address
+//! after it names a lock site (`holding (&lock), at: 0x0000000040081234`). Lines may
+//! carry the kernel log's `[seconds.micros] cpuN: ` prefix.
+//!
 //! [`ReportScanner`] picks those out of a console stream line by line; [`Symbolizer`] moves
 //! each address back to the link address and names the function, inlined callers
 //! included, with file:line from the ELF's DWARF.
@@ -22,14 +29,16 @@ use std::path::{Path, PathBuf};
 
 use addr2line::Loader;
 
-/// One code address a report names: a call-trace frame (`#3`) or a register (`lr`).
+/// One code address a report names: a call-trace frame (`#3`), a register (`lr`), or a
+/// lock site (labelled with what the line says before `, at:`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Address {
     pub label: String,
     /// As the report prints it.
     pub value: u64,
-    /// The instruction to look up: the frame's address, or for `lr` the call before the
-    /// return address (the call-trace frames are already printed that way).
+    /// The instruction to look up: the frame's address, or for `lr` and a lock site (the
+    /// return address of the call that took the lock) the call before it (the call-trace
+    /// frames are already printed that way).
     pub probe: u64,
 }
 
@@ -67,7 +76,8 @@ impl ReportScanner {
 
     /// Takes one line (without its line ending); returns the report it completes, if any.
     pub fn line(&mut self, line: &str) -> Option<Report> {
-        if line.contains("Oops: ") {
+        let body = log_body(line);
+        if opens_report(line, body) {
             // A new report, or a nested one ("fault while reporting a fault"): start over.
             self.current = Some(Vec::new());
             self.lr = None;
@@ -83,9 +93,11 @@ impl ReportScanner {
                 link_address,
             });
         }
-        if let Some(frame) = frame_line(line) {
+        if let Some(frame) = frame_line(body) {
             addresses.push(frame);
-        } else if let Some(lr) = register(line, "lr") {
+        } else if let Some(site) = lock_site(body) {
+            addresses.push(site);
+        } else if let Some(lr) = register(body, "lr") {
             self.lr = Some(Address {
                 label: "lr".into(),
                 value: lr,
@@ -94,6 +106,67 @@ impl ReportScanner {
         }
         None
     }
+}
+
+/// Whether `line` (`body` without its log prefix) opens a report.
+fn opens_report(line: &str, body: &str) -> bool {
+    line.contains("Oops: ")
+        || backtrace_header(body)
+        || body.starts_with("WARNING: ")
+        || body.starts_with("BUG: ")
+}
+
+/// `cpu2 backtrace:`, a CPU's part of every CPU's backtrace.
+fn backtrace_header(body: &str) -> bool {
+    body.trim_end()
+        .strip_suffix(" backtrace:")
+        .is_some_and(cpu_name)
+}
+
+/// `cpu2`.
+fn cpu_name(word: &str) -> bool {
+    word.strip_prefix("cpu")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `line` without the kernel log's `[    1.234567] cpu2: ` prefix, if it has one.
+fn log_body(line: &str) -> &str {
+    let Some((stamp, rest)) = line.strip_prefix('[').and_then(|l| l.split_once("] ")) else {
+        return line;
+    };
+    if stamp.trim().is_empty()
+        || !stamp
+            .bytes()
+            .all(|b| b == b' ' || b == b'.' || b.is_ascii_digit())
+    {
+        return line;
+    }
+    match rest.split_once(": ") {
+        Some((cpu, text)) if cpu_name(cpu) => text,
+        _ => rest,
+    }
+}
+
+/// `holding (&lock), at: 0x0000000040081234` as a lock site labelled `holding (&lock)`
+/// (`at` when nothing comes before). The kernel prints a lock site as the address of the
+/// code that took the lock itself (not a return address), so it is looked up as it is.
+fn lock_site(body: &str) -> Option<Address> {
+    let mut words = body.split_whitespace();
+    words.find(|w| *w == "at:")?;
+    let digits = words.next()?.strip_prefix("0x")?;
+    let end = digits
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(digits.len());
+    let value = u64::from_str_radix(&digits[..end], 16).ok()?;
+    let before = match body.split_once(", at:") {
+        Some((before, _)) => before.trim(),
+        None => "",
+    };
+    Some(Address {
+        label: if before.is_empty() { "at" } else { before }.into(),
+        value,
+        probe: value,
+    })
 }
 
 fn hex(word: &str) -> Option<u64> {
@@ -324,6 +397,113 @@ cpu0: halted (bootarg panic=poweroff or panic=reboot instead)\r
             3,
             "the frames, without the first lr"
         );
+    }
+
+    /// `backtrace` on two CPUs, a third named as silent: as the kernel prints it.
+    const BACKTRACES: &str = "\
+hotslab> backtrace\r
+cpu0 backtrace:\r
+Call trace:\r
+  #0  0x00000000400af548\r
+  #1  0x00000000400d56c8\r
+Kernel image at 0x40080000 (linked at 0x40080000); addresses above are where it runs\r
+cpu1: no backtrace within 100 ms (interrupts masked?)\r
+  #9  0x0000000040000000\r
+cpu2 backtrace:\r
+  pc  0x00000000400a7c58 lr  0x00000000400a7c3c sp  0x0000c0000002ff30\r
+Call trace:\r
+  #0  0x00000000400a7c58\r
+  #1  0x00000000400a7a9c\r
+  #2  0x00000000400c07f4\r
+Kernel image at 0x40080000 (linked at 0x40080000); addresses above are where it runs\r
+";
+
+    fn labels(report: &Report) -> Vec<&str> {
+        report.addresses.iter().map(|a| a.label.as_str()).collect()
+    }
+
+    #[test]
+    fn each_cpus_backtrace_is_a_report_of_its_own() {
+        let reports = scan(BACKTRACES);
+        assert_eq!(reports.len(), 2, "cpu0's and cpu2's parts");
+        assert_eq!(labels(&reports[0]), ["#0", "#1"]);
+        assert_eq!(reports[0].addresses[1].value, 0x400d_56c8);
+        // The frame between the parts, after the silent CPU's line, belongs to neither.
+        assert_eq!(labels(&reports[1]), ["#0", "#1", "#2", "lr"]);
+        assert_eq!(reports[1].addresses[3].value, 0x400a_7c3c);
+        assert_eq!(reports[1].addresses[3].probe, 0x400a_7c38);
+    }
+
+    /// Lock reports' headers, with lock sites, and one line through the kernel log.
+    const LOCK_REPORTS: &str = "\
+WARNING: possible circular locking dependency detected\r
+cpu1 is trying to acquire lock (&b), at: 0x0000000040081234\r
+but task is already holding lock:\r
+  (&a), at: 0x0000000040082000\r
+  #0: (&a), at: 0x0000000040082100,\r
+at: 0x0000000040083000\r
+Call trace:\r
+  #0  0x0000000040090000\r
+Kernel image at 0x40080000 (linked at 0x40080000); addresses above are where it runs\r
+[    1.234567] cpu3: BUG: lockup: cpu2 stuck for 10 s\r
+[    1.234568] cpu3: held (&c), at: 0x0000000040085000\r
+[    1.234569] cpu3:   #0  0x0000000040086000\r
+[    1.234570] cpu3: Kernel image at 0x40080000 (linked at 0x40080000); addresses above are where it runs\r
+WARNING: inconsistent lock state\r
+Kernel image at 0x40080000 (linked at 0x40080000); addresses above are where it runs\r
+";
+
+    #[test]
+    fn lock_reports_give_their_lock_sites_labelled_and_their_frames() {
+        let reports = scan(LOCK_REPORTS);
+        assert_eq!(reports.len(), 3);
+        assert_eq!(
+            labels(&reports[0]),
+            [
+                "cpu1 is trying to acquire lock (&b)",
+                "(&a)",
+                "#0: (&a)",
+                "at",
+                "#0"
+            ]
+        );
+        let site = &reports[0].addresses[0];
+        assert_eq!((site.value, site.probe), (0x4008_1234, 0x4008_1234));
+        assert_eq!(reports[0].addresses[2].value, 0x4008_2100);
+        // Through the log: the prefix comes off the header, the sites and the frames.
+        assert_eq!(labels(&reports[1]), ["held (&c)", "#0"]);
+        assert_eq!(reports[1].addresses[1].value, 0x4008_6000);
+        assert!(reports[2].addresses.is_empty());
+    }
+
+    #[test]
+    fn only_a_headers_own_line_opens_a_report() {
+        for not_a_header in [
+            "cpu1: no backtrace within 100 ms (interrupts masked?)",
+            "cpux backtrace:",
+            "cpu backtrace:",
+            "see cpu1 backtrace:",
+            "a WARNING: inside a line",
+            "BUG:without a space",
+            "[oops] cpu1: WARNING: not a log stamp",
+        ] {
+            let text = format!("{not_a_header}\n  #0  0x10\nKernel image at 0x1 (linked at 0x2)\n");
+            assert!(scan(&text).is_empty(), "{not_a_header:?} opened a report");
+        }
+        for header in ["cpu511 backtrace:", "[    0.5] cpu0: WARNING: x", "BUG: y"] {
+            let text = format!("{header}\n  #0  0x10\nKernel image at 0x1 (linked at 0x2)\n");
+            assert_eq!(scan(&text).len(), 1, "{header:?} opened no report");
+        }
+    }
+
+    #[test]
+    fn lock_sites_outside_a_report_or_malformed_are_not_taken() {
+        assert!(scan("(&a), at: 0x40081234\nKernel image at 0x1 (linked at 0x2)\n").is_empty());
+        assert_eq!(lock_site("(&a), at: 0xzz"), None);
+        assert_eq!(lock_site("(&a), at: 1234"), None);
+        assert_eq!(lock_site("(&a), at:0x1234"), None);
+        assert_eq!(lock_site("(&a), at:"), None);
+        assert_eq!(lock_site("look at: this"), None);
     }
 
     #[test]

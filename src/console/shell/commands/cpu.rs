@@ -1,4 +1,4 @@
-//! CPU commands: `cpus`, `cpu on|off`, `ipi`, `hotplug`, `fault`.
+//! CPU commands: `cpus`, `cpu on|off`, `ipi`, `hotplug`, `fault`, `backtrace`.
 
 use core::fmt;
 
@@ -11,6 +11,8 @@ use crate::console::shell::raw::{OrNone, Value, yes_no};
 use crate::drivers::timer;
 use crate::dt::{Cpu, EnableMethod, Mpidr, Topology};
 use crate::println;
+use crate::smp::asker::Busy;
+use crate::smp::backtrace;
 use crate::smp::call;
 use crate::smp::cpu_ops::Death;
 use crate::smp::hotplug::{self, HotplugError};
@@ -374,4 +376,20 @@ pub(super) fn fault<'a>(args: &Args<'a>) -> CmdResult<'a> {
     FAULTS.arm(fault, cpu);
     println!("fault: {fault} armed for cpu{cpu} (fires once)");
     Ok(())
+}
+
+/// `backtrace`: this CPU's backtrace, then every other online CPU's, each printed by the
+/// CPU itself (Linux's sysrq-l); fails naming the CPUs that gave none.
+pub(super) fn backtrace<'a>(args: &Args<'a>) -> CmdResult<'a> {
+    args.at_most(0)?;
+    match backtrace::all_cpus_backtrace() {
+        Ok(b) if b.missing().is_empty() => Ok(()),
+        Ok(b) => Err(CmdError::failed(format_args!(
+            "no backtrace from cpu {} of the {} other CPUs asked",
+            b.missing(),
+            b.asked.len()
+        ))),
+        // Another CPU is printing every CPU's, and that was said already.
+        Err(Busy { .. }) => Ok(()),
+    }
 }

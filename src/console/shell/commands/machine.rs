@@ -1,6 +1,6 @@
 //! Machine commands: `dt`, `mem`, `dmesg`, `poweroff`, `reboot`, `crash`.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::{CmdError, CmdResult, Hex};
 use crate::arch::exceptions::{self, Fault};
@@ -423,14 +423,16 @@ pub(super) fn crash<'a>(args: &Args<'a>) -> CmdResult<'a> {
             "locked",
             "fpsimd",
             "panic",
+            "masked-spin",
         ],
-        "null, undefined, stack, serror, locked, fpsimd or panic",
+        "null, undefined, stack, serror, locked, fpsimd, panic or masked-spin",
     )? {
         "null" => Fault::NullDereference,
         "undefined" => Fault::UndefinedInstruction,
         "stack" => Fault::StackOverflow,
         "serror" => Fault::SError,
         "locked" => return crash_holding_a_lock(),
+        "masked-spin" => return spin_masked_elsewhere(),
         "fpsimd" => {
             crate::arch::fpsimd::use_fpsimd();
             return Ok(());
@@ -487,4 +489,49 @@ fn crash_holding_a_lock<'a>() -> Result<(), CmdError<'a>> {
     println!("crash locked: cpu{me} holds a spin lock cpu{other} waits for, interrupts masked");
     exceptions::provoke(Fault::NullDereference)
         .map_err(|e| CmdError::failed(format_args!("{}", e.0)))
+}
+
+/// How long `crash masked-spin` keeps another CPU spinning with interrupts masked: long
+/// beside the 100 ms a backtrace waits for a CPU, short beside the 5 s a cross-call waits.
+const MASKED_SPIN_US: u64 = 3_000_000;
+/// How many masked spins have started, since boot.
+static MASKED_SPINS: AtomicU64 = AtomicU64::new(0);
+
+/// The other CPU's part: interrupts masked, spin for `us`, unmask.
+fn spin_masked(us: u64) {
+    let masked = crate::arch::cpu::irq_save();
+    MASKED_SPINS.fetch_add(1, Ordering::Release);
+    let deadline = Deadline::after_us(us);
+    while !deadline.passed() {
+        core::hint::spin_loop();
+    }
+    crate::arch::cpu::irq_restore(masked);
+}
+
+/// Has another CPU spin with interrupts masked for [`MASKED_SPIN_US`] (a hard lockup that
+/// ends), returning once it spins: what a CPU stuck on a lock looks like to the others.
+fn spin_masked_elsewhere<'a>() -> Result<(), CmdError<'a>> {
+    let me = crate::arch::cpu::id();
+    let Some(other) = crate::smp::state::online().without(me).iter().next() else {
+        return Err(CmdError::failed(format_args!(
+            "crash masked-spin needs another online CPU to spin"
+        )));
+    };
+    let started = MASKED_SPINS.load(Ordering::Acquire);
+    crate::smp::work::start_on(other, spin_masked, MASKED_SPIN_US)
+        .map_err(|e| CmdError::failed(format_args!("cpu{other}: {e}")))?;
+    let deadline = Deadline::after_us(10_000_000);
+    while MASKED_SPINS.load(Ordering::Acquire) == started {
+        if deadline.passed() {
+            return Err(CmdError::failed(format_args!(
+                "cpu{other} did not start its masked spin within 10 s"
+            )));
+        }
+        core::hint::spin_loop();
+    }
+    println!(
+        "crash masked-spin: cpu{other} spins with interrupts masked for {} ms",
+        MASKED_SPIN_US / 1000
+    );
+    Ok(())
 }

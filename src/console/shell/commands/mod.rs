@@ -98,6 +98,12 @@ const COMMANDS: &[Command] = &[
         run: cpu::fault,
     },
     Command {
+        name: "backtrace",
+        args: "",
+        help: "every online CPU's backtrace, each printed by the CPU itself",
+        run: cpu::backtrace,
+    },
+    Command {
         name: "slabinfo",
         args: "[--raw]",
         help: "every slab cache, in the layout of Linux's /proc/slabinfo",
@@ -163,8 +169,9 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "crash",
-        args: "null|undefined|stack|serror|locked|fpsimd|panic",
-        help: "make the kernel fail on purpose, to see its Oops report",
+        args: "null|undefined|stack|serror|locked|fpsimd|panic|masked-spin",
+        help: "make the kernel fail on purpose, to see its Oops report;\n\
+               masked-spin: another CPU spins 3 s with interrupts masked, then goes on",
         run: machine::crash,
     },
 ];

@@ -94,7 +94,7 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "cpu0: 4 CPU(s) in the device tree",
                 "bogus: unknown command",
                 "cpus: argument 1 'extra': expected --raw",
-                "crash: argument 1 'sideways': expected null, undefined, stack, serror, locked, fpsimd or panic",
+                "crash: argument 1 'sideways': expected null, undefined, stack, serror, locked, fpsimd, panic or masked-spin",
                 "usage: crash null|undefined|stack|serror|locked|fpsimd|panic",
                 "hotslab> poweroff",
             ],

@@ -2,6 +2,7 @@
 //! that differ only by board are generated from one description over `Board`s. The order
 //! here is the order the suite runs in and docs/tests.md lists.
 
+mod backtrace;
 mod bad_dtb;
 mod bench;
 mod boot;
@@ -33,7 +34,7 @@ type CaseFile = fn(Case) -> Vec<Case>;
 /// Each area of the suite and the files that make its cases.
 pub const AREAS: [(&str, &[CaseFile]); 10] = [
     ("boot", &[boot::cases, log_levels::cases, memset::cases]),
-    ("crash", &[crash::cases, stacks::cases]),
+    ("crash", &[crash::cases, stacks::cases, backtrace::cases]),
     (
         "device-tree",
         &[machines::cases, bad_dtb::cases, psci_0_1::cases],
