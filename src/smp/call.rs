@@ -18,16 +18,17 @@ use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use super::cpumask::{AtomicCpuMask, CpuMask};
 use super::state;
-use crate::arch::cpu;
+use crate::arch::cpu::{self, IrqContext};
 use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
 
 /// How long a caller waits for a target to pick a call up.
 pub const TIMEOUT_US: u64 = 5_000_000;
 
-/// A function run on another CPU, in interrupt context (interrupts masked): short, no
-/// locks that a caller might hold while waiting, no waiting for other CPUs.
-pub type CallFn = fn(u64);
+/// A function run on another CPU, in interrupt context (interrupts masked, which the token
+/// it is given proves): short, no locks that a caller might hold while waiting, no waiting
+/// for other CPUs.
+pub type CallFn = fn(u64, IrqContext<'_>);
 
 const FREE: u8 = 0;
 const QUEUED: u8 = 1;
@@ -196,9 +197,8 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
     let sent = remote.minus(failed);
     gic::send_sgi(gic::SGI_CALL, sent);
     if targets.contains(me) {
-        let irq = cpu::irq_save();
-        func(arg);
-        cpu::irq_restore(irq);
+        let masked = cpu::mask_irqs();
+        func(arg, masked.context());
     }
     if wait {
         for target in sent.iter() {
@@ -243,7 +243,7 @@ static ANSWERED: AtomicCpuMask = AtomicCpuMask::new();
 /// One census at a time.
 static CENSUS: spin::Mutex<()> = spin::Mutex::new(());
 
-fn answer(_: u64) {
+fn answer(_: u64, _: IrqContext<'_>) {
     ANSWERED.insert(cpu::id());
 }
 
@@ -262,9 +262,10 @@ pub fn census() -> Result<(CpuMask, CpuMask), CallError> {
     result
 }
 
-/// Runs every call queued to this CPU. From the call SGI's handler, and from a dying CPU
-/// (interrupts masked) so calls queued before it left the online set are still served.
-pub fn run_pending() {
+/// Runs every call queued to this CPU, interrupts masked (`irqs`). From the call SGI's
+/// handler, and from a dying CPU so calls queued before it left the online set are still
+/// served.
+pub fn run_pending(irqs: IrqContext<'_>) {
     let me = cpu::id();
     let t = tables();
     for caller in t.pending[me].take().iter() {
@@ -280,7 +281,7 @@ pub fn run_pending() {
         let argument = mailbox.argument.load(Ordering::Relaxed);
         let function = mailbox.function.lock().take();
         if let Some(function) = function {
-            function(argument);
+            function(argument, irqs);
         }
         mailbox.done.store(number, Ordering::Release);
         mailbox.state.store(FREE, Ordering::Release);

@@ -23,11 +23,11 @@ pub fn private_interrupts() -> arrayvec::ArrayVec<u32, 1> {
     timer_irq().into_iter().collect()
 }
 
-fn handle_irq() {
+fn handle_irq(irqs: cpu::IrqContext<'_>) {
     let timer_irq = timer_irq();
     while let Some(irq) = gic::acknowledge() {
         match irq.id() {
-            gic::SGI_CALL => super::call::run_pending(),
+            gic::SGI_CALL => super::call::run_pending(irqs),
             gic::SGI_KICK => {}
             gic::SGI_STOP => {
                 gic::end(irq);

@@ -57,11 +57,10 @@ unsafe impl SlabPlatform for HostPages {
         64
     }
 
-    fn irq_save(&self) -> u64 {
-        0
-    }
+    /// Host threads take no interrupts: nothing to mask.
+    type IrqGuard = ();
 
-    fn irq_restore(&self, _: u64) {}
+    fn mask_irqs(&self) {}
 
     fn array_missing(&self, _cache: &str, _cpu: usize) {
         self.missing.fetch_add(1, Ordering::Relaxed);

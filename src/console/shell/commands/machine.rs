@@ -456,10 +456,9 @@ fn wait_for_crash_lock(_: u64) {
         }
         core::hint::spin_loop();
     }
-    let masked = crate::arch::cpu::irq_save();
+    let _masked = crate::arch::cpu::mask_irqs();
     CRASH_LOCK_WAITED.store(true, Ordering::Release);
     drop(CRASH_LOCK.lock());
-    crate::arch::cpu::irq_restore(masked);
 }
 
 /// A null dereference while holding a spin lock another CPU waits for, interrupts masked.
