@@ -2,8 +2,9 @@
 //! array caches (SLAB's `kmem_cache_t`).
 //!
 //! Allocation and free run on the current CPU and pop from and push to that CPU's array,
-//! with interrupts enabled: the fast path only takes the CPU's guard (`percpu`, plain
-//! stores) and, on free, looks at the object's mark and sets it with plain accesses, so a second free of an object is an error; two CPUs
+//! with interrupts enabled: the fast path only takes the CPU's guard (a `percpu::FastPath`,
+//! plain stores, given back when it drops) and, on free, looks at the object's mark and
+//! sets it with plain accesses, so a second free of an object is an error; two CPUs
 //! freeing one object at the same instant is excluded by `free`'s contract (and caught,
 //! with red zones, by a compare-and-swap). Only when the array is empty or full, or an
 //! interrupt handler finds the guard taken, does a slow path mask interrupts (an
@@ -39,7 +40,7 @@ use super::array_cache::{ArrayCache, Entry};
 use super::debug::{self, Corruption, Damage, Fate, Seen};
 use super::geometry::Geometry;
 use super::irqs::{IrqContext, IrqsMasked};
-use super::percpu::PerCpu;
+use super::percpu::{FastPath, PerCpu};
 use super::slabs::{self, ACTIVE, CACHED, Census, Inconsistency, Mark, Place, SlabLists, State};
 use super::{SlabError, SlabPlatform};
 
@@ -214,24 +215,10 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     fn with_array<R>(
         &self,
         cpu: usize,
-        _irqs: IrqContext<'_>,
+        irqs: IrqContext<'_>,
         f: impl FnOnce(&mut ArrayCache) -> R,
     ) -> Option<R> {
-        Self::with_slot_array(&self.percpu[cpu], f)
-    }
-
-    /// [`Cache::with_array`] on a CPU's slot already found (the fast path finds it once).
-    #[inline(always)]
-    fn with_slot_array<R>(slot: &PerCpu, f: impl FnOnce(&mut ArrayCache) -> R) -> Option<R> {
-        let array = slot.array.load(Ordering::Acquire);
-        if array.is_null() {
-            return None;
-        }
-        // SAFETY: the owner rule (module doc): a CPU's array is used only by that CPU,
-        // under its guard or with interrupts masked while the guard is clear (the
-        // caller's), so nothing else touches it now; it stays in its slot, hence alive,
-        // until it is taken out, which only its own CPU does while that CPU is alive.
-        Some(f(unsafe { &mut *array }))
+        self.percpu[cpu].with_array_masked(irqs, f)
     }
 
     /// The slab lists, locked. Only with interrupts masked (`irqs`): an interrupt handler
@@ -253,8 +240,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     pub(super) fn alloc_marked(&self) -> Result<(NonNull<u8>, Mark), SlabError> {
         let interrupt_point = || self.platform.may_interrupt();
-        if let Some(slot) = self.enter_fast_path() {
-            let popped = Self::with_slot_array(slot, |array| {
+        if let Some(fast) = self.enter_fast_path() {
+            let popped = fast.with_array(|array| {
                 interrupt_point();
                 array.pop_interruptible(interrupt_point)
             });
@@ -263,10 +250,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                 // A plain store: the array's owner is the only one that moves an object
                 // from CACHED (a free expects ACTIVE).
                 mark.set(ACTIVE);
-                self.leave(slot);
                 return Ok((object, mark));
             }
-            self.leave(slot);
         }
         self.alloc_slow()
             // SAFETY: the slow path hands out objects of this cache's slabs.
@@ -284,12 +269,12 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         unsafe { slabs::locate_own(&self.geometry, object.as_ptr() as usize) }
     }
 
-    /// Takes this CPU's guard for its fast path: `Some` of its slot (found once, for the
-    /// whole operation), to be given back with [`Cache::leave`], or `None` where the slow
-    /// path must serve (an interrupt handler over the CPU's own fast path; a cache with
-    /// red zones keeps its guards taken for good).
+    /// This CPU's fast path (its slot found once, for the whole operation; its drop gives
+    /// the guard back), or `None` where the slow path must serve (an interrupt handler
+    /// over the CPU's own fast path; a cache with red zones keeps its guards taken for
+    /// good).
     #[inline(always)]
-    fn enter_fast_path(&self) -> Option<&PerCpu> {
+    fn enter_fast_path(&self) -> Option<FastPath<'_, P>> {
         let cpu = self.platform.cpu();
         debug_assert!(
             cpu < self.percpu.len(),
@@ -299,20 +284,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         // SAFETY: `SlabPlatform`'s contract: the running CPU is below `cpus()`, and the
         // cache has a slot for each of `cpus()` (`percpu` is made that long with it).
         let slot = unsafe { self.percpu.get_unchecked(cpu) };
-        let interrupt_point = || self.platform.may_interrupt();
-        interrupt_point();
-        let entered = slot.try_enter(interrupt_point);
-        if entered {
-            interrupt_point();
-        }
-        entered.then_some(slot)
-    }
-
-    /// Gives the guard of the slot [`Cache::enter_fast_path`] took back.
-    #[inline(always)]
-    fn leave(&self, slot: &PerCpu) {
-        slot.exit();
-        self.platform.may_interrupt();
+        slot.enter(self.platform)
     }
 
     /// The slow path of [`Cache::alloc`], interrupts masked: the array refilled, or, where
@@ -550,18 +522,18 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     unsafe fn free_at(&self, object: NonNull<u8>, mark: Mark) -> Result<(), SlabError> {
         let interrupt_point = || self.platform.may_interrupt();
-        if let Some(slot) = self.enter_fast_path() {
+        if let Some(fast) = self.enter_fast_path() {
             // The mark first: a double free changes nothing.
             if !mark.claim_owned(ACTIVE, CACHED) {
-                self.leave(slot);
                 return Err(SlabError::DoubleFree(object.as_ptr() as usize));
             }
             interrupt_point();
-            let pushed = Self::with_slot_array(slot, |array| {
+            let pushed = fast.with_array(|array| {
                 interrupt_point();
                 array.push_interruptible((object, mark), interrupt_point)
             });
-            self.leave(slot);
+            // Out of the fast path before the slow one looks at the guard.
+            drop(fast);
             if pushed == Some(true) {
                 return Ok(());
             }
