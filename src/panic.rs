@@ -37,7 +37,7 @@ fn action() -> PanicAction {
 /// Reports `what` with a backtrace (from `pc`, where the fault was, if known, then the
 /// frame-pointer chain at `fp`), then carries out `panic=`.
 pub fn die(what: fmt::Arguments<'_>, pc: Option<u64>, fp: u64) -> ! {
-    let _ = cpu::irq_save();
+    cpu::mask_irqs_for_good();
     let id = cpu::id();
     let mut out = Emergency;
     if REPORTING[id % crate::MAX_CPUS].swap(true, Ordering::Relaxed) {

@@ -170,7 +170,7 @@ static ARRIVED: AtomicBool = AtomicBool::new(false);
 fn park_like_the_kernel(_: u64) {
     let me = cpu::id();
     let ppis = private_interrupts();
-    let irq = cpu::irq_save();
+    let _masked = cpu::mask_irqs();
     STARTED.store(true, Ordering::Release);
     // Asleep as an idle core is; a pending interrupt ends WFI though masked.
     while !DIE.load(Ordering::Acquire) {
@@ -192,7 +192,6 @@ fn park_like_the_kernel(_: u64) {
     if gic::init_cpu(me, &ppis).is_err() {
         crate::pr_err!("bench hotplug: cpu{me}: the interrupt controller did not come back");
     }
-    cpu::irq_restore(irq);
 }
 
 /// One spin-table floor cycle on `cpu`, its steps bracketed with the (online, offline)

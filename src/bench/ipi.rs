@@ -6,13 +6,14 @@
 use super::counts::{self, PartCounts, Reported};
 use super::stats::{Micros, Samples, Verdict};
 use super::timed;
+use crate::arch::cpu::IrqContext;
 use crate::println;
 use crate::smp::call;
 use crate::smp::state;
 
 const ROUNDS: usize = 200;
 
-fn no_op(_: u64) {}
+fn no_op(_: u64, _: IrqContext<'_>) {}
 
 pub fn run() {
     let me = crate::arch::cpu::id();

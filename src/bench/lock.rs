@@ -43,11 +43,10 @@ pub fn run() {
     let kernel_lock = SpinLock::new(crate::lock_class!("bench lock"), 0u64);
     let tags = [counts::new_tag(), counts::new_tag(), counts::new_tag()];
     if counting.on() {
-        let irq = crate::arch::cpu::irq_save();
+        let _masked = crate::arch::cpu::mask_irqs();
         counts::bracket(tags[0], read_lock_batch);
         counts::bracket(tags[1], || spin_batch(&mutex));
         counts::bracket(tags[2], || kernel_lock_batch(&kernel_lock));
-        crate::arch::cpu::irq_restore(irq);
     }
     let mut read_lock = Samples::<SAMPLES>::new();
     let mut spin = Samples::<SAMPLES>::new();

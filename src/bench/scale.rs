@@ -21,6 +21,7 @@ use super::counts::{self, PartCounts, Reported};
 use super::hotplug_floor::Floor;
 use super::stats::{Micros, Samples, Verdict};
 use super::timed;
+use crate::arch::cpu::IrqContext;
 use crate::mm::kernel_slab::{self, OwnedObject};
 use crate::mm::slab::SlabFlags;
 use crate::println;
@@ -36,7 +37,7 @@ const FLOOR_SAMPLES: usize = ROUNDS * FLOOR_CYCLES;
 /// The operations, in the order of the RESULT line.
 const NAMES: [&str; 5] = ["offline", "online", "write_lock", "on_each_cpu", "drain"];
 
-fn no_op(_: u64) {}
+fn no_op(_: u64, _: IrqContext<'_>) {}
 
 pub fn run() {
     let me = crate::arch::cpu::id();

@@ -174,10 +174,8 @@ impl<A: PairAllocator> Batch for WorkingSet<A> {
     }
 
     fn counted(&mut self, tag: u64) -> bool {
-        let irq = crate::arch::cpu::irq_save();
-        let ok = counts::bracket(tag, || self.pairs(COUNTED_PAIRS));
-        crate::arch::cpu::irq_restore(irq);
-        ok
+        let _masked = crate::arch::cpu::mask_irqs();
+        counts::bracket(tag, || self.pairs(COUNTED_PAIRS))
     }
 }
 

@@ -18,7 +18,7 @@ use super::slab::cache::NAME_MAX;
 use super::slab::lifecycle::Violation;
 use super::slab::{self as core_slab, Ctor, HotplugEnv, Race, SlabError, SlabFlags};
 use super::slab::{Checked, Corruption, Inconsistency, SlabPlatform, geometry::PAGE_SIZE};
-use crate::arch::cpu::{self, IrqState};
+use crate::arch::cpu::{self, IrqContext};
 use crate::drivers::timer::Deadline;
 use crate::smp::call::{self, CallError};
 use crate::smp::cpumask::CpuMask;
@@ -82,12 +82,10 @@ unsafe impl SlabPlatform for KernelPages {
         crate::smp::state::possible().len()
     }
 
-    fn irq_save(&self) -> u64 {
-        cpu::irq_save().raw()
-    }
+    type IrqGuard = cpu::IrqsMasked;
 
-    fn irq_restore(&self, state: u64) {
-        cpu::irq_restore(IrqState::from_raw(state))
+    fn mask_irqs(&self) -> cpu::IrqsMasked {
+        cpu::mask_irqs()
     }
 
     fn array_missing(&self, cache: &str, cpu: usize) {
@@ -189,7 +187,7 @@ pub fn on_each_online_cpu(cache: &Cache, f: fn(&Cache)) -> Result<(), CallError>
     result
 }
 
-fn run_cache_call(caller: u64) {
+fn run_cache_call(caller: u64, _: IrqContext<'_>) {
     let call = *CACHE_CALLS[caller as usize].lock();
     if let Some(CacheCall { cache, f }) = call {
         // SAFETY: the caller borrowed the cache for the length of `on_each_online_cpu`,

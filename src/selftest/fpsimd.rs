@@ -15,7 +15,7 @@ use arrayvec::ArrayString;
 
 use super::{FailureText, Failures};
 use crate::MAX_CPUS;
-use crate::arch::cpu;
+use crate::arch::cpu::{self, IrqContext};
 use crate::arch::fpsimd::{self, FPCR_CONTROL_BITS, VectorFile};
 use crate::drivers::timer;
 use crate::rng::Rng;
@@ -51,7 +51,7 @@ pub struct Report {
 
 /// A cross-call's work, as handlers do it: text formatted with width, fill and alignment
 /// (`Formatter::pad` counts characters), memory copied and cleared.
-fn chatter(from: u64) {
+fn chatter(from: u64, _: IrqContext<'_>) {
     let me = cpu::id();
     let mut text = ArrayString::<160>::new();
     let _ = write!(

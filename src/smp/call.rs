@@ -18,7 +18,7 @@ use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use super::cpumask::{AtomicCpuMask, CpuMask};
 use super::state;
-use crate::arch::cpu;
+use crate::arch::cpu::{self, IrqContext};
 use crate::drivers::gic;
 use crate::drivers::timer::Deadline;
 use crate::sync::lockdep::{self, DoingWork};
@@ -32,9 +32,10 @@ pub const TIMEOUT_US: u64 = 5_000_000;
 /// locks are ordered after whatever the caller holds while it waits.
 static CALL_WAIT: &LockClass = crate::wait_class!("cross-call wait");
 
-/// A function run on another CPU, in interrupt context (interrupts masked): short, no
-/// locks that a caller might hold while waiting, no waiting for other CPUs.
-pub type CallFn = fn(u64);
+/// A function run on another CPU, in interrupt context (interrupts masked, which the token
+/// it is given proves): short, no locks that a caller might hold while waiting, no waiting
+/// for other CPUs.
+pub type CallFn = fn(u64, IrqContext<'_>);
 
 const FREE: u8 = 0;
 const QUEUED: u8 = 1;
@@ -206,11 +207,9 @@ pub fn on_each_cpu(targets: CpuMask, func: CallFn, arg: u64, wait: bool) -> Resu
     let sent = remote.minus(failed);
     gic::send_sgi(gic::SGI_CALL, sent);
     if targets.contains(me) {
-        let irq = cpu::irq_save();
+        let masked = cpu::mask_irqs();
         let _caller_waits = DoingWork::begin(CALL_WAIT);
-        func(arg);
-        drop(_caller_waits);
-        cpu::irq_restore(irq);
+        func(arg, masked.context());
     }
     if wait {
         for target in sent.iter() {
@@ -266,7 +265,7 @@ static ANSWERED: AtomicCpuMask = AtomicCpuMask::new();
 /// One census at a time.
 static CENSUS: SpinLock<()> = SpinLock::new(crate::lock_class!("census"), ());
 
-fn answer(_: u64) {
+fn answer(_: u64, _: IrqContext<'_>) {
     ANSWERED.insert(cpu::id());
 }
 
@@ -285,9 +284,10 @@ pub fn census() -> Result<(CpuMask, CpuMask), CallError> {
     result
 }
 
-/// Runs every call queued to this CPU. From the call SGI's handler, and from a dying CPU
-/// (interrupts masked) so calls queued before it left the online set are still served.
-pub fn run_pending() {
+/// Runs every call queued to this CPU, interrupts masked (`irqs`). From the call SGI's
+/// handler, and from a dying CPU so calls queued before it left the online set are still
+/// served.
+pub fn run_pending(irqs: IrqContext<'_>) {
     let me = cpu::id();
     let t = tables();
     for caller in t.pending[me].take().iter() {
@@ -304,7 +304,7 @@ pub fn run_pending() {
         let function = mailbox.function.take(Ordering::Relaxed);
         if let Some(function) = function {
             let _caller_waits = DoingWork::begin(CALL_WAIT);
-            function(argument);
+            function(argument, irqs);
         }
         mailbox.done.store(number, Ordering::Release);
         mailbox.state.store(FREE, Ordering::Release);

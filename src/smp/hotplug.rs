@@ -38,7 +38,7 @@ use super::cpumask::CpuMask;
 use super::hotplug_lock::{HotplugLock, LockState};
 use super::state::{self, HotplugState, slot};
 use crate::MAX_CPUS;
-use crate::arch::cpu;
+use crate::arch::cpu::{self, IrqContext};
 use crate::drivers::gic;
 use crate::drivers::timer;
 use crate::sync::lockdep::{self, DoingWork, Mode};
@@ -428,12 +428,12 @@ pub fn arrive(cpu: usize) -> bool {
     true
 }
 
-/// On the dying CPU, interrupts masked: everything but the enable method's last step
-/// (which also decides what becomes of the CPU's GIC interface).
-pub fn leave(cpu: usize) -> &'static dyn CpuOps {
+/// On the dying CPU, interrupts masked (`irqs`): everything but the enable method's last
+/// step (which also decides what becomes of the CPU's GIC interface).
+pub fn leave(cpu: usize, irqs: IrqContext<'_>) -> &'static dyn CpuOps {
     let _controller_waits = DoingWork::begin(CPU_DOWN_WAIT);
     state::ONLINE.remove(cpu);
-    super::call::run_pending();
+    super::call::run_pending(irqs);
     timer::disarm();
     slot(cpu).mark_dying();
     ops(cpu).expect("a CPU that came up has an enable method")

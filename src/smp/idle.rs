@@ -28,8 +28,10 @@ pub fn set_foreground(foreground: Foreground) {
 pub fn secondary_started(cpu: usize) -> ! {
     fault::at_arrival(cpu);
     if !hotplug::arrive(cpu) {
-        // The controller gave up on this boot: go back where we came from.
-        let ops = hotplug::leave(cpu);
+        // The controller gave up on this boot: go back where we came from. Masked since
+        // the entry; the guard gives the token that says so.
+        let masked = cpu::mask_irqs();
+        let ops = hotplug::leave(cpu, masked.context());
         ops.die(cpu)
     }
     idle_loop(cpu)
@@ -55,7 +57,9 @@ pub fn idle_loop(cpu: usize) -> ! {
                 continue;
             }
             if slot(cpu).take_death(request) {
-                let ops = hotplug::leave(cpu);
+                // Masked above; the guard gives the token that says so.
+                let masked = cpu::mask_irqs();
+                let ops = hotplug::leave(cpu, masked.context());
                 ops.die(cpu);
             }
             // The controller gave up first: this CPU stays online.
@@ -84,11 +88,10 @@ pub fn doze_unless(done: impl Fn() -> bool, max_us: u64) {
     }
     // Masked, a pending interrupt still ends WFI (it is taken at the restore); a kick
     // taken before the mask is why `done` is asked again here.
-    let saved = cpu::irq_save();
+    let _masked = cpu::mask_irqs();
     if !done() {
         timer::arm_oneshot_us(max_us);
         cpu::wait_for_interrupt();
         timer::disarm();
     }
-    cpu::irq_restore(saved);
 }

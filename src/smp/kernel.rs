@@ -23,12 +23,12 @@ pub fn private_interrupts() -> arrayvec::ArrayVec<u32, 1> {
     timer_irq().into_iter().collect()
 }
 
-fn handle_irq(interrupted: &exceptions::TrapFrame) {
+fn handle_irq(interrupted: &exceptions::TrapFrame, irqs: cpu::IrqContext<'_>) {
     let _in_handler = crate::sync::lockdep::Hardirq::enter();
     let timer_irq = timer_irq();
     while let Some(irq) = gic::acknowledge() {
         match irq.id() {
-            gic::SGI_CALL => super::call::run_pending(),
+            gic::SGI_CALL => super::call::run_pending(irqs),
             gic::SGI_KICK => {}
             gic::SGI_BACKTRACE => super::backtrace::answer(interrupted),
             gic::SGI_STOP => {

@@ -62,7 +62,7 @@ pub fn stop_others() -> Stopped {
 /// This CPU stops for good: interrupts masked, waiting forever. Taken on [`gic::SGI_STOP`],
 /// and by a CPU that dies while another is already stopping the machine.
 pub fn stop_this_cpu() -> ! {
-    let _ = cpu::irq_save();
+    cpu::mask_irqs_for_good();
     STOPPED.insert(cpu::id());
     cpu::halt()
 }

@@ -3,7 +3,12 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// An `Option<fn(u64)>` in one atomic word.
+use crate::arch::cpu::IrqContext;
+
+/// What it holds: a function of a word, run with interrupts masked (a cross-call's).
+pub type IrqFn = for<'a> fn(u64, IrqContext<'a>);
+
+/// An `Option<IrqFn>` in one atomic word.
 pub struct AtomicFn(AtomicUsize);
 
 impl AtomicFn {
@@ -13,18 +18,18 @@ impl AtomicFn {
 
     /// Stores `f`; a [`AtomicFn::take`] that sees a later Acquire of the same location
     /// sees it.
-    pub fn store(&self, f: fn(u64), order: Ordering) {
+    pub fn store(&self, f: IrqFn, order: Ordering) {
         self.0.store(f as usize, order);
     }
 
     /// Takes the function out, leaving none.
-    pub fn take(&self, order: Ordering) -> Option<fn(u64)> {
+    pub fn take(&self, order: Ordering) -> Option<IrqFn> {
         match self.0.swap(0, order) {
             0 => None,
-            // SAFETY: the only non-zero values ever stored here are `fn(u64)` pointers
+            // SAFETY: the only non-zero values ever stored here are `IrqFn` pointers
             // (`store`), and a function pointer is never 0; converting the same bits back
-            // gives the same function.
-            raw => Some(unsafe { core::mem::transmute::<usize, fn(u64)>(raw) }),
+            // gives the same function, of the same type.
+            raw => Some(unsafe { core::mem::transmute::<usize, IrqFn>(raw) }),
         }
     }
 }

@@ -5,7 +5,7 @@ use core::ops::{Deref, DerefMut};
 
 use super::class::LockClass;
 use super::spinlock::{SpinLock, SpinLockGuard};
-use crate::arch::cpu::{self, IrqState};
+use crate::arch::cpu::{self, IrqsMasked};
 
 pub struct IrqSpinLock<T> {
     inner: SpinLock<T>,
@@ -14,7 +14,8 @@ pub struct IrqSpinLock<T> {
 pub struct IrqSpinLockGuard<'a, T> {
     /// Always `Some` until `drop` releases it, before interrupts are restored.
     guard: Option<SpinLockGuard<'a, T>>,
-    irq: IrqState,
+    /// Interrupts masked on this core until it drops, after the lock is released.
+    _masked: IrqsMasked,
 }
 
 impl<T> IrqSpinLock<T> {
@@ -26,27 +27,22 @@ impl<T> IrqSpinLock<T> {
 
     #[inline(always)]
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
-        let irq = cpu::irq_save();
+        let masked = cpu::mask_irqs();
         IrqSpinLockGuard {
             guard: Some(self.inner.lock()),
-            irq,
+            _masked: masked,
         }
     }
 
     /// The lock if it is free now; used where waiting could deadlock (reporting a crash).
     #[inline(always)]
     pub fn try_lock(&self) -> Option<IrqSpinLockGuard<'_, T>> {
-        let irq = cpu::irq_save();
-        match self.inner.try_lock() {
-            Some(guard) => Some(IrqSpinLockGuard {
-                guard: Some(guard),
-                irq,
-            }),
-            None => {
-                cpu::irq_restore(irq);
-                None
-            }
-        }
+        let masked = cpu::mask_irqs();
+        // Not taken: `masked` drops, and interrupts are as they were.
+        self.inner.try_lock().map(|guard| IrqSpinLockGuard {
+            guard: Some(guard),
+            _masked: masked,
+        })
     }
 
     /// The CPU holding it and where it took it, if it is held.
@@ -70,8 +66,7 @@ impl<T> DerefMut for IrqSpinLockGuard<'_, T> {
 
 impl<T> Drop for IrqSpinLockGuard<'_, T> {
     fn drop(&mut self) {
-        // Release the lock first, then let interrupts in again.
+        // Release the lock first; interrupts come back after, when `_masked` drops.
         drop(self.guard.take());
-        cpu::irq_restore(self.irq);
     }
 }

@@ -15,13 +15,11 @@ mod imp {
         !cpu::irqs_masked()
     }
 
-    /// Masks interrupts; the value to give [`restore`].
-    pub fn mask() -> u64 {
-        cpu::irq_save().raw()
-    }
+    /// Interrupts masked until it drops.
+    pub type Masked = cpu::IrqsMasked;
 
-    pub fn restore(state: u64) {
-        cpu::irq_restore(cpu::IrqState::from_raw(state))
+    pub fn mask() -> Masked {
+        cpu::mask_irqs()
     }
 
     /// The address of the code where this is inlined.
@@ -46,11 +44,12 @@ mod imp {
         true
     }
 
-    pub fn mask() -> u64 {
-        0
-    }
+    /// The host has no interrupts to mask.
+    pub struct Masked;
 
-    pub fn restore(_: u64) {}
+    pub fn mask() -> Masked {
+        Masked
+    }
 
     #[inline(always)]
     pub fn pc() -> usize {

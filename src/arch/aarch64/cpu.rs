@@ -1,6 +1,7 @@
 //! The running core: its identity, its interrupt mask, and waiting.
 
 use core::arch::asm;
+use core::marker::PhantomData;
 
 use aarch64_cpu::asm::{wfe, wfi};
 use aarch64_cpu::registers::{MPIDR_EL1, Readable, TPIDR_EL1, Writeable};
@@ -23,38 +24,69 @@ pub fn set_id(id: usize) {
     TPIDR_EL1.set(id as u64);
 }
 
-/// The interrupt mask state saved by [`irq_save`].
-#[derive(Clone, Copy)]
-#[must_use]
-pub struct IrqState(u64);
-
-impl IrqState {
-    /// The saved DAIF value, for code that carries it as a plain number.
-    pub fn raw(self) -> u64 {
-        self.0
-    }
-
-    /// Back from [`IrqState::raw`]; only the interrupt mask bits are ever restored.
-    pub fn from_raw(raw: u64) -> Self {
-        IrqState(raw & DAIF_MASK_BITS)
-    }
+/// IRQs and FIQs masked on this core for as long as it lives; its drop puts back the mask
+/// [`mask_irqs`] found, so nesting works and no exit path can leave interrupts masked.
+#[must_use = "dropping the guard puts the interrupt mask back at once"]
+pub struct IrqsMasked {
+    /// DAIF as it was before the mask.
+    saved: u64,
+    /// The drop writes this core's DAIF: the guard stays on the core that made it.
+    _this_core: PhantomData<*const ()>,
 }
 
-/// DAIF's D, A, I and F bits.
-const DAIF_MASK_BITS: u64 = 0b1111 << 6;
+/// Proof, for as long as it lives, that IRQs are masked on this core: a function that must
+/// run masked takes one, and the compiler checks that a guard is alive (it is borrowed from
+/// an [`IrqsMasked`], or given to the IRQ handler by the exception entry). Costs nothing:
+/// it has no bytes.
+#[derive(Clone, Copy)]
+pub struct IrqContext<'a> {
+    /// Borrowed from a guard, which is not `Sync`: the token stays on its core too.
+    _masked: PhantomData<&'a IrqsMasked>,
+}
 
-/// Masks IRQs and FIQs on this core and returns the previous state.
-pub fn irq_save() -> IrqState {
+/// Masks IRQs and FIQs on this core until the guard returned is dropped.
+pub fn mask_irqs() -> IrqsMasked {
     let daif: u64;
     // SAFETY: reading DAIF and masking interrupts is always permitted at EL1.
     unsafe { asm!("mrs {}, daif", "msr daifset, #3", out(reg) daif, options(nostack)) };
-    IrqState(daif)
+    IrqsMasked {
+        saved: daif,
+        _this_core: PhantomData,
+    }
 }
 
-/// Restores the interrupt mask saved by [`irq_save`].
-pub fn irq_restore(state: IrqState) {
-    // SAFETY: restoring a DAIF value read from this core.
-    unsafe { asm!("msr daif, {}", in(reg) state.0, options(nostack)) };
+/// Masks IRQs and FIQs on this core for good: for a core that halts or reports its own
+/// death, and never unmasks them again.
+pub fn mask_irqs_for_good() {
+    // SAFETY: masking interrupts is always permitted at EL1.
+    unsafe { asm!("msr daifset, #3", options(nostack)) };
+}
+
+impl IrqsMasked {
+    /// The token that interrupts are masked, valid while this guard is.
+    #[inline(always)]
+    pub fn context(&self) -> IrqContext<'_> {
+        IrqContext {
+            _masked: PhantomData,
+        }
+    }
+}
+
+impl Drop for IrqsMasked {
+    fn drop(&mut self) {
+        // SAFETY: writing back a DAIF value read from this core (the guard is not `Send`).
+        unsafe { asm!("msr daif, {}", in(reg) self.saved, options(nostack)) };
+    }
+}
+
+impl IrqContext<'_> {
+    /// The token of an IRQ handler's call, which runs masked: the core masks IRQs on
+    /// taking the exception, and they stay masked until the vector returns from it.
+    pub(super) fn of_irq_exception() -> Self {
+        IrqContext {
+            _masked: PhantomData,
+        }
+    }
 }
 
 /// Whether IRQs are masked on this core.
@@ -87,7 +119,7 @@ pub fn wait_for_event() {
 
 /// Stops this core for good: interrupts masked, waiting forever.
 pub fn halt() -> ! {
-    let _ = irq_save();
+    mask_irqs_for_good();
     loop {
         wfi();
     }

@@ -16,6 +16,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use aarch64_cpu::registers::{ESR_EL1, FAR_EL1, Readable};
 use tock_registers::{LocalRegisterCopy, register_bitfields};
 
+use super::cpu::IrqContext;
 use super::semihosting;
 use super::stack::CpuStacks;
 
@@ -33,9 +34,9 @@ const _: () = assert!(core::mem::size_of::<TrapFrame>() == 0x110);
 /// The kinds of vector, in table order.
 const KIND_NAMES: [&str; 4] = ["synchronous exception", "IRQ", "FIQ", "SError"];
 
-/// An IRQ handler: called with interrupts masked, on the interrupted core's stack, with
-/// the interrupted context (where it was, for a backtrace of it).
-pub type IrqHandler = fn(&TrapFrame);
+/// An IRQ handler: called with interrupts masked (the token says so), on the interrupted
+/// core's stack, with the interrupted context (where it was, for a backtrace of it).
+pub type IrqHandler = fn(&TrapFrame, IrqContext<'_>);
 
 /// The handler IRQ vectors call; 0 until one is registered.
 static IRQ_HANDLER: AtomicUsize = AtomicUsize::new(0);
@@ -67,7 +68,7 @@ extern "C" fn handle_exception(kind: u64, frame: &mut TrapFrame) {
         if handler != 0 {
             // SAFETY: only set_irq_handler stores here, always from an IrqHandler.
             let handler: IrqHandler = unsafe { core::mem::transmute(handler) };
-            handler(frame);
+            handler(frame, IrqContext::of_irq_exception());
             return;
         }
     }

@@ -2,15 +2,18 @@
 //! array caches (SLAB's `kmem_cache_t`).
 //!
 //! Allocation and free run on the current CPU and pop from and push to that CPU's array,
-//! with interrupts enabled: the fast path only takes the CPU's guard (`percpu`, plain
-//! stores) and, on free, looks at the object's mark and sets it with plain accesses, so a
-//! second free of an object is an error; two CPUs freeing one object at the same instant
-//! is excluded by `free`'s contract (and caught, with red zones, by a compare-and-swap).
-//! Only when the array is empty or full, or an interrupt handler finds the guard taken,
-//! does a slow path mask interrupts and take the slab-list lock. The per-CPU array slots are atomic pointers with one owner rule: an
-//! array is used only by its own CPU (under its guard, or with interrupts masked when the
-//! guard is clear), and is taken out of its slot (an atomic swap) by whoever frees it (its
-//! own CPU draining, or a controller once that CPU is dead or the cache is unreachable).
+//! with interrupts enabled: the fast path only takes the CPU's guard (a `percpu::FastPath`,
+//! plain stores, given back when it drops) and, on free, looks at the object's mark and
+//! sets it with plain accesses, so a second free of an object is an error; two CPUs
+//! freeing one object at the same instant is excluded by `free`'s contract (and caught,
+//! with red zones, by a compare-and-swap). Only when the array is empty or full, or an
+//! interrupt handler finds the guard taken, does a slow path mask interrupts (an
+//! `irqs::IrqsMasked`) and take the slab-list lock, which, as everything that must run
+//! masked, takes the guard's token (`irqs::IrqContext`). The per-CPU array slots are
+//! atomic pointers with one owner rule: an array is used only by its own CPU (under its
+//! guard, or with interrupts masked when the guard is clear), and is taken out of its slot
+//! (an atomic swap) by whoever frees it (its own CPU draining, or a controller once that
+//! CPU is dead or the cache is unreachable).
 //! So however creation and destruction race with hotplug, the worst is a missing array,
 //! never two CPUs in one. The platform comes in as a type, so the fast path makes no
 //! indirect call.
@@ -36,7 +39,8 @@ use arrayvec::{ArrayString, ArrayVec};
 use super::array_cache::{ArrayCache, Entry};
 use super::debug::{self, Corruption, Damage, Fate, Seen};
 use super::geometry::Geometry;
-use super::percpu::PerCpu;
+use super::irqs::{IrqContext, IrqsMasked};
+use super::percpu::{FastPath, PerCpu};
 use super::slabs::{self, ACTIVE, CACHED, Census, Inconsistency, Mark, Place, SlabLists, State};
 use super::{SlabError, SlabPlatform};
 use crate::sync::SpinLock;
@@ -209,25 +213,23 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         !self.percpu[cpu].array.load(Ordering::Acquire).is_null()
     }
 
-    /// Runs `f` on `cpu`'s array, if it has one and the caller may use it: it runs on
-    /// `cpu`, holding its guard, or with interrupts masked and the guard clear.
+    /// Runs `f` on `cpu`'s array, if it has one, with interrupts masked (`irqs`): the
+    /// caller runs on `cpu` and found its guard clear (not [`Cache::nested`]).
     #[inline(always)]
-    fn with_array<R>(&self, cpu: usize, f: impl FnOnce(&mut ArrayCache) -> R) -> Option<R> {
-        Self::with_slot_array(&self.percpu[cpu], f)
+    fn with_array<R>(
+        &self,
+        cpu: usize,
+        irqs: IrqContext<'_>,
+        f: impl FnOnce(&mut ArrayCache) -> R,
+    ) -> Option<R> {
+        self.percpu[cpu].with_array_masked(irqs, f)
     }
 
-    /// [`Cache::with_array`] on a CPU's slot already found (the fast path finds it once).
+    /// The slab lists, locked. Only with interrupts masked (`irqs`): an interrupt handler
+    /// on this CPU that took the lock would spin on it for good.
     #[inline(always)]
-    fn with_slot_array<R>(slot: &PerCpu, f: impl FnOnce(&mut ArrayCache) -> R) -> Option<R> {
-        let array = slot.array.load(Ordering::Acquire);
-        if array.is_null() {
-            return None;
-        }
-        // SAFETY: the owner rule (module doc): a CPU's array is used only by that CPU,
-        // under its guard or with interrupts masked while the guard is clear (the
-        // caller's), so nothing else touches it now; it stays in its slot, hence alive,
-        // until it is taken out, which only its own CPU does while that CPU is alive.
-        Some(f(unsafe { &mut *array }))
+    fn lists(&self, _irqs: IrqContext<'_>) -> crate::sync::SpinLockGuard<'_, SlabLists> {
+        self.lists.lock()
     }
 
     /// One object. On this CPU's array, refilled by a batch from the slab lists when
@@ -242,8 +244,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     pub(super) fn alloc_marked(&self) -> Result<(NonNull<u8>, Mark), SlabError> {
         let interrupt_point = || self.platform.may_interrupt();
-        if let Some(slot) = self.enter_fast_path() {
-            let popped = Self::with_slot_array(slot, |array| {
+        if let Some(fast) = self.enter_fast_path() {
+            let popped = fast.with_array(|array| {
                 interrupt_point();
                 array.pop_interruptible(interrupt_point)
             });
@@ -252,10 +254,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                 // A plain store: the array's owner is the only one that moves an object
                 // from CACHED (a free expects ACTIVE).
                 mark.set(ACTIVE);
-                self.leave(slot);
                 return Ok((object, mark));
             }
-            self.leave(slot);
         }
         self.alloc_slow()
             // SAFETY: the slow path hands out objects of this cache's slabs.
@@ -273,12 +273,12 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         unsafe { slabs::locate_own(&self.geometry, object.as_ptr() as usize) }
     }
 
-    /// Takes this CPU's guard for its fast path: `Some` of its slot (found once, for the
-    /// whole operation), to be given back with [`Cache::leave`], or `None` where the slow
-    /// path must serve (an interrupt handler over the CPU's own fast path; a cache with
-    /// red zones keeps its guards taken for good).
+    /// This CPU's fast path (its slot found once, for the whole operation; its drop gives
+    /// the guard back), or `None` where the slow path must serve (an interrupt handler
+    /// over the CPU's own fast path; a cache with red zones keeps its guards taken for
+    /// good).
     #[inline(always)]
-    fn enter_fast_path(&self) -> Option<&PerCpu> {
+    fn enter_fast_path(&self) -> Option<FastPath<'_, P>> {
         let cpu = self.platform.cpu();
         debug_assert!(
             cpu < self.percpu.len(),
@@ -288,20 +288,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         // SAFETY: `SlabPlatform`'s contract: the running CPU is below `cpus()`, and the
         // cache has a slot for each of `cpus()` (`percpu` is made that long with it).
         let slot = unsafe { self.percpu.get_unchecked(cpu) };
-        let interrupt_point = || self.platform.may_interrupt();
-        interrupt_point();
-        let entered = slot.try_enter(interrupt_point);
-        if entered {
-            interrupt_point();
-        }
-        entered.then_some(slot)
-    }
-
-    /// Gives the guard of the slot [`Cache::enter_fast_path`] took back.
-    #[inline(always)]
-    fn leave(&self, slot: &PerCpu) {
-        slot.exit();
-        self.platform.may_interrupt();
+        slot.enter(self.platform)
     }
 
     /// The slow path of [`Cache::alloc`], interrupts masked: the array refilled, or, where
@@ -309,14 +296,14 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// taken), the slab lists; with red zones, the object checked.
     #[inline(never)]
     fn alloc_slow(&self) -> Result<NonNull<u8>, SlabError> {
-        let irq = self.platform.irq_save();
+        let masked = IrqsMasked::new(self.platform);
+        let irqs = masked.context();
         let cpu = self.platform.cpu();
         let nested = self.nested(cpu);
-        let mut result = self.take_object(cpu, nested);
+        let mut result = self.take_object(cpu, nested, irqs);
         if self.debug() {
-            result = self.alloc_checked(cpu, nested, result);
+            result = self.alloc_checked(cpu, nested, result, irqs);
         }
-        self.platform.irq_restore(irq);
         result
     }
 
@@ -328,14 +315,15 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         cpu: usize,
         nested: bool,
         mut taken: Result<NonNull<u8>, SlabError>,
+        irqs: IrqContext<'_>,
     ) -> Result<NonNull<u8>, SlabError> {
         // Each turn quarantines a free object, so the loop ends (at worst with a fresh
         // slab, or out of memory).
         while let Ok(object) = taken {
-            if self.hand_out(object) {
+            if self.hand_out(object, irqs) {
                 break;
             }
-            taken = self.take_object(cpu, nested);
+            taken = self.take_object(cpu, nested, irqs);
         }
         taken
     }
@@ -343,11 +331,16 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// Interrupts masked: an object from this CPU's array (refilled when empty), or from
     /// the slab lists when the array may not be used (`nested`: the guard is taken) or is
     /// missing.
-    fn take_object(&self, cpu: usize, nested: bool) -> Result<NonNull<u8>, SlabError> {
+    fn take_object(
+        &self,
+        cpu: usize,
+        nested: bool,
+        irqs: IrqContext<'_>,
+    ) -> Result<NonNull<u8>, SlabError> {
         let from_array = if nested {
             None
         } else {
-            self.with_array(cpu, |array| self.alloc_cached(array))
+            self.with_array(cpu, irqs, |array| self.alloc_cached(array, irqs))
         };
         match from_array {
             Some(result) => result,
@@ -355,7 +348,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                 if !nested {
                     self.missing_array(cpu);
                 }
-                let mut lists = self.lists.lock();
+                let mut lists = self.lists(irqs);
                 lists.take(
                     &self.geometry,
                     self.owner(),
@@ -370,7 +363,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// With red zones: checks an object about to be handed out (marked ACTIVE, not yet
     /// returned) and paints it for its user. A corrupted one is reported and quarantined
     /// instead: false.
-    fn hand_out(&self, object: NonNull<u8>) -> bool {
+    fn hand_out(&self, object: NonNull<u8>, irqs: IrqContext<'_>) -> bool {
         let g = &self.geometry;
         // SAFETY: an object of this cache, taken out of its slab or array and not yet
         // returned to anyone: ours alone.
@@ -379,7 +372,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         if let Some(damage) = damage {
             let place = slabs::locate(g, self.owner(), object.as_ptr() as usize)
                 .expect("an object handed out belongs to its cache");
-            self.quarantine(place, ACTIVE);
+            self.quarantine(place, ACTIVE, irqs);
             self.report(object, damage, Seen::Alloc, Fate::Quarantined);
             return false;
         }
@@ -400,8 +393,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     }
 
     /// Quarantines an object marked `from`, which the caller holds (see the module doc).
-    fn quarantine(&self, place: Place, from: u16) {
-        let done = self.lists.lock().quarantine(place, from);
+    fn quarantine(&self, place: Place, from: u16, irqs: IrqContext<'_>) {
+        let done = self.lists(irqs).quarantine(place, from);
         assert!(
             done,
             "slab {}: an object to quarantine was not marked {from:#x}",
@@ -420,9 +413,13 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         });
     }
 
-    fn alloc_cached(&self, array: &mut ArrayCache) -> Result<NonNull<u8>, SlabError> {
+    fn alloc_cached(
+        &self,
+        array: &mut ArrayCache,
+        irqs: IrqContext<'_>,
+    ) -> Result<NonNull<u8>, SlabError> {
         if array.avail() == 0 {
-            let mut lists = self.lists.lock();
+            let mut lists = self.lists(irqs);
             for _ in 0..array.batch.min(array.limit()) {
                 match lists.take(
                     &self.geometry,
@@ -529,18 +526,18 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     #[inline(always)]
     unsafe fn free_at(&self, object: NonNull<u8>, mark: Mark) -> Result<(), SlabError> {
         let interrupt_point = || self.platform.may_interrupt();
-        if let Some(slot) = self.enter_fast_path() {
+        if let Some(fast) = self.enter_fast_path() {
             // The mark first: a double free changes nothing.
             if !mark.claim_owned(ACTIVE, CACHED) {
-                self.leave(slot);
                 return Err(SlabError::DoubleFree(object.as_ptr() as usize));
             }
             interrupt_point();
-            let pushed = Self::with_slot_array(slot, |array| {
+            let pushed = fast.with_array(|array| {
                 interrupt_point();
                 array.push_interruptible((object, mark), interrupt_point)
             });
-            self.leave(slot);
+            // Out of the fast path before the slow one looks at the guard.
+            drop(fast);
             if pushed == Some(true) {
                 return Ok(());
             }
@@ -573,15 +570,15 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// [`Cache::free`] holds.
     #[inline(never)]
     unsafe fn free_slow(&self, object: NonNull<u8>, mark: Mark, array_full: bool) {
-        let irq = self.platform.irq_save();
+        let masked = IrqsMasked::new(self.platform);
+        let irqs = masked.context();
         let cpu = self.platform.cpu();
         let nested = !array_full && self.nested(cpu);
         // SAFETY: the caller's contract: an object of this cache's.
         let place = unsafe { self.place_of(object) };
-        if !self.debug() || self.check_freed(object, place) {
-            self.stash(cpu, nested, (object, mark), place);
+        if !self.debug() || self.check_freed(object, place, irqs) {
+            self.stash(cpu, nested, (object, mark), place, irqs);
         }
-        self.platform.irq_restore(irq);
     }
 
     /// Whether this runs in an interrupt handler over `cpu`'s own fast path (its guard
@@ -608,13 +605,13 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// An object just marked CACHED by its free, interrupts masked: onto this CPU's array
     /// (flushing the oldest batch to the slab lists when it is full), or back to its slab
     /// without one or when the array may not be used (`nested`).
-    fn stash(&self, cpu: usize, nested: bool, entry: Entry, place: Place) {
+    fn stash(&self, cpu: usize, nested: bool, entry: Entry, place: Place, irqs: IrqContext<'_>) {
         let pushed = if nested {
             None
         } else {
-            self.with_array(cpu, |array| {
+            self.with_array(cpu, irqs, |array| {
                 if array.is_full() {
-                    let mut lists = self.lists.lock();
+                    let mut lists = self.lists(irqs);
                     array.take_oldest(array.batch, |o| self.put_cached(&mut lists, o));
                 }
                 let pushed = array.push(entry);
@@ -625,8 +622,7 @@ impl<P: SlabPlatform + 'static> Cache<P> {
             if !nested {
                 self.missing_array(cpu);
             }
-            self.lists
-                .lock()
+            self.lists(irqs)
                 .put(&self.geometry, place, CACHED)
                 .expect("an object marked cached by its free goes back to its slab");
         }
@@ -636,11 +632,11 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// object; false if the zone was overwritten and the object is quarantined instead.
     /// Out of line, so the plain path stays as short as it was.
     #[inline(never)]
-    fn check_freed(&self, object: NonNull<u8>, place: Place) -> bool {
+    fn check_freed(&self, object: NonNull<u8>, place: Place, irqs: IrqContext<'_>) -> bool {
         // SAFETY: an object of this cache whose user just gave it up; marked, so no other
         // free or allocation can take it: ours alone.
         if let Some(damage) = unsafe { debug::check_red_zone(object, &self.geometry) } {
-            self.quarantine(place, CACHED);
+            self.quarantine(place, CACHED, irqs);
             self.report(object, damage, Seen::Free, Fate::Quarantined);
             return false;
         }
@@ -714,14 +710,13 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         let Some(array) = NonNull::new(array) else {
             return false;
         };
-        let irq = self.platform.irq_save();
         {
+            let masked = IrqsMasked::new(self.platform);
             // SAFETY: swapped out of its slot, the array is ours alone (module doc).
             let a = unsafe { &mut *array.as_ptr() };
-            let mut lists = self.lists.lock();
+            let mut lists = self.lists(masked.context());
             a.take_oldest(a.avail(), |o| self.put_cached(&mut lists, o));
         }
-        self.platform.irq_restore(irq);
         let from = self
             .arrays_from
             .expect("a cache with arrays knows where they came from");
@@ -735,26 +730,22 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// an interrupt handler that found this CPU's fast path running, the flush is skipped:
     /// the objects stay in the array, counted as cached.
     pub fn drain_local(&self) {
-        let irq = self.platform.irq_save();
+        let masked = IrqsMasked::new(self.platform);
+        let irqs = masked.context();
         let cpu = self.platform.cpu();
         if !self.nested(cpu) {
-            self.with_array(cpu, |a| {
-                let mut lists = self.lists.lock();
+            self.with_array(cpu, irqs, |a| {
+                let mut lists = self.lists(irqs);
                 a.take_oldest(a.avail(), |o| self.put_cached(&mut lists, o));
             });
         }
-        self.platform.irq_restore(irq);
     }
 
     /// Returns the pages of completely free slabs; how many pages.
     pub fn shrink(&self) -> usize {
-        let irq = self.platform.irq_save();
-        let pages = self
-            .lists
-            .lock()
-            .release_free(&self.geometry, self.platform);
-        self.platform.irq_restore(irq);
-        pages
+        let masked = IrqsMasked::new(self.platform);
+        self.lists(masked.context())
+            .release_free(&self.geometry, self.platform)
     }
 
     /// Objects with users (allocated and not freed), over all CPUs: those marked ACTIVE.
@@ -762,35 +753,35 @@ impl<P: SlabPlatform + 'static> Cache<P> {
     /// than by every allocation and free: a walk of the cache's slabs, for destroy's
     /// refusal, `slabinfo` and leak counts. Exact while nothing allocates or frees.
     pub fn live_objects(&self) -> usize {
-        let irq = self.platform.irq_save();
-        let live = self.lists.lock().count_marked(&self.geometry, ACTIVE);
-        self.platform.irq_restore(irq);
-        live
+        let masked = IrqsMasked::new(self.platform);
+        self.lists(masked.context())
+            .count_marked(&self.geometry, ACTIVE)
     }
 
     /// Destroy's last step, once every array is gone: returns every slab, or refuses with
     /// the count of objects still out of them.
     /// Quarantined objects do not count: they go back with their slabs.
     pub(super) fn release_slabs(&self) -> Result<usize, SlabError> {
-        let irq = self.platform.irq_save();
-        let mut lists = self.lists.lock();
-        let result = if lists.inuse > lists.quarantined {
+        let masked = IrqsMasked::new(self.platform);
+        let mut lists = self.lists(masked.context());
+        if lists.inuse > lists.quarantined {
             Err(SlabError::InUse(lists.inuse - lists.quarantined))
         } else {
             Ok(lists.release_all(&self.geometry, self.platform))
-        };
-        drop(lists);
-        self.platform.irq_restore(irq);
-        result
+        }
     }
 
     pub fn stats(&self) -> CacheStats {
-        let irq = self.platform.irq_save();
-        let lists = self.lists.lock();
-        let (inuse, slabs, free_slabs) = (lists.inuse, lists.slabs, lists.free_slabs());
-        let quarantined = lists.quarantined;
-        drop(lists);
-        self.platform.irq_restore(irq);
+        let (inuse, slabs, free_slabs, quarantined) = {
+            let masked = IrqsMasked::new(self.platform);
+            let lists = self.lists(masked.context());
+            (
+                lists.inuse,
+                lists.slabs,
+                lists.free_slabs(),
+                lists.quarantined,
+            )
+        };
         let live = self.live_objects();
         CacheStats {
             active_objs: inuse,
@@ -814,8 +805,8 @@ impl<P: SlabPlatform + 'static> Cache<P> {
         let debug = self.debug();
         let mut found = ArrayVec::<(Place, Damage, State), CHECK_HELD>::new();
         let (mut painted, mut corrupted) = (0, 0);
-        let irq = self.platform.irq_save();
-        let mut lists = self.lists.lock();
+        let masked = IrqsMasked::new(self.platform);
+        let mut lists = self.lists(masked.context());
         let mut audit = lists.audit(g, self.owner(), |place, state| {
             if !debug || state == State::Quarantined {
                 return;
@@ -850,8 +841,9 @@ impl<P: SlabPlatform + 'static> Cache<P> {
                 }
             }
         }
+        // The lock first, then the mask: reports go out with neither held.
         drop(lists);
-        self.platform.irq_restore(irq);
+        drop(masked);
         let census = audit?;
         for (place, damage, state) in found {
             let fate = match state {

@@ -112,6 +112,17 @@ impl Machine {
     }
 }
 
+/// The model CPU's interrupts masked until dropped, which puts back what it found.
+struct Masked {
+    was_masked: bool,
+}
+
+impl Drop for Masked {
+    fn drop(&mut self) {
+        MASKED.with(|m| m.set(self.was_masked));
+    }
+}
+
 // SAFETY: the model runs CPUs 0 and 1 (`on_cpu` is only given those), and `cpus` is 2.
 unsafe impl SlabPlatform for Machine {
     pages_from_host_memory!();
@@ -123,11 +134,12 @@ unsafe impl SlabPlatform for Machine {
     fn cpus(&self) -> usize {
         2
     }
-    fn irq_save(&self) -> u64 {
-        u64::from(MASKED.with(|m| m.replace(true)))
-    }
-    fn irq_restore(&self, state: u64) {
-        MASKED.with(|m| m.set(state != 0));
+    type IrqGuard = Masked;
+
+    fn mask_irqs(&self) -> Masked {
+        Masked {
+            was_masked: MASKED.with(|m| m.replace(true)),
+        }
     }
     fn array_missing(&self, cache: &str, cpu: usize) {
         panic!("cache '{cache}' has no array for cpu{cpu}");

@@ -14,6 +14,7 @@ use core::ptr::{self, NonNull};
 
 use arrayvec::ArrayVec;
 
+use super::irqs::IrqsMasked;
 use super::{Cache, SlabError, SlabPlatform};
 
 /// What the stray writes write.
@@ -148,17 +149,20 @@ pub fn overrun<P: SlabPlatform>(
 pub fn use_after_free<P: SlabPlatform>(cache: &Cache<P>) -> Result<Option<Stray>, SlabError> {
     let object = cache.alloc()?;
     let platform = cache.platform();
-    let irq = platform.irq_save();
-    let here = cache.has_array(platform.cpu());
-    let freed = give_back(cache, object);
     let bytes = STRAY.len().min(cache.geometry().object_size);
-    if here && freed.is_ok() {
-        // SAFETY: the object was just freed onto this CPU's array, which only this CPU
-        // uses, with interrupts masked: nobody can have allocated it since. Its bytes are
-        // inside the slab; a free object's bytes hold nothing the allocator needs.
-        unsafe { ptr::copy_nonoverlapping(STRAY.as_ptr(), object.as_ptr(), bytes) };
-    }
-    platform.irq_restore(irq);
+    let (here, freed) = {
+        let _masked = IrqsMasked::new(platform);
+        let here = cache.has_array(platform.cpu());
+        let freed = give_back(cache, object);
+        if here && freed.is_ok() {
+            // SAFETY: the object was just freed onto this CPU's array, which only this
+            // CPU uses, with interrupts masked: nobody can have allocated it since. Its
+            // bytes are inside the slab; a free object's bytes hold nothing the allocator
+            // needs.
+            unsafe { ptr::copy_nonoverlapping(STRAY.as_ptr(), object.as_ptr(), bytes) };
+        }
+        (here, freed)
+    };
     freed?;
     Ok(here.then_some(Stray {
         object: object.as_ptr() as usize,

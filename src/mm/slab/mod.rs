@@ -6,6 +6,9 @@
 //! - `slabs`: one slab and a cache's full/partial/free lists.
 //! - `array_cache`: the per-CPU LIFO of free objects.
 //! - `cache`: one cache: alloc, free, shrink, per-CPU arrays, check.
+//! - `irqs`: interrupts masked, as a guard and the token borrowed from it that whatever
+//!   must run masked takes.
+//! - `percpu`: a CPU's slot in a cache, and the guard of its fast path.
 //! - `debug`: `slab_debug`'s red zones and poison, and the report of a corrupted object.
 //! - `misuse`: the misuses `slab_debug` is about, done on purpose (shell and tests).
 //! - `owned`: an object whose bytes its owner may use through safe slices.
@@ -24,6 +27,7 @@ pub mod cache;
 pub mod debug;
 mod error;
 pub mod geometry;
+pub mod irqs;
 pub mod lifecycle;
 pub mod misuse;
 mod owned;
@@ -68,9 +72,16 @@ pub unsafe trait SlabPlatform: Sync {
     /// How many CPUs there can be (each cache has a per-CPU slot for each): every
     /// [`SlabPlatform::cpu`] is below it. Fixed for the platform's lifetime.
     fn cpus(&self) -> usize;
-    /// Masks interrupts on this CPU; returns what [`SlabPlatform::irq_restore`] needs.
-    fn irq_save(&self) -> u64;
-    fn irq_restore(&self, state: u64);
+    /// What [`SlabPlatform::mask_irqs`] gives: its drop puts back the interrupt mask it
+    /// found on this CPU. The allocator holds it only inside its own [`irqs::IrqsMasked`].
+    /// (Not part of `dyn SlabPlatform`, which the slab lists take for pages alone.)
+    type IrqGuard
+    where
+        Self: Sized;
+    /// Masks interrupts on this CPU until the guard returned is dropped.
+    fn mask_irqs(&self) -> Self::IrqGuard
+    where
+        Self: Sized;
     /// The per-CPU path of `cache` found no array for `cpu` (see `lifecycle::Race`).
     fn array_missing(&self, cache: &str, cpu: usize);
     /// `slab_debug` found a corrupted object (called with no slab lock held).

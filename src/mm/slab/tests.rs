@@ -57,11 +57,10 @@ unsafe impl SlabPlatform for HostPages {
         64
     }
 
-    fn irq_save(&self) -> u64 {
-        0
-    }
+    /// Host threads take no interrupts: nothing to mask.
+    type IrqGuard = ();
 
-    fn irq_restore(&self, _: u64) {}
+    fn mask_irqs(&self) {}
 
     fn array_missing(&self, _cache: &str, _cpu: usize) {
         self.missing.fetch_add(1, Ordering::Relaxed);
@@ -247,6 +246,42 @@ fn double_frees_and_foreign_pointers_are_errors() {
         give_back(&c, many[0]),
         Err(SlabError::DoubleFree(many[0].as_ptr() as usize))
     );
+    assert_eq!(c.live_objects(), 0);
+}
+
+/// Each way out of the fast path gives the CPU's guard back (its `FastPath` drops), the
+/// refused free's early return included: a guard kept would make this CPU's drain skip its
+/// array, as over an interrupted fast path, and send every later call to the slow path.
+#[test]
+fn every_way_out_of_the_fast_path_gives_its_guard_back() {
+    let (_, slab, env) = setup(0b1, true);
+    let c = slab
+        .create(&env, "ways-out", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let held: Vec<_> = (0..3).map(|_| c.alloc().unwrap()).collect();
+    // Out after a push, after a refused free, after a pop, after a pop from an empty
+    // array (to the slow path), and after a push into a full one (likewise).
+    give_back(&c, held[0]).unwrap();
+    assert_eq!(
+        give_back(&c, held[0]),
+        Err(SlabError::DoubleFree(held[0].as_ptr() as usize))
+    );
+    c.drain_local();
+    assert_eq!(c.stats().cached, 0, "a guard kept: the first drain skipped");
+    let again = c.alloc().unwrap();
+    give_back(&c, again).unwrap();
+    c.drain_local();
+    assert_eq!(
+        c.stats().cached,
+        0,
+        "a guard kept: the second drain skipped"
+    );
+    let many: Vec<_> = (0..400).map(|_| c.alloc().unwrap()).collect();
+    for &m in many.iter().chain(&held[1..]) {
+        give_back(&c, m).unwrap();
+    }
+    c.drain_local();
+    assert_eq!(c.stats().cached, 0, "a guard kept: the third drain skipped");
     assert_eq!(c.live_objects(), 0);
 }
 

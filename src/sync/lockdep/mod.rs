@@ -81,35 +81,35 @@ pub fn enable(cpus: &'static [CpuState]) {
 struct Inside {
     state: &'static CpuState,
     cpu: usize,
-    irq: u64,
     irqs_enabled: bool,
+    /// Interrupts stay masked while the CPU is inside; they come back after `busy` is
+    /// cleared (fields drop after `drop` runs).
+    _masked: machine::Masked,
 }
 
 impl Inside {
     fn enter() -> Option<Inside> {
         let irqs_enabled = machine::irqs_enabled();
-        let irq = machine::mask();
+        let masked = machine::mask();
         let cpu = machine::cpu_id();
-        let state = CPUS.get().and_then(|cpus| cpus.get(cpu));
-        match state {
-            Some(state) if !state.busy.swap(true, Ordering::Acquire) => Some(Inside {
-                state,
-                cpu,
-                irq,
-                irqs_enabled,
-            }),
-            _ => {
-                machine::restore(irq);
-                None
-            }
+        let state = CPUS.get().and_then(|cpus| cpus.get(cpu))?;
+        if state.busy.swap(true, Ordering::Acquire) {
+            // Already inside: no second `Inside`, whose drop would clear `busy` under the
+            // first; `masked` drops, and interrupts are as they were.
+            return None;
         }
+        Some(Inside {
+            state,
+            cpu,
+            irqs_enabled,
+            _masked: masked,
+        })
     }
 }
 
 impl Drop for Inside {
     fn drop(&mut self) {
         self.state.busy.store(false, Ordering::Release);
-        machine::restore(self.irq);
     }
 }
 
@@ -275,10 +275,9 @@ pub fn cpu_starting(cpu: usize) {
         return;
     }
     if let Some(state) = CPUS.get().and_then(|cpus| cpus.get(cpu)) {
-        let irq = machine::mask();
+        let _masked = machine::mask();
         state.hardirq.store(0, Ordering::Relaxed);
         state.held.lock().locks.clear();
-        machine::restore(irq);
     }
 }
 

@@ -5,6 +5,7 @@ use core::fmt;
 use arrayvec::ArrayString;
 
 use super::{CmdError, CmdResult, Hex, Truncating};
+use crate::arch::cpu::IrqContext;
 use crate::boot;
 use crate::console::shell::args::Args;
 use crate::console::shell::raw::{OrNone, Value, yes_no};
@@ -240,7 +241,7 @@ pub fn finish_cpu_off(cpu: usize) {
     }
 }
 
-fn no_op(_: u64) {}
+fn no_op(_: u64, _: IrqContext<'_>) {}
 
 pub(super) fn ipi<'a>(args: &Args<'a>) -> CmdResult<'a> {
     args.at_most(1)?;

@@ -14,7 +14,7 @@ use crate::sync::{SpinLock, lockup};
 /// cross-call handler too.
 static IRQ_UNSAFE: SpinLock<u64> = SpinLock::new(crate::lock_class!("lockdep demo lock"), 0);
 
-fn take_in_handler(_: u64) {
+fn take_in_handler(_: u64, _: crate::arch::cpu::IrqContext<'_>) {
     *IRQ_UNSAFE.lock() += 1;
 }
 

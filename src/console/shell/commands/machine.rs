@@ -458,10 +458,9 @@ fn wait_for_crash_lock(_: u64) {
         }
         core::hint::spin_loop();
     }
-    let masked = crate::arch::cpu::irq_save();
+    let _masked = crate::arch::cpu::mask_irqs();
     CRASH_LOCK_WAITED.store(true, Ordering::Release);
     drop(CRASH_LOCK.lock());
-    crate::arch::cpu::irq_restore(masked);
 }
 
 /// A null dereference while holding a spin lock another CPU waits for, interrupts masked.
@@ -499,13 +498,12 @@ static MASKED_SPINS: AtomicU64 = AtomicU64::new(0);
 
 /// The other CPU's part: interrupts masked, spin for `us`, unmask.
 fn spin_masked(us: u64) {
-    let masked = crate::arch::cpu::irq_save();
+    let _masked = crate::arch::cpu::mask_irqs();
     MASKED_SPINS.fetch_add(1, Ordering::Release);
     let deadline = Deadline::after_us(us);
     while !deadline.passed() {
         core::hint::spin_loop();
     }
-    crate::arch::cpu::irq_restore(masked);
 }
 
 /// Has another CPU spin with interrupts masked for [`MASKED_SPIN_US`] (a hard lockup that
