@@ -98,12 +98,13 @@ pub fn cases(base: Case) -> Vec<Case> {
                 "Possible unsafe locking scenario:",
                 "lock(slab_mutex);",
                 "*** DEADLOCK ***",
-                "lock held by cpu",
+                "held by cpu",
+                "#0: (",
             ],
             forbid: &["Oops:", "inconsistent lock state"],
-            // The inversion may also deadlock for real once reported: the report is what
-            // is checked.
-            until: Some(("*** DEADLOCK ***", 1)),
+            // The inversion may also deadlock for real once reported: the report, which
+            // ends with the image line, is what is checked.
+            until: Some(("addresses above are where it runs", 1)),
             timeout: Duration::from_secs(90),
             ..base
         },
