@@ -112,14 +112,21 @@ pub fn cases(base: Case) -> Vec<Case> {
             name: "lockup-inversion-deadlocks",
             about: "The same inversion without the validator, the race window holding the \
                     gap between the two locks open: a real deadlock, each side reported by \
-                    the lockup detector with the lock, its holder and where it was taken.",
+                    the lockup detector with the lock, its holder and where it was taken, \
+                    and every CPU's backtrace.",
             bootargs: "slab.lock_order=inverted slab.race_window_us=20000 \
                        run=\"stress slab-hotplug 30; poweroff\"",
             expect: &[
                 "lock_order=inverted, race_window_us=20000",
                 "spinning on (slab_mutex)",
+                // The holder's site, symbolised: the inverted create.
+                "Chain<C,_>::create_inverted",
                 "for (cpu_hotplug_lock):",
                 " held (write) by cpu",
+                // Every CPU's backtrace, each from the CPU itself.
+                "cpu0 backtrace:",
+                "cpu1 backtrace:",
+                "Call trace:",
             ],
             forbid: &["Oops:", "WARNING:"],
             until: Some(("BUG: lockup: cpu", 2)),
