@@ -12,7 +12,8 @@
 //!
 //! What is validated: every `SpinLock` and `IrqSpinLock`, the hotplug lock's read and
 //! write sides, and the waits that behave like locks (a cross-call's wait for its
-//! handlers; a CPU coming up or going down waited for by its controller). Not validated:
+//! handlers; a CPU coming up or going down waited for by its controller; a wait for jobs
+//! on other CPUs). Not validated:
 //! the validator's own locks, the locks of the peer allocators `bench` compares with,
 //! `spin::Once`, and the orders between a lock taken in a hardirq handler and one held by
 //! the code it interrupted beyond the usage rule (Linux's safe -> unsafe check).
