@@ -94,11 +94,7 @@ pub fn run() {
         "RESULT bench-lock {} lockdep={} read_lock_ns={} spin_ns={} kernel_lock_ns={} \
          read_lock_p99_ns={} spin_p99_ns={} kernel_lock_p99_ns={}{counted}{verdict}",
         verdict.word(),
-        if crate::sync::lockdep::enabled() {
-            "on"
-        } else {
-            "off"
-        },
+        u8::from(crate::sync::lockdep::enabled()),
         read_lock.median(),
         spin.median(),
         kernel.median(),

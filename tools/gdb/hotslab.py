@@ -68,6 +68,11 @@ def mutex_data(v):
     return peel(v["inner"]["data"])
 
 
+def lock_data(v):
+    """What the kernel's SpinLock guards: its spin::Mutex's data."""
+    return mutex_data(v["inner"])
+
+
 def arrayvec(v):
     length = int(v["len"])
     return [peel(v["xs"][i]) for i in range(length)]
@@ -301,7 +306,7 @@ class KSlabinfo(KernelCommand):
     def run(self, arg):
         raw = raw_option("kslabinfo", arg)
         slab = once(sym("hotslab::mm::kernel_slab::SLAB"), "the slab allocator is not started yet")
-        caches = arrayvec(mutex_data(slab["chain"]["caches"]))
+        caches = arrayvec(lock_data(slab["chain"]["caches"]))
         if raw:
             print(f"caches={len(caches)}")
         else:
@@ -309,7 +314,7 @@ class KSlabinfo(KernelCommand):
             print(f"{'name':<24} {'objsize':>7} {'slabs':>6} {'inuse':>6}  per-CPU arrays (cpu:avail/limit)")
         for ref in caches:
             cache = ref.dereference()
-            lists = mutex_data(cache["lists"])
+            lists = lock_data(cache["lists"])
             arrays = []
             for cpu, entry in enumerate(slice_items(cache["percpu"])):
                 slot = entry["array"]
@@ -338,7 +343,7 @@ class KDmesg(KernelCommand):
 
     def run(self, arg):
         once(sym("hotslab::console::output::UART"), "the console is not started yet, so nothing is logged")
-        ring = mutex_data(sym("hotslab::console::output::CONSOLE")["inner"])
+        ring = lock_data(sym("hotslab::console::output::CONSOLE")["inner"])
         buf = ring["buf"]
         size = buf.type.range()[1] + 1
         written = int(ring["written"])

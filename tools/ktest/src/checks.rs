@@ -134,6 +134,8 @@ pub fn bench_numbers_sane(output: &str) -> Result<(), String> {
             .filter_map(|w| w.split_once('='))
             // Without the counting plugin a part says so, in words.
             .filter(|w| *w != ("counts", "unavailable"))
+            // How the run was booted (`lock`: validated or not), not a measurement.
+            .filter(|(key, _)| *key != "lockdep")
         {
             let number: f64 = value
                 .parse()

@@ -37,7 +37,7 @@ pub fn cases(base: Case) -> Vec<Case> {
             "redistributors=0x80a0000 size=0xf60000 found=123",
             "redistributors=0x4000000000 size=0x4000000 found=389",
             "gic_redistributors=512 matched=512 range_selectors=no broadcast=yes",
-            "slab: 32992 bytes per cache for 512 possible CPUs",
+            "slab: 33016 bytes per cache for 512 possible CPUs",
             "RESULT hotplug PASS cycles=1 ops=1022 cpus=511 ",
             "RESULT stress-slab-hotplug PASS",
             "RESULT stress-all PASS",
