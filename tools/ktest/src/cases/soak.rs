@@ -27,14 +27,19 @@ pub fn cases(base: Case) -> Vec<Case> {
     RUNS.iter()
         .map(|(board, name, seconds)| {
             let soak = Case {
-                about: "The soak under slab_debug: traffic on every CPU, cache churn and \
-                        random hotplug with every check on; nothing fails, nothing is lost.",
-                bootargs: format!("slab_debug run=\"stress all {seconds}; slab check; poweroff\"")
-                    .leak(),
+                about: "The soak under slab_debug and lockdep: traffic on every CPU, cache \
+                        churn and random hotplug with every check on; nothing fails, nothing \
+                        is lost, no lock order or context is wrong.",
+                bootargs: format!(
+                    "lockdep slab_debug run=\"stress all {seconds}; slab check; poweroff\""
+                )
+                .leak(),
                 expect: &[
+                    "lockdep: validating every lock's order and context",
                     "RESULT stress-all PASS",
                     "slab check: every cache has an array",
                 ],
+                forbid: &["Oops:", "WARNING:", "BUG:"],
                 check: Some(soak_passed),
                 timeout: Duration::from_secs(120),
                 ..base
