@@ -247,12 +247,10 @@ fn wait_for(target: usize, me: usize, number: u64) -> bool {
                 return false;
             }
             // Running there past the bound: it cannot be taken back, only waited for.
-            overdue.overdue(|out| {
+            overdue.overdue(TIMEOUT_US / 1000, |out| {
                 writeln!(
                     out,
-                    "for cpu{target} to finish cross-call {number}, running there past \
-                     {} ms",
-                    TIMEOUT_US / 1000
+                    "for cpu{target} to finish cross-call {number}, still running there"
                 )
             });
         }

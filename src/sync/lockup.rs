@@ -92,14 +92,17 @@ impl Watch {
         self.look(describe);
     }
 
-    /// Reports now, once: for a wait with a bound of its own that it has passed.
+    /// Reports now, once: for a wait with a bound of its own (`waited_ms`) that it has
+    /// passed.
     #[cold]
     #[inline(never)]
-    pub fn overdue(&mut self, describe: impl FnOnce(&mut dyn Write) -> fmt::Result) {
+    pub fn overdue(
+        &mut self,
+        waited_ms: u64,
+        describe: impl FnOnce(&mut dyn Write) -> fmt::Result,
+    ) {
         if !self.reported() {
-            let now = machine::now_us().unwrap_or(0);
-            let started = self.started(now);
-            self.report((now - started) / 1000, describe);
+            self.report(waited_ms, describe);
         }
     }
 
