@@ -11,9 +11,9 @@ pub struct IrqSpinLock<T> {
     inner: SpinLock<T>,
 }
 
+/// Fields drop in order: the lock is released first, then interrupts come back.
 pub struct IrqSpinLockGuard<'a, T> {
-    /// Always `Some` until `drop` releases it, before interrupts are restored.
-    guard: Option<SpinLockGuard<'a, T>>,
+    guard: SpinLockGuard<'a, T>,
     /// Interrupts masked on this core until it drops, after the lock is released.
     _masked: IrqsMasked,
 }
@@ -29,7 +29,7 @@ impl<T> IrqSpinLock<T> {
     pub fn lock(&self) -> IrqSpinLockGuard<'_, T> {
         let masked = cpu::mask_irqs();
         IrqSpinLockGuard {
-            guard: Some(self.inner.lock()),
+            guard: self.inner.lock(),
             _masked: masked,
         }
     }
@@ -40,7 +40,7 @@ impl<T> IrqSpinLock<T> {
         let masked = cpu::mask_irqs();
         // Not taken: `masked` drops, and interrupts are as they were.
         self.inner.try_lock().map(|guard| IrqSpinLockGuard {
-            guard: Some(guard),
+            guard,
             _masked: masked,
         })
     }
@@ -54,19 +54,12 @@ impl<T> IrqSpinLock<T> {
 impl<T> Deref for IrqSpinLockGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.guard.as_ref().expect("lock guard used after release")
+        &self.guard
     }
 }
 
 impl<T> DerefMut for IrqSpinLockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.guard.as_mut().expect("lock guard used after release")
-    }
-}
-
-impl<T> Drop for IrqSpinLockGuard<'_, T> {
-    fn drop(&mut self) {
-        // Release the lock first; interrupts come back after, when `_masked` drops.
-        drop(self.guard.take());
+        &mut self.guard
     }
 }

@@ -23,7 +23,6 @@ pub use atomic_fn::AtomicFn;
 pub use class::LockClass;
 #[cfg(target_os = "none")]
 pub use irq_spinlock::{IrqSpinLock, IrqSpinLockGuard};
-pub use lockdep::Mode;
 pub use spinlock::{SpinLock, SpinLockGuard};
 
 /// The class of the locks declared here: `lock_class!("name")` is a `&'static LockClass`

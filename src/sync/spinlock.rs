@@ -62,10 +62,6 @@ impl<T> SpinLock<T> {
         Some(self.held_from(pc, guard))
     }
 
-    pub fn class(&self) -> &'static LockClass {
-        self.class
-    }
-
     /// The CPU holding it and where it took it, if it is held.
     pub fn holder(&self) -> Option<(usize, usize)> {
         let owner = self.owner.load(Ordering::Relaxed);

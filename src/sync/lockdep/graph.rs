@@ -574,31 +574,6 @@ impl Graph {
         }
     }
 
-    /// Whether `held` may skip the graph's lock for this acquisition: every edge it would
-    /// add is known and its usage is recorded, so it can teach nothing and find nothing.
-    pub fn knows(&self, held: &HeldStack, new: &Acquire) -> bool {
-        let class = &self.classes[new.held.class as usize];
-        let usage_known = class.kind == ClassKind::Wait
-            || (if new.held.hardirq {
-                class.usage[Usage::InHardirq.index()].is_some()
-            } else if new.irqs_enabled {
-                class.usage[Usage::HardirqOn.index()].is_some()
-            } else {
-                true
-            });
-        usage_known
-            && held
-                .locks
-                .iter()
-                .filter(|h| h.hardirq == new.held.hardirq)
-                .all(|h| {
-                    h.class != new.held.class
-                        && (new.held.mode == Mode::RecursiveRead
-                            || new.trylock
-                            || self.has_edge(h.class, new.held.class))
-                })
-    }
-
     /// Takes the lock `instance` of `class` off `held`, wherever it is in the stack (locks
     /// need not be released in the order taken); a release of one not held is reported.
     pub fn release(

@@ -139,6 +139,22 @@ pub fn acquire(class: &'static LockClass, instance: usize, mode: Mode, pc: usize
     }
 }
 
+/// Runs `check` on this CPU's held locks and the graph, with `class` registered; nothing
+/// when the CPU is already inside the validator or the graph has no room for the class.
+fn inside_with(
+    class: &'static LockClass,
+    check: impl FnOnce(&Inside, &mut HeldStack, &mut Graph, graph::ClassId),
+) {
+    let Some(inside) = Inside::enter() else {
+        return;
+    };
+    let mut held = inside.state.held.lock();
+    let mut graph = GRAPH.lock();
+    if let Some(id) = class_id(&mut graph, class) {
+        check(&inside, &mut held, &mut graph, id);
+    }
+}
+
 #[inline(never)]
 fn validate_acquire(
     class: &'static LockClass,
@@ -147,27 +163,21 @@ fn validate_acquire(
     pc: usize,
     trylock: bool,
 ) {
-    let Some(inside) = Inside::enter() else {
-        return;
-    };
-    let mut held = inside.state.held.lock();
-    let mut graph = GRAPH.lock();
-    let Some(id) = class_id(&mut graph, class) else {
-        return;
-    };
-    let new = Acquire {
-        held: Held {
-            class: id,
-            mode,
-            instance,
-            pc,
-            hardirq: inside.state.hardirq.load(Ordering::Relaxed) > 0,
-        },
-        cpu: inside.cpu as u16,
-        irqs_enabled: inside.irqs_enabled,
-        trylock,
-    };
-    graph.acquire(&mut held, new, &mut write_problem);
+    inside_with(class, |inside, held, graph, id| {
+        let new = Acquire {
+            held: Held {
+                class: id,
+                mode,
+                instance,
+                pc,
+                hardirq: inside.state.hardirq.load(Ordering::Relaxed) > 0,
+            },
+            cpu: inside.cpu as u16,
+            irqs_enabled: inside.irqs_enabled,
+            trylock,
+        };
+        graph.acquire(held, new, &mut write_problem);
+    });
 }
 
 /// Called after a lock of `class` at `instance` was released at `pc`.
@@ -180,19 +190,13 @@ pub fn release(class: &'static LockClass, instance: usize, pc: usize) {
 
 #[inline(never)]
 fn validate_release(class: &'static LockClass, instance: usize, pc: usize) {
-    let Some(inside) = Inside::enter() else {
-        return;
-    };
-    let mut held = inside.state.held.lock();
-    let mut graph = GRAPH.lock();
-    let Some(id) = class_id(&mut graph, class) else {
-        return;
-    };
-    let site = Site {
-        pc,
-        cpu: inside.cpu as u16,
-    };
-    graph.release(&mut held, id, instance, site, &mut write_problem);
+    inside_with(class, |inside, held, graph, id| {
+        let site = Site {
+            pc,
+            cpu: inside.cpu as u16,
+        };
+        graph.release(held, id, instance, site, &mut write_problem);
+    });
 }
 
 /// Counts a wait for a lock of `class`.

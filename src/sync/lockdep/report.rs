@@ -62,14 +62,31 @@ pub fn write_held(out: &mut dyn Write, graph: &Graph, cpu: usize, held: &[Held])
     Ok(())
 }
 
-fn acquiring(out: &mut dyn Write, graph: &Graph, new: &Acquire, what: &str) -> fmt::Result {
-    writeln!(out, "cpu{} is trying to {what} lock:", new.cpu)?;
-    writeln!(
-        out,
-        " {}, at: {:#018x}",
-        Name(graph, new.held.class),
-        new.held.pc
-    )
+/// A lock and where it was taken: ` (name){usage}, at: 0x...`.
+fn lock_line(out: &mut dyn Write, graph: &Graph, class: ClassId, pc: usize) -> fmt::Result {
+    writeln!(out, " {}, at: {pc:#018x}", Name(graph, class))
+}
+
+fn acquiring(out: &mut dyn Write, graph: &Graph, new: &Acquire) -> fmt::Result {
+    writeln!(out, "cpu{} is trying to acquire lock:", new.cpu)?;
+    lock_line(out, graph, new.held.class, new.held.pc)
+}
+
+fn already_holding(out: &mut dyn Write, graph: &Graph, cpu: u16, held: &Held) -> fmt::Result {
+    writeln!(out, "\nbut cpu{cpu} is already holding lock:")?;
+    lock_line(out, graph, held.class, held.pc)
+}
+
+/// Linux's scenario for one CPU: its steps, then the deadlock.
+fn one_cpu_scenario(out: &mut dyn Write, steps: &[fmt::Arguments<'_>]) -> fmt::Result {
+    writeln!(out, "\nother info that might help us debug this:")?;
+    writeln!(out, " Possible unsafe locking scenario:\n")?;
+    writeln!(out, "       CPU0")?;
+    writeln!(out, "       ----")?;
+    for step in steps {
+        writeln!(out, "{step}")?;
+    }
+    writeln!(out, "\n *** DEADLOCK ***\n")
 }
 
 /// Writes `problem`'s report; `held` is the reporting CPU's held locks (the new one not
@@ -82,17 +99,16 @@ pub fn write(out: &mut dyn Write, graph: &Graph, problem: &Problem, held: &[Held
         }
         Problem::Recursive { new, held: h } => {
             header(out, "WARNING: possible recursive locking detected")?;
-            acquiring(out, graph, new, "acquire")?;
-            writeln!(out, "\nbut cpu{} is already holding lock:", new.cpu)?;
-            writeln!(out, " {}, at: {:#018x}", Name(graph, h.class), h.pc)?;
-            writeln!(out, "\nother info that might help us debug this:")?;
-            writeln!(out, " Possible unsafe locking scenario:\n")?;
-            writeln!(out, "       CPU0")?;
-            writeln!(out, "       ----")?;
+            acquiring(out, graph, new)?;
+            already_holding(out, graph, new.cpu, h)?;
             let name = graph.class(h.class).name;
-            writeln!(out, "  {}({name});", h.mode.verb())?;
-            writeln!(out, "  {}({name});", new.held.mode.verb())?;
-            writeln!(out, "\n *** DEADLOCK ***\n")?;
+            one_cpu_scenario(
+                out,
+                &[
+                    format_args!("  {}({name});", h.mode.verb()),
+                    format_args!("  {}({name});", new.held.mode.verb()),
+                ],
+            )?;
             write_held(out, graph, new.cpu as usize, held)
         }
         Problem::Inconsistent {
@@ -117,12 +133,7 @@ pub fn write(out: &mut dyn Write, graph: &Graph, problem: &Problem, held: &[Held
                 "interrupts enabled"
             };
             writeln!(out, "cpu{} ({context}) takes:", new.cpu)?;
-            writeln!(
-                out,
-                " {}, at: {:#018x}",
-                Name(graph, new.held.class),
-                new.held.pc
-            )?;
+            lock_line(out, graph, new.held.class, new.held.pc)?;
             writeln!(
                 out,
                 "{{{}-{}}} state was registered on cpu{} at: {:#018x}",
@@ -131,27 +142,27 @@ pub fn write(out: &mut dyn Write, graph: &Graph, problem: &Problem, held: &[Held
                 was_site.cpu,
                 was_site.pc
             )?;
-            writeln!(out, "\nother info that might help us debug this:")?;
-            writeln!(out, " Possible unsafe locking scenario:\n")?;
-            writeln!(out, "       CPU0")?;
-            writeln!(out, "       ----")?;
             let name = graph.class(new.held.class).name;
-            writeln!(out, "  lock({name});")?;
-            writeln!(out, "  <Interrupt>")?;
-            writeln!(out, "    lock({name});")?;
-            writeln!(out, "\n *** DEADLOCK ***\n")?;
+            one_cpu_scenario(
+                out,
+                &[
+                    format_args!("  lock({name});"),
+                    format_args!("  <Interrupt>"),
+                    format_args!("    lock({name});"),
+                ],
+            )?;
             write_held(out, graph, new.cpu as usize, held)
         }
         Problem::BadUnlock { class, site } => {
             header(out, "WARNING: bad unlock balance detected!")?;
             writeln!(out, "cpu{} is trying to release lock:", site.cpu)?;
-            writeln!(out, " {}, at: {:#018x}", Name(graph, *class), site.pc)?;
+            lock_line(out, graph, *class, site.pc)?;
             writeln!(out, "but there are no more locks to release!")?;
             write_held(out, graph, site.cpu as usize, held)
         }
         Problem::TooDeep { new } => {
             header(out, "BUG: MAX_LOCK_DEPTH too low!")?;
-            acquiring(out, graph, new, "acquire")?;
+            acquiring(out, graph, new)?;
             writeln!(
                 out,
                 "with {} locks held already: the newest is not tracked",
@@ -180,9 +191,8 @@ fn circular(
         out,
         "WARNING: possible circular locking dependency detected",
     )?;
-    acquiring(out, graph, new, "acquire")?;
-    writeln!(out, "\nbut cpu{} is already holding lock:", new.cpu)?;
-    writeln!(out, " {}, at: {:#018x}", Name(graph, held.class), held.pc)?;
+    acquiring(out, graph, new)?;
+    already_holding(out, graph, new.cpu, held)?;
     writeln!(out, "\nwhich lock already depends on the new lock.\n\n")?;
     writeln!(
         out,
