@@ -37,6 +37,8 @@ const GICV2_COMPATIBLE: [&str; 4] = [
     "qcom,msm-qgic2",
 ];
 const GICV3_COMPATIBLE: [&str; 1] = ["arm,gic-v3"];
+/// The Raspberry Pi SoCs Trusted Firmware-A's Raspberry Pi port runs on (rpi4, rpi3).
+const RPI_SOCS: [&str; 2] = ["brcm,bcm2711", "brcm,bcm2837"];
 
 /// Why a blob cannot describe a machine this kernel can run on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,6 +218,10 @@ pub struct Platform<'dtb> {
     pub timer: Option<Timer>,
     /// The BCM2835/BCM2711 power-management block whose watchdog resets the SoC.
     pub watchdog: Option<PhysRegion>,
+    /// A Raspberry Pi's SoC (BCM2711, BCM2837), whose one PSCI firmware, Trusted
+    /// Firmware-A's Raspberry Pi port, powers a core off by a warm reset (RMR_EL3) into
+    /// its holding pen: a core comes back from CPU_OFF only where that reset happens.
+    pub psci_off_by_warm_reset: bool,
     pub cpus: ArrayVec<Cpu<'dtb>, MAX_CPUS>,
     /// CPUs beyond [`MAX_CPUS`], reported and left out.
     pub cpus_left_out: usize,
@@ -292,6 +298,7 @@ impl<'dtb> Platform<'dtb> {
             psci: None,
             timer: None,
             watchdog: None,
+            psci_off_by_warm_reset: false,
             cpus: ArrayVec::new_const(),
             cpus_left_out: 0,
             problems: ArrayVec::new_const(),
@@ -440,6 +447,7 @@ impl<'dtb> Platform<'dtb> {
             psci,
             timer,
             watchdog,
+            psci_off_by_warm_reset,
             cpus,
             cpus_left_out,
             problems,
@@ -459,6 +467,7 @@ impl<'dtb> Platform<'dtb> {
         *psci = None;
         *timer = None;
         *watchdog = None;
+        *psci_off_by_warm_reset = false;
         cpus.clear();
         *cpus_left_out = 0;
         problems.clear();
@@ -567,6 +576,7 @@ impl<'dtb> Platform<'dtb> {
         match v.depth() {
             0 => {
                 self.model = v.prop_str("model");
+                self.psci_off_by_warm_reset = v.compatible_with(&RPI_SOCS);
                 scratch.root_interrupt_parent = v.prop_u32("interrupt-parent");
                 return;
             }

@@ -16,7 +16,7 @@ use arrayvec::ArrayString;
 
 use super::slab::cache::NAME_MAX;
 use super::slab::lifecycle::Violation;
-use super::slab::{self as core_slab, Ctor, HotplugEnv, Race, SlabError, SlabFlags};
+use super::slab::{self as core_slab, ArrayCount, Ctor, HotplugEnv, Race, SlabError, SlabFlags};
 use super::slab::{Checked, Corruption, Inconsistency, SlabPlatform, geometry::PAGE_SIZE};
 use crate::arch::cpu::{self, IrqContext};
 use crate::drivers::timer::Deadline;
@@ -384,6 +384,24 @@ pub fn check_caches(mut each: impl FnMut(&Cache, Result<Checked, Inconsistency>)
     hotplug::cpus_read_lock();
     slab().for_each_cache(|cache| each(cache, check_cache(cache)));
     hotplug::cpus_read_unlock();
+}
+
+/// The per-CPU arrays out of their cache against the chain's need, with CPUs held
+/// still: exact while no cache is being created or destroyed.
+pub fn arrays() -> ArrayCount {
+    hotplug::cpus_read_lock();
+    let count = slab().arrays();
+    hotplug::cpus_read_unlock();
+    count
+}
+
+/// Objects with users over every cache, less the per-CPU arrays the CPUs up need, with
+/// CPUs held still (`Slab::objects_in_use`).
+pub fn objects_in_use() -> usize {
+    hotplug::cpus_read_lock();
+    let count = slab().objects_in_use();
+    hotplug::cpus_read_unlock();
+    count
 }
 
 /// Pages held by every cache's slabs.

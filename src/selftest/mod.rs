@@ -16,7 +16,7 @@ use crate::smp::{hotplug, state, work};
 use crate::sync::IrqSpinLock;
 
 /// A failure's description, as a scenario reports it.
-pub type FailureText = ArrayString<160>;
+pub type FailureText = ArrayString<512>;
 
 /// A scenario's failures, from any CPU: how many, and what the first one was.
 pub struct Failures {

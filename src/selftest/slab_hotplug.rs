@@ -71,12 +71,10 @@ struct Holdings {
 }
 
 fn holdings() -> Holdings {
-    let mut live_objects = 0;
-    slab::for_each_cache(|c| live_objects += c.live_objects());
     Holdings {
         free_pages: crate::mm::page_stats().free,
         slab_pages: slab::slab_pages(),
-        live_objects,
+        live_objects: slab::objects_in_use(),
     }
 }
 

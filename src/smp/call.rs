@@ -232,7 +232,7 @@ fn wait_for(target: usize, me: usize, number: u64) -> bool {
     let t = tables();
     let mailbox = t.mailbox(target, me);
     let deadline = Deadline::after_us(TIMEOUT_US);
-    let mut overdue = Watch::new();
+    let mut overdue: Watch = Watch::new();
     loop {
         if mailbox.done.load(Ordering::Acquire) >= number {
             return true;

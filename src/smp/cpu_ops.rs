@@ -6,7 +6,7 @@ use core::fmt;
 use super::psci_ops::PsciOps;
 use super::spin_table::SpinTableOps;
 use super::state::Absence;
-use crate::arch::psci;
+use crate::arch::psci::{self, AffinityState};
 
 use crate::MAX_CPUS;
 use crate::dt::{Cpu, EnableMethod, Mpidr};
@@ -16,8 +16,13 @@ use crate::mm::region::PhysAddr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpsError {
     /// PSCI refused CPU_ON for this MPIDR (e.g. INVALID_PARAMETERS for an MPIDR that
-    /// names no core, ALREADY_ON, DENIED).
-    CpuOn { mpidr: Mpidr, error: psci::Error },
+    /// names no core, ALREADY_ON, ON_PENDING, DENIED), and the likely cause where the
+    /// platform has a known one.
+    CpuOn {
+        mpidr: Mpidr,
+        error: psci::Error,
+        likely_cause: Option<&'static str>,
+    },
     /// The CPU did not confirm its death in time.
     DeathNotConfirmed,
     /// The CPU has no enable method this kernel can use.
@@ -27,10 +32,25 @@ pub enum OpsError {
 impl fmt::Display for OpsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OpsError::CpuOn { mpidr, error } => {
+            OpsError::CpuOn {
+                mpidr,
+                error,
+                likely_cause,
+            } => {
                 write!(f, "PSCI CPU_ON for MPIDR {mpidr:#x} failed: {error}")?;
-                if *error == psci::Error::InvalidParameters {
-                    write!(f, " (does the device tree name a core that exists?)")?;
+                match error {
+                    psci::Error::InvalidParameters => {
+                        write!(f, " (does the device tree name a core that exists?)")?
+                    }
+                    psci::Error::OnPending => write!(
+                        f,
+                        " (ON_PENDING: an earlier CPU_ON of this core never completed, the \
+                         core has not left the firmware)"
+                    )?,
+                    _ => {}
+                }
+                if let Some(cause) = likely_cause {
+                    write!(f, "; likely cause: {cause}")?;
                 }
                 Ok(())
             }
@@ -62,6 +82,45 @@ impl fmt::Display for Death {
     }
 }
 
+/// What an enable method can say of a CPU it started that never reached the kernel and
+/// is not confirmed off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stuck {
+    /// What the firmware says of the core (PSCI AFFINITY_INFO), where it can be asked.
+    pub firmware_says: Option<AffinityState>,
+    /// The likely cause, where the platform has a known one.
+    pub likely_cause: Option<&'static str>,
+}
+
+impl fmt::Display for Stuck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.firmware_says {
+            Some(AffinityState::OnPending) => write!(
+                f,
+                "the firmware says ON_PENDING (AFFINITY_INFO): it took the CPU_ON, but the \
+                 core never left the firmware"
+            )?,
+            Some(AffinityState::On) => write!(
+                f,
+                "the firmware says ON (AFFINITY_INFO): the core left the firmware but never \
+                 arrived in the kernel"
+            )?,
+            Some(AffinityState::Off) => write!(
+                f,
+                "the firmware says OFF (AFFINITY_INFO), though not within the wait for it"
+            )?,
+            None => write!(
+                f,
+                "and is not confirmed off: it may be stuck outside the kernel"
+            )?,
+        }
+        if let Some(cause) = self.likely_cause {
+            write!(f, "; likely cause: {cause}")?;
+        }
+        Ok(())
+    }
+}
+
 pub trait CpuOps: Sync {
     /// `psci` or `spin-table`, as `cpus` shows it.
     fn name(&self) -> &'static str;
@@ -77,6 +136,12 @@ pub trait CpuOps: Sync {
     /// On the controller: waits (until `timeout_us`) for `cpu` to be truly off or parked,
     /// or, where the method cannot tell that, to have made its last call.
     fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<Death, OpsError>;
+
+    /// On the controller, once `cpu` was started, never arrived and is not confirmed off:
+    /// what the method can say of where it is.
+    fn stuck(&self, _cpu: usize, _mpidr: Mpidr) -> Stuck {
+        Stuck::default()
+    }
 
     /// Asked before anything is done to take `cpu` down (Linux's `cpu_disable`): why it
     /// cannot be taken offline at all, if it cannot.

@@ -33,7 +33,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use arrayvec::ArrayVec;
 
-use super::cpu_ops::{CpuOps, Death, OpsError, ops};
+use super::cpu_ops::{CpuOps, Death, OpsError, Stuck, ops};
 use super::cpumask::CpuMask;
 use super::hotplug_lock::{HotplugLock, LockState};
 use super::state::{self, HotplugState, slot};
@@ -42,7 +42,7 @@ use crate::arch::cpu::{self, IrqContext};
 use crate::drivers::gic;
 use crate::drivers::timer;
 use crate::sync::lockdep::{self, DoingWork, Mode};
-use crate::sync::lockup::Watch;
+use crate::sync::lockup::{LOCKUP_MS, Watch};
 use crate::sync::{LockClass, SpinLock};
 
 /// A controller's wait for a CPU coming up, and for one going down, as the lock
@@ -66,9 +66,17 @@ static LOCK_CLASS: &LockClass = crate::lock_class!("cpu_hotplug_lock");
 static READ_SITES: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 static WRITE_SITE: AtomicUsize = AtomicUsize::new(0);
 
+/// How long a wait for the hotplug lock goes before it is reported: longer than the
+/// writer holds it by design at most (a bring-up waits for its CPU to arrive, then for it
+/// to be off, each bounded), by a lockup's own bound.
+const LOCK_WAIT_BOUND_MS: u64 = (BOOT_TIMEOUT_US + DEATH_TIMEOUT_US) / 1000 + LOCKUP_MS;
+
+/// A wait for the hotplug lock's watch.
+type LockWatch = Watch<LOCK_WAIT_BOUND_MS>;
+
 /// Waits for the lock with interrupts enabled (cross-calls keep being served), reporting
 /// a lockup once if the wait goes on too long.
-fn relax(watch: &mut Watch) {
+fn relax(watch: &mut LockWatch) {
     debug_assert!(
         !cpu::irqs_masked(),
         "waiting for the hotplug lock with interrupts masked"
@@ -125,7 +133,7 @@ pub fn cpus_read_lock() {
         validate_read(me, pc);
     }
     // The watch moves into the wait, which only the slow path starts.
-    let mut watch = Watch::new();
+    let mut watch = LockWatch::new();
     LOCK.read_lock(me, move || relax(&mut watch));
     READ_SITES[me].store(pc, Ordering::Relaxed);
 }
@@ -153,7 +161,7 @@ pub fn cpus_read_unlock() {
 pub fn cpu_hotplug_begin() {
     let pc = cpu::program_counter();
     lockdep::acquire(LOCK_CLASS, instance(), Mode::Write, pc, false);
-    let mut watch = Watch::new();
+    let mut watch = LockWatch::new();
     LOCK.write_lock(cpu::id(), move || relax(&mut watch));
     WRITE_SITE.store(pc, Ordering::Relaxed);
 }
@@ -197,6 +205,28 @@ pub struct HotplugCallbacks {
     pub down_failed: Option<fn(usize)>,
     /// The CPU is confirmed dead (or taken as dead): reclaim what it had.
     pub dead: Option<fn(usize)>,
+}
+
+/// What is known of a CPU that was started and never came online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoArrival {
+    /// It is off again (a late CPU turns itself off when it finds its boot cancelled), or,
+    /// under PSCI 0.1, went into CPU_OFF.
+    Off(Death),
+    /// It is not confirmed off; what its enable method can say of where it is.
+    Stuck(Stuck),
+}
+
+impl fmt::Display for NoArrival {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoArrival::Off(Death::Confirmed) => f.write_str("it is off again"),
+            NoArrival::Off(Death::Unconfirmable) => {
+                f.write_str("it turned itself off, not confirmed: PSCI 0.1 has no AFFINITY_INFO")
+            }
+            NoArrival::Stuck(stuck) => write!(f, "{stuck}"),
+        }
+    }
 }
 
 /// A callback's refusal, with its reason.
@@ -263,12 +293,11 @@ pub enum HotplugError {
         cpu: usize,
         error: OpsError,
     },
-    /// The CPU was started but never came online; `off`: what the enable method has since
-    /// said of it (a late CPU turns itself off when it finds its boot cancelled), `None`
-    /// if nothing: then it may be stuck outside the kernel.
+    /// The CPU was started but never came online; `after`: what the enable method has
+    /// since said of it.
     BootTimeout {
         cpu: usize,
-        off: Option<Death>,
+        after: NoArrival,
     },
     /// The CPU was asked to die and never said it was dying.
     DyingTimeout(usize),
@@ -290,16 +319,10 @@ impl fmt::Display for HotplugError {
                 write!(f, "the {name} callback refused: {}", error.0)
             }
             HotplugError::Ops { cpu, error } => write!(f, "cpu{cpu}: {error}"),
-            HotplugError::BootTimeout { cpu, off } => write!(
+            HotplugError::BootTimeout { cpu, after } => write!(
                 f,
-                "cpu{cpu} did not come online within {} ms ({})",
-                BOOT_TIMEOUT_US / 1000,
-                match off {
-                    Some(Death::Confirmed) => "it is off again",
-                    Some(Death::Unconfirmable) =>
-                        "it turned itself off, not confirmed: PSCI 0.1 has no AFFINITY_INFO",
-                    None => "and is not confirmed off: it may be stuck outside the kernel",
-                }
+                "cpu{cpu} did not come online within {} ms ({after})",
+                BOOT_TIMEOUT_US / 1000
             ),
             HotplugError::DyingTimeout(c) => write!(
                 f,

@@ -89,7 +89,7 @@ pub fn init(platform: &Platform<'static>, options: &BootOptions<'_>) {
         }
     };
     if let Some(node) = platform.psci {
-        PsciOps::init(Psci::new(node));
+        PsciOps::init(Psci::new(node), platform.psci_off_by_warm_reset);
     }
     // The boot CPU is present even where the tree does not list it (or any CPU).
     state::PRESENT.insert(me);

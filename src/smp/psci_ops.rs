@@ -13,10 +13,15 @@
 //! answers ALREADY_ON, and is asked again for a bounded time. Without a `cpu_on` number
 //! no CPU can be started (`cpu_init` says why); without `cpu_off` none can be taken down
 //! (`can_go_offline`), as in Linux's `cpu_psci_cpu_prepare` and `cpu_psci_cpu_disable`.
+//!
+//! A core started and never arrived is described by what AFFINITY_INFO says of it (ON:
+//! it left the firmware; ON_PENDING: it never did), with the platform's known cause where
+//! there is one: Trusted Firmware-A's Raspberry Pi port brings a core back from CPU_OFF
+//! only through a warm reset (RMR_EL3), which QEMU does not perform.
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use super::cpu_ops::{CpuOps, Death, OpsError};
+use super::cpu_ops::{CpuOps, Death, OpsError, Stuck};
 use super::state::Absence;
 use crate::MAX_CPUS;
 use crate::arch::cpu;
@@ -31,7 +36,17 @@ const STILL_GOING_OFF_US: u64 = 100_000;
 
 pub struct PsciOps {
     psci: Psci,
+    /// The firmware powers a core off by a warm reset into its holding pen
+    /// (`Platform::psci_off_by_warm_reset`).
+    off_by_warm_reset: bool,
 }
+
+/// Why a core that went through CPU_OFF under Trusted Firmware-A's Raspberry Pi port does
+/// not come back under QEMU.
+const NO_WARM_RESET: &str = "Trusted Firmware-A's Raspberry Pi port powers a core off by a \
+     warm reset through RMR_EL3 into its holding pen, where CPU_ON finds it; QEMU ignores \
+     RMR_EL3, so under QEMU a core once turned off stays in the firmware's WFI (a real Pi \
+     resets it)";
 
 static PSCI_OPS: spin::Once<PsciOps> = spin::Once::new();
 
@@ -44,9 +59,18 @@ const IN_CPU_OFF: u8 = 1;
 const CPU_OFF_RETURNED: u8 = 2;
 
 impl PsciOps {
-    /// Sets the conduit and the function numbers from the device tree's /psci node.
-    pub fn init(psci: Psci) {
-        PSCI_OPS.call_once(|| PsciOps { psci });
+    /// Sets the conduit and the function numbers from the device tree's /psci node, and
+    /// whether the firmware powers a core off by a warm reset.
+    pub fn init(psci: Psci, off_by_warm_reset: bool) {
+        PSCI_OPS.call_once(|| PsciOps {
+            psci,
+            off_by_warm_reset,
+        });
+    }
+
+    /// The platform's known cause for a core that stays in the firmware.
+    fn stays_in_firmware_cause(&self) -> Option<&'static str> {
+        self.off_by_warm_reset.then_some(NO_WARM_RESET)
     }
 
     pub fn get() -> Option<&'static PsciOps> {
@@ -112,7 +136,15 @@ impl CpuOps for PsciOps {
 
     fn boot(&self, cpu: usize, mpidr: Mpidr, entry: PhysAddr) -> Result<(), OpsError> {
         self.cpu_on(cpu, mpidr, entry.0)
-            .map_err(|error| OpsError::CpuOn { mpidr, error })
+            .map_err(|error| OpsError::CpuOn {
+                mpidr,
+                error,
+                likely_cause: if error == Error::OnPending {
+                    self.stays_in_firmware_cause()
+                } else {
+                    None
+                },
+            })
     }
 
     fn die(&self, cpu: usize) -> ! {
@@ -129,6 +161,17 @@ impl CpuOps for PsciOps {
         // the controller, if it is still waiting, will not see us in CPU_OFF).
         crate::pr_err!("cpu{cpu}: PSCI CPU_OFF failed: {e:?}; halting");
         cpu::halt()
+    }
+
+    fn stuck(&self, _cpu: usize, mpidr: Mpidr) -> Stuck {
+        let firmware_says = self.psci.affinity_info(mpidr).ok();
+        Stuck {
+            firmware_says,
+            likely_cause: match firmware_says {
+                Some(AffinityState::OnPending) => self.stays_in_firmware_cause(),
+                _ => None,
+            },
+        }
     }
 
     fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<Death, OpsError> {

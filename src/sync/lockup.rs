@@ -47,9 +47,10 @@ pub fn lockups() -> u64 {
     LOCKUPS.load(Ordering::Relaxed)
 }
 
-/// One wait's watch: call [`Watch::spin`] on every round. Two zeroed words, so that
-/// making one where a wait may begin costs one store.
-pub struct Watch {
+/// One wait's watch: call [`Watch::spin`] on every round; reported past `BOUND_MS`
+/// ([`LOCKUP_MS`] unless the wait is for something held longer by design). Two zeroed
+/// words, so that making one where a wait may begin costs one store.
+pub struct Watch<const BOUND_MS: u64 = LOCKUP_MS> {
     /// When the wait was first looked at, plus one; 0 until then.
     started_us: u64,
     /// Rounds so far in the low 32 bits; [`REPORTED`] once reported.
@@ -58,13 +59,13 @@ pub struct Watch {
 
 const REPORTED: u64 = 1 << 63;
 
-impl Default for Watch {
+impl<const BOUND_MS: u64> Default for Watch<BOUND_MS> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Watch {
+impl<const BOUND_MS: u64> Watch<BOUND_MS> {
     pub const fn new() -> Self {
         Self {
             started_us: 0,
@@ -80,7 +81,7 @@ impl Watch {
         self.started_us - 1
     }
 
-    /// One round of the wait. Past [`LOCKUP_MS`], reports once: `describe` writes what is
+    /// One round of the wait. Past its bound, reports once: `describe` writes what is
     /// waited for and on whom.
     #[inline]
     pub fn spin(&mut self, describe: impl FnOnce(&mut dyn Write) -> fmt::Result) {
@@ -114,7 +115,7 @@ impl Watch {
         };
         let started = self.started(now);
         let waited_ms = (now - started) / 1000;
-        if waited_ms >= LOCKUP_MS {
+        if waited_ms >= BOUND_MS {
             self.report(waited_ms, describe);
         }
     }

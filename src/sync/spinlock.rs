@@ -89,7 +89,7 @@ impl<T> SpinLock<T> {
     #[inline(never)]
     fn wait(&self) -> spin::MutexGuard<'_, T> {
         lockdep::contended(self.class);
-        let mut watch = Watch::new();
+        let mut watch: Watch = Watch::new();
         loop {
             while self.inner.is_locked() {
                 core::hint::spin_loop();

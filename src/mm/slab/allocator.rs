@@ -157,6 +157,23 @@ impl<P: SlabPlatform + 'static> PerCpuArrays for &'static Cache<P> {
     }
 }
 
+/// The per-CPU arrays out of their cache, against the chain's need (`Slab::arrays`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArrayCount {
+    pub out: usize,
+    /// Caches on the chain.
+    pub caches: usize,
+    /// CPUs the chain keeps arrays for.
+    pub cpus: usize,
+}
+
+impl ArrayCount {
+    /// One array for each cache on the chain and each CPU it keeps arrays for.
+    pub fn needed(&self) -> usize {
+        self.caches * self.cpus
+    }
+}
+
 pub struct Slab<P: SlabPlatform + 'static> {
     platform: &'static P,
     /// Every cache, the allocator's own included, has red zones and poison.
@@ -381,6 +398,28 @@ impl<P: SlabPlatform + 'static> Slab<P> {
     /// The protocol's invariant (see `lifecycle`), now.
     pub fn check_chain(&self) -> Result<(), Violation> {
         self.chain.check()
+    }
+
+    /// The per-CPU arrays out of their cache, and how many the chain needs: one for each
+    /// of its caches and each CPU it keeps arrays for. Equal while no cache is being
+    /// created or destroyed (a create makes its arrays before it links the cache, a
+    /// destroy frees them after it unlinks it); more out is a leak.
+    pub fn arrays(&self) -> ArrayCount {
+        self.chain.with_extent(|caches, cpus| ArrayCount {
+            out: self.arrays.live_objects(),
+            caches,
+            cpus: cpus.len(),
+        })
+    }
+
+    /// Objects with users over every cache, less the per-CPU arrays the chain needs,
+    /// which follow which CPUs are up rather than anyone's use: a count to compare
+    /// before and after work that may leave a CPU offline. Arrays beyond the need (a
+    /// leak) still count.
+    pub fn objects_in_use(&self) -> usize {
+        let mut live = 0;
+        self.for_each_cache(|c| live += c.live_objects());
+        live.saturating_sub(self.arrays().needed())
     }
 
     /// The allocator's own caches. Inside the allocator only: they live in the `Slab`

@@ -203,6 +203,14 @@ impl<C: PerCpuArrays, const N: usize> Chain<C, N> {
         lock(&self.caches).iter().find(|c| c.name() == name).map(f)
     }
 
+    /// Runs `f` with the number of caches on the chain and the CPUs it keeps arrays for,
+    /// holding the chain's lock: neither changes, and no array is made or freed for a
+    /// CPU's coming or going, while `f` runs.
+    pub fn with_extent<R>(&self, f: impl FnOnce(usize, CpuMask) -> R) -> R {
+        let chain = lock(&self.caches);
+        f(chain.len(), self.tracked())
+    }
+
     /// Runs `f` on every cache on the chain, in creation order, holding the chain's lock
     /// (so none is unlinked meanwhile).
     pub fn for_each(&self, mut f: impl FnMut(&C)) {

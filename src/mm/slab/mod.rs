@@ -45,7 +45,7 @@ mod tests;
 
 use core::ptr::NonNull;
 
-pub use allocator::{CacheHandle, SharedCache, Slab, SlabFlags};
+pub use allocator::{ArrayCount, CacheHandle, SharedCache, Slab, SlabFlags};
 pub use cache::{Cache, CacheStats, Checked, Ctor};
 pub use debug::Corruption;
 pub use error::SlabError;

@@ -415,6 +415,37 @@ fn hotplug_callbacks_keep_the_invariant() {
 }
 
 #[test]
+fn arrays_are_counted_against_the_cpus_up_and_leave_objects_in_use_alone() {
+    let (_, slab, env) = setup(0b11, true);
+    let c = slab
+        .create(&env, "x", 64, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let d = slab
+        .create(&env, "y", 32, 0, SlabFlags::NONE, None)
+        .unwrap();
+    let o = c.alloc().unwrap();
+    let in_use = slab.objects_in_use();
+    let arrays = slab.arrays();
+    assert_eq!((arrays.caches, arrays.cpus), (2, 2));
+    assert_eq!(arrays.out, arrays.needed());
+    // A CPU that comes and one that never does: the arrays follow, the objects in use
+    // do not move.
+    env.cpu_up(2);
+    assert_eq!(slab.arrays().out, 6);
+    assert_eq!(slab.objects_in_use(), in_use);
+    slab.up_prepare(3).unwrap();
+    slab.up_canceled(3);
+    env.cpu_down(1);
+    assert_eq!(slab.arrays().out, slab.arrays().needed());
+    assert_eq!(slab.objects_in_use(), in_use);
+    give_back(&c, o).unwrap();
+    assert_eq!(slab.objects_in_use(), in_use - 1);
+    slab.destroy(&env, d).map_err(|(_, e)| e).unwrap();
+    slab.destroy(&env, c).map_err(|(_, e)| e).unwrap();
+    assert_eq!(slab.arrays().out, 0);
+}
+
+#[test]
 fn unprotected_create_meets_race_1() {
     // cpu1 comes up between create's steps: no array for it, yet the cache is chained.
     let (pages, slab, env) = setup(0b1, false);

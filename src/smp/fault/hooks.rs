@@ -1,6 +1,6 @@
-//! The state machine's hooks for faults only the CPU itself can commit: not arriving, not
-//! taking its death request, taking it too late; and the injector's hotplug callback,
-//! which refuses a DOWN_PREPARE. Each hook does nothing unless its fault is armed.
+//! The state machine's hooks for faults only the CPU itself can commit: not arriving (for
+//! a while or for good), not taking its death request, taking it too late; and the
+//! injector's hotplug callback, which refuses a DOWN_PREPARE. Each hook does nothing unless its fault is armed.
 
 use super::{FAULTS, Fault};
 use crate::arch::cpu;
@@ -10,8 +10,13 @@ use crate::smp::hotplug::{CallbackError, HotplugCallbacks};
 use crate::smp::state::slot;
 
 /// Hook, at a started CPU's entry: with `no_arrival` armed, holds the CPU there until the
-/// controller has given up on its boot (it then finds its ticket withdrawn).
+/// controller has given up on its boot (it then finds its ticket withdrawn); with
+/// `never_arrives`, halts it there for good.
 pub fn at_arrival(cpu: usize) {
+    if FAULTS.take(Fault::NeverArrives, cpu) {
+        crate::pr_notice!("fault injected: {}", Fault::NeverArrives);
+        cpu::halt();
+    }
     if FAULTS.take(Fault::NoArrival, cpu) {
         crate::pr_notice!("fault injected: {}", Fault::NoArrival);
         while slot(cpu).pending_boot().is_some() {

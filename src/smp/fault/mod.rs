@@ -39,6 +39,10 @@ pub enum Fault {
     /// The CPU starts but never reaches the kernel's online set: it is held at its entry
     /// until the controller gives up, then finds its boot cancelled and turns itself off.
     NoArrival,
+    /// The CPU starts but hangs, for good, before it arrives (interrupts masked, as a core
+    /// stuck between the firmware and the kernel): PSCI AFFINITY_INFO goes on saying ON,
+    /// and CPU_ON of it answers ALREADY_ON for the rest of the boot.
+    NeverArrives,
     /// Asked to die, the CPU never starts dying: it keeps running as if not asked.
     NoDeath,
     /// The CPU dies, but the enable method never confirms it is off (PSCI AFFINITY_INFO
@@ -53,11 +57,12 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::CpuOnInvalid,
         Fault::CpuOnAlreadyOn,
         Fault::CpuOnDenied,
         Fault::NoArrival,
+        Fault::NeverArrives,
         Fault::NoDeath,
         Fault::DeathUnconfirmed,
         Fault::DeathTakenLate,
@@ -70,6 +75,7 @@ impl Fault {
             Fault::CpuOnAlreadyOn => "cpu_on_already_on",
             Fault::CpuOnDenied => "cpu_on_denied",
             Fault::NoArrival => "no_arrival",
+            Fault::NeverArrives => "never_arrives",
             Fault::NoDeath => "no_death",
             Fault::DeathUnconfirmed => "death_unconfirmed",
             Fault::DeathTakenLate => "death_taken_late",

@@ -9,7 +9,7 @@ use crate::arch::psci::Error;
 use crate::drivers::timer::Deadline;
 use crate::dt::{EnableMethod, Mpidr};
 use crate::mm::region::PhysAddr;
-use crate::smp::cpu_ops::{CpuOps, Death, OpsError};
+use crate::smp::cpu_ops::{CpuOps, Death, OpsError, Stuck};
 use crate::smp::percpu::PerCpu;
 use crate::smp::state::{Absence, HotplugState, slot};
 
@@ -66,7 +66,11 @@ impl CpuOps for WithFaults {
             .find(|&(fault, _)| FAULTS.take(fault, cpu));
             if let Some((fault, error)) = injected {
                 crate::pr_notice!("cpu{cpu}: fault injected: {fault}");
-                return Err(OpsError::CpuOn { mpidr, error });
+                return Err(OpsError::CpuOn {
+                    mpidr,
+                    error,
+                    likely_cause: None,
+                });
             }
         }
         self.inner().boot(cpu, mpidr, entry)
@@ -78,6 +82,10 @@ impl CpuOps for WithFaults {
 
     fn can_go_offline(&self, cpu: usize) -> Result<(), &'static str> {
         self.inner().can_go_offline(cpu)
+    }
+
+    fn stuck(&self, cpu: usize, mpidr: Mpidr) -> Stuck {
+        self.inner().stuck(cpu, mpidr)
     }
 
     fn confirm_dead(&self, cpu: usize, mpidr: Mpidr, timeout_us: u64) -> Result<Death, OpsError> {

@@ -25,7 +25,7 @@
 use arrayvec::ArrayVec;
 
 use super::{
-    BOOT_TIMEOUT_US, DEATH_TIMEOUT_US, HotplugCallbacks, HotplugError, MAX_SUBSYSTEMS,
+    BOOT_TIMEOUT_US, DEATH_TIMEOUT_US, HotplugCallbacks, HotplugError, MAX_SUBSYSTEMS, NoArrival,
     RECONFIRM_TIMEOUT_US, callbacks,
 };
 use crate::arch::stack::CpuStacks;
@@ -403,9 +403,12 @@ fn await_arrival(cpu: usize, ops: &'static dyn CpuOps) -> Result<(), HotplugErro
     if slot(cpu).boot_ticket().1 == Stage::Taken {
         return Ok(());
     }
-    let off = ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US).ok();
-    slot(cpu).note_off_unconfirmed(off == Some(Death::Unconfirmable));
-    Err(HotplugError::BootTimeout { cpu, off })
+    let after = match ops.confirm_dead(cpu, mpidr(cpu), DEATH_TIMEOUT_US) {
+        Ok(death) => NoArrival::Off(death),
+        Err(_) => NoArrival::Stuck(ops.stuck(cpu, mpidr(cpu))),
+    };
+    slot(cpu).note_off_unconfirmed(after == NoArrival::Off(Death::Unconfirmable));
+    Err(HotplugError::BootTimeout { cpu, after })
 }
 
 /// Down, the handshake: ask the CPU to die, and wait until it takes the request or the

@@ -278,7 +278,7 @@ pub(super) fn hotplug<'a>(args: &Args<'a>) -> CmdResult<'a> {
     let me = crate::arch::cpu::id();
     let targets = state::online().without(me);
     let (mut ops, mut off_ns, mut on_ns, mut censuses) = (0u64, 0u64, 0u64, 0u64);
-    let mut failure: Option<(u64, ArrayString<120>)> = None;
+    let mut failure: Option<(u64, ArrayString<512>)> = None;
     let mut fail = |cycle: u64, args: fmt::Arguments<'_>| {
         let mut text = ArrayString::new();
         let _ = fmt::write(&mut Truncating::new(&mut text), args);

@@ -269,8 +269,24 @@ fn check<'a>(args: &Args<'a>) -> CmdResult<'a> {
             println!("slab check: BROKEN: {v} (races met since boot: race1={race1} race2={race2})")
         }
     }
+    check_arrays();
     check_objects();
     Ok(())
+}
+
+/// The per-CPU arrays out of their cache against the chain's need: one fewer is an array
+/// freed twice or never made, one more a leak.
+fn check_arrays() {
+    let count = slab::arrays();
+    let verdict = if count.out == count.needed() {
+        "as needed"
+    } else {
+        "BROKEN: not as needed"
+    };
+    println!(
+        "slab check: {} per-CPU arrays out, {verdict} ({} caches x {} CPUs)",
+        count.out, count.caches, count.cpus
+    );
 }
 
 /// Every cache's lists and counts, and with `slab_debug` every object's red zone and every
