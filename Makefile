@@ -15,7 +15,12 @@
 # Options for run and debug:
 #   BOARD=virt   SMP=4  MEM=512M  CPU=cortex-a72  GIC=2|3  EL=1|2
 #   BOARD=rpi4   QEMU's raspi4b (4 x A72, 2 GiB, entered at EL2), with DTB=PATH, or
-#                DTB=upstream for Debian's bcm2711-rpi-4-b.dtb (default: ours, build/dts/rpi4.dtb)
+#                DTB=upstream for Debian's bcm2711-rpi-4-b.dtb (default: ours, build/dts/rpi4.dtb),
+#                and the Pi's boot chains (docs/rpi4.md):
+#                FIRMWARE=tf-a: Trusted Firmware-A's BL31 as the ARM stub, loaded as the
+#                  Pi's firmware loads it (tools/rpi4-armstub.sh): PSCI over SMC
+#                BOOTLOADER=u-boot: U-Boot boots the kernel by itself from make sdcard's card
+#                  image, the SD card here (DTB=upstream then; ARGS are the card's)
 #   ARGS='bootargs'   GDBPORT=1234
 #   SYMBOLIZE=0  show Oops reports as the kernel prints them, without the symbolised
 #                call trace tools/symbolize adds after each (default 1)
@@ -27,6 +32,8 @@ CPU   ?= cortex-a72
 GIC   ?= 2
 EL    ?= 1
 ARGS  ?=
+FIRMWARE   ?= stock
+BOOTLOADER ?= none
 GDBPORT ?= 1234
 GDBFLAGS ?=
 SYMBOLIZE ?= 1
@@ -58,6 +65,10 @@ endif
 
 # The Raspberry Pi 4's device tree as distributions ship it (from Debian's kernel package).
 UPSTREAM_DTB := $(BUILD)/dts/upstream/bcm2711-rpi-4-b.dtb
+# The Raspberry Pi 4's boot firmware from Debian (fetched below), and make sdcard's card:
+# its files in $(SDCARD)/, the whole card in $(SDCARD).img.
+FIRMWARE_DIR := $(BUILD)/firmware
+SDCARD       ?= $(BUILD)/sdcard
 
 ifeq ($(BOARD),virt)
 ifeq ($(EL),2)
@@ -67,22 +78,50 @@ VIRT := virt,gic-version=$(GIC)
 else
 $(error EL must be 1 or 2, not '$(EL)')
 endif
-BOARD_FLAGS := -M $(VIRT) -cpu $(CPU) -smp $(SMP) -m $(MEM)
+BOARD_FLAGS := -M $(VIRT) -cpu $(CPU) -smp $(SMP) -m $(MEM) -kernel $(IMAGE) -append '$(ARGS)'
 SERIAL      := -serial mon:stdio
 BOARD_DEPS  :=
+ifneq ($(FIRMWARE)-$(BOOTLOADER),stock-none)
+RUN_REFUSED := FIRMWARE and BOOTLOADER choose a Raspberry Pi 4 boot chain: add BOARD=rpi4
+endif
 else ifeq ($(BOARD),rpi4)
-DTB ?= $(BUILD)/dts/rpi4.dtb
+# U-Boot finds the card through the upstream tree's SD controller, which ours leaves out.
+DTB ?= $(if $(filter u-boot,$(BOOTLOADER)),upstream,$(BUILD)/dts/rpi4.dtb)
 override DTB := $(if $(filter upstream,$(DTB)),$(UPSTREAM_DTB),$(DTB))
-BOARD_FLAGS := -M raspi4b -dtb $(DTB)
+BOARD_FLAGS := -M raspi4b
+BOARD_DEPS  := $(DTB)
+ifeq ($(FIRMWARE),tf-a)
+# BL31 at 0 entering the kernel (or U-Boot), the tree and the kernel where the firmware
+# puts them, made afresh for each run; the firmware's reset at SYSTEM_OFF ends QEMU.
+BOARD_FLAGS += -no-reboot \
+	$$(tools/rpi4-armstub.sh $(BUILD)/rpi4-armstub $(FIRMWARE_DIR)/bl31.bin $(DTB) \
+	  $(if $(filter u-boot,$(BOOTLOADER)),$(FIRMWARE_DIR)/u-boot.bin '',$(IMAGE) '$(ARGS)'))
+BOARD_DEPS  += $(FIRMWARE_DIR)/bl31.bin
+# BL31 makes serial0, the PL011, the console.
+SERIAL      := $$(tools/rpi4-serial.sh --stdout-path serial0 $(DTB) '$(ARGS)')
+else ifeq ($(BOOTLOADER),u-boot)
+BOARD_FLAGS += -dtb $(DTB) -kernel $(FIRMWARE_DIR)/u-boot.bin
+# U-Boot prints on the PL011 before the kernel takes the console the tree names.
+SERIAL      := $$(tools/rpi4-serial.sh --with-pl011 $(DTB) '$(ARGS)')
+else
+BOARD_FLAGS += -dtb $(DTB) -kernel $(IMAGE) -append '$(ARGS)'
 # The PL011 or the mini UART, whichever the DT (or console=) makes the console.
 SERIAL      := $$(tools/rpi4-serial.sh $(DTB) '$(ARGS)')
-BOARD_DEPS  := $(DTB)
+endif
+ifeq ($(BOOTLOADER),u-boot)
+# The card as make sdcard writes it for this chain, its writes kept out of the file.
+BOARD_FLAGS += -drive if=sd,format=raw,snapshot=on,file=$(SDCARD).img
+BOARD_DEPS  += sdcard $(FIRMWARE_DIR)/u-boot.bin
+ifneq ($(ARGS),)
+$(error ARGS: with BOOTLOADER=u-boot the bootargs are the card's (tools/sdcard/cmdline.txt): type the commands at the shell)
+endif
+endif
 else
 $(error BOARD must be virt or rpi4, not '$(BOARD)')
 endif
 
 QEMU_FLAGS = $(BOARD_FLAGS) -display none $(SERIAL) -nic none \
-	-semihosting-config enable=on,target=native -kernel $(IMAGE)
+	-semihosting-config enable=on,target=native
 
 .PHONY: all image run debug gdb sdcard test lint unit qemu-test docs bench fuzz setup clean FORCE
 
@@ -119,11 +158,13 @@ $(BUILD)/dts/%.dtb: dts/%.dts $(BUILD)/.setup
 	dtc -q -I dts -O dtb -o $@ $<
 
 run: image $(BOARD_DEPS) $(CONSOLE_DEPS)
-	$(CONSOLE_FILTER) $(QEMU) $(QEMU_FLAGS) -append '$(ARGS)'
+	$(if $(RUN_REFUSED),$(error $(RUN_REFUSED)))
+	$(CONSOLE_FILTER) $(QEMU) $(QEMU_FLAGS)
 
 debug: image $(BOARD_DEPS) $(CONSOLE_DEPS)
+	$(if $(RUN_REFUSED),$(error $(RUN_REFUSED)))
 	@echo "QEMU is halted at the first instruction, gdbstub on port $(GDBPORT): 'make gdb' in another terminal"
-	$(CONSOLE_FILTER) $(QEMU) $(QEMU_FLAGS) -append '$(ARGS)' -S -gdb tcp::$(GDBPORT)
+	$(CONSOLE_FILTER) $(QEMU) $(QEMU_FLAGS) -S -gdb tcp::$(GDBPORT)
 
 $(SYMBOLIZER): FORCE
 	cargo build --release -p symbolize

@@ -59,6 +59,59 @@ pub enum Kernel {
     /// than its link address (as U-Boot's booti moves it).
     Relocated,
     Elf,
+    /// The Image through a Raspberry Pi 4 boot chain (raspi4b only).
+    Through(Chain),
+}
+
+/// What runs before the kernel on a Raspberry Pi 4, as on a real card, from files under
+/// build/ that `make` fetches and writes (Debian's firmware, `make sdcard`'s card images).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chain {
+    /// Trusted Firmware-A's BL31 as the ARM stub (tools/rpi4-armstub.sh), entering the
+    /// Image with the case's tree and bootargs.
+    TfA,
+    /// U-Boot as the firmware's kernel, booting the Image from the card image by itself;
+    /// the bootargs are the card's (`run="cpus"`): the case types its commands.
+    UBoot,
+    /// BL31, then U-Boot, then the Image from the card image.
+    TfAUBoot,
+}
+
+impl Chain {
+    /// The files under build/ the chain needs.
+    pub fn files(self) -> &'static [&'static str] {
+        match self {
+            Chain::TfA => &["firmware/bl31.bin"],
+            Chain::UBoot => &["firmware/u-boot.bin", "cards/u-boot.img"],
+            Chain::TfAUBoot => &[
+                "firmware/bl31.bin",
+                "firmware/u-boot.bin",
+                "cards/tf-a-u-boot.img",
+            ],
+        }
+    }
+
+    /// The card image, if the chain boots from one.
+    pub fn card(self) -> Option<&'static str> {
+        self.files()
+            .iter()
+            .copied()
+            .find(|f| f.starts_with("cards/"))
+    }
+
+    /// Whether BL31 runs first: it makes `serial0` (the PL011) the console.
+    pub fn has_tf_a(self) -> bool {
+        matches!(self, Chain::TfA | Chain::TfAUBoot)
+    }
+
+    /// As docs/tests.md shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Chain::TfA => "TF-A BL31",
+            Chain::UBoot => "U-Boot from the card",
+            Chain::TfAUBoot => "TF-A BL31, U-Boot from the card",
+        }
+    }
 }
 
 impl Case {
@@ -107,6 +160,9 @@ impl Case {
     /// the defaults in its RAM, topology and NUMA nodes.
     pub fn board(&self) -> String {
         let mut label = board_label(self.machine, self.cpu, self.smp, self.dtb);
+        if let Kernel::Through(chain) = self.kernel {
+            label += &format!(", through {}", chain.label());
+        }
         if let Some((_, options)) = self.machine.split_once(',') {
             for option in options
                 .split(',')

@@ -20,6 +20,7 @@ mod matrix;
 mod memset;
 mod psci_0_1;
 mod rpi4;
+mod rpi4_chains;
 mod slab;
 mod slab_debug;
 mod smp;
@@ -52,7 +53,7 @@ pub const AREAS: [(&str, &[CaseFile]); 10] = [
     ("faults", &[faults::cases]),
     ("slab", &[slab::cases, slab_debug::cases, soak::cases]),
     ("locks", &[lockdep::cases]),
-    ("rpi4", &[rpi4::cases]),
+    ("rpi4", &[rpi4::cases, rpi4_chains::cases]),
     ("bench", &[bench::cases]),
     ("matrix", &[matrix::cases]),
 ];
