@@ -156,8 +156,10 @@ $(FIRMWARE_DIR)/bl31.bin: tools/debian-pins tools/fetch-debian.sh
 	tools/fetch-debian.sh arm-trusted-firmware main $(@D) 'usr/lib/arm-trusted-firmware/rpi4/bl31.bin'
 $(FIRMWARE_DIR)/u-boot.bin: tools/debian-pins tools/fetch-debian.sh
 	tools/fetch-debian.sh u-boot-rpi main $(@D) 'usr/lib/u-boot/rpi_arm64/u-boot.bin'
-$(FIRMWARE_DIR)/start4.elf $(FIRMWARE_DIR)/fixup4.dat: tools/debian-pins tools/fetch-debian.sh
-	tools/fetch-debian.sh raspi-firmware non-free-firmware $(@D) 'usr/lib/raspi-firmware/$(@F)'
+# (One fetch for both: &: makes them one target.)
+$(FIRMWARE_DIR)/start4.elf $(FIRMWARE_DIR)/fixup4.dat &: tools/debian-pins tools/fetch-debian.sh
+	tools/fetch-debian.sh raspi-firmware non-free-firmware $(FIRMWARE_DIR) \
+	  usr/lib/raspi-firmware/start4.elf usr/lib/raspi-firmware/fixup4.dat
 
 # A Raspberry Pi 4's card: its boot partition's files in $(SDCARD)/ (emptied first) and the
 # whole card in $(SDCARD).img (tools/sdcard/image.sh). FIRMWARE=tf-a adds BL31 as the
