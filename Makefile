@@ -8,7 +8,10 @@
 #                the same paths in guest instructions and accesses (the counting plugin);
 #                LINUX_AT_64=1 adds Linux's boot at 64 CPUs (GICv3), 3 to over 10 minutes
 #   make image   build/Image, build/kernel.elf and build/dts/*.dtb
-#   make sdcard  build/sdcard/: a Raspberry Pi 4 boot partition's files (docs/rpi4.md)
+#   make sdcard  a Raspberry Pi 4's card: its boot files in build/sdcard/ and the whole card,
+#                ready for dd, in build/sdcard.img (docs/rpi4.md); FIRMWARE=stock|tf-a
+#                (tf-a: BL31 as the armstub, PSCI), BOOTLOADER=none|u-boot (u-boot: U-Boot
+#                boots the kernel through extlinux.conf), SDCARD=DIR for another directory
 #   make docs    docs/tests.md's table of the QEMU cases, from tools/ktest's case list
 #   make fuzz    the fuzz targets of fuzz/, FUZZ_SECONDS (300) each (FUZZ_TARGETS=...)
 #
@@ -186,19 +189,84 @@ $(BUILD)/dts/overlays/%.dtbo: dts/overlays/%.dts $(BUILD)/.setup
 	@mkdir -p $(@D)
 	dtc -q -@ -I dts -O dtb -o $@ $<
 
-# A FAT boot partition's files for a Raspberry Pi 4: the kernel as kernel8.img, the
-# firmware (Debian's raspi-firmware), the upstream DTB, ours, and the disable-bt overlay.
-SDCARD := $(BUILD)/sdcard
-sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disable-bt.dtbo
+# The Raspberry Pi 4's boot firmware, each file from its Debian package at the version
+# tools/debian-pins pins (SHA-256 checked): Trusted Firmware-A's BL31 for rpi4, U-Boot's
+# rpi_arm64 build, and the GPU firmware.
+FIRMWARE_DIR := $(BUILD)/firmware
+$(FIRMWARE_DIR)/bl31.bin: tools/debian-pins tools/fetch-debian.sh
+	tools/fetch-debian.sh arm-trusted-firmware main $(@D) 'usr/lib/arm-trusted-firmware/rpi4/bl31.bin'
+$(FIRMWARE_DIR)/u-boot.bin: tools/debian-pins tools/fetch-debian.sh
+	tools/fetch-debian.sh u-boot-rpi main $(@D) 'usr/lib/u-boot/rpi_arm64/u-boot.bin'
+# (One fetch for both: &: makes them one target.)
+$(FIRMWARE_DIR)/start4.elf $(FIRMWARE_DIR)/fixup4.dat &: tools/debian-pins tools/fetch-debian.sh
+	tools/fetch-debian.sh raspi-firmware non-free-firmware $(FIRMWARE_DIR) \
+	  usr/lib/raspi-firmware/start4.elf usr/lib/raspi-firmware/fixup4.dat
+
+# A Raspberry Pi 4's card: its boot partition's files in $(SDCARD)/ (emptied first) and the
+# whole card in $(SDCARD).img (tools/sdcard/image.sh). FIRMWARE=tf-a adds BL31 as the
+# firmware's armstub (PSCI); BOOTLOADER=u-boot has the firmware load U-Boot, which boots
+# the kernel through extlinux/extlinux.conf. config.txt is tools/sdcard/config.txt, with
+# the chain's lines switched by tools/sdcard/tf-a.sed and u-boot.sed.
+FIRMWARE   ?= stock
+BOOTLOADER ?= none
+SDCARD     ?= $(BUILD)/sdcard
+override SDCARD := $(patsubst %/,%,$(strip $(SDCARD)))
+ifeq ($(SDCARD),)
+$(error SDCARD must name a directory)
+endif
+ifeq ($(FIRMWARE),stock)
+SDCARD_ARMSTUB := \#armstub=bl31.bin
+else ifeq ($(FIRMWARE),tf-a)
+SDCARD_ARMSTUB := armstub=bl31.bin
+else
+$(error FIRMWARE must be stock or tf-a, not '$(FIRMWARE)')
+endif
+ifeq ($(BOOTLOADER),none)
+SDCARD_KERNEL := kernel8.img
+else ifeq ($(BOOTLOADER),u-boot)
+SDCARD_KERNEL := u-boot.bin
+else
+$(error BOOTLOADER must be none or u-boot, not '$(BOOTLOADER)')
+endif
+SDCARD_SED  := $(if $(filter tf-a,$(FIRMWARE)),-f tools/sdcard/tf-a.sed) \
+	$(if $(filter u-boot,$(BOOTLOADER)),-f tools/sdcard/u-boot.sed)
+SDCARD_DEPS := $(FIRMWARE_DIR)/start4.elf $(FIRMWARE_DIR)/fixup4.dat \
+	$(if $(filter tf-a,$(FIRMWARE)),$(FIRMWARE_DIR)/bl31.bin) \
+	$(if $(filter u-boot,$(BOOTLOADER)),$(FIRMWARE_DIR)/u-boot.bin)
+sdcard: image $(UPSTREAM_DTB) $(BUILD)/dts/rpi4.dtb $(BUILD)/dts/overlays/disable-bt.dtbo $(SDCARD_DEPS)
 	@test -f $(UPSTREAM_DTB) || { echo "error: no $(UPSTREAM_DTB): the firmware needs it"; exit 1; }
-	rm -rf $(SDCARD) && mkdir -p $(SDCARD)/overlays
-	tools/fetch-debian.sh raspi-firmware non-free-firmware $(SDCARD) '*/raspi-firmware/start4.elf' '*/raspi-firmware/fixup4.dat'
-	cp $(IMAGE) $(SDCARD)/kernel8.img
-	cp $(UPSTREAM_DTB) $(SDCARD)/bcm2711-rpi-4-b.dtb
-	cp $(BUILD)/dts/rpi4.dtb $(SDCARD)/hotslab-rpi4.dtb
-	cp $(BUILD)/dts/overlays/disable-bt.dtbo $(SDCARD)/overlays/
-	cp tools/sdcard/config.txt tools/sdcard/cmdline.txt $(SDCARD)/
-	@echo "$(SDCARD): copy these files onto the FAT boot partition of a card (docs/rpi4.md)"
+	@test "$$(wc -l < tools/sdcard/cmdline.txt)" -le 1 || \
+	  { echo "error: tools/sdcard/cmdline.txt must be one line: the firmware reads no more"; exit 1; }
+	@if [ -n "$$(ls -A '$(SDCARD)' 2>/dev/null)" ] && [ ! -f '$(SDCARD)/config.txt' ]; then \
+	  echo "error: $(SDCARD) holds files but no config.txt: not a card's directory, so not emptying it"; \
+	  exit 1; fi
+	rm -rf '$(SDCARD)' && mkdir -p '$(SDCARD)/overlays'
+	sed -e '' $(SDCARD_SED) tools/sdcard/config.txt > '$(SDCARD)/config.txt'
+	@grep -qx 'kernel=$(SDCARD_KERNEL)' '$(SDCARD)/config.txt' && \
+	  grep -qx '$(SDCARD_ARMSTUB)' '$(SDCARD)/config.txt' || \
+	  { echo "error: tools/sdcard/config.txt lacks the lines tools/sdcard/*.sed switch"; exit 1; }
+	cp $(FIRMWARE_DIR)/start4.elf $(FIRMWARE_DIR)/fixup4.dat '$(SDCARD)/'
+	cp $(UPSTREAM_DTB) '$(SDCARD)/bcm2711-rpi-4-b.dtb'
+	cp $(BUILD)/dts/rpi4.dtb '$(SDCARD)/hotslab-rpi4.dtb'
+	cp $(BUILD)/dts/overlays/disable-bt.dtbo '$(SDCARD)/overlays/'
+ifeq ($(FIRMWARE),tf-a)
+	cp $(FIRMWARE_DIR)/bl31.bin '$(SDCARD)/'
+endif
+ifeq ($(BOOTLOADER),u-boot)
+	cp $(FIRMWARE_DIR)/u-boot.bin '$(SDCARD)/'
+	cp $(IMAGE) '$(SDCARD)/Image'
+	mkdir -p '$(SDCARD)/extlinux'
+	{ cat tools/sdcard/extlinux.conf; printf '\tappend %s\n' "$$(cat tools/sdcard/cmdline.txt)"; } \
+	  > '$(SDCARD)/extlinux/extlinux.conf'
+else
+	cp $(IMAGE) '$(SDCARD)/kernel8.img'
+	cp tools/sdcard/cmdline.txt '$(SDCARD)/'
+endif
+	tools/sdcard/image.sh '$(SDCARD)' '$(SDCARD).img'
+	@echo
+	@echo "The card (FIRMWARE=$(FIRMWARE) BOOTLOADER=$(BOOTLOADER)): its files in $(SDCARD)/, the whole card in $(SDCARD).img."
+	@echo "Write it to a card (/dev/sdX is your card: check with lsblk, this erases it):"
+	@echo "  sudo dd if=$(SDCARD).img of=/dev/sdX bs=4M conv=fsync status=progress"
 
 # Style and static checks, the image's included: no FP/SIMD register outside fpsimd.s.
 lint: $(BUILD)/.setup $(BUILD)/kernel.elf

@@ -2,8 +2,9 @@
 # Installs what building, running and testing the kernel needs, and only what is missing:
 # the aarch64-unknown-none-softfloat Rust target (and aarch64-unknown-none, for the Linux peer's
 # program that make bench runs), qemu-system-arm >= 9 (Debian bookworm-backports on
-# bookworm), gdb-multiarch, device-tree-compiler, python3-libfdt and llvm. Says what it does; stops with a clear
-# message where it cannot (not root, no apt-get).
+# bookworm), gdb-multiarch, device-tree-compiler, python3-libfdt, llvm, and for make sdcard's
+# card image fdisk, dosfstools and mtools. Says what it does; stops with a clear message
+# where it cannot (not root, no apt-get).
 set -euo pipefail
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -48,6 +49,12 @@ command -v dtc >/dev/null 2>&1 || missing+=(device-tree-compiler)
 /usr/bin/python3 -c 'import libfdt' >/dev/null 2>&1 || missing+=(python3-libfdt)
 # llvm-objcopy makes the Image; llvm-objdump checks it (tools/check-fpsimd.sh).
 command -v llvm-objcopy >/dev/null 2>&1 && command -v llvm-objdump >/dev/null 2>&1 || missing+=(llvm)
+# make sdcard's card image (tools/sdcard/image.sh): sfdisk, mkfs.vfat and fsck.fat, mcopy.
+# The first three live in /usr/sbin, which a user's PATH may leave out.
+sbin_has() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null 2>&1; }
+sbin_has sfdisk || missing+=(fdisk)
+sbin_has mkfs.vfat && sbin_has fsck.fat || missing+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
