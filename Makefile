@@ -72,6 +72,10 @@ UPSTREAM_DTB := $(BUILD)/dts/upstream/bcm2711-rpi-4-b.dtb
 # its files in $(SDCARD)/, the whole card in $(SDCARD).img.
 FIRMWARE_DIR := $(BUILD)/firmware
 SDCARD       ?= $(BUILD)/sdcard
+override SDCARD := $(patsubst %/,%,$(strip $(SDCARD)))
+ifeq ($(SDCARD),)
+$(error SDCARD must name a directory)
+endif
 
 ifeq ($(BOARD),virt)
 ifeq ($(EL),2)
@@ -126,7 +130,7 @@ endif
 QEMU_FLAGS = $(BOARD_FLAGS) -display none $(SERIAL) -nic none \
 	-semihosting-config enable=on,target=native
 
-.PHONY: all image run debug gdb sdcard test lint unit qemu-test docs bench fuzz setup clean FORCE
+.PHONY: all image run debug gdb sdcard chain-files test lint unit qemu-test docs bench fuzz setup clean FORCE
 
 all: image
 
@@ -192,7 +196,6 @@ $(BUILD)/dts/overlays/%.dtbo: dts/overlays/%.dts $(BUILD)/.setup
 # The Raspberry Pi 4's boot firmware, each file from its Debian package at the version
 # tools/debian-pins pins (SHA-256 checked): Trusted Firmware-A's BL31 for rpi4, U-Boot's
 # rpi_arm64 build, and the GPU firmware.
-FIRMWARE_DIR := $(BUILD)/firmware
 $(FIRMWARE_DIR)/bl31.bin: tools/debian-pins tools/fetch-debian.sh
 	tools/fetch-debian.sh arm-trusted-firmware main $(@D) 'usr/lib/arm-trusted-firmware/rpi4/bl31.bin'
 $(FIRMWARE_DIR)/u-boot.bin: tools/debian-pins tools/fetch-debian.sh
@@ -207,13 +210,6 @@ $(FIRMWARE_DIR)/start4.elf $(FIRMWARE_DIR)/fixup4.dat &: tools/debian-pins tools
 # firmware's armstub (PSCI); BOOTLOADER=u-boot has the firmware load U-Boot, which boots
 # the kernel through extlinux/extlinux.conf. config.txt is tools/sdcard/config.txt, with
 # the chain's lines switched by tools/sdcard/tf-a.sed and u-boot.sed.
-FIRMWARE   ?= stock
-BOOTLOADER ?= none
-SDCARD     ?= $(BUILD)/sdcard
-override SDCARD := $(patsubst %/,%,$(strip $(SDCARD)))
-ifeq ($(SDCARD),)
-$(error SDCARD must name a directory)
-endif
 ifeq ($(FIRMWARE),stock)
 SDCARD_ARMSTUB := \#armstub=bl31.bin
 else ifeq ($(FIRMWARE),tf-a)
@@ -435,8 +431,20 @@ unit: image $(QEMU_DTBS) $(LINUX_READING) $(LINUX612_READING)
 	# The hotplug lock under loom, every interleaving (bounded): its own build directory.
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom
 
+# What the boot-chain cases boot (tools/ktest/src/cases/rpi4_chains.rs): Debian's BL31 and
+# U-Boot, and make sdcard's card for each chain through U-Boot, as a user makes them.
+# Where the firmware cannot be fetched, those cases say so loudly and skip; a card that
+# cannot be made from fetched firmware is an error.
+CHAIN_CARDS := $(BUILD)/cards
+chain-files: image $(UPSTREAM_DTB)
+	@$(MAKE) -s $(FIRMWARE_DIR)/bl31.bin $(FIRMWARE_DIR)/u-boot.bin $(FIRMWARE_DIR)/start4.elf || \
+	  echo "*** WARNING: Debian's Raspberry Pi 4 firmware could not be fetched: the boot-chain cases will be SKIPPED ***"
+	@if [ -f $(FIRMWARE_DIR)/u-boot.bin ] && [ -f $(FIRMWARE_DIR)/start4.elf ] && [ -f $(UPSTREAM_DTB) ]; then \
+	  $(MAKE) -s sdcard SDCARD=$(CHAIN_CARDS)/u-boot FIRMWARE=stock BOOTLOADER=u-boot >/dev/null && \
+	  $(MAKE) -s sdcard SDCARD=$(CHAIN_CARDS)/tf-a-u-boot FIRMWARE=tf-a BOOTLOADER=u-boot >/dev/null; fi
+
 # ONLY=TEXT runs only the cases whose name contains TEXT (`cargo run -p ktest -- --list`).
-qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched $(COUNTS_PLUGIN)
+qemu-test: image $(UPSTREAM_DTB) $(BAD_DTBS) $(PSCI01_DTBS) $(LINUX_DTBS)/.fetched $(COUNTS_PLUGIN) chain-files
 	cargo run --release -p ktest -- --image $(IMAGE) $(if $(ONLY),--only '$(ONLY)')
 
 # docs/tests.md's table of the QEMU cases, written from the cases themselves.
