@@ -125,6 +125,27 @@ pub fn cases(base: Case) -> Vec<Case> {
             ..faulty
         },
         Case {
+            name: "fault-cpu-hangs-before-arriving",
+            about: "A CPU that hangs for good before it arrives: the firmware goes on saying ON \
+                    (AFFINITY_INFO), and the error says so; its arrays go back once, and \
+                    CPU_ON of it is refused from then on without harm.",
+            bootargs: "run=\"cpu off 3; fault never_arrives 3; cpu on 3; slab check; cpu on 3; \
+                       slab check; hotplug 2; cpus --raw; poweroff\"",
+            expect: &[
+                "cpu3: fault injected: never_arrives",
+                "cpu: cpu3 did not come online within 5000 ms (the firmware says ON \
+                 (AFFINITY_INFO): the core left the firmware but never arrived in the kernel); \
+                 cpu3 is offline now",
+                "slab check: 24 per-CPU arrays out, as needed (8 caches x 3 CPUs)",
+                "cpu: cpu3: PSCI CPU_ON for MPIDR 0x3 failed: Core already on; cpu3 is offline \
+                 now",
+                "RESULT hotplug PASS cycles=2 ops=8 cpus=2",
+                "cpu=3 mpidr=0x3 method=psci state=offline",
+            ],
+            forbid: &["Oops:", "BROKEN", "likely cause"],
+            ..faulty
+        },
+        Case {
             name: "fault-cpu-never-dies-or-is-unconfirmed",
             about: "A CPU that never starts dying stays online and answers calls; one whose \
                     death is never confirmed is marked dying until it is found off.",
