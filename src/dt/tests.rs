@@ -17,6 +17,7 @@ fn qemu_virt_gicv2() {
     let b = blob("qemu-virt-gicv2.dtb");
     let p = Platform::parse(&b, 0x4800_0000).unwrap();
     assert_eq!(p.model, Some("linux,dummy-virt"));
+    assert!(!p.psci_off_by_warm_reset);
     assert_eq!(
         p.memory.as_slice(),
         &[PhysRegion::new(0x4000_0000, 512 << 20)]
@@ -466,6 +467,8 @@ fn raspberry_pi_4_gic() -> Gic {
 /// The Raspberry Pi 4 description every blob for the board must yield: four spin-table
 /// A72s, the GIC-400, timer and watchdog behind /soc `ranges`, and both UARTs.
 fn assert_is_a_raspberry_pi_4(p: &Platform<'_>) {
+    // Its SoC's PSCI, when it has one, is TF-A's Raspberry Pi port.
+    assert!(p.psci_off_by_warm_reset);
     let cpus: Vec<(u64, EnableMethod<'_>)> = p
         .cpus
         .iter()

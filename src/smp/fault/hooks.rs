@@ -1,6 +1,7 @@
 //! The state machine's hooks for faults only the CPU itself can commit: not arriving (for
 //! a while or for good), not taking its death request, taking it too late; and the
-//! injector's hotplug callback, which refuses a DOWN_PREPARE. Each hook does nothing unless its fault is armed.
+//! injector's hotplug callback, which refuses a DOWN_PREPARE. Each hook does nothing
+//! unless its fault is armed.
 
 use super::{FAULTS, Fault};
 use crate::arch::cpu;

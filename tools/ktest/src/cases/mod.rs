@@ -75,6 +75,19 @@ pub fn all() -> Vec<(&'static str, Case)> {
 mod tests {
     use super::*;
 
+    /// A chain through U-Boot boots with the card's bootargs: a case's own would be
+    /// silently ignored.
+    #[test]
+    fn cases_through_u_boot_have_no_bootargs_of_their_own() {
+        use crate::case::{Chain, Kernel};
+        for (_, case) in all() {
+            if let Kernel::Through(Chain::UBoot | Chain::TfAUBoot) = case.kernel {
+                assert!(case.bootargs.is_empty(), "{}: bootargs", case.name);
+                assert!(!case.typed.is_empty(), "{}: nothing typed", case.name);
+            }
+        }
+    }
+
     /// Two spaces in a row: how a table pads its columns, never how a sentence or a
     /// `key=value` line separates its words.
     fn padded(text: &str) -> bool {

@@ -9,8 +9,8 @@ use crate::case::{Board, Case, Chain, Kernel};
 /// What the chain through BL31 must show of it: BL31's own lines, the tree it edited, and
 /// the kernel entered at EL2 with PSCI over SMC and every CPU started by CPU_ON.
 const THROUGH_TF_A: [&str; 6] = [
-    "NOTICE:  BL31: v2.8",
-    "INFO:    Changed device tree to advertise PSCI.",
+    "BL31: v2.8(debug)",
+    "Changed device tree to advertise PSCI.",
     "entered at EL2, now EL1",
     "cpu0: psci: Smc conduit, version 1.1",
     "cpu2: online (psci, MPIDR 0x2)",
