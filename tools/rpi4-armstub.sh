@@ -33,8 +33,8 @@ for f in "$armstub" "$dtb" "$kernel"; do
 done
 mkdir -p "$out"
 
-qemu-system-aarch64 -M raspi4b,dumpdtb="$out/firmware.dtb" -dtb "$dtb" -kernel "$kernel" \
-    -append "$bootargs" -display none -nic none 2>/dev/null ||
+timeout 60 qemu-system-aarch64 -M raspi4b,dumpdtb="$out/firmware.dtb" -dtb "$dtb" \
+    -kernel "$kernel" -append "$bootargs" -display none -nic none 2>/dev/null ||
     die "QEMU could not edit $dtb as it does for -dtb"
 
 magic=$(od -An -tx4 -j $((0xf0)) -N4 "$armstub" | tr -d ' ')
